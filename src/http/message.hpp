@@ -1,0 +1,61 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace voicegate::http {
+
+/// A parsed HTTP request, independent of Beast so handlers and pure logic stay light.
+/// Header names are stored lowercase.
+struct Request {
+    std::string method;  // "GET", "POST", ...
+    std::string target;  // raw request target, e.g. "/api/admin/usage?from=..."
+    std::string path;    // target without the query
+    std::string query;   // after '?', without it
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    std::string client_ip;   // socket peer (or the resolved client IP once proxies are trusted)
+    std::string request_id;  // assigned by the server
+    std::int64_t received_at_ms = 0;
+
+    /// The first header named `name` (lowercase), if any.
+    std::optional<std::string_view> header(std::string_view name) const {
+        for (const auto& [k, v] : headers) {
+            if (k == name) {
+                return std::string_view(v);
+            }
+        }
+        return std::nullopt;
+    }
+};
+
+/// What the server does with a Response; the emulator's fault injection uses the non-default
+/// actions.
+enum class Action {
+    respond,  // write the response
+    reset,    // abort the connection with a TCP RST, no response
+    hang,     // never answer; keep the connection open until the client gives up
+};
+
+/// An HTTP response produced by a handler.
+struct Response {
+    int status = 200;
+    std::string content_type = "application/json";
+    std::vector<std::pair<std::string, std::string>> headers;
+    std::string body;
+    Action action = Action::respond;
+    bool close = false;     // send Connection: close and close after writing
+    std::string log_user;   // user id for the access log (never a secret)
+    std::string log_error;  // error code for the access log
+
+    /// Appends a header.
+    void set(std::string name, std::string value) {
+        headers.emplace_back(std::move(name), std::move(value));
+    }
+};
+
+}  // namespace voicegate::http

@@ -1,0 +1,17 @@
+#pragma once
+
+#include <string_view>
+
+namespace voicegate::web {
+
+/// A static file compiled into the binary (see cmake/EmbedAssets.cmake).
+struct Asset {
+    std::string_view path;  // "/index.html"
+    std::string_view content_type;
+    std::string_view body;
+};
+
+/// Finds the embedded asset served at `path`, or nullptr. Thread-safe (immutable data).
+const Asset* find_asset(std::string_view path);
+
+}  // namespace voicegate::web
