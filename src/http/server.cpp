@@ -77,6 +77,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::vector<std::unique_ptr<Loop>> loops;
     std::atomic<bool> draining{false};
     std::atomic<std::size_t> active{0};
+    std::atomic<std::uint64_t> accepted{0};
     std::uint16_t bound_port = 0;
 
     asio::awaitable<void> accept_loop(Loop& loop);
@@ -176,6 +177,8 @@ void Server::begin_drain() {
 
 std::size_t Server::active_connections() const { return impl_->active.load(); }
 
+std::uint64_t Server::connections_accepted() const { return impl_->accepted.load(); }
+
 asio::awaitable<void> Server::Impl::accept_loop(Loop& loop) {
     auto self = shared_from_this();
     while (!draining) {
@@ -190,6 +193,7 @@ asio::awaitable<void> Server::Impl::accept_loop(Loop& loop) {
             co_await t.async_wait(kUseTuple);
             continue;
         }
+        ++accepted;
         socket.set_option(tcp::no_delay(true), ec);
         asio::co_spawn(*loop.ctx, session(loop, std::move(socket)), asio::detached);
     }

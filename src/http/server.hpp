@@ -58,6 +58,8 @@ public:
     void begin_drain();
     /// Connections currently open.
     std::size_t active_connections() const;
+    /// Connections accepted since start (for benchmarks: counts TCP handshakes).
+    std::uint64_t connections_accepted() const;
 
 private:
     struct Impl;
