@@ -1,6 +1,7 @@
 #pragma once
 
 #include <string_view>
+#include <vector>
 
 namespace voicegate::web {
 
@@ -13,5 +14,8 @@ struct Asset {
 
 /// Finds the embedded asset served at `path`, or nullptr. Thread-safe (immutable data).
 const Asset* find_asset(std::string_view path);
+
+/// Every embedded asset's path. Thread-safe.
+std::vector<std::string_view> asset_paths();
 
 }  // namespace voicegate::web

@@ -1,0 +1,176 @@
+#include "api/handlers.hpp"
+
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/token_request.hpp"
+#include "core/ids.hpp"
+#include "http/response.hpp"
+#include "web/static_files.hpp"
+
+namespace voicegate::api {
+namespace json = boost::json;
+
+TokenHandler::TokenHandler(const config::Config& config, upstream::RealtimeApi& realtime,
+                           store::SessionStore& sessions, const Clock& clock)
+    : config_(config), realtime_(realtime), sessions_(sessions), clock_(clock) {}
+
+boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) const {
+    const bool dev = config_.server.dev;
+    auto body = http::parse_json_object(req);
+    if (!body) {
+        co_return http::error_response(body.error(), dev);
+    }
+    auto params = parse_token_request(*body, config_.tokens);
+    if (!params) {
+        co_return http::error_response(params.error(), dev);
+    }
+    upstream::ClientSecretRequest up;
+    up.ttl_seconds = config_.tokens.ttl_s;
+    up.session = build_upstream_session(*params);
+    up.request_id = req.request_id;
+    auto secret = co_await realtime_.create_client_secret(up);
+    if (!secret) {
+        spdlog::warn("token {}: upstream failed: {} ({})", req.request_id,
+                     error_info(secret.error().code).code, secret.error().details);
+        auto res = http::error_response(secret.error(), dev);
+        res.log_user = params->user_id;
+        co_return res;
+    }
+    store::SessionRecord rec;
+    rec.session_id = secret->session_id;
+    rec.user_id = params->user_id;
+    rec.model = secret->model.empty() ? params->model : secret->model;
+    rec.voice = secret->voice;
+    rec.issued_at_ms = clock_.now_ms();
+    rec.token_expires_at = secret->expires_at;
+    rec.client_ip = req.client_ip;
+    if (auto ua = req.header("user-agent")) {
+        rec.user_agent = std::string(ua->substr(0, 256));
+    }
+    auto saved = co_await sessions_.create_session(std::move(rec));
+    if (!saved) {
+        // Never hand out a token the service cannot account for.
+        spdlog::error("token {}: session {} not recorded: {}", req.request_id, secret->session_id,
+                      saved.error().details);
+        auto res = http::error_response(saved.error(), dev);
+        res.log_user = params->user_id;
+        co_return res;
+    }
+    spdlog::debug("token {}: issued {} for session {} (user {}, model {})", req.request_id,
+                  redact_secret(secret->value), secret->session_id, params->user_id,
+                  secret->model);
+    auto res = http::json_response(200, token_response_body(*secret, params->warnings));
+    res.set("Cache-Control", "no-store");
+    res.log_user = params->user_id;
+    co_return res;
+}
+
+EndHandler::EndHandler(const config::Config& config, store::SessionStore& sessions,
+                       const Clock& clock)
+    : config_(config), sessions_(sessions), clock_(clock) {}
+
+boost::asio::awaitable<http::Response> EndHandler::handle(http::Request& req) const {
+    const bool dev = config_.server.dev;
+    auto body = http::parse_json_object(req);
+    if (!body) {
+        co_return http::error_response(body.error(), dev);
+    }
+    auto params = parse_end_request(*body);
+    if (!params) {
+        co_return http::error_response(params.error(), dev);
+    }
+    store::EndRequest end;
+    end.session_id = params->session_id;
+    end.reported_duration_s = params->duration_s;
+    end.message_count = params->message_count;
+    end.ended_by = params->ended_by;
+    end.ended_at_ms = clock_.now_ms();
+    end.client_ip = req.client_ip;
+    auto outcome = co_await sessions_.end_session(std::move(end));
+    if (!outcome) {
+        co_return http::error_response(outcome.error(), dev);
+    }
+    const auto& row = outcome->row;
+    json::object data;
+    data["sessionId"] = row.issued.session_id;
+    data["duration"] = duration_json(row.reported_duration_s.value_or(0));
+    data["messageCount"] = row.message_count.value_or(0);
+    data["endedBy"] = row.ended_by.value_or("user");
+    json::object out;
+    out["success"] = true;
+    out["message"] = outcome->already_ended ? "Session was already ended; nothing changed"
+                                            : "Session ended and logged successfully";
+    out["sessionData"] = std::move(data);
+    if (outcome->already_ended) {
+        out["alreadyEnded"] = true;
+    }
+    auto res = http::json_response(200, out);
+    res.log_user = row.issued.user_id;
+    co_return res;
+}
+
+http::Response options_response(const config::Config& config) {
+    json::object out;
+    out["success"] = true;
+    json::array models;
+    for (const auto& m : config.tokens.models) {
+        models.emplace_back(m);
+    }
+    out["models"] = std::move(models);
+    out["defaultModel"] = config.tokens.default_model;
+    json::array voices;
+    for (const auto& v : config.tokens.voices) {
+        voices.emplace_back(v);
+    }
+    out["voices"] = std::move(voices);
+    out["defaultVoice"] = "alloy";
+    json::object aliases;
+    for (const auto& [from, to] : config.tokens.aliases) {
+        aliases[from] = to;
+    }
+    out["aliases"] = std::move(aliases);
+    out["maxInstructionsBytes"] = config.tokens.max_instructions_bytes;
+    out["tokenTtl"] = config.tokens.ttl_s;
+    out["profiles"] = json::array{};
+    out["emulator"] = config.uses_emulator();
+    return http::json_response(200, out);
+}
+
+http::Response health_response() {
+    return http::json_response(200, json::object{{"success", true}, {"status", "ok"}});
+}
+
+http::Response ready_response(const store::SessionStore& sessions) {
+    if (!sessions.ready()) {
+        auto res = http::json_response(
+            503, json::object{{"success", false},
+                              {"error", "Storage is not ready."},
+                              {"code", "store_unavailable"}});
+        res.set("Retry-After", "1");
+        return res;
+    }
+    return http::json_response(200, json::object{{"success", true}, {"status", "ready"}});
+}
+
+http::Response static_response(const http::Request& req, bool dev) {
+    const auto* asset = web::find_asset(req.path == "/" ? "/index.html" : req.path);
+    if (asset == nullptr) {
+        return http::error_response(fail(Error::not_found), dev);
+    }
+    http::Response res;
+    res.content_type = std::string(asset->content_type);
+    res.body = std::string(asset->body);
+    res.set("Cache-Control", "no-cache");
+    res.set("X-Content-Type-Options", "nosniff");
+    if (asset->content_type.rfind("text/html", 0) == 0) {
+        res.set("Content-Security-Policy",
+                "default-src 'self'; connect-src 'self' https://api.openai.com; "
+                "media-src 'self' blob:; img-src 'self' data:; style-src 'self'; "
+                "script-src 'self'; frame-ancestors 'none'");
+        res.set("Referrer-Policy", "no-referrer");
+    }
+    return res;
+}
+
+}  // namespace voicegate::api

@@ -1,0 +1,54 @@
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+
+#include "core/clock.hpp"
+#include "core/config.hpp"
+#include "http/message.hpp"
+#include "store/session_store.hpp"
+#include "upstream/realtime_api.hpp"
+
+namespace voicegate::api {
+
+/// POST /api/realtime/token: validates the request, mints a client secret upstream, records
+/// the session durably, and answers with the diary app's exact shape (SPEC §3.1).
+/// Thread safety: immutable after construction; safe to call from every event loop.
+class TokenHandler {
+public:
+    TokenHandler(const config::Config& config, upstream::RealtimeApi& realtime,
+                 store::SessionStore& sessions, const Clock& clock);
+    boost::asio::awaitable<http::Response> handle(http::Request& req) const;
+
+private:
+    const config::Config& config_;
+    upstream::RealtimeApi& realtime_;
+    store::SessionStore& sessions_;
+    const Clock& clock_;
+};
+
+/// POST /api/realtime/end: records how a session ended, exactly once (SPEC §3.3).
+/// Thread safety: immutable after construction; safe to call from every event loop.
+class EndHandler {
+public:
+    EndHandler(const config::Config& config, store::SessionStore& sessions, const Clock& clock);
+    boost::asio::awaitable<http::Response> handle(http::Request& req) const;
+
+private:
+    const config::Config& config_;
+    store::SessionStore& sessions_;
+    const Clock& clock_;
+};
+
+/// GET /api/realtime/options: the models, voices and limits the console offers. Pure.
+http::Response options_response(const config::Config& config);
+
+/// GET /healthz: the process is alive. Pure.
+http::Response health_response();
+
+/// GET /readyz: storage and configuration are ready (503 otherwise).
+http::Response ready_response(const store::SessionStore& sessions);
+
+/// GET of an embedded static asset (`/` serves `/index.html`); 404 if unknown. Pure.
+http::Response static_response(const http::Request& req, bool dev);
+
+}  // namespace voicegate::api

@@ -1,0 +1,260 @@
+#include "api/token_request.hpp"
+
+#include <cmath>
+
+#include <boost/json.hpp>
+
+namespace voicegate::api {
+namespace json = boost::json;
+
+namespace {
+
+Failure bad(std::string field, std::string what) {
+    return fail(Error::bad_request, field + ": " + what);
+}
+
+// A JSON number as double (ints included); nullopt if not a number.
+std::optional<double> as_number(const json::value& v) {
+    if (v.is_int64()) {
+        return static_cast<double>(v.get_int64());
+    }
+    if (v.is_uint64()) {
+        return static_cast<double>(v.get_uint64());
+    }
+    if (v.is_double()) {
+        return v.get_double();
+    }
+    return std::nullopt;
+}
+
+// A JSON integer (a double with an integral value counts); nullopt otherwise.
+std::optional<std::int64_t> as_integer(const json::value& v) {
+    if (v.is_int64()) {
+        return v.get_int64();
+    }
+    if (v.is_uint64() && v.get_uint64() <= static_cast<std::uint64_t>(INT64_MAX)) {
+        return static_cast<std::int64_t>(v.get_uint64());
+    }
+    if (v.is_double() && std::isfinite(v.get_double()) &&
+        std::floor(v.get_double()) == v.get_double() && std::fabs(v.get_double()) < 9e15) {
+        return static_cast<std::int64_t>(v.get_double());
+    }
+    return std::nullopt;
+}
+
+bool printable_id(std::string_view s) {
+    for (const unsigned char c : s) {
+        if (c < 0x20 || c == 0x7f) {
+            return false;
+        }
+    }
+    return true;
+}
+
+std::string join(const std::vector<std::string>& v) {
+    std::string out;
+    for (const auto& s : v) {
+        out += out.empty() ? s : ", " + s;
+    }
+    return out;
+}
+
+Result<void> parse_session_config(const json::object& sc, const config::TokenPolicy& policy,
+                                  TokenParams& p) {
+    for (const auto& [key, value] : sc) {
+        if (key == "model") {
+            if (!value.is_string() || value.get_string().empty()) {
+                return bad("sessionConfig.model", "must be a non-empty string");
+            }
+            p.requested_model = std::string(value.get_string());
+        } else if (key == "voice") {
+            if (!value.is_string()) {
+                return bad("sessionConfig.voice", "must be a string");
+            }
+            std::string voice(value.get_string());
+            if (!policy.voice_allowed(voice)) {
+                return bad("sessionConfig.voice",
+                           "\"" + voice.substr(0, 64) + "\" is not allowed; use one of: " +
+                               join(policy.voices));
+            }
+            p.voice = voice;
+        } else if (key == "instructions") {
+            if (!value.is_string()) {
+                return bad("sessionConfig.instructions", "must be a string");
+            }
+            if (value.get_string().size() > policy.max_instructions_bytes) {
+                return bad("sessionConfig.instructions",
+                           "is " + std::to_string(value.get_string().size()) +
+                               " bytes; the limit is " +
+                               std::to_string(policy.max_instructions_bytes));
+            }
+            p.instructions = std::string(value.get_string());
+        } else if (key == "temperature") {
+            auto t = as_number(value);
+            if (!t || !std::isfinite(*t)) {
+                return bad("sessionConfig.temperature", "must be a number");
+            }
+            if (*t < 0.6 || *t > 1.2) {
+                return bad("sessionConfig.temperature", "must be between 0.6 and 1.2");
+            }
+            p.warnings.emplace_back(
+                "temperature is not supported by the Realtime GA API and was ignored");
+        } else if (key == "maxOutputTokens") {
+            if (value.is_string()) {
+                if (value.get_string() != "inf") {
+                    return bad("sessionConfig.maxOutputTokens",
+                               "must be an integer from 1 to 4096 or \"inf\"");
+                }
+                p.max_output_tokens = json::value("inf");
+            } else {
+                auto n = as_integer(value);
+                if (!n || *n < 1 || *n > 4096) {
+                    return bad("sessionConfig.maxOutputTokens",
+                               "must be an integer from 1 to 4096 or \"inf\"");
+                }
+                p.max_output_tokens = json::value(*n);
+            }
+        } else {
+            return bad("sessionConfig." + std::string(key),
+                       "unknown field; allowed: model, voice, instructions, temperature, "
+                       "maxOutputTokens");
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+Result<TokenParams> parse_token_request(const json::object& body,
+                                        const config::TokenPolicy& policy) {
+    TokenParams p;
+    p.user_id = "anonymous";
+    for (const auto& [key, value] : body) {
+        if (key == "userId") {
+            if (value.is_null()) {
+                continue;
+            }
+            if (!value.is_string() || value.get_string().empty() ||
+                value.get_string().size() > 256 || !printable_id(value.get_string())) {
+                return bad("userId", "must be a non-empty printable string of at most 256 bytes");
+            }
+            p.user_id = std::string(value.get_string());
+        } else if (key == "sessionConfig") {
+            if (value.is_null()) {
+                continue;
+            }
+            if (!value.is_object()) {
+                return bad("sessionConfig", "must be an object");
+            }
+            auto r = parse_session_config(value.get_object(), policy, p);
+            if (!r) {
+                return r.error();
+            }
+        } else {
+            return bad(std::string(key), "unknown field; allowed: userId, sessionConfig");
+        }
+    }
+    if (p.requested_model.empty()) {
+        p.requested_model = policy.default_model;
+    }
+    auto model = policy.resolve_model(p.requested_model);
+    if (!model) {
+        return bad("sessionConfig.model", "\"" + p.requested_model.substr(0, 64) +
+                                              "\" is not allowed; use one of: " +
+                                              join(policy.models));
+    }
+    p.model = *model;
+    return p;
+}
+
+json::object build_upstream_session(const TokenParams& p) {
+    json::object s;
+    s["type"] = "realtime";
+    s["model"] = p.model;
+    if (p.instructions) {
+        s["instructions"] = *p.instructions;
+    }
+    if (p.voice) {
+        s["audio"] = json::object{{"output", json::object{{"voice", *p.voice}}}};
+    }
+    if (p.max_output_tokens) {
+        s["max_output_tokens"] = *p.max_output_tokens;
+    }
+    return s;
+}
+
+json::object token_response_body(const upstream::ClientSecret& secret,
+                                 const std::vector<std::string>& warnings) {
+    json::object body;
+    body["success"] = true;
+    body["token"] = secret.value;
+    body["sessionId"] = secret.session_id;
+    body["expiresAt"] = secret.expires_at;
+    json::object cfg;
+    cfg["model"] = secret.model;
+    cfg["voice"] = secret.voice;
+    body["config"] = std::move(cfg);
+    if (!warnings.empty()) {
+        json::array w;
+        for (const auto& s : warnings) {
+            w.emplace_back(s);
+        }
+        body["warnings"] = std::move(w);
+    }
+    return body;
+}
+
+Result<EndParams> parse_end_request(const json::object& body) {
+    EndParams p;
+    bool have_session = false;
+    bool have_duration = false;
+    for (const auto& [key, value] : body) {
+        if (key == "sessionId") {
+            if (!value.is_string() || value.get_string().empty() ||
+                value.get_string().size() > 128 || !printable_id(value.get_string())) {
+                return bad("sessionId", "must be a session id string like \"sess_...\"");
+            }
+            p.session_id = std::string(value.get_string());
+            have_session = true;
+        } else if (key == "duration") {
+            auto d = as_number(value);
+            if (!d || !std::isfinite(*d) || *d < 0 || *d > 7 * 24 * 3600.0) {
+                return bad("duration", "must be a number of seconds >= 0");
+            }
+            p.duration_s = *d;
+            have_duration = true;
+        } else if (key == "messageCount") {
+            auto n = as_integer(value);
+            if (!n || *n < 0 || *n > 100'000'000) {
+                return bad("messageCount", "must be an integer >= 0");
+            }
+            p.message_count = *n;
+        } else if (key == "endedBy") {
+            if (!value.is_string() || (value.get_string() != "user" &&
+                                       value.get_string() != "timeout" &&
+                                       value.get_string() != "error")) {
+                return bad("endedBy", "must be one of user, timeout, error");
+            }
+            p.ended_by = std::string(value.get_string());
+        } else {
+            return bad(std::string(key),
+                       "unknown field; allowed: sessionId, duration, messageCount, endedBy");
+        }
+    }
+    if (!have_session) {
+        return bad("sessionId", "is required");
+    }
+    if (!have_duration) {
+        return bad("duration", "is required (seconds since the session started)");
+    }
+    return p;
+}
+
+json::value duration_json(double seconds) {
+    if (std::floor(seconds) == seconds && seconds < 9e15) {
+        return json::value(static_cast<std::int64_t>(seconds));
+    }
+    return json::value(seconds);
+}
+
+}  // namespace voicegate::api

@@ -1,0 +1,578 @@
+#include "core/config.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <functional>
+#include <set>
+#include <sstream>
+
+#include <boost/url/parse.hpp>
+#include <toml++/toml.h>
+
+namespace voicegate::config {
+namespace {
+
+// A setting: its environment name, its TOML path, whether it is secret, its help, and how a
+// textual value is applied (returns an error text, empty on success).
+struct Setting {
+    std::string env;
+    std::string toml;  // "section.key"; empty: not settable from the file
+    bool secret = false;
+    std::string help;
+    std::function<std::string(Config&, const std::string&)> apply;
+};
+
+std::string trim(std::string s) {
+    const auto b = s.find_first_not_of(" \t\r\n");
+    const auto e = s.find_last_not_of(" \t\r\n");
+    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+}
+
+std::vector<std::string> split_list(const std::string& s) {
+    std::vector<std::string> out;
+    std::stringstream ss(s);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        item = trim(item);
+        if (!item.empty()) {
+            out.push_back(item);
+        }
+    }
+    return out;
+}
+
+std::string set_int(int& out, const std::string& v, long lo, long hi) {
+    long n = 0;
+    const auto* end = v.data() + v.size();
+    auto [p, ec] = std::from_chars(v.data(), end, n);
+    if (ec != std::errc() || p != end) {
+        return "must be an integer, got \"" + v + "\"";
+    }
+    if (n < lo || n > hi) {
+        return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + v;
+    }
+    out = static_cast<int>(n);
+    return {};
+}
+
+std::string set_size(std::size_t& out, const std::string& v, long lo, long hi) {
+    int n = 0;
+    auto err = set_int(n, v, lo, hi);
+    if (err.empty()) {
+        out = static_cast<std::size_t>(n);
+    }
+    return err;
+}
+
+std::string set_bool(bool& out, const std::string& v) {
+    std::string l = v;
+    std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
+    if (l == "1" || l == "true" || l == "yes" || l == "on") {
+        out = true;
+    } else if (l == "0" || l == "false" || l == "no" || l == "off" || l.empty()) {
+        out = false;
+    } else {
+        return "must be 1/0 or true/false, got \"" + v + "\"";
+    }
+    return {};
+}
+
+const std::vector<Setting>& settings() {
+    static const std::vector<Setting> kSettings = {
+        {"OPENAI_API_KEY", "", true, "the real OpenAI key; unset: built-in emulator",
+         [](Config& c, const std::string& v) {
+             c.upstream.api_key = trim(v);
+             return std::string();
+         }},
+        {"OPENAI_BASE_URL", "upstream.base_url", false, "upstream base URL",
+         [](Config& c, const std::string& v) {
+             c.upstream.base_url = trim(v);
+             while (!c.upstream.base_url.empty() && c.upstream.base_url.back() == '/') {
+                 c.upstream.base_url.pop_back();
+             }
+             c.upstream.base_url_set = true;
+             return std::string();
+         }},
+        {"VOICEGATE_LISTEN", "server.listen", false, "host:port to listen on",
+         [](Config& c, const std::string& v) {
+             if (!parse_listen(trim(v), c.server.host, c.server.port)) {
+                 return "must be host:port (e.g. 127.0.0.1:8080 or [::1]:8080), got \"" + v + "\"";
+             }
+             return std::string();
+         }},
+        {"VOICEGATE_THREADS", "server.threads", false, "event loops (0: one per core)",
+         [](Config& c, const std::string& v) { return set_int(c.server.threads, v, 0, 256); }},
+        {"VOICEGATE_BODY_LIMIT", "server.body_limit_bytes", false, "max request body bytes",
+         [](Config& c, const std::string& v) {
+             return set_size(c.server.body_limit, v, 1024, 16 * 1024 * 1024);
+         }},
+        {"VOICEGATE_REQUEST_TIMEOUT_MS", "server.request_timeout_ms", false,
+         "time to receive a whole request",
+         [](Config& c, const std::string& v) {
+             return set_int(c.server.request_timeout_ms, v, 100, 600'000);
+         }},
+        {"VOICEGATE_IDLE_TIMEOUT_MS", "server.idle_timeout_ms", false, "keep-alive idle timeout",
+         [](Config& c, const std::string& v) {
+             return set_int(c.server.idle_timeout_ms, v, 100, 3'600'000);
+         }},
+        {"VOICEGATE_DRAIN_TIMEOUT_MS", "server.drain_timeout_ms", false,
+         "graceful shutdown deadline",
+         [](Config& c, const std::string& v) {
+             return set_int(c.server.drain_timeout_ms, v, 0, 600'000);
+         }},
+        {"VOICEGATE_CORS_ORIGINS", "server.cors_origins", false, "allowed browser origins",
+         [](Config& c, const std::string& v) {
+             c.server.cors_origins = split_list(v);
+             for (const auto& o : c.server.cors_origins) {
+                 if (o != "*" && o.rfind("http://", 0) != 0 && o.rfind("https://", 0) != 0) {
+                     return "each origin must start with http:// or https:// (or be *), got \"" +
+                            o + "\"";
+                 }
+             }
+             return std::string();
+         }},
+        {"VOICEGATE_DEV", "server.dev", false, "1: error bodies carry details",
+         [](Config& c, const std::string& v) { return set_bool(c.server.dev, v); }},
+        {"VOICEGATE_UPSTREAM_TIMEOUT_MS", "upstream.timeout_ms", false,
+         "upstream deadline, retries included",
+         [](Config& c, const std::string& v) {
+             return set_int(c.upstream.timeout_ms, v, 100, 300'000);
+         }},
+        {"VOICEGATE_UPSTREAM_CONNECT_TIMEOUT_MS", "upstream.connect_timeout_ms", false,
+         "upstream connect deadline",
+         [](Config& c, const std::string& v) {
+             return set_int(c.upstream.connect_timeout_ms, v, 50, 60'000);
+         }},
+        {"VOICEGATE_UPSTREAM_RETRIES", "upstream.max_retries", false, "upstream retries",
+         [](Config& c, const std::string& v) { return set_int(c.upstream.max_retries, v, 0, 10); }},
+        {"VOICEGATE_UPSTREAM_POOL", "upstream.pool_size", false,
+         "idle upstream connections kept per event loop",
+         [](Config& c, const std::string& v) { return set_int(c.upstream.pool_size, v, 1, 4096); }},
+        {"VOICEGATE_UPSTREAM_CA_FILE", "upstream.ca_file", false, "CA bundle for upstream TLS",
+         [](Config& c, const std::string& v) {
+             c.upstream.ca_file = trim(v);
+             return std::string();
+         }},
+        {"VOICEGATE_UPSTREAM_ALLOW_INSECURE", "upstream.allow_insecure", false,
+         "allow plain http to a non-loopback upstream",
+         [](Config& c, const std::string& v) { return set_bool(c.upstream.allow_insecure, v); }},
+        {"VOICEGATE_TOKEN_TTL", "tokens.ttl_seconds", false, "client-secret lifetime, 10..7200 s",
+         [](Config& c, const std::string& v) { return set_int(c.tokens.ttl_s, v, 10, 7200); }},
+        {"VOICEGATE_TOKEN_MAX_TTL", "tokens.max_ttl_seconds", false, "upper bound for the TTL",
+         [](Config& c, const std::string& v) { return set_int(c.tokens.max_ttl_s, v, 10, 7200); }},
+        {"VOICEGATE_MAX_INSTRUCTIONS", "tokens.max_instructions_bytes", false,
+         "max instructions size in bytes",
+         [](Config& c, const std::string& v) {
+             return set_size(c.tokens.max_instructions_bytes, v, 1, 1024 * 1024);
+         }},
+        {"VOICEGATE_DEFAULT_MODEL", "tokens.default_model", false, "model when the client names none",
+         [](Config& c, const std::string& v) {
+             c.tokens.default_model = trim(v);
+             return std::string();
+         }},
+        {"VOICEGATE_MODELS", "tokens.models", false, "allowed models (comma-separated)",
+         [](Config& c, const std::string& v) {
+             c.tokens.models = split_list(v);
+             return c.tokens.models.empty() ? std::string("must list at least one model")
+                                            : std::string();
+         }},
+        {"VOICEGATE_MODEL_ALIASES", "tokens.aliases", false,
+         "retired=current model pairs (comma-separated)",
+         [](Config& c, const std::string& v) {
+             c.tokens.aliases.clear();
+             for (const auto& pair : split_list(v)) {
+                 const auto eq = pair.find('=');
+                 if (eq == std::string::npos || eq == 0 || eq + 1 == pair.size()) {
+                     return "each alias must be old=new, got \"" + pair + "\"";
+                 }
+                 c.tokens.aliases.emplace_back(trim(pair.substr(0, eq)), trim(pair.substr(eq + 1)));
+             }
+             return std::string();
+         }},
+        {"VOICEGATE_VOICES", "tokens.voices", false, "allowed voices (comma-separated)",
+         [](Config& c, const std::string& v) {
+             c.tokens.voices = split_list(v);
+             return c.tokens.voices.empty() ? std::string("must list at least one voice")
+                                            : std::string();
+         }},
+        {"DATABASE_URL", "store.database_url", false, "sqlite:PATH (postgres:// with issue 3)",
+         [](Config& c, const std::string& v) {
+             c.store.url = trim(v);
+             return std::string();
+         }},
+        {"VOICEGATE_SQLITE_SYNCHRONOUS", "store.sqlite_synchronous", false,
+         "full (fsync each group commit) or normal (survives process crashes)",
+         [](Config& c, const std::string& v) {
+             if (v != "full" && v != "normal") {
+                 return "must be full or normal, got \"" + v + "\"";
+             }
+             c.store.sqlite_synchronous = v;
+             return std::string();
+         }},
+        {"VOICEGATE_STORE_BATCH_MAX", "store.batch_max", false, "max writes per group commit",
+         [](Config& c, const std::string& v) { return set_int(c.store.batch_max, v, 1, 100'000); }},
+        {"VOICEGATE_LOG_LEVEL", "log.level", false, "trace debug info warn error off",
+         [](Config& c, const std::string& v) {
+             static const std::set<std::string> kLevels{"trace", "debug", "info",
+                                                        "warn",  "error", "off"};
+             if (kLevels.count(v) == 0) {
+                 return "must be one of trace debug info warn error off, got \"" + v + "\"";
+             }
+             c.log.level = v;
+             return std::string();
+         }},
+        {"VOICEGATE_LOG_JSON", "log.json", false, "1: application log as JSON lines",
+         [](Config& c, const std::string& v) { return set_bool(c.log.json, v); }},
+        {"VOICEGATE_ACCESS_LOG", "log.access", false, "0: no access log",
+         [](Config& c, const std::string& v) { return set_bool(c.log.access, v); }},
+        {"VOICEGATE_AUTH", "auth.mode", false, "none (jwt arrives with issue 3)",
+         [](Config& c, const std::string& v) {
+             if (v != "none" && v != "jwt") {
+                 return "must be none or jwt, got \"" + v + "\"";
+             }
+             c.auth.mode = v;
+             return std::string();
+         }},
+        {"VOICEGATE_ALLOW_ANONYMOUS", "auth.allow_anonymous", false,
+         "1: allow VOICEGATE_AUTH=none on a non-loopback address",
+         [](Config& c, const std::string& v) { return set_bool(c.auth.allow_anonymous, v); }},
+        {"VOICEGATE_ADMIN_TOKEN", "", true, "bearer token for /api/admin/* (unset: admin off)",
+         [](Config& c, const std::string& v) {
+             c.auth.admin_token = trim(v);
+             return std::string();
+         }},
+        {"VOICEGATE_EMULATOR", "", false, "1: use the built-in emulator even on a public address",
+         [](Config& c, const std::string& v) { return set_bool(c.emulator.forced, v); }},
+    };
+    return kSettings;
+}
+
+// Settings of SPEC §2.1 that later issues implement. Setting one to a value that would turn a
+// protection on is refused rather than silently ignored.
+const std::vector<std::string> kNotYet = {
+    "JWT_SECRET", "JWT_JWKS_URL", "JWT_JWKS_FILE", "REDIS_URL", "VOICEGATE_TRUSTED_PROXIES",
+    "VOICEGATE_IP_ALLOW", "VOICEGATE_IP_DENY"};
+
+// Renders a TOML node as the same text an environment variable would hold.
+std::optional<std::string> toml_to_text(const toml::node& n) {
+    if (const auto* s = n.as_string()) {
+        return s->get();
+    }
+    if (const auto* i = n.as_integer()) {
+        return std::to_string(i->get());
+    }
+    if (const auto* b = n.as_boolean()) {
+        return b->get() ? "true" : "false";
+    }
+    if (const auto* f = n.as_floating_point()) {
+        std::ostringstream o;
+        o << f->get();
+        return o.str();
+    }
+    if (const auto* a = n.as_array()) {
+        std::string out;
+        for (const auto& e : *a) {
+            auto t = toml_to_text(e);
+            if (!t || e.is_array() || e.is_table()) {
+                return std::nullopt;
+            }
+            if (!out.empty()) {
+                out += ",";
+            }
+            out += *t;
+        }
+        return out;
+    }
+    if (const auto* t = n.as_table()) {
+        std::string out;
+        for (const auto& [k, v] : *t) {
+            auto s = v.as_string();
+            if (s == nullptr) {
+                return std::nullopt;
+            }
+            if (!out.empty()) {
+                out += ",";
+            }
+            out += std::string(k.str()) + "=" + s->get();
+        }
+        return out;
+    }
+    return std::nullopt;
+}
+
+void apply_toml(Config& cfg, const Sources& src, LoadResult& out) {
+    toml::table doc;
+    try {
+        doc = toml::parse(src.toml_text, src.toml_path);
+    } catch (const toml::parse_error& e) {
+        const auto& where = e.source().begin;
+        out.errors.push_back(src.toml_path + ":" + std::to_string(where.line) + ":" +
+                             std::to_string(where.column) + ": " + std::string(e.description()));
+        return;
+    }
+    std::map<std::string, const Setting*> by_path;
+    for (const auto& s : settings()) {
+        if (!s.toml.empty()) {
+            by_path[s.toml] = &s;
+        }
+    }
+    for (const auto& [section, node] : doc) {
+        const auto* table = node.as_table();
+        if (table == nullptr) {
+            out.errors.push_back(src.toml_path + ": " + std::string(section.str()) +
+                                 ": expected a [section] table");
+            continue;
+        }
+        if (section.str() == "emulator") {
+            for (const auto& [k, v] : *table) {
+                if (auto t = toml_to_text(v)) {
+                    cfg.emulator.options[std::string(k.str())] = *t;
+                }
+            }
+            continue;
+        }
+        for (const auto& [key, value] : *table) {
+            const std::string path = std::string(section.str()) + "." + std::string(key.str());
+            auto it = by_path.find(path);
+            if (it == by_path.end()) {
+                if (path == "upstream.api_key" || path == "auth.admin_token") {
+                    out.errors.push_back(src.toml_path + ": " + path +
+                                         ": secrets are read only from the environment or .env, "
+                                         "never from the config file");
+                } else {
+                    out.errors.push_back(src.toml_path + ": " + path + ": unknown setting");
+                }
+                continue;
+            }
+            auto text = toml_to_text(value);
+            if (!text) {
+                out.errors.push_back(src.toml_path + ": " + path + ": unsupported value type");
+                continue;
+            }
+            if (auto err = it->second->apply(cfg, *text); !err.empty()) {
+                out.errors.push_back(src.toml_path + ": " + path + ": " + err);
+            }
+        }
+    }
+}
+
+void apply_map(Config& cfg, const std::map<std::string, std::string>& values,
+               const std::string& source, LoadResult& out) {
+    for (const auto& s : settings()) {
+        auto it = values.find(s.env);
+        if (it == values.end()) {
+            continue;
+        }
+        if (auto err = s.apply(cfg, it->second); !err.empty()) {
+            // A secret's value never appears in a message.
+            out.errors.push_back(s.env + " (" + source + "): " +
+                                 (s.secret ? std::string("invalid value") : err));
+        }
+    }
+}
+
+void validate(const Config& cfg, LoadResult& out) {
+    const bool loopback = is_loopback(cfg.server.host);
+    if (cfg.tokens.ttl_s > cfg.tokens.max_ttl_s) {
+        out.errors.push_back("VOICEGATE_TOKEN_TTL: " + std::to_string(cfg.tokens.ttl_s) +
+                             " exceeds the maximum TTL " + std::to_string(cfg.tokens.max_ttl_s));
+    }
+    if (!cfg.tokens.resolve_model(cfg.tokens.default_model)) {
+        out.errors.push_back("VOICEGATE_DEFAULT_MODEL: \"" + cfg.tokens.default_model +
+                             "\" is not in the allowed models (VOICEGATE_MODELS)");
+    }
+    for (const auto& [from, to] : cfg.tokens.aliases) {
+        if (std::find(cfg.tokens.models.begin(), cfg.tokens.models.end(), to) ==
+            cfg.tokens.models.end()) {
+            out.errors.push_back("VOICEGATE_MODEL_ALIASES: alias " + from + " -> " + to +
+                                 " points at a model that is not allowed");
+        }
+    }
+    if (!cfg.upstream.api_key.empty() && cfg.upstream.api_key.rfind("ek_", 0) == 0) {
+        out.errors.push_back(
+            "OPENAI_API_KEY: holds an ephemeral token (ek_…), not an API key; set the project's "
+            "real key");
+    }
+    if (!cfg.upstream.api_key.empty()) {
+        auto url = boost::urls::parse_absolute_uri(cfg.upstream.base_url);
+        if (!url || (url->scheme() != "https" && url->scheme() != "http") ||
+            url->host().empty()) {
+            out.errors.push_back("OPENAI_BASE_URL: must be an absolute http(s) URL like "
+                                 "https://api.openai.com/v1, got \"" +
+                                 cfg.upstream.base_url + "\"");
+        } else if (url->scheme() == "http" && !is_loopback(std::string(url->host())) &&
+                   !cfg.upstream.allow_insecure) {
+            out.errors.push_back(
+                "OPENAI_BASE_URL: plain http is only allowed to a loopback host (the key would "
+                "travel unencrypted); use https or set VOICEGATE_UPSTREAM_ALLOW_INSECURE=1");
+        }
+    } else {
+        if (!loopback && !cfg.emulator.forced) {
+            out.errors.push_back(
+                "OPENAI_API_KEY is not set and VOICEGATE_LISTEN is not a loopback address: a "
+                "deployed service must not hand out fake tokens; set OPENAI_API_KEY, or pass "
+                "--emulator to run the emulator on purpose");
+        }
+        if (cfg.upstream.base_url_set) {
+            out.warnings.push_back(
+                "OPENAI_BASE_URL is ignored because OPENAI_API_KEY is not set (the built-in "
+                "emulator answers instead)");
+        }
+    }
+    if (cfg.auth.mode == "jwt") {
+        out.errors.push_back(
+            "VOICEGATE_AUTH=jwt: JWT authentication is not available in this build yet (issue "
+            "3); refusing to start rather than serve tokens unauthenticated");
+    }
+    if (cfg.auth.mode == "none" && !loopback && !cfg.auth.allow_anonymous) {
+        out.errors.push_back(
+            "VOICEGATE_AUTH=none on the non-loopback address " + cfg.server.host +
+            ": an open token endpoint spends the owner's money; set VOICEGATE_ALLOW_ANONYMOUS=1 "
+            "to allow it on purpose");
+    }
+    if (cfg.store.url.rfind("sqlite:", 0) != 0 && cfg.store.url.rfind("postgres://", 0) != 0 &&
+        cfg.store.url.rfind("postgresql://", 0) != 0) {
+        out.errors.push_back("DATABASE_URL: must be sqlite:PATH or postgres://..., got \"" +
+                             (cfg.store.url.find('@') == std::string::npos
+                                  ? cfg.store.url
+                                  : std::string("(redacted)")) +
+                             "\"");
+    }
+}
+
+}  // namespace
+
+std::optional<std::string> TokenPolicy::resolve_model(const std::string& requested) const {
+    std::string m = requested;
+    for (const auto& [from, to] : aliases) {
+        if (from == requested) {
+            m = to;
+            break;
+        }
+    }
+    if (std::find(models.begin(), models.end(), m) == models.end()) {
+        return std::nullopt;
+    }
+    return m;
+}
+
+bool TokenPolicy::voice_allowed(const std::string& voice) const {
+    return std::find(voices.begin(), voices.end(), voice) != voices.end();
+}
+
+bool is_loopback(const std::string& host) {
+    if (host == "localhost" || host == "::1" || host == "[::1]") {
+        return true;
+    }
+    return host.rfind("127.", 0) == 0;
+}
+
+bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {
+    std::string h;
+    std::string p;
+    if (!text.empty() && text.front() == '[') {
+        const auto close = text.find(']');
+        if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            return false;
+        }
+        h = text.substr(1, close - 1);
+        p = text.substr(close + 2);
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string::npos || text.find(':') != colon) {
+            return false;
+        }
+        h = text.substr(0, colon);
+        p = text.substr(colon + 1);
+    }
+    int n = 0;
+    const auto* end = p.data() + p.size();
+    auto [ptr, ec] = std::from_chars(p.data(), end, n);
+    if (h.empty() || ec != std::errc() || ptr != end || n < 0 || n > 65535) {
+        return false;
+    }
+    host = h;
+    port = static_cast<std::uint16_t>(n);
+    return true;
+}
+
+std::map<std::string, std::string> parse_dotenv(const std::string& text) {
+    std::map<std::string, std::string> out;
+    std::stringstream ss(text);
+    std::string line;
+    while (std::getline(ss, line)) {
+        line = trim(line);
+        if (line.empty() || line.front() == '#') {
+            continue;
+        }
+        if (line.rfind("export ", 0) == 0) {
+            line = trim(line.substr(7));
+        }
+        const auto eq = line.find('=');
+        if (eq == std::string::npos || eq == 0) {
+            continue;
+        }
+        std::string key = trim(line.substr(0, eq));
+        std::string value = trim(line.substr(eq + 1));
+        if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') &&
+            value.back() == value.front()) {
+            value = value.substr(1, value.size() - 2);
+        } else if (const auto hash = value.find(" #"); hash != std::string::npos) {
+            value = trim(value.substr(0, hash));
+        }
+        out[key] = value;
+    }
+    return out;
+}
+
+const std::vector<std::pair<std::string, std::string>>& known_variables() {
+    static const auto kVars = [] {
+        std::vector<std::pair<std::string, std::string>> v;
+        for (const auto& s : settings()) {
+            v.emplace_back(s.env, s.help);
+        }
+        return v;
+    }();
+    return kVars;
+}
+
+LoadResult load_config(const Sources& sources) {
+    LoadResult out;
+    Config cfg;
+    cfg.tokens.models = {"gpt-realtime",      "gpt-realtime-2025-08-28", "gpt-realtime-1.5",
+                         "gpt-realtime-2",    "gpt-realtime-2.1",        "gpt-realtime-2.1-mini",
+                         "gpt-realtime-mini", "gpt-realtime-mini-2025-12-15"};
+    // Retired names that app builds already on phones still send (SPEC §3.1).
+    cfg.tokens.aliases = {{"gpt-4o-realtime-preview-2024-12-17", "gpt-realtime"},
+                          {"gpt-4o-realtime-preview-2024-10-01", "gpt-realtime"},
+                          {"gpt-4o-realtime-preview-2025-06-03", "gpt-realtime"},
+                          {"gpt-4o-realtime-preview", "gpt-realtime"},
+                          {"gpt-4o-mini-realtime-preview-2024-12-17", "gpt-realtime-mini"},
+                          {"gpt-4o-mini-realtime-preview", "gpt-realtime-mini"},
+                          {"gpt-realtime-mini-2025-10-06", "gpt-realtime-mini"}};
+    cfg.tokens.voices = {"alloy", "ash",     "ballad", "coral", "echo",
+                         "sage",  "shimmer", "verse",  "marin", "cedar"};
+    if (!sources.toml_text.empty()) {
+        apply_toml(cfg, sources, out);
+    }
+    apply_map(cfg, sources.dotenv, ".env", out);
+    apply_map(cfg, sources.env, "environment", out);
+    apply_map(cfg, sources.flags, "command line", out);
+    for (const auto* m : {&sources.dotenv, &sources.env, &sources.flags}) {
+        for (const auto& name : kNotYet) {
+            auto it = m->find(name);
+            if (it != m->end() && !trim(it->second).empty()) {
+                out.errors.push_back(name +
+                                     ": not available in this build yet (issue 3); refusing to "
+                                     "start rather than run without it");
+            }
+        }
+    }
+    validate(cfg, out);
+    if (out.errors.empty()) {
+        out.config = std::move(cfg);
+    }
+    return out;
+}
+
+}  // namespace voicegate::config

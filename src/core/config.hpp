@@ -1,0 +1,128 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace voicegate::config {
+
+/// HTTP listener settings (SPEC §2.1 VOICEGATE_LISTEN, CORS, limits).
+struct ServerConfig {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;
+    int threads = 0;  // 0: one event loop per core
+    std::size_t body_limit = 64 * 1024;
+    std::size_t header_limit = 16 * 1024;
+    int request_timeout_ms = 10'000;
+    int idle_timeout_ms = 75'000;
+    int drain_timeout_ms = 15'000;
+    std::vector<std::string> cors_origins;
+    bool dev = false;  // VOICEGATE_DEV: error bodies carry details
+};
+
+/// Upstream (OpenAI) settings. The key is a secret: never print it.
+struct UpstreamConfig {
+    std::string api_key;  // empty: use the in-process emulator
+    std::string base_url = "https://api.openai.com/v1";
+    bool base_url_set = false;
+    int connect_timeout_ms = 5'000;
+    int timeout_ms = 30'000;  // whole-request deadline, retries included
+    int max_retries = 2;
+    int pool_size = 64;  // idle keep-alive connections kept per event loop
+    std::string ca_file;
+    bool allow_insecure = false;  // plain http to a non-loopback host
+};
+
+/// Server-side token policy (SPEC §3.1, §3.4).
+struct TokenPolicy {
+    int ttl_s = 1800;
+    int max_ttl_s = 7200;
+    std::size_t max_instructions_bytes = 16 * 1024;
+    std::string default_model = "gpt-realtime";
+    std::vector<std::string> models;                          // allowlist (after aliases)
+    std::vector<std::pair<std::string, std::string>> aliases;  // retired -> current
+    std::vector<std::string> voices;
+    /// The model `requested` resolves to after aliases, or nullopt if not allowed.
+    std::optional<std::string> resolve_model(const std::string& requested) const;
+    bool voice_allowed(const std::string& voice) const;
+};
+
+/// Storage settings (SPEC §5).
+struct StoreConfig {
+    std::string url = "sqlite:voicegate.db";
+    std::string sqlite_synchronous = "full";
+    int batch_max = 1024;
+};
+
+/// Built-in emulator settings for `serve` without a key and for `emulate`.
+struct EmulatorConfig {
+    bool forced = false;  // --emulator: allowed on a non-loopback address
+    std::map<std::string, std::string> options;  // fault options, passed to the emulator
+};
+
+/// Logging.
+struct LogConfig {
+    std::string level = "info";
+    bool json = false;
+    bool access = true;
+};
+
+/// Identity settings that exist today (JWT arrives with issue 3).
+struct AuthConfig {
+    std::string mode = "none";
+    bool allow_anonymous = false;
+    std::string admin_token;  // secret
+};
+
+/// The whole configuration. Built once at start-up, then immutable.
+struct Config {
+    ServerConfig server;
+    UpstreamConfig upstream;
+    TokenPolicy tokens;
+    StoreConfig store;
+    EmulatorConfig emulator;
+    LogConfig log;
+    AuthConfig auth;
+
+    /// True when no key is set: the in-process emulator answers instead of OpenAI.
+    bool uses_emulator() const { return upstream.api_key.empty(); }
+};
+
+/// Where configuration comes from. `flags` and `env` are keyed by the environment variable
+/// names of SPEC §2.1 (flags are translated to them by the command line parser).
+struct Sources {
+    std::string toml_text;  // empty: no file
+    std::string toml_path;  // for messages
+    std::map<std::string, std::string> dotenv;
+    std::map<std::string, std::string> env;
+    std::map<std::string, std::string> flags;
+};
+
+/// Outcome of loading: a config, or one clear line per problem.
+struct LoadResult {
+    std::optional<Config> config;
+    std::vector<std::string> errors;
+    std::vector<std::string> warnings;
+};
+
+/// Builds the configuration: flags > environment > .env > TOML file > defaults, then validates
+/// everything. Error lines name the setting and its source, never a secret's value. Pure.
+LoadResult load_config(const Sources& sources);
+
+/// Parses a .env file (KEY=VALUE lines, `export ` prefix, quotes, # comments). Pure.
+std::map<std::string, std::string> parse_dotenv(const std::string& text);
+
+/// The environment variables the loader reads, with one-line help each (for --help and docs).
+const std::vector<std::pair<std::string, std::string>>& known_variables();
+
+/// Parses "host:port" (IPv6 as "[::1]:8080"). Pure.
+bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port);
+
+/// True for 127.0.0.0/8, ::1 and "localhost". Pure.
+bool is_loopback(const std::string& host);
+
+}  // namespace voicegate::config

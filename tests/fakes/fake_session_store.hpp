@@ -1,0 +1,73 @@
+#pragma once
+
+#include <map>
+#include <mutex>
+
+#include "store/session_store.hpp"
+
+namespace voicegate::test {
+
+/// An in-memory SessionStore for handler unit tests (the real stores have their own suite).
+class FakeSessionStore final : public store::SessionStore {
+public:
+    boost::asio::awaitable<Result<void>> create_session(store::SessionRecord record) override {
+        std::lock_guard lock(mu_);
+        if (fail_writes) {
+            co_return fail(Error::store_unavailable, {}, "fake: writes fail");
+        }
+        store::SessionRow row;
+        row.issued = record;
+        row.status = "issued";
+        rows[record.session_id] = row;
+        co_return Result<void>{};
+    }
+    boost::asio::awaitable<Result<store::EndOutcome>> end_session(
+        store::EndRequest request) override {
+        std::lock_guard lock(mu_);
+        auto it = rows.find(request.session_id);
+        if (it == rows.end()) {
+            co_return fail(Error::session_not_found);
+        }
+        if (request.check_owner && it->second.issued.user_id != request.caller_user_id) {
+            co_return fail(Error::forbidden);
+        }
+        if (it->second.status == "ended") {
+            co_return store::EndOutcome{it->second, true};
+        }
+        auto& row = it->second;
+        row.status = "ended";
+        row.ended_at_ms = request.ended_at_ms;
+        row.reported_duration_s = request.reported_duration_s;
+        row.observed_duration_s = (request.ended_at_ms - row.issued.issued_at_ms) / 1000.0;
+        row.message_count = request.message_count;
+        row.ended_by = request.ended_by;
+        ++ends;
+        co_return store::EndOutcome{row, false};
+    }
+    boost::asio::awaitable<Result<void>> append_event(store::Event event) override {
+        std::lock_guard lock(mu_);
+        events.push_back(event);
+        co_return Result<void>{};
+    }
+    boost::asio::awaitable<Result<std::optional<store::SessionRow>>> get_session(
+        std::string session_id) override {
+        std::lock_guard lock(mu_);
+        auto it = rows.find(session_id);
+        if (it == rows.end()) {
+            co_return std::optional<store::SessionRow>{};
+        }
+        co_return std::optional<store::SessionRow>{it->second};
+    }
+    bool ready() const override { return true; }
+    void close() override {}
+
+    std::map<std::string, store::SessionRow> rows;
+    std::vector<store::Event> events;
+    int ends = 0;
+    bool fail_writes = false;
+
+private:
+    std::mutex mu_;
+};
+
+}  // namespace voicegate::test

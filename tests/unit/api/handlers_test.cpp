@@ -1,0 +1,225 @@
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/json.hpp>
+
+#include "api/handlers.hpp"
+#include "fakes/fake_realtime_api.hpp"
+#include "fakes/fake_session_store.hpp"
+#include "fakes/manual_clock.hpp"
+
+namespace voicegate::api {
+namespace {
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+config::Config default_config() {
+    auto loaded = config::load_config({});
+    EXPECT_TRUE(loaded.config.has_value());
+    return *loaded.config;
+}
+
+http::Request json_request(std::string body) {
+    http::Request r;
+    r.method = "POST";
+    r.path = "/api/realtime/token";
+    r.headers = {{"content-type", "application/json"}, {"user-agent", "diary/1.0"}};
+    r.body = std::move(body);
+    r.client_ip = "127.0.0.1";
+    r.request_id = "req_test";
+    return r;
+}
+
+template <class F>
+http::Response run(F&& f) {
+    asio::io_context ioc;
+    auto fut = asio::co_spawn(ioc, std::forward<F>(f), asio::use_future);
+    ioc.run();
+    return fut.get();
+}
+
+class HandlerTest : public ::testing::Test {
+protected:
+    config::Config cfg_ = default_config();
+    test::FakeRealtimeApi realtime_;
+    test::FakeSessionStore store_;
+    test::ManualClock clock_;
+    TokenHandler token_{cfg_, realtime_, store_, clock_};
+    EndHandler end_{cfg_, store_, clock_};
+
+    http::Response token(std::string body) {
+        auto req = json_request(std::move(body));
+        return run([&]() -> asio::awaitable<http::Response> { co_return co_await token_.handle(req); });
+    }
+    http::Response end(std::string body) {
+        auto req = json_request(std::move(body));
+        req.path = "/api/realtime/end";
+        return run([&]() -> asio::awaitable<http::Response> { co_return co_await end_.handle(req); });
+    }
+};
+
+TEST_F(HandlerTest, TokenSuccessHasExactlyTheDiaryAppShape) {
+    auto res = token(R"({"userId":"user_12345","sessionConfig":{"model":"gpt-realtime","voice":"alloy",
+        "instructions":"You are a friendly diary-writing helper.","maxOutputTokens":4096}})");
+    ASSERT_EQ(res.status, 200) << res.body;
+    auto body = json::parse(res.body).as_object();
+    EXPECT_EQ(body.size(), 5U) << res.body;
+    EXPECT_EQ(body.at("success"), true);
+    EXPECT_EQ(body.at("token"), "ek_68af296e8e408191a1120ab6383263c2");
+    EXPECT_EQ(body.at("sessionId"), "sess_C9CiUVUzUzYIssh3ELY1d");
+    EXPECT_EQ(body.at("expiresAt"), 1756310470);
+    EXPECT_EQ(body.at("config"), (json::object{{"model", "gpt-realtime"}, {"voice", "alloy"}}));
+
+    ASSERT_EQ(realtime_.requests.size(), 1U);
+    const auto& sent = realtime_.requests[0];
+    EXPECT_EQ(sent.ttl_seconds, 1800);
+    EXPECT_EQ(sent.session, json::parse(R"({"type":"realtime","model":"gpt-realtime",
+        "instructions":"You are a friendly diary-writing helper.",
+        "audio":{"output":{"voice":"alloy"}},"max_output_tokens":4096})"));
+
+    ASSERT_EQ(store_.rows.count("sess_C9CiUVUzUzYIssh3ELY1d"), 1U);
+    const auto& row = store_.rows["sess_C9CiUVUzUzYIssh3ELY1d"].issued;
+    EXPECT_EQ(row.user_id, "user_12345");
+    EXPECT_EQ(row.user_agent, "diary/1.0");
+    EXPECT_EQ(row.issued_at_ms, clock_.now_ms());
+}
+
+TEST_F(HandlerTest, SeedAppRequestIsAliasedAndTemperatureWarned) {
+    auto res = token(R"({"userId":"u","sessionConfig":{"model":"gpt-4o-realtime-preview-2024-12-17",
+        "voice":"alloy","instructions":"x","temperature":0.8,"maxOutputTokens":4096}})");
+    ASSERT_EQ(res.status, 200) << res.body;
+    auto body = json::parse(res.body).as_object();
+    EXPECT_EQ(body.at("warnings"),
+              (json::array{"temperature is not supported by the Realtime GA API and was ignored"}));
+    EXPECT_EQ(realtime_.requests[0].session.at("model"), "gpt-realtime");
+    EXPECT_FALSE(realtime_.requests[0].session.contains("temperature"));
+}
+
+TEST_F(HandlerTest, EmptyBodyUsesDefaultsAndAnonymous) {
+    http::Request req;
+    req.method = "POST";
+    auto res = run([&]() -> asio::awaitable<http::Response> { co_return co_await token_.handle(req); });
+    ASSERT_EQ(res.status, 200) << res.body;
+    EXPECT_EQ(realtime_.requests[0].session,
+              (json::object{{"type", "realtime"}, {"model", "gpt-realtime"}}));
+    EXPECT_EQ(store_.rows.begin()->second.issued.user_id, "anonymous");
+}
+
+TEST_F(HandlerTest, ValidationErrorsName400Field) {
+    struct Case {
+        const char* body;
+        const char* field;
+    };
+    for (const auto& c : std::vector<Case>{
+             {R"({"sessionConfig":{"model":"gpt-9"}})", "sessionConfig.model"},
+             {R"({"sessionConfig":{"voice":"onyx"}})", "sessionConfig.voice"},
+             {R"({"sessionConfig":{"temperature":2}})", "sessionConfig.temperature"},
+             {R"({"sessionConfig":{"temperature":"hot"}})", "sessionConfig.temperature"},
+             {R"({"sessionConfig":{"maxOutputTokens":0}})", "sessionConfig.maxOutputTokens"},
+             {R"({"sessionConfig":{"maxOutputTokens":4097}})", "sessionConfig.maxOutputTokens"},
+             {R"({"sessionConfig":{"maxOutputTokens":"lots"}})", "sessionConfig.maxOutputTokens"},
+             {R"({"sessionConfig":{"instructions":5}})", "sessionConfig.instructions"},
+             {R"({"sessionConfig":{"tools":[]}})", "sessionConfig.tools"},
+             {R"({"sessionConfig":[]})", "sessionConfig"},
+             {R"({"userId":42})", "userId"},
+             {R"({"extra":1})", "extra"},
+         }) {
+        auto res = token(c.body);
+        EXPECT_EQ(res.status, 400) << c.body;
+        auto body = json::parse(res.body).as_object();
+        EXPECT_EQ(body.at("success"), false);
+        EXPECT_EQ(body.at("code"), "bad_request");
+        EXPECT_EQ(std::string(body.at("error").as_string()).rfind(c.field, 0), 0U)
+            << c.body << " -> " << res.body;
+        EXPECT_FALSE(body.contains("details")) << "details only in dev mode";
+    }
+    EXPECT_TRUE(realtime_.requests.empty()) << "invalid requests never reach upstream";
+}
+
+TEST_F(HandlerTest, InstructionsOverLimitRejected) {
+    std::string big(cfg_.tokens.max_instructions_bytes + 1, 'a');
+    auto res = token(R"({"sessionConfig":{"instructions":")" + big + "\"}}");
+    EXPECT_EQ(res.status, 400);
+    EXPECT_NE(res.body.find("sessionConfig.instructions"), std::string::npos);
+}
+
+TEST_F(HandlerTest, BadJsonAndWrongContentType) {
+    EXPECT_EQ(token("{not json").status, 400);
+    EXPECT_NE(token("{not json").body.find("invalid_json"), std::string::npos);
+    auto req = json_request("{}");
+    req.headers = {{"content-type", "text/plain"}};
+    auto res = run([&]() -> asio::awaitable<http::Response> { co_return co_await token_.handle(req); });
+    EXPECT_EQ(res.status, 415);
+}
+
+TEST_F(HandlerTest, UpstreamFailureDetailsOnlyInDevMode) {
+    realtime_.next = fail(Error::upstream_rejected, {}, "upstream said: Incorrect API key provided");
+    auto res = token("{}");
+    EXPECT_EQ(res.status, 502);
+    EXPECT_EQ(res.body.find("Incorrect API key"), std::string::npos);
+    EXPECT_TRUE(store_.rows.empty());
+
+    cfg_.server.dev = true;
+    auto dev = token("{}");
+    EXPECT_EQ(dev.status, 502);
+    EXPECT_NE(dev.body.find("Incorrect API key"), std::string::npos);
+}
+
+TEST_F(HandlerTest, StoreFailureMeansNoToken) {
+    store_.fail_writes = true;
+    auto res = token("{}");
+    EXPECT_EQ(res.status, 503);
+    EXPECT_EQ(res.body.find("ek_"), std::string::npos);
+}
+
+TEST_F(HandlerTest, EndOnceThenAlreadyEnded) {
+    ASSERT_EQ(token(R"({"userId":"u1"})").status, 200);
+    clock_.advance_ms(125'000);
+    auto res = end(R"({"sessionId":"sess_C9CiUVUzUzYIssh3ELY1d","duration":320,"messageCount":15,"endedBy":"user"})");
+    ASSERT_EQ(res.status, 200) << res.body;
+    EXPECT_EQ(json::parse(res.body), json::parse(R"({"success":true,
+        "message":"Session ended and logged successfully",
+        "sessionData":{"sessionId":"sess_C9CiUVUzUzYIssh3ELY1d","duration":320,"messageCount":15,"endedBy":"user"}})"));
+    const auto& row = store_.rows["sess_C9CiUVUzUzYIssh3ELY1d"];
+    EXPECT_DOUBLE_EQ(*row.reported_duration_s, 320);
+    EXPECT_DOUBLE_EQ(*row.observed_duration_s, 125);
+
+    auto again = end(R"({"sessionId":"sess_C9CiUVUzUzYIssh3ELY1d","duration":999,"messageCount":1,"endedBy":"timeout"})");
+    ASSERT_EQ(again.status, 200);
+    auto body = json::parse(again.body).as_object();
+    EXPECT_EQ(body.at("alreadyEnded"), true);
+    EXPECT_EQ(body.at("sessionData").at("duration"), 320);
+    EXPECT_EQ(body.at("sessionData").at("endedBy"), "user");
+    EXPECT_EQ(store_.ends, 1);
+}
+
+TEST_F(HandlerTest, EndValidationAndUnknownSession) {
+    EXPECT_EQ(end(R"({"sessionId":"sess_nope","duration":1})").status, 404);
+    for (const char* body : {R"({"duration":1})", R"({"sessionId":"s"})",
+                             R"({"sessionId":"s","duration":-1})",
+                             R"({"sessionId":"s","duration":1,"messageCount":-2})",
+                             R"({"sessionId":"s","duration":1,"endedBy":"crash"})",
+                             R"({"sessionId":"s","duration":1,"bogus":true})",
+                             R"({"sessionId":7,"duration":1})"}) {
+        EXPECT_EQ(end(body).status, 400) << body;
+    }
+}
+
+TEST(StaticFiles, ConsoleIsServedWithSecurityHeaders) {
+    http::Request req;
+    req.method = "GET";
+    req.path = "/";
+    auto res = static_response(req, false);
+    ASSERT_EQ(res.status, 200);
+    EXPECT_EQ(res.content_type.rfind("text/html", 0), 0U);
+    EXPECT_FALSE(res.body.empty());
+    req.path = "/nope.js";
+    EXPECT_EQ(static_response(req, false).status, 404);
+}
+
+}  // namespace
+}  // namespace voicegate::api

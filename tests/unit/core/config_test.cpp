@@ -1,0 +1,146 @@
+#include <gtest/gtest.h>
+
+#include "core/config.hpp"
+
+namespace voicegate::config {
+namespace {
+
+bool has_error(const LoadResult& r, const std::string& needle) {
+    for (const auto& e : r.errors) {
+        if (e.find(needle) != std::string::npos) {
+            return true;
+        }
+    }
+    return false;
+}
+
+TEST(Config, DefaultsMatchSpec) {
+    auto r = load_config({});
+    ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0]);
+    const auto& c = *r.config;
+    EXPECT_EQ(c.server.host, "127.0.0.1");
+    EXPECT_EQ(c.server.port, 8080);
+    EXPECT_EQ(c.store.url, "sqlite:voicegate.db");
+    EXPECT_EQ(c.tokens.ttl_s, 1800);
+    EXPECT_EQ(c.server.body_limit, 64U * 1024U);
+    EXPECT_TRUE(c.uses_emulator());
+    EXPECT_EQ(c.tokens.resolve_model("gpt-4o-realtime-preview-2024-12-17"), "gpt-realtime");
+    EXPECT_EQ(c.tokens.resolve_model("gpt-4o-mini-realtime-preview"), "gpt-realtime-mini");
+    EXPECT_EQ(c.tokens.resolve_model("gpt-9"), std::nullopt);
+    EXPECT_TRUE(c.tokens.voice_allowed("marin"));
+    EXPECT_FALSE(c.tokens.voice_allowed("onyx"));
+}
+
+TEST(Config, PrecedenceFlagsOverEnvOverDotenvOverFile) {
+    Sources s;
+    s.toml_path = "vg.toml";
+    s.toml_text = "[server]\nlisten = \"127.0.0.1:7000\"\n[tokens]\nttl_seconds = 100\nmax_instructions_bytes = 10\n";
+    s.dotenv = {{"VOICEGATE_TOKEN_TTL", "200"}, {"VOICEGATE_LISTEN", "127.0.0.1:7001"}};
+    s.env = {{"VOICEGATE_TOKEN_TTL", "300"}};
+    s.flags = {{"VOICEGATE_TOKEN_TTL", "400"}};
+    auto r = load_config(s);
+    ASSERT_TRUE(r.config) << r.errors[0];
+    EXPECT_EQ(r.config->tokens.ttl_s, 400);
+    EXPECT_EQ(r.config->server.port, 7001);
+    EXPECT_EQ(r.config->tokens.max_instructions_bytes, 10U);
+}
+
+TEST(Config, OneClearLinePerProblem) {
+    Sources s;
+    s.env = {{"VOICEGATE_TOKEN_TTL", "5"}, {"VOICEGATE_LISTEN", "nonsense"},
+             {"VOICEGATE_DEV", "maybe"}};
+    auto r = load_config(s);
+    EXPECT_FALSE(r.config);
+    EXPECT_EQ(r.errors.size(), 3U);
+    EXPECT_TRUE(has_error(r, "VOICEGATE_TOKEN_TTL (environment): must be between 10 and 7200"));
+    EXPECT_TRUE(has_error(r, "VOICEGATE_LISTEN"));
+    EXPECT_TRUE(has_error(r, "VOICEGATE_DEV"));
+}
+
+TEST(Config, UnknownTomlKeyAndSecretsInFileRejected) {
+    Sources s;
+    s.toml_path = "vg.toml";
+    s.toml_text = "[server]\nlisen = \"x\"\n[upstream]\napi_key = \"sk-abc\"\n";
+    auto r = load_config(s);
+    EXPECT_FALSE(r.config);
+    EXPECT_TRUE(has_error(r, "vg.toml: server.lisen: unknown setting"));
+    EXPECT_TRUE(has_error(r, "upstream.api_key: secrets are read only from the environment"));
+}
+
+TEST(Config, TomlSyntaxErrorHasLine) {
+    Sources s;
+    s.toml_path = "vg.toml";
+    s.toml_text = "[server\n";
+    auto r = load_config(s);
+    EXPECT_FALSE(r.config);
+    ASSERT_EQ(r.errors.size(), 1U);
+    EXPECT_EQ(r.errors[0].rfind("vg.toml:1:", 0), 0U) << r.errors[0];
+}
+
+TEST(Config, PublicAddressWithoutKeyRefusedUnlessEmulatorForced) {
+    Sources s;
+    s.env = {{"VOICEGATE_LISTEN", "0.0.0.0:8080"}, {"VOICEGATE_ALLOW_ANONYMOUS", "1"}};
+    auto r = load_config(s);
+    EXPECT_FALSE(r.config);
+    EXPECT_TRUE(has_error(r, "OPENAI_API_KEY is not set"));
+    s.flags = {{"VOICEGATE_EMULATOR", "1"}};
+    EXPECT_TRUE(load_config(s).config);
+}
+
+TEST(Config, AnonymousOnPublicAddressRefused) {
+    Sources s;
+    s.env = {{"VOICEGATE_LISTEN", "0.0.0.0:8080"}, {"OPENAI_API_KEY", "sk-test-1234567890abcdef"}};
+    auto r = load_config(s);
+    EXPECT_FALSE(r.config);
+    EXPECT_TRUE(has_error(r, "VOICEGATE_ALLOW_ANONYMOUS"));
+}
+
+TEST(Config, SecretValuesNeverInMessages) {
+    Sources s;
+    s.env = {{"OPENAI_API_KEY", "ek_0123456789abcdef0123"}, {"OPENAI_BASE_URL", "ftp://x"}};
+    auto r = load_config(s);
+    EXPECT_FALSE(r.config);
+    for (const auto& e : r.errors) {
+        EXPECT_EQ(e.find("ek_0123456789abcdef0123"), std::string::npos) << e;
+    }
+    EXPECT_TRUE(has_error(r, "OPENAI_BASE_URL"));
+}
+
+TEST(Config, PlainHttpUpstreamOnlyOnLoopback) {
+    Sources s;
+    s.env = {{"OPENAI_API_KEY", "sk-test-1234567890abcdef"},
+             {"OPENAI_BASE_URL", "http://api.example.com/v1"}};
+    EXPECT_FALSE(load_config(s).config);
+    s.env["OPENAI_BASE_URL"] = "http://127.0.0.1:9090/v1/";
+    auto r = load_config(s);
+    ASSERT_TRUE(r.config);
+    EXPECT_EQ(r.config->upstream.base_url, "http://127.0.0.1:9090/v1");
+}
+
+TEST(Config, UnimplementedProtectionsRefused) {
+    Sources s;
+    s.env = {{"JWT_SECRET", "x"}};
+    EXPECT_FALSE(load_config(s).config);
+}
+
+TEST(Config, Dotenv) {
+    auto m = parse_dotenv("# c\nexport A=1\nB = \"two words\"\nC='x' \nD=v # note\nbad\n");
+    EXPECT_EQ(m["A"], "1");
+    EXPECT_EQ(m["B"], "two words");
+    EXPECT_EQ(m["C"], "x");
+    EXPECT_EQ(m["D"], "v");
+    EXPECT_EQ(m.count("bad"), 0U);
+}
+
+TEST(Config, ParseListen) {
+    std::string h;
+    std::uint16_t p = 0;
+    EXPECT_TRUE(parse_listen("[::1]:9000", h, p));
+    EXPECT_EQ(h, "::1");
+    EXPECT_EQ(p, 9000);
+    EXPECT_FALSE(parse_listen("127.0.0.1", h, p));
+    EXPECT_FALSE(parse_listen("127.0.0.1:99999", h, p));
+}
+
+}  // namespace
+}  // namespace voicegate::config
