@@ -1,6 +1,27 @@
 #!/usr/bin/env bash
-# Runs every suite: unit + integration (release), the same under ASan+UBSan, then browser tests.
+# Every suite, as CI runs it: unit + integration on the release build, the same under
+# ASan+UBSan, then the browser tests in headless Chromium. Fails on the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-echo "== unit + integration tests (release build)"
-ctest --preset release -j 2 --timeout 300
+JOBS=${JOBS:-$(nproc)}
+export TMPDIR=${TMPDIR:-/tmp}
+
+stage() { printf '\n== %s\n' "$*"; }
+
+stage "unit + integration tests (release build)"
+ctest --preset release -j "$JOBS" --timeout 600
+
+stage "ASan+UBSan build"
+cmake --preset dev >/dev/null
+cmake --build --preset dev -j "$JOBS"
+
+stage "unit + integration tests under ASan+UBSan"
+ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
+UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --preset dev -j "$JOBS" --timeout 900
+
+if [ -x scripts/e2e.sh ]; then
+  stage "browser tests (headless Chromium)"
+  VOICEGATE_BIN="$PWD/build/release/voicegate" scripts/e2e.sh
+fi
+stage "all test stages passed"

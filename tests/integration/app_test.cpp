@@ -1,0 +1,248 @@
+// The whole App in-process over real HTTP on loopback, against the built-in emulator.
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <mutex>
+#include <sstream>
+
+#include <boost/json.hpp>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
+
+#include "integration/app_harness.hpp"
+
+namespace voicegate::test {
+namespace {
+namespace json = boost::json;
+
+json::object parse(const HttpResult& r) {
+    boost::system::error_code ec;
+    auto v = json::parse(r.body, ec);
+    EXPECT_FALSE(ec) << r.body;
+    return v.is_object() ? v.as_object() : json::object{};
+}
+
+const char* kDiaryRequest = R"({"userId":"user_12345","sessionConfig":{
+    "model":"gpt-4o-realtime-preview-2024-12-17","voice":"alloy",
+    "instructions":"You are a friendly diary-writing helper.","temperature":0.8,
+    "maxOutputTokens":4096}})";
+
+TEST(AppIntegration, DiaryAppFlowTokenThenEnd) {
+    RunningApp app(test_config());
+    auto res = app.post("/api/realtime/token", kDiaryRequest);
+    ASSERT_EQ(res.status, 200) << res.body;
+    EXPECT_FALSE(res.header("x-request-id").empty());
+    auto body = parse(res);
+    // Exactly the diary app's keys plus the temperature warning.
+    EXPECT_EQ(body.size(), 6U) << res.body;
+    EXPECT_EQ(body.at("success"), true);
+    const std::string token(body.at("token").as_string());
+    EXPECT_EQ(token.rfind("ek_", 0), 0U);
+    const std::string session(body.at("sessionId").as_string());
+    EXPECT_EQ(session.rfind("sess_", 0), 0U);
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    EXPECT_NEAR(static_cast<double>(body.at("expiresAt").as_int64()), now + 1800, 5);
+    // The retired model the seed app asks for was mapped to a current one, which the emulator's
+    // GA validation accepted (it rejects shut-down models and GA-invalid bodies).
+    EXPECT_EQ(body.at("config"), (json::object{{"model", "gpt-realtime"}, {"voice", "alloy"}}));
+    EXPECT_EQ(body.at("warnings").as_array().size(), 1U);
+
+    auto end = app.post("/api/realtime/end",
+                        R"({"sessionId":")" + session +
+                            R"(","duration":320,"messageCount":15,"endedBy":"user"})");
+    ASSERT_EQ(end.status, 200) << end.body;
+    EXPECT_EQ(json::parse(end.body),
+              json::parse(R"({"success":true,"message":"Session ended and logged successfully",
+                  "sessionData":{"sessionId":")" + session +
+                          R"(","duration":320,"messageCount":15,"endedBy":"user"}})"));
+    auto again = app.post("/api/realtime/end",
+                          R"({"sessionId":")" + session + R"(","duration":1,"endedBy":"error"})");
+    ASSERT_EQ(again.status, 200);
+    auto a = parse(again);
+    EXPECT_EQ(a.at("alreadyEnded"), true);
+    EXPECT_EQ(a.at("sessionData").at("duration"), 320);
+    EXPECT_EQ(a.at("sessionData").at("endedBy"), "user");
+}
+
+TEST(AppIntegration, ErrorRowsOfSpec32) {
+    RunningApp app(test_config());
+    // 400 bad JSON, wrong types, unknown model / voice.
+    for (const char* bad : {"{oops", R"({"sessionConfig":{"model":"gpt-9"}})",
+                            R"({"sessionConfig":{"voice":"onyx"}})", R"({"userId":5})"}) {
+        auto r = app.post("/api/realtime/token", bad);
+        EXPECT_EQ(r.status, 400) << bad;
+        EXPECT_EQ(parse(r).at("success"), false);
+        EXPECT_FALSE(parse(r).contains("details"));
+    }
+    // 404 unknown route and unknown session.
+    EXPECT_EQ(app.get("/nope").status, 404);
+    EXPECT_EQ(parse(app.get("/nope")).at("code"), "not_found");
+    auto unknown = app.post("/api/realtime/end", R"({"sessionId":"sess_unknown","duration":3})");
+    EXPECT_EQ(unknown.status, 404);
+    EXPECT_EQ(parse(unknown).at("code"), "session_not_found");
+    // 405 with Allow.
+    auto wrong = app.get("/api/realtime/token");
+    EXPECT_EQ(wrong.status, 405);
+    EXPECT_EQ(wrong.header("allow"), "POST");
+    // 413 over 64 KiB.
+    auto big = app.post("/api/realtime/token",
+                        R"({"userId":")" + std::string(70 * 1024, 'a') + "\"}");
+    EXPECT_EQ(big.status, 413);
+    // 415 not JSON.
+    auto text = http_request("127.0.0.1", app.port(), "POST", "/api/realtime/token", "hi",
+                             {{"Content-Type", "text/plain"}});
+    EXPECT_EQ(text.status, 415);
+    EXPECT_EQ(parse(text).at("code"), "unsupported_media_type");
+}
+
+TEST(AppIntegration, DevModeErrorsCarryDetails) {
+    RunningApp app(test_config({{"VOICEGATE_DEV", "1"}}));
+    for (const auto& [path, body] : std::vector<std::pair<std::string, std::string>>{
+             {"/api/realtime/token", "{oops"},
+             {"/api/realtime/end", R"({"sessionId":"sess_x","duration":1})"},
+             {"/nope", "{}"}}) {
+        auto r = app.post(path, body);
+        EXPECT_GE(r.status, 400);
+        EXPECT_TRUE(parse(r).contains("details")) << path << " " << r.body;
+    }
+}
+
+TEST(AppIntegration, HealthReadyOptionsAndConsole) {
+    RunningApp app(test_config());
+    EXPECT_EQ(app.get("/healthz").status, 200);
+    EXPECT_EQ(app.get("/readyz").status, 200);
+    auto opts = parse(app.get("/api/realtime/options"));
+    EXPECT_EQ(opts.at("defaultModel"), "gpt-realtime");
+    EXPECT_EQ(opts.at("voices").as_array().size(), 10U);
+    auto page = app.get("/");
+    EXPECT_EQ(page.status, 200);
+    EXPECT_EQ(page.header("content-type").rfind("text/html", 0), 0U);
+}
+
+TEST(AppIntegration, CorsPreflightOnlyForConfiguredOrigins) {
+    RunningApp app(test_config({{"VOICEGATE_CORS_ORIGINS", "https://diary.example"}}));
+    auto ok = http_request("127.0.0.1", app.port(), "OPTIONS", "/api/realtime/token", "",
+                           {{"Origin", "https://diary.example"},
+                            {"Access-Control-Request-Method", "POST"},
+                            {"Access-Control-Request-Headers", "content-type"}});
+    EXPECT_EQ(ok.status, 204);
+    EXPECT_EQ(ok.header("access-control-allow-origin"), "https://diary.example");
+    EXPECT_NE(ok.header("access-control-allow-methods").find("POST"), std::string::npos);
+    auto other = http_request("127.0.0.1", app.port(), "OPTIONS", "/api/realtime/token", "",
+                              {{"Origin", "https://evil.example"},
+                               {"Access-Control-Request-Method", "POST"}});
+    EXPECT_EQ(other.header("access-control-allow-origin"), "");
+    auto post = app.post("/api/realtime/token", "{}", {{"Origin", "https://diary.example"}});
+    EXPECT_EQ(post.header("access-control-allow-origin"), "https://diary.example");
+}
+
+// Every emulator fault mode: the service stays up and answers the right class in time.
+struct FaultCase {
+    std::string name;
+    std::map<std::string, std::string> emulator;
+    int status;
+    bool retry_after;
+};
+
+class FaultTest : public ::testing::TestWithParam<FaultCase> {};
+
+TEST_P(FaultTest, RightErrorClassWithinDeadline) {
+    const auto& c = GetParam();
+    auto cfg = test_config({{"VOICEGATE_UPSTREAM_TIMEOUT_MS", "1500"},
+                            {"VOICEGATE_UPSTREAM_CONNECT_TIMEOUT_MS", "500"},
+                            {"VOICEGATE_UPSTREAM_RETRIES", "2"}});
+    cfg.emulator.options = c.emulator;
+    RunningApp app(cfg);
+    const auto start = std::chrono::steady_clock::now();
+    auto r = app.post("/api/realtime/token", kDiaryRequest);
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::steady_clock::now() - start)
+                        .count();
+    EXPECT_EQ(r.status, c.status) << c.name << ": " << r.body;
+    EXPECT_LE(ms, 1500 + 500) << c.name << " answered after the deadline";
+    if (c.retry_after) {
+        EXPECT_FALSE(r.header("retry-after").empty()) << c.name;
+    }
+    EXPECT_EQ(r.body.find("ek_"), std::string::npos);
+    if (c.status >= 400) {
+        auto body = parse(r);
+        EXPECT_EQ(body.at("success"), false);
+        EXPECT_FALSE(body.contains("details")) << "upstream text leaks outside dev mode";
+    }
+    // Still up.
+    EXPECT_EQ(app.get("/healthz").status, 200);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    EmulatorFaults, FaultTest,
+    ::testing::Values(FaultCase{"latency", {{"latency-ms", "150"}}, 200, false},
+                      FaultCase{"server_error", {{"error-rate", "1"}}, 502, false},
+                      FaultCase{"rate_limited", {{"rate-limit-rate", "1"}, {"retry-after-ms", "100"}},
+                                503, true},
+                      FaultCase{"insufficient_quota", {{"quota-rate", "1"}}, 502, false},
+                      FaultCase{"malformed", {{"malformed-rate", "1"}}, 502, false},
+                      FaultCase{"reset", {{"reset-rate", "1"}}, 503, true},
+                      FaultCase{"hang", {{"hang-rate", "1"}}, 504, false}),
+    [](const auto& info) { return info.param.name; });
+
+TEST(AppIntegration, UnreachableUpstreamIs503WithRetryAfter) {
+    // A port nothing listens on: connection refused on every attempt.
+    auto cfg = test_config({{"OPENAI_API_KEY", "sk-test-refused-0123456789"},
+                            {"OPENAI_BASE_URL", "http://127.0.0.1:1/v1"},
+                            {"VOICEGATE_UPSTREAM_TIMEOUT_MS", "2000"}});
+    RunningApp app(cfg);
+    auto r = app.post("/api/realtime/token", "{}");
+    EXPECT_EQ(r.status, 503) << r.body;
+    EXPECT_FALSE(r.header("retry-after").empty());
+    EXPECT_EQ(r.body.find("sk-test"), std::string::npos);
+}
+
+// Captures everything the service logs while it runs.
+class LogCapture {
+public:
+    LogCapture() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
+        previous_ = spdlog::default_logger();
+        auto logger = std::make_shared<spdlog::logger>("capture", sink_);
+        logger->set_level(spdlog::level::trace);
+        spdlog::set_default_logger(logger);
+    }
+    ~LogCapture() { spdlog::set_default_logger(previous_); }
+    std::string text() {
+        spdlog::default_logger()->flush();
+        return out_.str();
+    }
+
+private:
+    std::ostringstream out_;
+    std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
+    std::shared_ptr<spdlog::logger> previous_;
+};
+
+TEST(AppIntegration, LogsNeverHoldKeyOrWholeToken) {
+    LogCapture capture;
+    std::string token;
+    {
+        auto cfg = test_config({{"VOICEGATE_LOG_LEVEL", "trace"}});
+        cfg.emulator.options = {{"error-rate", "0"}};
+        RunningApp app(cfg);
+        auto r = app.post("/api/realtime/token", kDiaryRequest);
+        ASSERT_EQ(r.status, 200);
+        token = std::string(parse(r).at("token").as_string());
+    }
+    {
+        auto cfg = test_config({{"OPENAI_API_KEY", "sk-proj-SECRETSECRETSECRET0123"},
+                                {"OPENAI_BASE_URL", "http://127.0.0.1:1/v1"},
+                                {"VOICEGATE_UPSTREAM_TIMEOUT_MS", "500"}});
+        RunningApp app(cfg);
+        EXPECT_EQ(app.post("/api/realtime/token", "{}").status, 503);
+    }
+    const auto logs = capture.text();
+    EXPECT_FALSE(logs.empty());
+    EXPECT_EQ(logs.find(token), std::string::npos) << logs;
+    EXPECT_EQ(logs.find("SECRETSECRETSECRET"), std::string::npos) << logs;
+}
+
+}  // namespace
+}  // namespace voicegate::test

@@ -1,0 +1,146 @@
+// Black-box tests of the real `voicegate` binary: start-up, refusal, durability, shutdown.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <boost/json.hpp>
+
+#include "support/child_process.hpp"
+#include "support/http_test_client.hpp"
+
+namespace voicegate::test {
+namespace {
+namespace json = boost::json;
+using namespace std::chrono_literals;
+
+// Environment for a child that must not inherit a developer's real settings.
+std::map<std::string, std::string> clean_env(std::map<std::string, std::string> extra = {}) {
+    std::map<std::string, std::string> env = {
+        {"OPENAI_API_KEY", ""}, {"OPENAI_BASE_URL", ""}, {"VOICEGATE_LISTEN", ""},
+        {"DATABASE_URL", ""},   {"VOICEGATE_AUTH", ""},  {"JWT_SECRET", ""},
+        {"REDIS_URL", ""},      {"VOICEGATE_THREADS", "2"}};
+    for (auto& [k, v] : extra) {
+        env[k] = v;
+    }
+    return env;
+}
+
+struct Served {
+    std::unique_ptr<ChildProcess> proc;
+    int port = 0;
+};
+
+Served serve(const std::string& dir, std::map<std::string, std::string> env = {}) {
+    Served s;
+    s.proc = std::make_unique<ChildProcess>(
+        std::vector<std::string>{VOICEGATE_BINARY, "serve", "--listen", "127.0.0.1:0",
+                                 "--database-url", "sqlite:" + dir + "/vg.db"},
+        clean_env(std::move(env)), dir);
+    auto line = s.proc->wait_for_line("listening on http://", 15s);
+    EXPECT_TRUE(line) << s.proc->output();
+    if (line) {
+        s.port = port_from_listen_line(*line);
+    }
+    return s;
+}
+
+TEST(Binary, StartsOnDefaultsAnnouncesEmulatorAndConsole) {
+    const auto dir = make_temp_dir();
+    auto s = serve(dir);
+    ASSERT_GT(s.port, 0);
+    s.proc->wait_for_line("test console at", 5s);
+    EXPECT_NE(s.proc->output().find("BUILT-IN EMULATOR"), std::string::npos) << s.proc->output();
+    EXPECT_EQ(http_request("127.0.0.1", static_cast<std::uint16_t>(s.port), "GET", "/healthz").status,
+              200);
+    s.proc->signal(SIGTERM);
+    EXPECT_EQ(s.proc->wait_exit(15s), 0) << s.proc->output();
+}
+
+TEST(Binary, EndIsDurableAcrossKillDashNine) {
+    const auto dir = make_temp_dir();
+    std::string session;
+    {
+        auto s = serve(dir);
+        ASSERT_GT(s.port, 0);
+        const auto port = static_cast<std::uint16_t>(s.port);
+        auto tok = post_json(port, "/api/realtime/token", R"({"userId":"durable_user"})");
+        ASSERT_EQ(tok.status, 200) << tok.body;
+        session = std::string(json::parse(tok.body).at("sessionId").as_string());
+        auto end = post_json(port, "/api/realtime/end",
+                             R"({"sessionId":")" + session +
+                                 R"(","duration":42.5,"messageCount":7,"endedBy":"timeout"})");
+        ASSERT_EQ(end.status, 200) << end.body;
+        // Right after the 200: no chance to flush anything more.
+        s.proc->signal(SIGKILL);
+        EXPECT_EQ(s.proc->wait_exit(5s), 128 + SIGKILL);
+    }
+    auto s = serve(dir);
+    ASSERT_GT(s.port, 0);
+    auto again = post_json(static_cast<std::uint16_t>(s.port), "/api/realtime/end",
+                           R"({"sessionId":")" + session + R"(","duration":1,"endedBy":"user"})");
+    ASSERT_EQ(again.status, 200) << again.body;
+    auto body = json::parse(again.body).as_object();
+    EXPECT_EQ(body.at("alreadyEnded"), true);
+    EXPECT_EQ(body.at("sessionData").at("duration"), 42.5);
+    EXPECT_EQ(body.at("sessionData").at("messageCount"), 7);
+    EXPECT_EQ(body.at("sessionData").at("endedBy"), "timeout");
+}
+
+TEST(Binary, RefusesPublicAddressWithoutKey) {
+    const auto dir = make_temp_dir();
+    ChildProcess p({VOICEGATE_BINARY, "serve", "--listen", "0.0.0.0:0", "--database-url",
+                    "sqlite:" + dir + "/vg.db"},
+                   clean_env({{"VOICEGATE_ALLOW_ANONYMOUS", "1"}}), dir);
+    EXPECT_EQ(p.wait_exit(10s), 2);
+    EXPECT_NE(p.output().find("OPENAI_API_KEY is not set"), std::string::npos) << p.output();
+    EXPECT_EQ(p.output().find("listening on"), std::string::npos);
+}
+
+TEST(Binary, BadConfigGivesOneLinePerProblemAndNoSecrets) {
+    const auto dir = make_temp_dir();
+    ChildProcess p({VOICEGATE_BINARY, "serve"},
+                   clean_env({{"VOICEGATE_TOKEN_TTL", "3"},
+                              {"VOICEGATE_LISTEN", "nowhere"},
+                              {"OPENAI_API_KEY", "ek_notakey0123456789abcdef"}}),
+                   dir);
+    EXPECT_EQ(p.wait_exit(10s), 2);
+    const auto& out = p.output();
+    EXPECT_NE(out.find("VOICEGATE_TOKEN_TTL"), std::string::npos) << out;
+    EXPECT_NE(out.find("VOICEGATE_LISTEN"), std::string::npos) << out;
+    EXPECT_NE(out.find("OPENAI_API_KEY"), std::string::npos) << out;
+    EXPECT_EQ(out.find("ek_notakey0123456789abcdef"), std::string::npos) << out;
+}
+
+TEST(Binary, HelpExplainsSubcommands) {
+    for (const char* sub : {"serve", "emulate", "migrate", "token", "version"}) {
+        ChildProcess p({VOICEGATE_BINARY, sub, "--help"}, clean_env());
+        EXPECT_EQ(p.wait_exit(10s), 0) << sub;
+        EXPECT_NE(p.output().find("Usage"), std::string::npos) << sub << p.output();
+    }
+    ChildProcess v({VOICEGATE_BINARY, "version"}, clean_env());
+    EXPECT_EQ(v.wait_exit(10s), 0);
+    EXPECT_NE(v.output().find("voicegate 0."), std::string::npos);
+}
+
+TEST(Binary, TokenCommandPrintsAToken) {
+    const auto dir = make_temp_dir();
+    auto s = serve(dir);
+    ASSERT_GT(s.port, 0);
+    ChildProcess t({VOICEGATE_BINARY, "token", "--server",
+                    "http://127.0.0.1:" + std::to_string(s.port), "--model", "gpt-realtime",
+                    "--voice", "marin", "-q"},
+                   clean_env(), dir);
+    EXPECT_EQ(t.wait_exit(15s), 0) << t.output();
+    EXPECT_EQ(t.output().rfind("ek_", 0), 0U) << t.output();
+}
+
+TEST(Binary, MigrateReportsSchema) {
+    const auto dir = make_temp_dir();
+    ChildProcess m({VOICEGATE_BINARY, "migrate", "--database-url", "sqlite:" + dir + "/m.db"},
+                   clean_env(), dir);
+    EXPECT_EQ(m.wait_exit(15s), 0) << m.output();
+    EXPECT_NE(m.output().find("version"), std::string::npos) << m.output();
+}
+
+}  // namespace
+}  // namespace voicegate::test

@@ -1,2 +1,0 @@
-#include <gtest/gtest.h>
-TEST(Integration, BinaryPathKnown) { EXPECT_STRNE(VOICEGATE_BINARY, ""); }
