@@ -144,3 +144,30 @@ TEST(Config, ParseListen) {
 
 }  // namespace
 }  // namespace voicegate::config
+
+#include <fstream>
+#include <sstream>
+
+namespace voicegate::config {
+namespace {
+
+TEST(Config, ExampleFileLoadsAndEqualsDefaults) {
+    std::ifstream in(std::string(VOICEGATE_SOURCE_DIR) + "/config/voicegate.example.toml");
+    ASSERT_TRUE(in);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    Sources s;
+    s.toml_text = ss.str();
+    s.toml_path = "voicegate.example.toml";
+    auto r = load_config(s);
+    ASSERT_TRUE(r.config) << r.errors.at(0);
+    auto d = *load_config({}).config;
+    EXPECT_EQ(r.config->tokens.models, d.tokens.models);
+    EXPECT_EQ(r.config->tokens.voices, d.tokens.voices);
+    EXPECT_EQ(r.config->tokens.aliases.size(), d.tokens.aliases.size());
+    EXPECT_EQ(r.config->tokens.resolve_model("gpt-4o-realtime-preview-2024-12-17"), "gpt-realtime");
+    EXPECT_EQ(r.config->server.port, 8080);
+}
+
+}  // namespace
+}  // namespace voicegate::config
