@@ -1,0 +1,196 @@
+#include "store/migrations.hpp"
+
+#include <algorithm>
+
+namespace voicegate::store {
+namespace {
+
+// Version 1: sessions and the append-only audit log (SPEC §5). Portable SQL only; the one
+// dialect difference (the events id column) is the ${serial_pk} placeholder.
+constexpr std::string_view kV1 = R"sql(
+CREATE TABLE sessions (
+    session_id          TEXT PRIMARY KEY,
+    user_id             TEXT NOT NULL,
+    model               TEXT NOT NULL DEFAULT '',
+    voice               TEXT NOT NULL DEFAULT '',
+    profile             TEXT NOT NULL DEFAULT '',
+    issued_at_ms        BIGINT NOT NULL,
+    token_expires_at    BIGINT NOT NULL DEFAULT 0,
+    client_ip           TEXT NOT NULL DEFAULT '',
+    user_agent          TEXT NOT NULL DEFAULT '',
+    status              TEXT NOT NULL DEFAULT 'issued' CHECK (status IN ('issued', 'ended')),
+    ended_at_ms         BIGINT,
+    reported_duration_s DOUBLE PRECISION,
+    observed_duration_s DOUBLE PRECISION,
+    message_count       BIGINT,
+    ended_by            TEXT,
+    call_id             TEXT,
+    input_text_tokens   BIGINT NOT NULL DEFAULT 0,
+    input_audio_tokens  BIGINT NOT NULL DEFAULT 0,
+    input_image_tokens  BIGINT NOT NULL DEFAULT 0,
+    cached_text_tokens  BIGINT NOT NULL DEFAULT 0,
+    cached_audio_tokens BIGINT NOT NULL DEFAULT 0,
+    cached_image_tokens BIGINT NOT NULL DEFAULT 0,
+    output_text_tokens  BIGINT NOT NULL DEFAULT 0,
+    output_audio_tokens BIGINT NOT NULL DEFAULT 0,
+    estimated_cost_usd  DOUBLE PRECISION NOT NULL DEFAULT 0
+);
+CREATE INDEX sessions_user_issued ON sessions (user_id, issued_at_ms);
+CREATE INDEX sessions_issued ON sessions (issued_at_ms);
+CREATE TABLE events (
+    id         ${serial_pk},
+    at_ms      BIGINT NOT NULL,
+    type       TEXT NOT NULL,
+    session_id TEXT,
+    user_id    TEXT,
+    client_ip  TEXT,
+    reason     TEXT,
+    detail     TEXT
+);
+CREATE INDEX events_at ON events (at_ms);
+CREATE INDEX events_type_at ON events (type, at_ms);
+)sql";
+
+constexpr std::string_view kCreateMigrationsTable =
+    "CREATE TABLE IF NOT EXISTS schema_migrations ("
+    "version INTEGER PRIMARY KEY, applied_at_ms BIGINT NOT NULL)";
+
+std::string_view serial_pk(Dialect d) {
+    // SQLite: INTEGER PRIMARY KEY aliases the 64-bit rowid (auto-assigned). PostgreSQL: BIGSERIAL.
+    return d == Dialect::sqlite ? "INTEGER PRIMARY KEY" : "BIGSERIAL PRIMARY KEY";
+}
+
+std::string_view begin_locked(Dialect d) {
+    // Both take the write lock up front, so a concurrent migrator waits instead of racing.
+    return d == Dialect::sqlite ? "BEGIN IMMEDIATE"
+                                : "BEGIN; LOCK TABLE schema_migrations IN EXCLUSIVE MODE";
+}
+
+std::string_view table_exists_query(Dialect d) {
+    return d == Dialect::sqlite
+               ? "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
+                 "AND name = 'schema_migrations'"
+               : "SELECT COUNT(*) FROM information_schema.tables "
+                 "WHERE table_schema = current_schema() AND table_name = 'schema_migrations'";
+}
+
+Failure with_context(Failure f, std::string_view context) {
+    f.code = Error::store_unavailable;
+    f.message.clear();
+    f.details = std::string(context) + (f.details.empty() ? "" : ": ") + f.details;
+    return f;
+}
+
+}  // namespace
+
+const std::vector<Migration>& migrations() {
+    static const std::vector<Migration> kAll{
+        {1, "sessions and events", kV1},
+    };
+    return kAll;
+}
+
+int latest_schema_version() {
+    return migrations().back().version;
+}
+
+std::string render_migration(const Migration& migration, Dialect dialect) {
+    constexpr std::string_view kPlaceholder = "${serial_pk}";
+    std::string out(migration.sql);
+    for (auto pos = out.find(kPlaceholder); pos != std::string::npos;
+         pos = out.find(kPlaceholder, pos)) {
+        const auto with = serial_pk(dialect);
+        out.replace(pos, kPlaceholder.size(), with);
+        pos += with.size();
+    }
+    return out;
+}
+
+std::string describe(const MigrationReport& report) {
+    // Built with append(): GCC 12 -O3 gives a false -Wstringop-overflow on `" " + to_string()`.
+    std::string out = "schema at version ";
+    out.append(std::to_string(report.to_version));
+    if (report.applied.empty()) {
+        out.append(" (up to date)");
+        return out;
+    }
+    out.append(" (applied ").append(std::to_string(report.applied.size()));
+    out.append(report.applied.size() == 1 ? " migration:" : " migrations:");
+    for (const int v : report.applied) {
+        out.append(" ").append(std::to_string(v));
+    }
+    out.append(")");
+    return out;
+}
+
+Result<int> current_schema_version(MigrationConnection& conn) {
+    auto exists = conn.query_ints(table_exists_query(conn.dialect()));
+    if (!exists) {
+        return with_context(exists.error(), "reading schema version");
+    }
+    if (exists->empty() || exists->front() == 0) {
+        return 0;
+    }
+    auto max = conn.query_ints("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+    if (!max) {
+        return with_context(max.error(), "reading schema version");
+    }
+    return max->empty() ? 0 : static_cast<int>(max->front());
+}
+
+Result<MigrationReport> migrate(MigrationConnection& conn, const Clock& clock) {
+    MigrationReport report;
+    auto from = current_schema_version(conn);
+    if (!from) {
+        return from.error();
+    }
+    report.from_version = *from;
+    report.to_version = *from;
+    if (*from > latest_schema_version()) {
+        return fail(Error::store_unavailable,
+                    "The database schema is newer than this build of voicegate.",
+                    "schema version " + std::to_string(*from) + " > supported " +
+                        std::to_string(latest_schema_version()));
+    }
+    if (auto r = conn.exec_script(kCreateMigrationsTable); !r) {
+        return with_context(r.error(), "creating schema_migrations");
+    }
+    for (const auto& m : migrations()) {
+        if (m.version <= report.to_version) {
+            continue;
+        }
+        const std::string context =
+            "migration " + std::to_string(m.version) + " (" + std::string(m.description) + ")";
+        if (auto r = conn.exec_script(begin_locked(conn.dialect())); !r) {
+            return with_context(r.error(), context + ": begin");
+        }
+        // Re-check under the lock: another process may have applied it meanwhile.
+        auto done = conn.query_ints("SELECT COUNT(*) FROM schema_migrations WHERE version = " +
+                                    std::to_string(m.version));
+        Result<void> step = done ? Result<void>() : Result<void>(done.error());
+        const bool already = done && !done->empty() && done->front() > 0;
+        if (step && !already) {
+            step = conn.exec_script(render_migration(m, conn.dialect()));
+            if (step) {
+                step = conn.exec_script(
+                    "INSERT INTO schema_migrations (version, applied_at_ms) VALUES (" +
+                    std::to_string(m.version) + ", " + std::to_string(clock.now_ms()) + ")");
+            }
+        }
+        if (!step) {
+            (void)conn.exec_script("ROLLBACK");
+            return with_context(step.error(), context);
+        }
+        if (auto r = conn.exec_script("COMMIT"); !r) {
+            (void)conn.exec_script("ROLLBACK");
+            return with_context(r.error(), context + ": commit");
+        }
+        if (!already) {
+            report.applied.push_back(m.version);
+        }
+        report.to_version = m.version;
+    }
+    return report;
+}
+
+}  // namespace voicegate::store

@@ -1,0 +1,44 @@
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/clock.hpp"
+#include "core/error.hpp"
+#include "store/session_store.hpp"
+
+namespace voicegate::store {
+
+/// Engine-independent store settings (config section `store`).
+struct StoreOptions {
+    std::string synchronous = "full";  // SQLite: "full" or "normal"
+    std::size_t batch_max = 1024;      // most writes per group commit
+    int busy_timeout_ms = 5000;        // wait for locks held by other processes
+    const Clock* clock = nullptr;      // nullptr -> system clock; must outlive the store
+};
+
+/// Which engine a DATABASE_URL names, and where.
+struct DatabaseTarget {
+    enum class Engine { sqlite, postgres };
+    Engine engine = Engine::sqlite;
+    std::string location;  // SQLite: file path or ":memory:"; PostgreSQL: the URL itself
+};
+
+/// Parses a DATABASE_URL: `sqlite:PATH`, `sqlite://PATH` (so `sqlite:///abs/file.db` is an
+/// absolute path), `sqlite::memory:`, or `postgres://...` / `postgresql://...`. Anything else
+/// fails with bad_request naming the accepted forms. Pure; thread-safe.
+[[nodiscard]] Result<DatabaseTarget> parse_database_url(std::string_view url);
+
+/// Opens the store that `database_url` names and runs migrations. PostgreSQL is not built yet
+/// (issue 3) and fails with a clear message. Thread-safe (no shared state).
+[[nodiscard]] Result<std::unique_ptr<SessionStore>> open_store(const std::string& database_url,
+                                                               const StoreOptions& options);
+
+/// Runs the migrations on `database_url` (for `voicegate migrate`) and returns a one-line
+/// summary such as "schema at version 1 (applied 1 migration: 1)". Blocking.
+[[nodiscard]] Result<std::string> migrate_database(const std::string& database_url,
+                                                   const Clock* clock = nullptr);
+
+}  // namespace voicegate::store

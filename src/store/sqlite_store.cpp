@@ -1,0 +1,523 @@
+#include "store/sqlite_store.hpp"
+
+#include <algorithm>
+
+#include <boost/json.hpp>
+#include <sqlite3.h>
+
+#include "store/migrations.hpp"
+#include "store/sqlite_db.hpp"
+
+namespace voicegate::store {
+namespace detail {
+
+bool is_storage_failure(const Failure& f) {
+    return f.code == Error::store_unavailable || f.code == Error::internal;
+}
+
+Worker::Worker(std::unique_ptr<SqliteConnection> conn, const Clock& clock, std::size_t batch_max,
+               bool transactional)
+    : conn_(std::move(conn)),
+      clock_(clock),
+      batch_max_(std::max<std::size_t>(1, batch_max)),
+      transactional_(transactional),
+      thread_([this] { run(); }) {}
+
+Worker::~Worker() {
+    stop();
+}
+
+bool Worker::enqueue(std::unique_ptr<OpBase>& op) {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) {
+            return false;
+        }
+        queue_.push_back(std::move(op));
+    }
+    wake_.notify_one();
+    return true;
+}
+
+void Worker::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+    conn_.reset();
+}
+
+StoreStats Worker::stats() const {
+    return {batches_.load(std::memory_order_relaxed), ops_.load(std::memory_order_relaxed),
+            failed_ops_.load(std::memory_order_relaxed)};
+}
+
+void Worker::run() {
+    std::vector<std::unique_ptr<OpBase>> batch;
+    batch.reserve(batch_max_);
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            if (queue_.empty()) {
+                return;  // stopping, and everything queued has been finished
+            }
+            const auto n = std::min(batch_max_, queue_.size());
+            for (std::size_t i = 0; i < n; ++i) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        if (transactional_) {
+            run_batch(batch);
+        } else {
+            OpContext ctx{*conn_, clock_};
+            for (auto& op : batch) {
+                (void)op->execute(ctx);
+            }
+        }
+        finish(batch);
+        batch.clear();
+    }
+}
+
+namespace {
+
+Result<void> run_cached(SqliteConnection& conn, const std::string& sql) {
+    auto use = conn.use(sql);
+    if (!use) {
+        return use.error();
+    }
+    auto done = use->step();
+    if (!done) {
+        return done.error();
+    }
+    return {};
+}
+
+Failure batch_failure(std::string_view what, const Failure& cause) {
+    return fail(Error::store_unavailable, {}, std::string(what) + ": " + cause.details);
+}
+
+}  // namespace
+
+void Worker::run_batch(std::vector<std::unique_ptr<OpBase>>& batch) {
+    static const std::string kBegin = "BEGIN IMMEDIATE";
+    static const std::string kCommit = "COMMIT";
+    static const std::string kSavepoint = "SAVEPOINT op";
+    static const std::string kRelease = "RELEASE op";
+    static const std::string kRollbackTo = "ROLLBACK TO op";
+    batches_.fetch_add(1, std::memory_order_relaxed);
+    sqlite3* db = conn_->handle();
+    if (auto r = run_cached(*conn_, kBegin); !r) {
+        for (auto& op : batch) {
+            op->fail(batch_failure("begin", r.error()));
+        }
+        return;
+    }
+    OpContext ctx{*conn_, clock_};
+    for (auto& op : batch) {
+        if (auto r = run_cached(*conn_, kSavepoint); !r) {
+            op->fail(batch_failure("savepoint", r.error()));
+        } else {
+            const bool ok = op->execute(ctx);
+            Result<void> undo;
+            if (!ok) {
+                undo = run_cached(*conn_, kRollbackTo);
+            }
+            auto release = undo ? run_cached(*conn_, kRelease) : undo;
+            if (!release) {
+                op->fail(batch_failure("release", release.error()));
+            }
+        }
+        // Some errors (I/O, disk full) make SQLite roll the whole transaction back on its own:
+        // then nothing of this batch is stored, and no op may report success.
+        if (sqlite3_get_autocommit(db) != 0) {
+            for (auto& each : batch) {
+                each->fail(fail(Error::store_unavailable, {},
+                                "sqlite: transaction rolled back during the batch"));
+            }
+            return;
+        }
+    }
+    if (auto r = run_cached(*conn_, kCommit); !r) {
+        (void)conn_->exec_script("ROLLBACK");
+        for (auto& op : batch) {
+            op->fail(batch_failure("commit", r.error()));
+        }
+    }
+}
+
+void Worker::finish(std::vector<std::unique_ptr<OpBase>>& batch) {
+    // Count before completing, so a caller that sees its result also sees it counted.
+    std::uint64_t failed = 0;
+    for (const auto& op : batch) {
+        failed += op->storage_failed() ? 1 : 0;
+    }
+    ops_.fetch_add(batch.size(), std::memory_order_relaxed);
+    failed_ops_.fetch_add(failed, std::memory_order_relaxed);
+    for (auto& op : batch) {
+        op->complete();
+    }
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::OpContext;
+
+const std::string kSelectSession =
+    "SELECT session_id, user_id, model, voice, profile, issued_at_ms, token_expires_at, "
+    "client_ip, user_agent, status, ended_at_ms, reported_duration_s, observed_duration_s, "
+    "message_count, ended_by FROM sessions WHERE session_id = ?1";
+
+const std::string kInsertSession =
+    "INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms, "
+    "token_expires_at, client_ip, user_agent, status) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'issued')";
+
+const std::string kEndSession =
+    "UPDATE sessions SET status = 'ended', ended_at_ms = ?2, reported_duration_s = ?3, "
+    "observed_duration_s = ?4, message_count = ?5, ended_by = ?6 "
+    "WHERE session_id = ?1 AND status = 'issued'";
+
+const std::string kInsertEvent =
+    "INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+const std::string kSelectEvents =
+    "SELECT at_ms, type, session_id, user_id, client_ip, reason, detail FROM events "
+    "WHERE session_id = ?1 ORDER BY id";
+
+SessionRow read_row(const StatementUse& s) {
+    SessionRow row;
+    row.issued.session_id = s.column_text(0);
+    row.issued.user_id = s.column_text(1);
+    row.issued.model = s.column_text(2);
+    row.issued.voice = s.column_text(3);
+    row.issued.profile = s.column_text(4);
+    row.issued.issued_at_ms = s.column_int(5);
+    row.issued.token_expires_at = s.column_int(6);
+    row.issued.client_ip = s.column_text(7);
+    row.issued.user_agent = s.column_text(8);
+    row.status = s.column_text(9);
+    if (!s.column_is_null(10)) {
+        row.ended_at_ms = s.column_int(10);
+    }
+    if (!s.column_is_null(11)) {
+        row.reported_duration_s = s.column_double(11);
+    }
+    if (!s.column_is_null(12)) {
+        row.observed_duration_s = s.column_double(12);
+    }
+    if (!s.column_is_null(13)) {
+        row.message_count = s.column_int(13);
+    }
+    if (!s.column_is_null(14)) {
+        row.ended_by = s.column_text(14);
+    }
+    return row;
+}
+
+Result<std::optional<SessionRow>> find_session(OpContext& ctx, const std::string& session_id) {
+    auto s = ctx.conn.use(kSelectSession);
+    if (!s) {
+        return s.error();
+    }
+    s->bind(1, session_id);
+    auto row = s->step();
+    if (!row) {
+        return row.error();
+    }
+    if (!*row) {
+        return std::optional<SessionRow>();
+    }
+    return std::optional<SessionRow>(read_row(*s));
+}
+
+Result<void> insert_event(OpContext& ctx, const Event& e) {
+    auto s = ctx.conn.use(kInsertEvent);
+    if (!s) {
+        return s.error();
+    }
+    s->bind(1, e.at_ms != 0 ? e.at_ms : ctx.clock.now_ms())
+        .bind(2, e.type)
+        .bind_or_null(3, e.session_id)
+        .bind_or_null(4, e.user_id)
+        .bind_or_null(5, e.client_ip)
+        .bind_or_null(6, e.reason)
+        .bind_or_null(7, e.detail);
+    auto done = s->step();
+    if (!done) {
+        return done.error();
+    }
+    return {};
+}
+
+Result<void> do_create(OpContext& ctx, SessionRecord& rec) {
+    if (rec.session_id.empty() || rec.user_id.empty()) {
+        return fail(Error::bad_request, "A session needs an id and a user.");
+    }
+    if (rec.issued_at_ms == 0) {
+        rec.issued_at_ms = ctx.clock.now_ms();
+    }
+    {
+        auto s = ctx.conn.use(kInsertSession);
+        if (!s) {
+            return s.error();
+        }
+        s->bind(1, rec.session_id)
+            .bind(2, rec.user_id)
+            .bind(3, rec.model)
+            .bind(4, rec.voice)
+            .bind(5, rec.profile)
+            .bind(6, rec.issued_at_ms)
+            .bind(7, rec.token_expires_at)
+            .bind(8, rec.client_ip)
+            .bind(9, rec.user_agent);
+        auto done = s->step();
+        if (!done) {
+            Failure f = done.error();
+            if (f.code == Error::internal) {
+                f.details = "duplicate session id; " + f.details;
+            }
+            return f;
+        }
+    }
+    boost::json::object detail{{"model", rec.model}, {"voice", rec.voice}};
+    if (!rec.profile.empty()) {
+        detail["profile"] = rec.profile;
+    }
+    Event e;
+    e.at_ms = rec.issued_at_ms;
+    e.type = "token_issued";
+    e.session_id = rec.session_id;
+    e.user_id = rec.user_id;
+    e.client_ip = rec.client_ip;
+    e.detail = boost::json::serialize(detail);
+    return insert_event(ctx, e);
+}
+
+Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
+    auto found = find_session(ctx, req.session_id);
+    if (!found) {
+        return found.error();
+    }
+    if (!*found) {
+        return fail(Error::session_not_found);
+    }
+    EndOutcome out{std::move(**found), false};
+    SessionRow& row = out.row;
+    if (req.check_owner && row.issued.user_id != req.caller_user_id) {
+        return fail(Error::forbidden, "This session belongs to another user.");
+    }
+    if (row.status == "ended") {
+        out.already_ended = true;
+        return out;
+    }
+    const std::int64_t ended_at = req.ended_at_ms != 0 ? req.ended_at_ms : ctx.clock.now_ms();
+    const double observed =
+        static_cast<double>(std::max<std::int64_t>(0, ended_at - row.issued.issued_at_ms)) / 1000.0;
+    {
+        auto s = ctx.conn.use(kEndSession);
+        if (!s) {
+            return s.error();
+        }
+        s->bind(1, req.session_id)
+            .bind(2, ended_at)
+            .bind(3, req.reported_duration_s)
+            .bind(4, observed)
+            .bind(5, req.message_count)
+            .bind(6, req.ended_by);
+        auto done = s->step();
+        if (!done) {
+            return done.error();
+        }
+    }
+    row.status = "ended";
+    row.ended_at_ms = ended_at;
+    row.reported_duration_s = req.reported_duration_s;
+    row.observed_duration_s = observed;
+    row.message_count = req.message_count;
+    row.ended_by = req.ended_by;
+
+    Event e;
+    e.at_ms = ended_at;
+    e.type = "session_ended";
+    e.session_id = req.session_id;
+    e.user_id = row.issued.user_id;
+    e.client_ip = req.client_ip;
+    e.reason = req.ended_by;
+    e.detail = boost::json::serialize(boost::json::object{
+        {"reported_duration_s", req.reported_duration_s},
+        {"observed_duration_s", observed},
+        {"message_count", req.message_count},
+    });
+    if (auto r = insert_event(ctx, e); !r) {
+        return r.error();
+    }
+    return out;
+}
+
+Result<std::vector<Event>> do_events(OpContext& ctx, const std::string& session_id) {
+    auto s = ctx.conn.use(kSelectEvents);
+    if (!s) {
+        return s.error();
+    }
+    s->bind(1, session_id);
+    std::vector<Event> out;
+    for (;;) {
+        auto row = s->step();
+        if (!row) {
+            return row.error();
+        }
+        if (!*row) {
+            return out;
+        }
+        Event e;
+        e.at_ms = s->column_int(0);
+        e.type = s->column_text(1);
+        e.session_id = s->column_text(2);
+        e.user_id = s->column_text(3);
+        e.client_ip = s->column_text(4);
+        e.reason = s->column_text(5);
+        e.detail = s->column_text(6);
+        out.push_back(std::move(e));
+    }
+}
+
+const Clock& default_clock() {
+    static const SystemClock kClock;
+    return kClock;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
+    std::string sync = options.synchronous;
+    std::transform(sync.begin(), sync.end(), sync.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+    if (sync != "FULL" && sync != "NORMAL") {
+        return fail(Error::bad_request, "store synchronous must be \"full\" or \"normal\"");
+    }
+    if (options.path.empty()) {
+        return fail(Error::bad_request, "store path is empty (use \":memory:\" or a file path)");
+    }
+    if (options.batch_max == 0) {
+        return fail(Error::bad_request, "store batch_max must be at least 1");
+    }
+    if (options.clock == nullptr) {
+        options.clock = &default_clock();
+    }
+    const bool memory = options.path == ":memory:";
+
+    SqliteConnectionOptions wopts;
+    wopts.path = options.path;
+    wopts.synchronous = sync;
+    wopts.wal = true;
+    wopts.busy_timeout_ms = options.busy_timeout_ms;
+    auto writer = SqliteConnection::open(wopts);
+    if (!writer) {
+        return writer.error();
+    }
+    if (auto m = migrate(**writer, *options.clock); !m) {
+        return m.error();
+    }
+    std::unique_ptr<SqliteConnection> reader_conn;
+    if (!memory) {
+        SqliteConnectionOptions ropts;
+        ropts.path = options.path;
+        ropts.read_only = true;
+        ropts.wal = false;  // the writer already switched the file to WAL
+        ropts.busy_timeout_ms = options.busy_timeout_ms;
+        auto reader = SqliteConnection::open(ropts);
+        if (!reader) {
+            return reader.error();
+        }
+        reader_conn = std::move(*reader);
+    }
+    const Clock& clock = *options.clock;
+    auto writer_worker =
+        std::make_unique<detail::Worker>(std::move(*writer), clock, options.batch_max, true);
+    std::unique_ptr<detail::Worker> reader_worker;
+    if (reader_conn) {
+        reader_worker = std::make_unique<detail::Worker>(std::move(reader_conn), clock,
+                                                         options.batch_max, false);
+    }
+    return std::unique_ptr<SqliteStore>(
+        new SqliteStore(std::move(options), std::move(writer_worker), std::move(reader_worker)));
+}
+
+SqliteStore::SqliteStore(SqliteOptions options, std::unique_ptr<detail::Worker> writer,
+                         std::unique_ptr<detail::Worker> reader)
+    : options_(std::move(options)), writer_(std::move(writer)), reader_(std::move(reader)) {}
+
+SqliteStore::~SqliteStore() {
+    close();
+}
+
+// Each op is built as a named local and moved into submit(): see the GCC 12 note on submit().
+
+boost::asio::awaitable<Result<void>> SqliteStore::create_session(SessionRecord record) {
+    auto op = [rec = std::move(record)](OpContext& ctx) mutable { return do_create(ctx, rec); };
+    co_return co_await submit<void>(*writer_, std::move(op));
+}
+
+boost::asio::awaitable<Result<EndOutcome>> SqliteStore::end_session(EndRequest request) {
+    auto op = [req = std::move(request)](OpContext& ctx) { return do_end(ctx, req); };
+    co_return co_await submit<EndOutcome>(*writer_, std::move(op));
+}
+
+boost::asio::awaitable<Result<void>> SqliteStore::append_event(Event event) {
+    auto op = [e = std::move(event)](OpContext& ctx) {
+        if (e.type.empty()) {
+            return Result<void>(fail(Error::bad_request, "An event needs a type."));
+        }
+        return insert_event(ctx, e);
+    };
+    co_return co_await submit<void>(*writer_, std::move(op));
+}
+
+boost::asio::awaitable<Result<std::optional<SessionRow>>> SqliteStore::get_session(
+    std::string session_id) {
+    auto op = [id = std::move(session_id)](OpContext& ctx) { return find_session(ctx, id); };
+    co_return co_await submit<std::optional<SessionRow>>(reads(), std::move(op));
+}
+
+boost::asio::awaitable<Result<std::vector<Event>>> SqliteStore::session_events(
+    std::string session_id) {
+    auto op = [id = std::move(session_id)](OpContext& ctx) { return do_events(ctx, id); };
+    co_return co_await submit<std::vector<Event>>(reads(), std::move(op));
+}
+
+bool SqliteStore::ready() const {
+    return open_.load(std::memory_order_acquire);
+}
+
+void SqliteStore::close() {
+    std::lock_guard lock(close_mutex_);
+    if (!open_.exchange(false, std::memory_order_acq_rel)) {
+        return;
+    }
+    writer_->stop();
+    if (reader_) {
+        reader_->stop();
+    }
+}
+
+StoreStats SqliteStore::stats() const {
+    StoreStats s = writer_->stats();
+    if (reader_) {
+        const StoreStats r = reader_->stats();
+        s.ops += r.ops;
+        s.failed_ops += r.failed_ops;
+    }
+    return s;
+}
+
+}  // namespace voicegate::store

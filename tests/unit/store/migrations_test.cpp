@@ -1,0 +1,194 @@
+#include "store/migrations.hpp"
+
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "core/clock.hpp"
+#include "store/sqlite_db.hpp"
+#include "support/temp_dir.hpp"
+
+namespace voicegate::store {
+namespace {
+
+class FixedClock final : public Clock {
+public:
+    std::int64_t now_ms() const override { return 1'700'000'000'123; }
+};
+
+std::unique_ptr<SqliteConnection> connect(const std::string& path = ":memory:") {
+    SqliteConnectionOptions o;
+    o.path = path;
+    auto c = SqliteConnection::open(o);
+    EXPECT_TRUE(c) << (c ? "" : c.error().details);
+    return c ? std::move(*c) : nullptr;
+}
+
+std::int64_t scalar(SqliteConnection& c, const std::string& sql) {
+    auto r = c.query_ints(sql);
+    EXPECT_TRUE(r) << (r ? "" : r.error().details);
+    return r && !r->empty() ? r->front() : -1;
+}
+
+TEST(Migrations, VersionsAreOneTwoThreeInOrder) {
+    int expected = 1;
+    for (const auto& m : migrations()) {
+        EXPECT_EQ(m.version, expected++);
+        EXPECT_FALSE(m.description.empty());
+    }
+    EXPECT_EQ(latest_schema_version(), expected - 1);
+}
+
+TEST(Migrations, EmptyDatabaseIsVersionZero) {
+    auto c = connect();
+    auto v = current_schema_version(*c);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(*v, 0);
+}
+
+TEST(Migrations, MigrateAppliesEverythingOnceAndRecordsIt) {
+    auto c = connect();
+    FixedClock clock;
+    auto first = migrate(*c, clock);
+    ASSERT_TRUE(first) << first.error().details;
+    EXPECT_EQ(first->from_version, 0);
+    EXPECT_EQ(first->to_version, latest_schema_version());
+    EXPECT_EQ(first->applied.size(), migrations().size());
+    EXPECT_EQ(describe(*first), "schema at version 1 (applied 1 migration: 1)");
+    EXPECT_EQ(scalar(*c, "SELECT applied_at_ms FROM schema_migrations WHERE version = 1"),
+              1'700'000'000'123);
+
+    auto second = migrate(*c, clock);
+    ASSERT_TRUE(second);
+    EXPECT_EQ(second->from_version, latest_schema_version());
+    EXPECT_TRUE(second->applied.empty());
+    EXPECT_EQ(describe(*second), "schema at version 1 (up to date)");
+    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM schema_migrations"), 1);
+    auto v = current_schema_version(*c);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(*v, 1);
+}
+
+TEST(Migrations, SchemaHasTheSpecTablesColumnsAndIndexes) {
+    auto c = connect();
+    FixedClock clock;
+    ASSERT_TRUE(migrate(*c, clock));
+    for (const char* col : {"session_id",
+                            "user_id",
+                            "model",
+                            "voice",
+                            "profile",
+                            "issued_at_ms",
+                            "token_expires_at",
+                            "client_ip",
+                            "user_agent",
+                            "status",
+                            "ended_at_ms",
+                            "reported_duration_s",
+                            "observed_duration_s",
+                            "message_count",
+                            "ended_by",
+                            "call_id",
+                            "input_text_tokens",
+                            "input_audio_tokens",
+                            "input_image_tokens",
+                            "cached_text_tokens",
+                            "cached_audio_tokens",
+                            "cached_image_tokens",
+                            "output_text_tokens",
+                            "output_audio_tokens",
+                            "estimated_cost_usd"}) {
+        EXPECT_EQ(scalar(*c, std::string("SELECT COUNT(*) FROM pragma_table_info('sessions') "
+                                         "WHERE name = '") +
+                                 col + "'"),
+                  1)
+            << col;
+    }
+    for (const char* col :
+         {"id", "at_ms", "type", "session_id", "user_id", "client_ip", "reason", "detail"}) {
+        EXPECT_EQ(scalar(*c, std::string("SELECT COUNT(*) FROM pragma_table_info('events') "
+                                         "WHERE name = '") +
+                                 col + "'"),
+                  1)
+            << col;
+    }
+    for (const char* index :
+         {"sessions_user_issued", "sessions_issued", "events_at", "events_type_at"}) {
+        EXPECT_EQ(scalar(*c, std::string("SELECT COUNT(*) FROM sqlite_master WHERE type = "
+                                         "'index' AND name = '") +
+                                 index + "'"),
+                  1)
+            << index;
+    }
+    // events.id auto-increments (rowid alias on SQLite).
+    ASSERT_TRUE(
+        c->exec_script("INSERT INTO events (at_ms, type) VALUES (1, 'a');"
+                       "INSERT INTO events (at_ms, type) VALUES (2, 'b')"));
+    EXPECT_EQ(scalar(*c, "SELECT id FROM events WHERE type = 'b'"), 2);
+    // status is constrained.
+    EXPECT_FALSE(
+        c->exec_script("INSERT INTO sessions (session_id, user_id, issued_at_ms, status) VALUES "
+                       "('s', 'u', 1, 'x')"));
+}
+
+TEST(Migrations, SharedDdlRendersPerDialectWithoutSqliteOnlySyntax) {
+    for (const auto& m : migrations()) {
+        const auto pg = render_migration(m, Dialect::postgres);
+        const auto lite = render_migration(m, Dialect::sqlite);
+        EXPECT_EQ(pg.find("${"), std::string::npos);
+        EXPECT_EQ(lite.find("${"), std::string::npos);
+        for (const char* sqlite_only : {"AUTOINCREMENT", "INTEGER PRIMARY KEY", "WITHOUT ROWID",
+                                        "PRAGMA", " REAL", "INSERT OR", "IF NOT EXISTS"}) {
+            EXPECT_EQ(pg.find(sqlite_only), std::string::npos) << sqlite_only;
+        }
+        if (m.version == 1) {
+            EXPECT_NE(pg.find("id         BIGSERIAL PRIMARY KEY"), std::string::npos);
+            EXPECT_NE(lite.find("id         INTEGER PRIMARY KEY"), std::string::npos);
+        }
+    }
+}
+
+TEST(Migrations, FailedMigrationIsRolledBackWhole) {
+    auto c = connect();
+    // A clashing table makes migration 1 fail half-way (after nothing, or after `sessions`).
+    ASSERT_TRUE(c->exec_script("CREATE TABLE events (x INTEGER)"));
+    FixedClock clock;
+    auto r = migrate(*c, clock);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Error::store_unavailable);
+    EXPECT_NE(r.error().details.find("migration 1"), std::string::npos) << r.error().details;
+    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sessions'"), 0);
+    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM schema_migrations"), 0);
+    auto v = current_schema_version(*c);
+    ASSERT_TRUE(v);
+    EXPECT_EQ(*v, 0);
+}
+
+TEST(Migrations, NewerDatabaseIsRefused) {
+    auto c = connect();
+    FixedClock clock;
+    ASSERT_TRUE(migrate(*c, clock));
+    ASSERT_TRUE(c->exec_script("INSERT INTO schema_migrations VALUES (99, 0)"));
+    auto r = migrate(*c, clock);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Error::store_unavailable);
+    EXPECT_NE(r.error().public_message().find("newer"), std::string_view::npos);
+}
+
+TEST(Migrations, TwoConnectionsToOneFileApplyEachVersionOnce) {
+    test::TempDir dir;
+    const auto path = dir.file("m.db");
+    auto a = connect(path);
+    auto b = connect(path);
+    FixedClock clock;
+    auto ra = migrate(*a, clock);
+    auto rb = migrate(*b, clock);
+    ASSERT_TRUE(ra);
+    ASSERT_TRUE(rb);
+    EXPECT_EQ(ra->applied.size(), 1U);
+    EXPECT_TRUE(rb->applied.empty());
+    EXPECT_EQ(scalar(*b, "SELECT COUNT(*) FROM schema_migrations"), 1);
+}
+
+}  // namespace
+}  // namespace voicegate::store

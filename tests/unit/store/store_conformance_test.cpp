@@ -1,0 +1,424 @@
+// The SessionStore conformance suite: the contract of store/session_store.hpp, run against every
+// engine. SQLite in memory and on a file run here; PostgreSQL (issue 3) joins by adding a
+// StoreBackend to kBackends.
+#include <atomic>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <gtest/gtest.h>
+
+#include "core/clock.hpp"
+#include "store/sqlite_store.hpp"
+#include "support/run_coro.hpp"
+#include "support/temp_dir.hpp"
+
+namespace voicegate::store {
+namespace {
+namespace asio = boost::asio;
+using test::run_coro;
+
+/// A clock that reads a settable value.
+class FixedClock final : public Clock {
+public:
+    explicit FixedClock(std::int64_t ms) : ms_(ms) {}
+    std::int64_t now_ms() const override { return ms_.load(); }
+    void set(std::int64_t ms) { ms_.store(ms); }
+
+private:
+    std::atomic<std::int64_t> ms_;
+};
+
+/// How the suite opens one engine and reads the audit log back.
+struct StoreBackend {
+    std::string name;
+    std::function<Result<std::unique_ptr<SessionStore>>(const test::TempDir&, const Clock*)> open;
+    std::function<asio::awaitable<Result<std::vector<Event>>>(SessionStore&, std::string)> events;
+};
+
+asio::awaitable<Result<std::vector<Event>>> sqlite_events(SessionStore& s, std::string id) {
+    co_return co_await dynamic_cast<SqliteStore&>(s).session_events(std::move(id));
+}
+
+Result<std::unique_ptr<SessionStore>> open_sqlite(std::string path, const Clock* clock) {
+    SqliteOptions o;
+    o.path = std::move(path);
+    o.clock = clock;
+    auto s = SqliteStore::open(std::move(o));
+    if (!s) {
+        return s.error();
+    }
+    return std::unique_ptr<SessionStore>(std::move(*s));
+}
+
+const StoreBackend kBackends[] = {
+    {"SqliteMemory",
+     [](const test::TempDir&, const Clock* c) { return open_sqlite(":memory:", c); },
+     sqlite_events},
+    {"SqliteFile",
+     [](const test::TempDir& d, const Clock* c) { return open_sqlite(d.file("store.db"), c); },
+     sqlite_events},
+};
+
+SessionRecord make_record(const std::string& id, const std::string& user,
+                          std::int64_t issued_at_ms = 1'700'000'000'000) {
+    SessionRecord r;
+    r.session_id = id;
+    r.user_id = user;
+    r.model = "gpt-realtime";
+    r.voice = "alloy";
+    r.profile = "diary";
+    r.issued_at_ms = issued_at_ms;
+    r.token_expires_at = issued_at_ms / 1000 + 1800;
+    r.client_ip = "203.0.113.7";
+    r.user_agent = "diary/1.0";
+    return r;
+}
+
+EndRequest make_end(const std::string& id, const std::string& caller, std::int64_t ended_at_ms,
+                    double duration = 320, std::int64_t messages = 15) {
+    EndRequest e;
+    e.session_id = id;
+    e.caller_user_id = caller;
+    e.check_owner = true;
+    e.reported_duration_s = duration;
+    e.message_count = messages;
+    e.ended_by = "user";
+    e.ended_at_ms = ended_at_ms;
+    e.client_ip = "203.0.113.8";
+    return e;
+}
+
+class StoreConformance : public ::testing::TestWithParam<StoreBackend> {
+protected:
+    void SetUp() override {
+        auto s = GetParam().open(dir_, &clock_);
+        ASSERT_TRUE(s) << s.error().details;
+        store_ = std::move(*s);
+    }
+    void TearDown() override {
+        if (store_) {
+            store_->close();
+        }
+    }
+
+    Result<void> create(SessionRecord r) { return run_coro(io_, store_->create_session(r)); }
+    Result<EndOutcome> end(EndRequest e) { return run_coro(io_, store_->end_session(e)); }
+    std::optional<SessionRow> get(const std::string& id) {
+        auto r = run_coro(io_, store_->get_session(id));
+        EXPECT_TRUE(r) << r.error().details;
+        return r ? *r : std::nullopt;
+    }
+    std::vector<Event> events(const std::string& id) {
+        auto r = run_coro(io_, GetParam().events(*store_, id));
+        EXPECT_TRUE(r) << r.error().details;
+        return r ? *r : std::vector<Event>{};
+    }
+
+    test::TempDir dir_;
+    FixedClock clock_{1'700'000'500'000};
+    asio::io_context io_;
+    std::unique_ptr<SessionStore> store_;
+};
+
+TEST_P(StoreConformance, CreatedSessionReadsBackAsIssued) {
+    const auto rec = make_record("sess_a", "user_1");
+    ASSERT_TRUE(create(rec));
+    auto row = get("sess_a");
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->issued.session_id, "sess_a");
+    EXPECT_EQ(row->issued.user_id, "user_1");
+    EXPECT_EQ(row->issued.model, "gpt-realtime");
+    EXPECT_EQ(row->issued.voice, "alloy");
+    EXPECT_EQ(row->issued.profile, "diary");
+    EXPECT_EQ(row->issued.issued_at_ms, rec.issued_at_ms);
+    EXPECT_EQ(row->issued.token_expires_at, rec.token_expires_at);
+    EXPECT_EQ(row->issued.client_ip, "203.0.113.7");
+    EXPECT_EQ(row->issued.user_agent, "diary/1.0");
+    EXPECT_EQ(row->status, "issued");
+    EXPECT_FALSE(row->ended_at_ms);
+    EXPECT_FALSE(row->reported_duration_s);
+    EXPECT_FALSE(row->observed_duration_s);
+    EXPECT_FALSE(row->message_count);
+    EXPECT_FALSE(row->ended_by);
+}
+
+TEST_P(StoreConformance, UnknownSessionReadsAsNullopt) {
+    ASSERT_TRUE(create(make_record("sess_a", "user_1")));
+    EXPECT_FALSE(get("sess_b"));
+}
+
+TEST_P(StoreConformance, MissingIssueTimeComesFromTheClock) {
+    auto rec = make_record("sess_a", "user_1");
+    rec.issued_at_ms = 0;
+    ASSERT_TRUE(create(rec));
+    auto row = get("sess_a");
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->issued.issued_at_ms, 1'700'000'500'000);
+}
+
+TEST_P(StoreConformance, EndStoresReportedAndObservedDurationsSeparately) {
+    ASSERT_TRUE(create(make_record("sess_a", "user_1", 1'700'000'000'000)));
+    // Reported 320 s, but only 61.5 s passed on the server.
+    auto out = end(make_end("sess_a", "user_1", 1'700'000'061'500, 320, 15));
+    ASSERT_TRUE(out) << out.error().details;
+    EXPECT_FALSE(out->already_ended);
+    EXPECT_EQ(out->row.status, "ended");
+    EXPECT_EQ(out->row.ended_at_ms, 1'700'000'061'500);
+    EXPECT_DOUBLE_EQ(out->row.reported_duration_s.value_or(-1), 320.0);
+    EXPECT_DOUBLE_EQ(out->row.observed_duration_s.value_or(-1), 61.5);
+    EXPECT_EQ(out->row.message_count, 15);
+    EXPECT_EQ(out->row.ended_by, "user");
+
+    auto row = get("sess_a");
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "ended");
+    EXPECT_EQ(row->ended_at_ms, 1'700'000'061'500);
+    EXPECT_DOUBLE_EQ(row->reported_duration_s.value_or(-1), 320.0);
+    EXPECT_DOUBLE_EQ(row->observed_duration_s.value_or(-1), 61.5);
+    EXPECT_EQ(row->message_count, 15);
+    EXPECT_EQ(row->ended_by, "user");
+    EXPECT_EQ(row->issued.user_id, out->row.issued.user_id);
+    EXPECT_EQ(row->issued.issued_at_ms, out->row.issued.issued_at_ms);
+}
+
+TEST_P(StoreConformance, RepeatedEndReturnsStoredRecordAndChangesNothing) {
+    ASSERT_TRUE(create(make_record("sess_a", "user_1", 1'700'000'000'000)));
+    ASSERT_TRUE(end(make_end("sess_a", "user_1", 1'700'000'010'000, 10, 3)));
+    auto again = make_end("sess_a", "user_1", 1'700'000'999'000, 999, 99);
+    again.ended_by = "timeout";
+    auto out = end(again);
+    ASSERT_TRUE(out) << out.error().details;
+    EXPECT_TRUE(out->already_ended);
+    EXPECT_EQ(out->row.ended_at_ms, 1'700'000'010'000);
+    EXPECT_DOUBLE_EQ(out->row.reported_duration_s.value_or(-1), 10.0);
+    EXPECT_DOUBLE_EQ(out->row.observed_duration_s.value_or(-1), 10.0);
+    EXPECT_EQ(out->row.message_count, 3);
+    EXPECT_EQ(out->row.ended_by, "user");
+
+    auto row = get("sess_a");
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->ended_at_ms, 1'700'000'010'000);
+    EXPECT_DOUBLE_EQ(row->reported_duration_s.value_or(-1), 10.0);
+    EXPECT_EQ(row->message_count, 3);
+    EXPECT_EQ(row->ended_by, "user");
+
+    int ended_events = 0;
+    for (const auto& e : events("sess_a")) {
+        ended_events += e.type == "session_ended" ? 1 : 0;
+    }
+    EXPECT_EQ(ended_events, 1);
+}
+
+TEST_P(StoreConformance, EndingUnknownSessionIsSessionNotFound) {
+    ASSERT_TRUE(create(make_record("sess_a", "user_1")));
+    auto out = end(make_end("sess_zzz", "user_1", 1'700'000'010'000));
+    ASSERT_FALSE(out);
+    EXPECT_EQ(out.error().code, Error::session_not_found);
+    EXPECT_EQ(out.error().status(), 404);
+}
+
+TEST_P(StoreConformance, EndingSomeoneElsesSessionIsForbiddenAndChangesNothing) {
+    ASSERT_TRUE(create(make_record("sess_a", "user_1")));
+    auto out = end(make_end("sess_a", "mallory", 1'700'000'010'000));
+    ASSERT_FALSE(out);
+    EXPECT_EQ(out.error().code, Error::forbidden);
+    EXPECT_EQ(out.error().status(), 403);
+    auto row = get("sess_a");
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "issued");
+    EXPECT_FALSE(row->ended_at_ms);
+    EXPECT_EQ(events("sess_a").size(), 1U);  // token_issued only
+}
+
+TEST_P(StoreConformance, OwnerIsNotCheckedWhenCheckOwnerIsOff) {
+    ASSERT_TRUE(create(make_record("sess_a", "user_1")));
+    auto req = make_end("sess_a", "anonymous", 1'700'000'010'000);
+    req.check_owner = false;
+    auto out = end(req);
+    ASSERT_TRUE(out) << out.error().details;
+    EXPECT_FALSE(out->already_ended);
+}
+
+TEST_P(StoreConformance, ObservedDurationIsNeverNegative) {
+    ASSERT_TRUE(create(make_record("sess_a", "user_1", 1'700'000'000'000)));
+    auto out = end(make_end("sess_a", "user_1", 1'699'999'000'000, 5));
+    ASSERT_TRUE(out);
+    EXPECT_DOUBLE_EQ(out->row.observed_duration_s.value_or(-1), 0.0);
+    EXPECT_DOUBLE_EQ(out->row.reported_duration_s.value_or(-1), 5.0);
+}
+
+TEST_P(StoreConformance, MissingEndTimeComesFromTheClock) {
+    ASSERT_TRUE(create(make_record("sess_a", "user_1", 1'700'000'000'000)));
+    clock_.set(1'700'000'042'000);
+    auto out = end(make_end("sess_a", "user_1", 0));
+    ASSERT_TRUE(out);
+    EXPECT_EQ(out->row.ended_at_ms, 1'700'000'042'000);
+    EXPECT_DOUBLE_EQ(out->row.observed_duration_s.value_or(-1), 42.0);
+}
+
+TEST_P(StoreConformance, IssueAndEndWriteAuditEvents) {
+    ASSERT_TRUE(create(make_record("sess_a", "user_1", 1'700'000'000'000)));
+    ASSERT_TRUE(end(make_end("sess_a", "user_1", 1'700'000'030'000, 31, 4)));
+    auto evs = events("sess_a");
+    ASSERT_EQ(evs.size(), 2U);
+    EXPECT_EQ(evs[0].type, "token_issued");
+    EXPECT_EQ(evs[0].at_ms, 1'700'000'000'000);
+    EXPECT_EQ(evs[0].session_id, "sess_a");
+    EXPECT_EQ(evs[0].user_id, "user_1");
+    EXPECT_EQ(evs[0].client_ip, "203.0.113.7");
+    EXPECT_NE(evs[0].detail.find("gpt-realtime"), std::string::npos);
+    EXPECT_EQ(evs[1].type, "session_ended");
+    EXPECT_EQ(evs[1].at_ms, 1'700'000'030'000);
+    EXPECT_EQ(evs[1].user_id, "user_1");
+    EXPECT_EQ(evs[1].client_ip, "203.0.113.8");
+    EXPECT_EQ(evs[1].reason, "user");
+    EXPECT_NE(evs[1].detail.find("\"message_count\":4"), std::string::npos) << evs[1].detail;
+}
+
+TEST_P(StoreConformance, AppendedEventIsStored) {
+    Event e;
+    e.at_ms = 1'700'000'001'000;
+    e.type = "call_hung_up";
+    e.session_id = "sess_q";
+    e.user_id = "user_9";
+    e.reason = "time_cap";
+    e.detail = R"({"call_id":"rtc_1"})";
+    auto r = run_coro(io_, store_->append_event(e));
+    ASSERT_TRUE(r) << r.error().details;
+    auto evs = events("sess_q");
+    ASSERT_EQ(evs.size(), 1U);
+    EXPECT_EQ(evs[0].type, "call_hung_up");
+    EXPECT_EQ(evs[0].at_ms, 1'700'000'001'000);
+    EXPECT_EQ(evs[0].reason, "time_cap");
+    EXPECT_EQ(evs[0].detail, R"({"call_id":"rtc_1"})");
+    EXPECT_EQ(evs[0].client_ip, "");
+}
+
+TEST_P(StoreConformance, DuplicateSessionIdFailsAndKeepsTheOriginal) {
+    ASSERT_TRUE(create(make_record("sess_a", "user_1")));
+    auto dup = create(make_record("sess_a", "user_2"));
+    ASSERT_FALSE(dup);
+    EXPECT_NE(dup.error().code, Error::session_not_found);
+    auto row = get("sess_a");
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->issued.user_id, "user_1");
+    EXPECT_EQ(events("sess_a").size(), 1U);                // the failed create left no event behind
+    EXPECT_TRUE(create(make_record("sess_b", "user_2")));  // and the store still works
+}
+
+TEST_P(StoreConformance, AfterCloseEveryOpIsStoreUnavailable) {
+    ASSERT_TRUE(create(make_record("sess_a", "user_1")));
+    EXPECT_TRUE(store_->ready());
+    store_->close();
+    EXPECT_FALSE(store_->ready());
+    auto c = create(make_record("sess_b", "user_1"));
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().code, Error::store_unavailable);
+    auto e = end(make_end("sess_a", "user_1", 1'700'000'010'000));
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().code, Error::store_unavailable);
+    auto g = run_coro(io_, store_->get_session("sess_a"));
+    ASSERT_FALSE(g);
+    EXPECT_EQ(g.error().code, Error::store_unavailable);
+    store_->close();  // idempotent
+}
+
+// Runs `per_thread` coroutines made by `make(thread, i)` on `threads` threads, each with its own
+// io_context (the share-nothing layout of the service).
+void run_on_loops(int threads, int per_thread,
+                  const std::function<asio::awaitable<void>(int, int)>& make) {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([t, per_thread, &make] {
+            asio::io_context io;
+            for (int i = 0; i < per_thread; ++i) {
+                asio::co_spawn(io, make(t, i), asio::detached);
+            }
+            io.run();
+        });
+    }
+    for (auto& th : pool) {
+        th.join();
+    }
+}
+
+TEST_P(StoreConformance, ConcurrentCreateAndEndFromManyLoopsAllCountOnce) {
+    constexpr int kThreads = 4;
+    constexpr int kPerThread = 500;
+    std::atomic<int> created{0};
+    std::atomic<int> first_ends{0};
+    std::atomic<int> repeat_ends{0};
+    std::atomic<int> errors{0};
+    SessionStore& store = *store_;
+    run_on_loops(kThreads, kPerThread, [&](int t, int i) -> asio::awaitable<void> {
+        const std::string id = "sess_" + std::to_string(t) + "_" + std::to_string(i);
+        const std::string user = "user_" + std::to_string(i % 7);
+        auto c = co_await store.create_session(make_record(id, user, 1'700'000'000'000));
+        if (!c) {
+            ++errors;
+            co_return;
+        }
+        ++created;
+        for (int k = 0; k < 2; ++k) {
+            auto e = co_await store.end_session(make_end(id, user, 1'700'000'020'000, 20, i));
+            if (!e) {
+                ++errors;
+            } else if (e->already_ended) {
+                ++repeat_ends;
+            } else {
+                ++first_ends;
+            }
+        }
+    });
+    EXPECT_EQ(errors.load(), 0);
+    EXPECT_EQ(created.load(), kThreads * kPerThread);
+    EXPECT_EQ(first_ends.load(), kThreads * kPerThread);
+    EXPECT_EQ(repeat_ends.load(), kThreads * kPerThread);
+    for (int t = 0; t < kThreads; ++t) {
+        for (int i = 0; i < kPerThread; i += 37) {
+            auto row = get("sess_" + std::to_string(t) + "_" + std::to_string(i));
+            ASSERT_TRUE(row);
+            EXPECT_EQ(row->status, "ended");
+            EXPECT_EQ(row->message_count, i);
+        }
+    }
+}
+
+TEST_P(StoreConformance, ConcurrentEndsOfOneSessionEndItExactlyOnce) {
+    ASSERT_TRUE(create(make_record("sess_hot", "user_1", 1'700'000'000'000)));
+    std::atomic<int> first{0};
+    std::atomic<int> repeat{0};
+    std::atomic<int> errors{0};
+    SessionStore& store = *store_;
+    run_on_loops(4, 50, [&](int t, int i) -> asio::awaitable<void> {
+        auto e = co_await store.end_session(
+            make_end("sess_hot", "user_1", 1'700'000'001'000 + t * 100 + i, 1, t * 100 + i));
+        if (!e) {
+            ++errors;
+        } else if (e->already_ended) {
+            ++repeat;
+        } else {
+            ++first;
+        }
+    });
+    EXPECT_EQ(errors.load(), 0);
+    EXPECT_EQ(first.load(), 1);
+    EXPECT_EQ(repeat.load(), 199);
+    int ended_events = 0;
+    for (const auto& e : events("sess_hot")) {
+        ended_events += e.type == "session_ended" ? 1 : 0;
+    }
+    EXPECT_EQ(ended_events, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, StoreConformance, ::testing::ValuesIn(kBackends),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+}  // namespace
+}  // namespace voicegate::store
