@@ -5,16 +5,14 @@
 #include <gtest/gtest.h>
 
 #include "core/clock.hpp"
+#include "fakes/manual_clock.hpp"
 #include "store/sqlite_db.hpp"
 #include "support/temp_dir.hpp"
 
 namespace voicegate::store {
 namespace {
 
-class FixedClock final : public Clock {
-public:
-    std::int64_t now_ms() const override { return 1'700'000'000'123; }
-};
+constexpr std::int64_t kNowMs = 1'700'000'000'123;
 
 std::unique_ptr<SqliteConnection> connect(const std::string& path = ":memory:") {
     SqliteConnectionOptions o;
@@ -48,15 +46,14 @@ TEST(Migrations, EmptyDatabaseIsVersionZero) {
 
 TEST(Migrations, MigrateAppliesEverythingOnceAndRecordsIt) {
     auto c = connect();
-    FixedClock clock;
+    test::ManualClock clock{kNowMs};
     auto first = migrate(*c, clock);
     ASSERT_TRUE(first) << first.error().details;
     EXPECT_EQ(first->from_version, 0);
     EXPECT_EQ(first->to_version, latest_schema_version());
     EXPECT_EQ(first->applied.size(), migrations().size());
     EXPECT_EQ(describe(*first), "schema at version 1 (applied 1 migration: 1)");
-    EXPECT_EQ(scalar(*c, "SELECT applied_at_ms FROM schema_migrations WHERE version = 1"),
-              1'700'000'000'123);
+    EXPECT_EQ(scalar(*c, "SELECT applied_at_ms FROM schema_migrations WHERE version = 1"), kNowMs);
 
     auto second = migrate(*c, clock);
     ASSERT_TRUE(second);
@@ -71,7 +68,7 @@ TEST(Migrations, MigrateAppliesEverythingOnceAndRecordsIt) {
 
 TEST(Migrations, SchemaHasTheSpecTablesColumnsAndIndexes) {
     auto c = connect();
-    FixedClock clock;
+    test::ManualClock clock{kNowMs};
     ASSERT_TRUE(migrate(*c, clock));
     for (const char* col : {"session_id",
                             "user_id",
@@ -152,7 +149,7 @@ TEST(Migrations, FailedMigrationIsRolledBackWhole) {
     auto c = connect();
     // A clashing table makes migration 1 fail half-way (after nothing, or after `sessions`).
     ASSERT_TRUE(c->exec_script("CREATE TABLE events (x INTEGER)"));
-    FixedClock clock;
+    test::ManualClock clock{kNowMs};
     auto r = migrate(*c, clock);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, Error::store_unavailable);
@@ -166,7 +163,7 @@ TEST(Migrations, FailedMigrationIsRolledBackWhole) {
 
 TEST(Migrations, NewerDatabaseIsRefused) {
     auto c = connect();
-    FixedClock clock;
+    test::ManualClock clock{kNowMs};
     ASSERT_TRUE(migrate(*c, clock));
     ASSERT_TRUE(c->exec_script("INSERT INTO schema_migrations VALUES (99, 0)"));
     auto r = migrate(*c, clock);
@@ -180,7 +177,7 @@ TEST(Migrations, TwoConnectionsToOneFileApplyEachVersionOnce) {
     const auto path = dir.file("m.db");
     auto a = connect(path);
     auto b = connect(path);
-    FixedClock clock;
+    test::ManualClock clock{kNowMs};
     auto ra = migrate(*a, clock);
     auto rb = migrate(*b, clock);
     ASSERT_TRUE(ra);

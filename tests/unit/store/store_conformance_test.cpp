@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include "core/clock.hpp"
+#include "fakes/manual_clock.hpp"
 #include "store/sqlite_store.hpp"
 #include "support/run_coro.hpp"
 #include "support/temp_dir.hpp"
@@ -22,17 +23,6 @@ namespace voicegate::store {
 namespace {
 namespace asio = boost::asio;
 using test::run_coro;
-
-/// A clock that reads a settable value.
-class FixedClock final : public Clock {
-public:
-    explicit FixedClock(std::int64_t ms) : ms_(ms) {}
-    std::int64_t now_ms() const override { return ms_.load(); }
-    void set(std::int64_t ms) { ms_.store(ms); }
-
-private:
-    std::atomic<std::int64_t> ms_;
-};
 
 /// How the suite opens one engine and reads the audit log back.
 struct StoreBackend {
@@ -121,7 +111,7 @@ protected:
     }
 
     test::TempDir dir_;
-    FixedClock clock_{1'700'000'500'000};
+    test::ManualClock clock_{1'700'000'500'000};
     asio::io_context io_;
     std::unique_ptr<SessionStore> store_;
 };
@@ -254,11 +244,11 @@ TEST_P(StoreConformance, ObservedDurationIsNeverNegative) {
 }
 
 TEST_P(StoreConformance, MissingEndTimeComesFromTheClock) {
-    ASSERT_TRUE(create(make_record("sess_a", "user_1", 1'700'000'000'000)));
-    clock_.set(1'700'000'042'000);
+    ASSERT_TRUE(create(make_record("sess_a", "user_1", clock_.now_ms())));
+    clock_.advance_ms(42'000);
     auto out = end(make_end("sess_a", "user_1", 0));
     ASSERT_TRUE(out);
-    EXPECT_EQ(out->row.ended_at_ms, 1'700'000'042'000);
+    EXPECT_EQ(out->row.ended_at_ms, clock_.now_ms());
     EXPECT_DOUBLE_EQ(out->row.observed_duration_s.value_or(-1), 42.0);
 }
 
