@@ -24,7 +24,7 @@ struct OpenAiOptions {
     std::chrono::milliseconds connect_timeout{5'000};    // TCP connect + TLS handshake
     std::chrono::milliseconds total_timeout{30'000};     // per call, all retries included
     int max_retries = 2;                                 // retries after the first attempt
-    std::size_t pool_size = 32;         // idle keep-alive connections kept per loop
+    std::size_t pool_size = 64;         // idle keep-alive connections kept per loop
     std::size_t max_connections = 256;  // open connections per loop; 0 = unlimited
     std::string ca_file;                // PEM trust anchors; empty = the system CAs
     std::string user_agent = "voicegate";
