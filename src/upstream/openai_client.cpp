@@ -1,0 +1,502 @@
+#include "upstream/openai_client.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <ctime>
+#include <limits>
+#include <random>
+#include <stdexcept>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/json.hpp>
+
+#include "core/ids.hpp"
+
+#include <spdlog/spdlog.h>
+
+namespace voicegate::upstream {
+namespace asio = boost::asio;
+namespace json = boost::json;
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+constexpr milliseconds kMaxHonouredRetryAfter{60'000};
+constexpr std::size_t kMaxDetailText = 300;
+
+std::int64_t unix_now_s() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
+        s.remove_prefix(1);
+    }
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
+        s.remove_suffix(1);
+    }
+    return s;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) ==
+                      std::tolower(static_cast<unsigned char>(y));
+           });
+}
+
+// A non-negative decimal number (digits, optionally one '.'), as a double.
+std::optional<double> parse_number(std::string_view s) {
+    s = trim(s);
+    if (s.empty() || s.size() > 20) {
+        return std::nullopt;
+    }
+    double value = 0;
+    double scale = 0;  // 0 before the '.', then 0.1, 0.01, ...
+    bool digits = false;
+    for (const char c : s) {
+        if (c == '.' && scale == 0) {
+            scale = 0.1;
+        } else if (c >= '0' && c <= '9') {
+            digits = true;
+            if (scale == 0) {
+                value = value * 10 + (c - '0');
+            } else {
+                value += (c - '0') * scale;
+                scale /= 10;
+            }
+        } else {
+            return std::nullopt;
+        }
+    }
+    return digits ? std::optional<double>(value) : std::nullopt;
+}
+
+// IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") as unix seconds.
+std::optional<std::int64_t> parse_http_date(std::string_view s) {
+    const std::string text(trim(s));
+    std::tm tm{};
+    const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (end == nullptr || *end != '\0') {
+        return std::nullopt;
+    }
+    return static_cast<std::int64_t>(timegm(&tm));
+}
+
+struct UpstreamError {
+    std::string message;
+    std::string type;
+    std::string code;
+    std::string param;
+};
+
+std::string json_string_or_empty(const json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
+}
+
+// The `{"error":{message,type,param,code}}` shape; all empty when the body is something else.
+UpstreamError parse_error_body(std::string_view body) {
+    UpstreamError out;
+    boost::system::error_code ec;
+    auto v = json::parse(body, ec);
+    if (ec || !v.is_object()) {
+        return out;
+    }
+    const auto* err = v.get_object().if_contains("error");
+    if (err == nullptr || !err->is_object()) {
+        return out;
+    }
+    const auto& e = err->get_object();
+    out.message = json_string_or_empty(e, "message");
+    out.type = json_string_or_empty(e, "type");
+    out.code = json_string_or_empty(e, "code");
+    out.param = json_string_or_empty(e, "param");
+    if (out.message.size() > kMaxDetailText) {
+        out.message.resize(kMaxDetailText);
+        out.message += "...";
+    }
+    return out;
+}
+
+std::string describe_http_error(const HttpResponse& r) {
+    const auto e = parse_error_body(r.body);
+    std::string d = "upstream HTTP " + std::to_string(r.status);
+    if (!e.type.empty()) {
+        d += " " + e.type;
+    }
+    if (!e.code.empty()) {
+        d += " (" + e.code + ")";
+    }
+    if (!e.param.empty()) {
+        d += " param " + e.param;
+    }
+    if (!e.message.empty()) {
+        d += ": " + e.message;
+    } else if (e.type.empty() && e.code.empty()) {
+        d += " with a non-JSON error body";
+    }
+    return d;
+}
+
+milliseconds backoff_delay(int attempt, milliseconds base, milliseconds cap) {
+    thread_local std::mt19937_64 gen{std::random_device{}()};
+    const auto shift = std::min(attempt, 20);
+    const auto ceiling = std::min<std::int64_t>(cap.count(), base.count() << shift);
+    std::uniform_int_distribution<std::int64_t> pick(0, std::max<std::int64_t>(ceiling, 0));
+    return milliseconds(pick(gen));
+}
+
+bool is_secret_char(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '-';
+}
+
+// Replaces every `ek_...` run in `text` by its redacted form.
+std::string redact_client_secrets(std::string text) {
+    std::size_t pos = 0;
+    while ((pos = text.find("ek_", pos)) != std::string::npos) {
+        std::size_t end = pos + 3;
+        while (end < text.size() && is_secret_char(text[end])) {
+            ++end;
+        }
+        const auto redacted = redact_secret(std::string_view(text).substr(pos, end - pos));
+        text.replace(pos, end - pos, redacted);
+        pos += redacted.size();
+    }
+    return text;
+}
+
+Failure map_http_failure(const HttpResponse& r) {
+    auto details = describe_http_error(r);
+    if (is_insufficient_quota(r)) {
+        return fail(Error::upstream_rejected, {},
+                    "upstream account quota exhausted (insufficient_quota); " + details);
+    }
+    if (r.status == 429) {
+        auto f = fail(Error::upstream_unavailable, {}, "upstream rate limit; " + details);
+        if (const auto hint = retry_after_hint(r, unix_now_s())) {
+            const auto s = (hint->count() + 999) / 1000;
+            f.retry_after_s = static_cast<int>(std::clamp<std::int64_t>(s, 1, 86'400));
+        }
+        return f;
+    }
+    if (r.status >= 400) {
+        return fail(Error::upstream_rejected, {}, details);
+    }
+    return fail(Error::upstream_bad_response, {},
+                "unexpected upstream HTTP status " + std::to_string(r.status));
+}
+
+bool valid_header_value(std::string_view v) {
+    return std::all_of(v.begin(), v.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+}  // namespace
+
+// ---- Pure helpers ---------------------------------------------------------------------------
+
+std::optional<milliseconds> retry_after_hint(const HttpResponse& response,
+                                             std::int64_t now_unix_s) {
+    if (const auto ms = response.header("retry-after-ms")) {
+        if (const auto v = parse_number(*ms)) {
+            return milliseconds(static_cast<std::int64_t>(std::ceil(*v)));
+        }
+    }
+    if (const auto ra = response.header("retry-after")) {
+        if (const auto v = parse_number(*ra)) {
+            return milliseconds(static_cast<std::int64_t>(std::ceil(*v * 1000)));
+        }
+        if (const auto date = parse_http_date(*ra)) {
+            return milliseconds(std::max<std::int64_t>(0, *date - now_unix_s) * 1000);
+        }
+    }
+    return std::nullopt;
+}
+
+bool is_insufficient_quota(const HttpResponse& response) {
+    if (response.status != 429) {
+        return false;
+    }
+    const auto e = parse_error_body(response.body);
+    return e.code == "insufficient_quota" || e.type == "insufficient_quota";
+}
+
+bool should_retry_status(const HttpResponse& response) {
+    if (is_insufficient_quota(response)) {
+        return false;
+    }
+    if (const auto h = response.header("x-should-retry")) {
+        if (iequals(trim(*h), "true")) {
+            return true;
+        }
+        if (iequals(trim(*h), "false")) {
+            return false;
+        }
+    }
+    const int s = response.status;
+    return s == 408 || s == 409 || s == 429 || s >= 500;
+}
+
+Result<ClientSecret> parse_client_secret(std::string_view body, std::string_view requested_model) {
+    const auto bad = [](std::string what) {
+        return fail(Error::upstream_bad_response, {}, "upstream client secret answer: " + what);
+    };
+    boost::system::error_code ec;
+    auto parsed = json::parse(body, ec);
+    if (ec) {
+        return bad("not valid JSON (" + ec.message() + ")");
+    }
+    if (!parsed.is_object()) {
+        return bad("not a JSON object");
+    }
+    const auto& root = parsed.get_object();
+    ClientSecret out;
+
+    const auto* value = root.if_contains("value");
+    if (value == nullptr || !value->is_string() || !value->get_string().starts_with("ek_") ||
+        value->get_string().size() <= 3) {
+        return bad("missing or invalid `value` (expected a string starting with ek_)");
+    }
+    out.value = std::string(value->get_string());
+
+    const auto* expires = root.if_contains("expires_at");
+    if (expires != nullptr && expires->is_int64() && expires->get_int64() > 0) {
+        out.expires_at = expires->get_int64();
+    } else if (expires != nullptr && expires->is_uint64() &&
+               expires->get_uint64() <=
+                   static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+        out.expires_at = static_cast<std::int64_t>(expires->get_uint64());
+    } else {
+        return bad("missing or invalid `expires_at` (expected a positive integer)");
+    }
+
+    const auto* session = root.if_contains("session");
+    if (session == nullptr || !session->is_object()) {
+        return bad("missing `session` object");
+    }
+    const auto& s = session->get_object();
+    out.session_id = json_string_or_empty(s, "id");
+    if (out.session_id.empty()) {
+        return bad("missing `session.id`");
+    }
+    out.model = json_string_or_empty(s, "model");
+    if (out.model.empty()) {
+        out.model = std::string(requested_model);
+    }
+    if (out.model.empty()) {
+        return bad("missing `session.model`");
+    }
+    if (const auto* audio = s.if_contains("audio"); audio != nullptr && audio->is_object()) {
+        if (const auto* output = audio->get_object().if_contains("output");
+            output != nullptr && output->is_object()) {
+            if (const auto* voice = output->get_object().if_contains("voice")) {
+                if (voice->is_string()) {
+                    out.voice = std::string(voice->get_string());
+                } else if (voice->is_object()) {
+                    out.voice = json_string_or_empty(voice->get_object(), "id");
+                }
+            }
+        }
+    }
+    return out;
+}
+
+// ---- OpenAiClient ---------------------------------------------------------------------------
+
+namespace {
+
+BaseUrl checked_base(const OpenAiOptions& o) {
+    if (o.api_key.empty()) {
+        throw std::invalid_argument("the OpenAI API key is empty");
+    }
+    if (!valid_header_value(o.api_key)) {
+        // Never echo the key, not even in part.
+        throw std::invalid_argument("the OpenAI API key contains invalid characters");
+    }
+    auto base = parse_base_url(o.base_url);
+    if (!base) {
+        throw std::invalid_argument("invalid upstream base URL '" + o.base_url +
+                                    "': " + std::string(base.error().public_message()));
+    }
+    if (o.total_timeout <= milliseconds::zero() || o.connect_timeout <= milliseconds::zero()) {
+        throw std::invalid_argument("upstream timeouts must be positive");
+    }
+    return *base;
+}
+
+std::shared_ptr<HttpClient> make_http(const OpenAiOptions& o,
+                                      std::vector<asio::io_context*> loops) {
+    HttpClientOptions h;
+    h.connect_timeout = o.connect_timeout;
+    h.pool_size = o.pool_size;
+    h.max_connections = o.max_connections;
+    h.ca_file = o.ca_file;
+    h.user_agent = o.user_agent;
+    return std::make_shared<HttpClient>(std::move(loops), std::move(h));
+}
+
+}  // namespace
+
+OpenAiClient::OpenAiClient(OpenAiOptions options, std::vector<asio::io_context*> loops)
+    : opts_(std::move(options)),
+      base_(checked_base(opts_)),
+      http_(make_http(opts_, std::move(loops))),
+      auth_header_("Bearer " + opts_.api_key) {}
+
+OpenAiClient::OpenAiClient(OpenAiOptions options, std::shared_ptr<HttpClient> http)
+    : opts_(std::move(options)),
+      base_(checked_base(opts_)),
+      http_(std::move(http)),
+      auth_header_("Bearer " + opts_.api_key) {
+    if (!http_) {
+        throw std::invalid_argument("OpenAiClient needs an HttpClient");
+    }
+}
+
+OpenAiClient::~OpenAiClient() = default;
+
+Failure OpenAiClient::scrub(Failure f) const {
+    // Upstream text goes to `details` (dev mode, logs): make sure it cannot carry a secret.
+    std::size_t pos = 0;
+    const auto masked = redact_secret(opts_.api_key);
+    while ((pos = f.details.find(opts_.api_key, pos)) != std::string::npos) {
+        f.details.replace(pos, opts_.api_key.size(), masked);
+        pos += masked.size();
+    }
+    f.details = redact_client_secrets(std::move(f.details));
+    return f;
+}
+
+asio::awaitable<Result<HttpResponse>> OpenAiClient::request(ApiRequest call) {
+    const auto started = Clock::now();
+    const auto deadline = started + opts_.total_timeout;
+    HttpRequest req;
+    req.method = std::move(call.method);
+    req.target = base_.path + call.path;
+    req.headers.reserve(call.headers.size() + 3);
+    req.headers.emplace_back("Authorization", auth_header_);
+    if (!call.content_type.empty()) {
+        req.headers.emplace_back("Content-Type", call.content_type);
+    }
+    if (!call.request_id.empty() && valid_header_value(call.request_id)) {
+        // OpenAI echoes this in its logs, which ties its request to ours in support cases.
+        req.headers.emplace_back("X-Client-Request-Id", call.request_id);
+    }
+    for (auto& h : call.headers) {
+        req.headers.push_back(std::move(h));
+    }
+    req.body = std::move(call.body);
+    const std::string& op = call.operation.empty() ? req.target : call.operation;
+
+    auto ex = co_await asio::this_coro::executor;
+    for (int attempt = 0;; ++attempt) {
+        auto result = co_await http_->request(base_.origin, req, deadline);
+        Failure failure;
+        bool retry = false;
+        int status = 0;
+        std::string upstream_id = "-";
+        std::optional<milliseconds> hint;
+        if (result) {
+            status = result->status;
+            if (const auto id = result->header("x-request-id")) {
+                upstream_id = std::string(*id);
+            }
+            if (status >= 200 && status < 300) {
+                if (attempt > 0) {
+                    spdlog::info(
+                        "upstream {} answered after {} retries: request_id={} "
+                        "upstream_request_id={}",
+                        op, attempt, call.request_id, upstream_id);
+                }
+                co_return std::move(*result);
+            }
+            failure = map_http_failure(*result);
+            retry = should_retry_status(*result);
+            hint = retry_after_hint(*result, unix_now_s());
+        } else {
+            failure = result.error().to_failure();
+            retry = result.error().retryable();
+        }
+        failure = scrub(std::move(failure));
+
+        if (retry && attempt < opts_.max_retries) {
+            const auto delay =
+                hint && *hint <= kMaxHonouredRetryAfter
+                    ? *hint
+                    : backoff_delay(attempt, opts_.retry_base_delay, opts_.retry_max_delay);
+            // Never sleep past the deadline: a retry that cannot start in time is pointless.
+            if (Clock::now() + delay < deadline) {
+                spdlog::debug(
+                    "upstream {} attempt {} failed ({}), retrying in {} ms: "
+                    "request_id={} upstream_request_id={} status={}",
+                    op, attempt + 1, failure.details, delay.count(), call.request_id, upstream_id,
+                    status);
+                asio::steady_timer timer(ex);
+                timer.expires_after(delay);
+                co_await timer.async_wait(kUseTuple);
+                continue;
+            }
+        }
+
+        if (failure.code == Error::upstream_unavailable && failure.retry_after_s < 0) {
+            failure.retry_after_s = opts_.unavailable_retry_after_s;
+        }
+        const auto elapsed =
+            std::chrono::duration_cast<milliseconds>(Clock::now() - started).count();
+        const bool config_problem = status == 401 || status == 403;
+        spdlog::log(config_problem ? spdlog::level::err : spdlog::level::warn,
+                    "upstream {} failed: code={} status={} attempts={} elapsed_ms={} "
+                    "request_id={} upstream_request_id={} details={}{}",
+                    op, error_info(failure.code).code, status, attempt + 1, elapsed,
+                    call.request_id, upstream_id, failure.details,
+                    config_problem ? " (check OPENAI_API_KEY and the project's model access)" : "");
+        co_return failure;
+    }
+}
+
+asio::awaitable<Result<ClientSecret>> OpenAiClient::create_client_secret(
+    const ClientSecretRequest& request) {
+    json::object body;
+    body["expires_after"] =
+        json::object{{"anchor", "created_at"}, {"seconds", request.ttl_seconds}};
+    body["session"] = request.session;
+    std::string requested_model;
+    if (const auto* m = request.session.if_contains("model"); m != nullptr && m->is_string()) {
+        requested_model = std::string(m->get_string());
+    }
+
+    ApiRequest call;
+    call.method = "POST";
+    call.path = "/realtime/client_secrets";
+    call.body = json::serialize(body);
+    call.request_id = request.request_id;
+    call.operation = "client_secrets";
+    call.headers.emplace_back("Accept", "application/json");
+    auto response = co_await this->request(std::move(call));
+    if (!response) {
+        co_return response.error();
+    }
+    auto secret = parse_client_secret(response->body, requested_model);
+    if (!secret) {
+        const auto id = response->header("x-request-id");
+        spdlog::warn(
+            "upstream client_secrets answered garbage: status={} request_id={} "
+            "upstream_request_id={} details={}",
+            response->status, request.request_id, id ? *id : "-", secret.error().details);
+        co_return scrub(secret.error());
+    }
+    spdlog::debug("upstream client_secrets ok: request_id={} session_id={} token={}",
+                  request.request_id, secret->session_id, redact_secret(secret->value));
+    co_return secret;
+}
+
+}  // namespace voicegate::upstream
