@@ -605,6 +605,8 @@ EmulatorStats Emulator::Impl::stats() const {
     s.secrets_issued = secrets_issued.load();
     s.calls_created = calls_created.load();
     s.calls_hung_up = calls_hung_up.load();
+    s.secrets_active = secrets.size();
+    s.calls_active = calls.size();
     return s;
 }
 
@@ -622,8 +624,9 @@ json::object Emulator::Impl::stats_json() const {
         {"connections_accepted", s.connections_accepted},
         {"requests", std::move(by_route)},
         {"secrets_issued", s.secrets_issued},
-        {"secrets_active", secrets.size()},
+        {"secrets_active", s.secrets_active},
         {"calls_created", s.calls_created},
+        {"calls_active", s.calls_active},
         {"calls_hung_up", s.calls_hung_up},
         {"faults_injected", std::move(by_fault)},
     };
@@ -650,10 +653,10 @@ asio::awaitable<http::Response> Emulator::handle(http::Request& req) {
     const RouteMatch match = classify(req.path);
     impl_->requests[static_cast<std::size_t>(match.route)].fetch_add(1);
     http::Response res;
-    if (match.route == Route::control) {
-        res = impl_->control(req);
-    } else if (req.method == "OPTIONS") {
+    if (req.method == "OPTIONS") {
         res = preflight(req);
+    } else if (match.route == Route::control) {
+        res = impl_->control(req);
     } else {
         req.request_id = random_hex("req_", 32);
         const bool faultable = match.route == Route::client_secrets ||

@@ -41,7 +41,9 @@ struct EmulatorStats {
     /// Requests per route: client_secrets, calls, hangup, beta, control, other.
     std::map<std::string, std::uint64_t> requests;
     std::uint64_t secrets_issued = 0;
+    std::uint64_t secrets_active = 0;  // issued secrets still remembered (bounded, see options)
     std::uint64_t calls_created = 0;
+    std::uint64_t calls_active = 0;  // created calls still remembered
     std::uint64_t calls_hung_up = 0;
     /// Injected faults per kind: latency, error, rate_limit, quota, malformed, reset, hang.
     std::map<std::string, std::uint64_t> faults_injected;

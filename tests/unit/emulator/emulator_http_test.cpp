@@ -384,6 +384,8 @@ TEST_F(EmulatorHttp, AnswersCorsPreflights) {
     EXPECT_EQ(res.header("access-control-allow-origin"), "*");
     EXPECT_NE(res.header("access-control-allow-methods").find("POST"), std::string::npos);
     EXPECT_EQ(res.header("access-control-allow-headers"), "authorization,content-type");
+    // The control routes too (a browser dashboard may drive faults).
+    EXPECT_EQ(request("OPTIONS", "/_emulator/faults").status, 200);
 }
 
 // ---- faults ----
@@ -557,6 +559,7 @@ TEST_F(EmulatorHttp, StatsCountEverything) {
     EXPECT_EQ(s.at("secrets_active").to_number<std::uint64_t>(), 2U);
     EXPECT_EQ(s.at("calls_created").to_number<std::uint64_t>(), 1U);
     EXPECT_EQ(s.at("calls_hung_up").to_number<std::uint64_t>(), 1U);
+    EXPECT_EQ(s.at("calls_active").to_number<std::uint64_t>(), 1U);
     const auto& r = s.at("requests").as_object();
     EXPECT_EQ(r.at("client_secrets").to_number<std::uint64_t>(), 3U);
     EXPECT_EQ(r.at("calls").to_number<std::uint64_t>(), 1U);
