@@ -385,6 +385,9 @@ http::Response Emulator::Impl::dispatch(http::Request& req, const RouteMatch& m)
             if (req.method == "POST") {
                 return error_answer(beta_disabled());
             }
+            if (req.method != "GET" || req.path != "/v1/realtime") {
+                return error_answer(invalid_method(req));
+            }
             // GET /v1/realtime is the WebSocket endpoint (sideband), which this emulator does
             // not serve yet: say so plainly rather than pretend.
             return error_answer(api_error(
@@ -415,13 +418,16 @@ http::Response Emulator::Impl::client_secrets(const http::Request& req) {
     IssuedSecret secret;
     secret.expires_at = now + params->ttl_seconds;
     secret.session_id = random_id("sess_", 21);
-    secret.session = effective_session(params->session, secret.session_id);
+    json::object session = effective_session(params->session, secret.session_id);
+    if (const auto* model = session.if_contains("model")) {
+        secret.model = std::string(model->get_string());
+    }
     std::string value = random_hex("ek_", 32);
 
     json::object body;
     body["value"] = value;
     body["expires_at"] = secret.expires_at;
-    body["session"] = secret.session;
+    body["session"] = std::move(session);
     http::Response r = json_answer(200, body);
     secrets.add(std::move(value), std::move(secret), now);
     secrets_issued.fetch_add(1);
@@ -521,10 +527,16 @@ http::Response Emulator::Impl::create_call(const http::Request& req) {
     call.created_at = now;
     if (session_request) {
         call.session_id = random_id("sess_", 21);
+        const json::object session = effective_session(*session_request, call.session_id);
+        if (const auto* model = session.if_contains("model")) {
+            call.model = std::string(model->get_string());
+        }
     } else if (secret) {
         call.session_id = secret->session_id;
+        call.model = secret->model;
     } else {
         call.session_id = random_id("sess_", 21);  // API key, default session
+        call.model = std::string(kDefaultModel);
     }
     if (ephemeral && !secrets.mark_used(token, options.single_use_secrets)) {
         return error_answer(

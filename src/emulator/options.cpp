@@ -249,6 +249,17 @@ std::vector<std::string> parse_emulator_args(const std::vector<std::string>& arg
     return errors;
 }
 
+std::vector<std::string> apply_emulator_options(const std::map<std::string, std::string>& settings,
+                                                EmulatorOptions& options) {
+    std::vector<std::string> errors;
+    for (const auto& [name, text] : settings) {
+        if (auto err = set_emulator_option(options, name, text); !err.empty()) {
+            errors.push_back(std::move(err));
+        }
+    }
+    return errors;
+}
+
 boost::json::object faults_to_json(const FaultSettings& f) {
     return boost::json::object{
         {"latency_ms", f.latency_ms},         {"latency_jitter_ms", f.latency_jitter_ms},

@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,8 +41,11 @@ struct EmulatorOptions {
     /// Seed of the fault-injection generator; 0 picks a random seed. (Ids and secrets always
     /// come from the CSPRNG-seeded generator of core/ids.hpp.)
     std::uint64_t seed = 0;
-    std::size_t max_secrets = 100'000;  // issued client secrets remembered (soonest expiry evicted)
-    std::size_t max_calls = 100'000;    // created calls remembered (oldest evicted)
+    /// Issued client secrets remembered for /v1/realtime/calls: when full, the one expiring
+    /// soonest is forgotten (its calls then get 401). ~200 bytes each.
+    std::size_t max_secrets = 20'000;
+    /// Created calls remembered for /hangup (oldest forgotten first). ~150 bytes each.
+    std::size_t max_calls = 20'000;
     /// Reject a client secret's second use at /v1/realtime/calls with 401 (third-party reports
     /// say OpenAI does; its documentation says a secret may start several sessions).
     bool single_use_secrets = false;
@@ -73,6 +77,12 @@ std::string set_emulator_option(EmulatorOptions& options, std::string_view name,
 /// success. Pure.
 std::vector<std::string> parse_emulator_args(const std::vector<std::string>& args,
                                              EmulatorOptions& options);
+
+/// Applies `name -> text` settings such as the `[emulator]` table of the config file or
+/// config::EmulatorConfig::options (names as for set_emulator_option); returns one line per
+/// problem, empty on success. Pure.
+std::vector<std::string> apply_emulator_options(const std::map<std::string, std::string>& settings,
+                                                EmulatorOptions& options);
 
 /// The fault settings as JSON, keys as in `/_emulator/faults` (latency_ms, error_rate, ...).
 /// Pure.

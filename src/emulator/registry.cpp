@@ -21,12 +21,13 @@ void SecretRegistry::add(std::string value, IssuedSecret secret, std::int64_t no
     while (!by_expiry_.empty() &&
            (by_expiry_.begin()->first.first <= now_s || by_value_.size() >= capacity_)) {
         const auto first = by_expiry_.begin();
-        by_value_.erase(first->second);
+        const auto victim = by_value_.find(*first->second);
         by_expiry_.erase(first);
+        by_value_.erase(victim);
     }
     const ExpiryKey key{secret.expires_at, sequence_++};
-    by_expiry_.emplace(key, value);
-    by_value_.emplace(std::move(value), Entry{std::move(secret), key});
+    const auto [it, inserted] = by_value_.emplace(std::move(value), Entry{std::move(secret), key});
+    by_expiry_.emplace(key, &it->first);
 }
 
 std::pair<SecretCheck, std::optional<IssuedSecret>> SecretRegistry::check(std::string_view value,

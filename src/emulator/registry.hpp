@@ -11,15 +11,14 @@
 #include <unordered_map>
 #include <utility>
 
-#include <boost/json/object.hpp>
-
 namespace voicegate::emulator {
 
-/// A client secret the emulator issued.
+/// A client secret the emulator issued: only what /v1/realtime/calls needs, so that a full
+/// registry stays small (about 200 bytes an entry).
 struct IssuedSecret {
     std::int64_t expires_at = 0;  // unix seconds
     std::string session_id;       // sess_...
-    boost::json::object session;  // the effective session returned with it
+    std::string model;            // session.model ("" for transcription sessions)
     bool used = false;            // has started a call
 };
 
@@ -67,12 +66,14 @@ private:
     mutable std::mutex mutex_;
     std::uint64_t sequence_ = 0;
     std::unordered_map<std::string, Entry> by_value_;
-    std::map<ExpiryKey, std::string> by_expiry_;
+    // Points at by_value_'s keys, which stay put while their element exists (even on rehash).
+    std::map<ExpiryKey, const std::string*> by_expiry_;
 };
 
 /// A call the emulator created.
 struct CallRecord {
     std::string session_id;
+    std::string model;            // "" for transcription sessions
     std::int64_t created_at = 0;  // unix seconds
     bool hung_up = false;
 };

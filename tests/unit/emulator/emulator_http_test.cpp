@@ -57,17 +57,32 @@ protected:
             [s = server_.get()] { return s->connections_accepted(); });
         server_->start();
         for (auto* c : ctxs) {
-            threads_.emplace_back([c] { c->run(); });
+            threads_.emplace_back([this, c] {
+                c->run();
+                ++loops_done_;
+            });
         }
     }
 
+    // Drains the server and lets every loop run out of work, so no coroutine frame (each
+    // holds the server's state) outlives its io_context: with several loops, a frame destroyed
+    // by the last io_context would otherwise tear down acceptors of contexts already gone.
     void TearDown() override {
+        if (server_) {
+            server_->begin_drain();
+        }
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+        while (loops_done_.load() < threads_.size() &&
+               std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::sleep_for(milliseconds(5));
+        }
         for (auto& c : ioc_) {
-            c.stop();
+            c.stop();  // only matters if the drain did not finish in time
         }
         for (auto& t : threads_) {
             t.join();
         }
+        server_.reset();
     }
 
     test::HttpResult request(const std::string& method, const std::string& target,
@@ -121,6 +136,7 @@ protected:
     std::unique_ptr<Emulator> emulator_;
     std::unique_ptr<http::Server> server_;
     std::vector<std::thread> threads_;
+    std::atomic<std::size_t> loops_done_{0};
 };
 
 // ---- client_secrets ----
@@ -370,6 +386,10 @@ TEST_F(EmulatorHttp, UnknownRoutesAndMethodsAreOpenAiShaped) {
     EXPECT_EQ(res.status, 405);
     EXPECT_EQ(error_of(res).at("message"),
               "Invalid method for URL (GET /v1/realtime/client_secrets)");
+    EXPECT_EQ(request("GET", "/v1/realtime/sessions").status, 405);
+    res = request("GET", "/v1/realtime?call_id=rtc_1");
+    EXPECT_EQ(res.status, 400);
+    EXPECT_EQ(error_of(res).at("code"), "emulator_unsupported");
     EXPECT_EQ(request("GET", "/_emulator/nothing").status, 404);
     EXPECT_EQ(request("PUT", "/_emulator/stats").status, 405);
 }

@@ -94,6 +94,24 @@ TEST(EmulatorOptions, EveryOptionHasHelpAndAWorkingSetter) {
     }
 }
 
+TEST(EmulatorOptions, AppliesConfigFileSettings) {
+    // As config::EmulatorConfig::options holds the [emulator] table of voicegate.toml.
+    EmulatorOptions o;
+    EXPECT_TRUE(apply_emulator_options({{"latency-ms", "20"},
+                                        {"error_rate", "0.0"},
+                                        {"hang-rate", "0.05"},
+                                        {"single-use-secrets", "true"}},
+                                       o)
+                    .empty());
+    EXPECT_EQ(o.faults.latency_ms, 20);
+    EXPECT_DOUBLE_EQ(o.faults.hang_rate, 0.05);
+    EXPECT_TRUE(o.single_use_secrets);
+    EXPECT_EQ(
+        apply_emulator_options({{"latency-ms", "fast"}, {"nope", "1"}}, o),
+        (std::vector<std::string>{"--latency-ms: 'fast' is not a number of milliseconds 0..3600000",
+                                  "unknown option --nope"}));
+}
+
 TEST(EmulatorOptions, FaultsJsonRoundTripAndMerge) {
     FaultSettings f;
     f.error_rate = 0.5;
