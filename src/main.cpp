@@ -1,2 +1,287 @@
+// voicegate: args -> configuration -> App. Everything else lives in voicegate_core.
 #include <cstdio>
-int main() { std::puts("voicegate"); return 0; }
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include "app/app.hpp"
+#include "app/cli_client.hpp"
+#include "core/config.hpp"
+#include "core/log.hpp"
+#include "emulator/options.hpp"
+#include "store/open_store.hpp"
+
+extern char** environ;
+
+namespace {
+using namespace voicegate;
+
+std::optional<std::string> read_file(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+        return std::nullopt;
+    }
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::map<std::string, std::string> environment() {
+    std::map<std::string, std::string> env;
+    for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+        std::string kv(*e);
+        const auto eq = kv.find('=');
+        if (eq != std::string::npos) {
+            env[kv.substr(0, eq)] = kv.substr(eq + 1);
+        }
+    }
+    return env;
+}
+
+// Common options: where configuration comes from, and flags that override it.
+struct CommonOptions {
+    std::string config_file;
+    std::string env_file = ".env";
+    std::map<std::string, std::string> flags;
+};
+
+void add_flag(CLI::App* cmd, CommonOptions& common, const std::string& name,
+              const std::string& env, const std::string& help) {
+    cmd->add_option_function<std::string>(
+           name, [&common, env](const std::string& v) { common.flags[env] = v; }, help)
+        ->type_name("VALUE");
+}
+
+void add_config_options(CLI::App* cmd, CommonOptions& common) {
+    cmd->add_option("--config", common.config_file, "TOML configuration file")
+        ->type_name("FILE");
+    cmd->add_option("--env-file", common.env_file, "dotenv file read if present (default .env)")
+        ->type_name("FILE");
+    add_flag(cmd, common, "--database-url", "DATABASE_URL",
+             "storage: sqlite:PATH (default sqlite:voicegate.db)");
+    add_flag(cmd, common, "--log-level", "VOICEGATE_LOG_LEVEL", "trace debug info warn error off");
+}
+
+// Loads the configuration or prints one line per problem and returns nullopt.
+std::optional<config::Config> load(const CommonOptions& common) {
+    config::Sources src;
+    if (!common.config_file.empty()) {
+        auto text = read_file(common.config_file);
+        if (!text) {
+            std::fprintf(stderr, "voicegate: config: cannot read --config %s\n",
+                         common.config_file.c_str());
+            return std::nullopt;
+        }
+        src.toml_text = *text;
+        src.toml_path = common.config_file;
+    }
+    if (auto dotenv = read_file(common.env_file)) {
+        src.dotenv = config::parse_dotenv(*dotenv);
+    }
+    src.env = environment();
+    src.flags = common.flags;
+    auto result = config::load_config(src);
+    for (const auto& e : result.errors) {
+        std::fprintf(stderr, "voicegate: config: %s\n", e.c_str());
+    }
+    if (!result.config) {
+        std::fprintf(stderr, "voicegate: not started: fix the %zu problem(s) above\n",
+                     result.errors.size());
+        return std::nullopt;
+    }
+    for (const auto& w : result.warnings) {
+        std::fprintf(stderr, "voicegate: warning: %s\n", w.c_str());
+    }
+    return result.config;
+}
+
+std::string variables_help() {
+    std::string out = "\nEnvironment variables (flags > environment > .env > --config file > defaults):\n";
+    for (const auto& [name, help] : config::known_variables()) {
+        out += "  " + name + std::string(name.size() < 38 ? 38 - name.size() : 1, ' ') + help + "\n";
+    }
+    return out;
+}
+
+int cmd_serve(const CommonOptions& common) {
+    auto cfg = load(common);
+    if (!cfg) {
+        return 2;
+    }
+    log::init({cfg->log.level, cfg->log.json, cfg->log.access});
+    int rc = 0;
+    try {
+        app::App app(*cfg);
+        rc = app.run_until_signal();
+    } catch (const std::exception& e) {
+        spdlog::critical("voicegate: cannot start: {}", e.what());
+        rc = 1;
+    }
+    log::shutdown();
+    return rc;
+}
+
+int cmd_migrate(const CommonOptions& common) {
+    auto cfg = load(common);
+    if (!cfg) {
+        return 2;
+    }
+    auto summary = store::migrate_database(cfg->store.url);
+    if (!summary) {
+        std::fprintf(stderr, "voicegate migrate: %s %s\n",
+                     std::string(summary.error().public_message()).c_str(),
+                     summary.error().details.c_str());
+        return 1;
+    }
+    std::printf("%s: %s\n", cfg->store.url.c_str(), summary->c_str());
+    return 0;
+}
+
+struct TokenOptions {
+    std::string server;
+    std::string model;
+    std::string voice;
+    std::string instructions;
+    std::string user;
+    std::string bearer;
+    bool quiet = false;
+};
+
+int cmd_token(const CommonOptions& common, const TokenOptions& t) {
+    std::string server = t.server;
+    if (server.empty()) {
+        auto cfg = load(common);
+        if (!cfg) {
+            return 2;
+        }
+        const auto& h = cfg->server.host;
+        const std::string host = h == "0.0.0.0" ? "127.0.0.1" : (h == "::" ? "[::1]" : h);
+        server = "http://" + host + ":" + std::to_string(cfg->server.port);
+    }
+    boost::json::object sc;
+    if (!t.model.empty()) {
+        sc["model"] = t.model;
+    }
+    if (!t.voice.empty()) {
+        sc["voice"] = t.voice;
+    }
+    if (!t.instructions.empty()) {
+        sc["instructions"] = t.instructions;
+    }
+    boost::json::object body;
+    if (!t.user.empty()) {
+        body["userId"] = t.user;
+    }
+    if (!sc.empty()) {
+        body["sessionConfig"] = sc;
+    }
+    auto res = app::cli_post_json(server, "/api/realtime/token", boost::json::serialize(body),
+                                  t.bearer, 35'000);
+    if (!res.error.empty()) {
+        std::fprintf(stderr, "voicegate token: %s\n", res.error.c_str());
+        return 1;
+    }
+    if (res.status != 200) {
+        std::fprintf(stderr, "voicegate token: HTTP %d: %s\n", res.status, res.body.c_str());
+        return 1;
+    }
+    if (t.quiet) {
+        boost::system::error_code ec;
+        auto v = boost::json::parse(res.body, ec);
+        if (!ec && v.is_object() && v.as_object().contains("token")) {
+            std::printf("%s\n", std::string(v.as_object().at("token").as_string()).c_str());
+            return 0;
+        }
+    }
+    std::printf("%s\n", res.body.c_str());
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App cli{"voicegate: a gateway that mints OpenAI Realtime ephemeral tokens for apps, with "
+                 "auth, limits, quotas and usage records.\nRun `voicegate serve` (the default) "
+                 "and open the test console it prints."};
+    cli.set_version_flag("--version", std::string("voicegate ") + VOICEGATE_VERSION);
+    cli.require_subcommand(0, 1);
+    cli.footer(variables_help());
+
+    CommonOptions serve_opts;
+    auto* serve = cli.add_subcommand("serve", "Run the service (default)");
+    add_config_options(serve, serve_opts);
+    add_flag(serve, serve_opts, "--listen", "VOICEGATE_LISTEN", "host:port (default 127.0.0.1:8080)");
+    add_flag(serve, serve_opts, "--threads", "VOICEGATE_THREADS", "event loops (default: one per core)");
+    add_flag(serve, serve_opts, "--token-ttl", "VOICEGATE_TOKEN_TTL", "client-secret lifetime in seconds (10..7200)");
+    add_flag(serve, serve_opts, "--cors-origins", "VOICEGATE_CORS_ORIGINS", "allowed browser origins, comma-separated");
+    add_flag(serve, serve_opts, "--base-url", "OPENAI_BASE_URL", "upstream base URL");
+    serve->add_flag_function("--emulator", [&](std::int64_t) { serve_opts.flags["VOICEGATE_EMULATOR"] = "1"; },
+                             "use the built-in emulator even on a non-loopback address");
+    serve->add_flag_function("--dev", [&](std::int64_t) { serve_opts.flags["VOICEGATE_DEV"] = "1"; },
+                             "error bodies carry details");
+    serve->footer(variables_help());
+
+    auto* emulate = cli.add_subcommand("emulate", "Run only the OpenAI Realtime emulator (SPEC §8)");
+    std::string emu_listen = "127.0.0.1:9090";
+    int emu_threads = 0;
+    std::map<std::string, std::string> emu_options;
+    emulate->add_option("--listen", emu_listen, "host:port (default 127.0.0.1:9090)");
+    emulate->add_option("--threads", emu_threads, "event loops (default: one per core)");
+    for (const auto& spec : emulator::emulator_option_specs()) {
+        emulate->add_option_function<std::string>(
+            "--" + std::string(spec.name),
+            [&emu_options, n = std::string(spec.name)](const std::string& v) { emu_options[n] = v; },
+            std::string(spec.help))
+            ->type_name(std::string(spec.value_name));
+    }
+    std::string emu_log_level = "info";
+    emulate->add_option("--log-level", emu_log_level, "trace debug info warn error off");
+
+    CommonOptions migrate_opts;
+    auto* migrate = cli.add_subcommand("migrate", "Apply storage schema migrations and exit");
+    add_config_options(migrate, migrate_opts);
+
+    CommonOptions token_common;
+    TokenOptions token_opts;
+    auto* token = cli.add_subcommand("token", "Mint a token from a running voicegate (like the README's curl)");
+    add_config_options(token, token_common);
+    token->add_option("--server", token_opts.server, "voicegate base URL (default: from VOICEGATE_LISTEN)");
+    token->add_option("--model", token_opts.model, "model (aliases allowed)");
+    token->add_option("--voice", token_opts.voice, "voice");
+    token->add_option("--instructions", token_opts.instructions, "instructions");
+    token->add_option("--user", token_opts.user, "userId (when auth is off)");
+    token->add_option("--bearer", token_opts.bearer, "JWT to send as Authorization: Bearer");
+    token->add_flag("--quiet,-q", token_opts.quiet, "print only the ek_ token");
+
+    auto* version = cli.add_subcommand("version", "Print the version");
+
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return cli.exit(e);
+    }
+
+    if (*version) {
+        std::printf("voicegate %s (C++20, Boost %d.%d)\n", VOICEGATE_VERSION, BOOST_VERSION / 100000,
+                    BOOST_VERSION / 100 % 1000);
+        return 0;
+    }
+    if (*emulate) {
+        log::init({emu_log_level, false, true});
+        const int rc = app::run_emulator(emu_listen, emu_threads, emu_options);
+        log::shutdown();
+        return rc;
+    }
+    if (*migrate) {
+        return cmd_migrate(migrate_opts);
+    }
+    if (*token) {
+        return cmd_token(token_common, token_opts);
+    }
+    return cmd_serve(serve_opts);
+}

@@ -31,8 +31,7 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
     up.request_id = req.request_id;
     auto secret = co_await realtime_.create_client_secret(up);
     if (!secret) {
-        spdlog::warn("token {}: upstream failed: {} ({})", req.request_id,
-                     error_info(secret.error().code).code, secret.error().details);
+        // The upstream client already logged the failure with both request ids.
         auto res = http::error_response(secret.error(), dev);
         res.log_user = params->user_id;
         co_return res;

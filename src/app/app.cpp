@@ -1,0 +1,369 @@
+#include "app/app.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <spdlog/spdlog.h>
+
+#include "api/handlers.hpp"
+#include "core/ids.hpp"
+#include "emulator/emulator.hpp"
+#include "http/response.hpp"
+#include "http/router.hpp"
+#include "http/server.hpp"
+#include "store/open_store.hpp"
+#include "upstream/openai_client.hpp"
+#include "web/static_files.hpp"
+
+namespace voicegate::app {
+namespace asio = boost::asio;
+
+namespace {
+
+int loop_count(int configured) {
+    if (configured > 0) {
+        return configured;
+    }
+    const auto hw = static_cast<int>(std::thread::hardware_concurrency());
+    return hw > 0 ? hw : 1;
+}
+
+// The event loops: one io_context per thread, share-nothing (STYLE performance note).
+class Loops {
+public:
+    explicit Loops(int n) {
+        for (int i = 0; i < n; ++i) {
+            contexts_.push_back(std::make_unique<asio::io_context>(1));
+        }
+    }
+    std::vector<asio::io_context*> pointers() const {
+        std::vector<asio::io_context*> out;
+        for (const auto& c : contexts_) {
+            out.push_back(c.get());
+        }
+        return out;
+    }
+    void start() {
+        for (auto& c : contexts_) {
+            guards_.emplace_back(asio::make_work_guard(*c));
+            threads_.emplace_back([ctx = c.get()] {
+                for (;;) {
+                    try {
+                        ctx->run();
+                        return;
+                    } catch (const std::exception& e) {
+                        spdlog::error("event loop: unexpected exception: {}", e.what());
+                    }
+                }
+            });
+        }
+    }
+    void stop() {
+        guards_.clear();
+        for (auto& c : contexts_) {
+            c->stop();
+        }
+        for (auto& t : threads_) {
+            if (t.joinable()) {
+                t.join();
+            }
+        }
+        threads_.clear();
+    }
+
+private:
+    std::vector<std::unique_ptr<asio::io_context>> contexts_;
+    std::vector<asio::executor_work_guard<asio::io_context::executor_type>> guards_;
+    std::vector<std::thread> threads_;
+};
+
+bool origin_allowed(const config::ServerConfig& s, std::string_view origin) {
+    for (const auto& o : s.cors_origins) {
+        if (o == "*" || o == origin) {
+            return true;
+        }
+    }
+    return false;
+}
+
+}  // namespace
+
+struct App::Impl {
+    config::Config cfg;
+    std::shared_ptr<const Clock> clock;
+    Loops loops;
+    std::shared_ptr<emulator::Emulator> emu;
+    std::unique_ptr<http::Server> emu_server;
+    std::unique_ptr<store::SessionStore> store;
+    std::unique_ptr<upstream::RealtimeApi> realtime;
+    std::unique_ptr<api::TokenHandler> token;
+    std::unique_ptr<api::EndHandler> end;
+    http::Router router;
+    std::unique_ptr<http::Server> server;
+
+    std::mutex mu;
+    std::condition_variable cv;
+    bool stop_requested = false;
+    bool started = false;
+    bool stopped = false;
+
+    Impl(config::Config c, std::shared_ptr<const Clock> k)
+        : cfg(std::move(c)), clock(std::move(k)), loops(loop_count(cfg.server.threads)) {}
+
+    void build();
+    void build_routes();
+    asio::awaitable<http::Response> handle(http::Request& req);
+};
+
+void App::Impl::build() {
+    store::StoreOptions store_options;
+    store_options.synchronous = cfg.store.sqlite_synchronous;
+    store_options.batch_max = static_cast<std::size_t>(cfg.store.batch_max);
+    store_options.clock = clock.get();
+    auto opened = store::open_store(cfg.store.url, store_options);
+    if (!opened) {
+        throw std::runtime_error("cannot open storage " + cfg.store.url + ": " +
+                                 std::string(opened.error().public_message()) +
+                                 (opened.error().details.empty() ? "" : " (" + opened.error().details + ")"));
+    }
+    store = std::move(*opened);
+
+    upstream::OpenAiOptions up;
+    up.api_key = cfg.upstream.api_key;
+    up.base_url = cfg.upstream.base_url;
+    if (cfg.uses_emulator()) {
+        // The in-process emulator listens on a private loopback port with a random key.
+        emulator::EmulatorOptions eo;
+        auto problems = emulator::apply_emulator_options(cfg.emulator.options, eo);
+        if (!problems.empty()) {
+            throw std::runtime_error("emulator options: " + problems.front());
+        }
+        eo.api_key = random_id("sk-emulator-", 32);
+        emu = std::make_shared<emulator::Emulator>(eo, *clock);
+        http::ServerOptions so;
+        so.host = "127.0.0.1";
+        so.port = 0;
+        so.name = "emulator";
+        so.access_log = false;
+        emu_server = std::make_unique<http::Server>(
+            loops.pointers(), so, emu->handler());
+        emu->set_connection_counter([s = emu_server.get()] { return s->connections_accepted(); });
+        up.api_key = eo.api_key;
+        up.base_url = "http://127.0.0.1:" + std::to_string(emu_server->port()) + "/v1";
+    }
+    up.connect_timeout = std::chrono::milliseconds(cfg.upstream.connect_timeout_ms);
+    up.total_timeout = std::chrono::milliseconds(cfg.upstream.timeout_ms);
+    up.max_retries = cfg.upstream.max_retries;
+    up.pool_size = static_cast<std::size_t>(cfg.upstream.pool_size);
+    up.ca_file = cfg.upstream.ca_file;
+    realtime = std::make_unique<upstream::OpenAiClient>(up, loops.pointers());
+
+    token = std::make_unique<api::TokenHandler>(cfg, *realtime, *store, *clock);
+    end = std::make_unique<api::EndHandler>(cfg, *store, *clock);
+    build_routes();
+
+    http::ServerOptions so;
+    so.host = cfg.server.host;
+    so.port = cfg.server.port;
+    so.body_limit = cfg.server.body_limit;
+    so.header_limit = cfg.server.header_limit;
+    so.request_timeout = std::chrono::milliseconds(cfg.server.request_timeout_ms);
+    so.idle_timeout = std::chrono::milliseconds(cfg.server.idle_timeout_ms);
+    so.access_log = cfg.log.access;
+    so.name = "api";
+    server = std::make_unique<http::Server>(loops.pointers(), so,
+                                            [this](http::Request& r) { return handle(r); });
+}
+
+void App::Impl::build_routes() {
+    router.add("POST", "/api/realtime/token",
+               [this](http::Request& r) { return token->handle(r); });
+    router.add("POST", "/api/realtime/end", [this](http::Request& r) { return end->handle(r); });
+    router.add("GET", "/api/realtime/options", [this](http::Request&) -> asio::awaitable<http::Response> {
+        co_return api::options_response(cfg);
+    });
+    router.add("GET", "/healthz", [](http::Request&) -> asio::awaitable<http::Response> {
+        co_return api::health_response();
+    });
+    router.add("GET", "/readyz", [this](http::Request&) -> asio::awaitable<http::Response> {
+        co_return api::ready_response(*store);
+    });
+    auto serve_static = [this](http::Request& r) -> asio::awaitable<http::Response> {
+        co_return api::static_response(r, cfg.server.dev);
+    };
+    router.add("GET", "/", serve_static);
+    for (auto path : web::asset_paths()) {
+        router.add("GET", std::string(path), serve_static);
+    }
+}
+
+asio::awaitable<http::Response> App::Impl::handle(http::Request& req) {
+    const auto origin = req.header("origin");
+    const bool cors = origin && origin_allowed(cfg.server, *origin);
+    if (req.method == "OPTIONS") {
+        // CORS preflight (or a plain OPTIONS): answer with what the route allows.
+        const auto allow = router.allowed_methods(req.path);
+        if (allow.empty()) {
+            co_return http::error_response(fail(Error::not_found), cfg.server.dev);
+        }
+        http::Response res;
+        res.status = 204;
+        res.content_type.clear();
+        res.set("Allow", allow + ", OPTIONS");
+        if (cors) {
+            res.set("Access-Control-Allow-Origin", std::string(*origin));
+            res.set("Access-Control-Allow-Methods", allow + ", OPTIONS");
+            res.set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id");
+            res.set("Access-Control-Max-Age", "600");
+            res.set("Vary", "Origin");
+        }
+        co_return res;
+    }
+    auto res = co_await router.dispatch(req, cfg.server.dev);
+    if (cors) {
+        res.set("Access-Control-Allow-Origin", std::string(*origin));
+        res.set("Access-Control-Expose-Headers",
+                "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy");
+        res.set("Vary", "Origin");
+    }
+    co_return res;
+}
+
+App::App(config::Config config, std::shared_ptr<const Clock> clock)
+    : impl_(std::make_unique<Impl>(std::move(config),
+                                   clock ? std::move(clock) : std::make_shared<SystemClock>())) {
+    impl_->build();
+}
+
+App::~App() {
+    if (impl_->started && !impl_->stopped) {
+        request_stop();
+        wait();
+    }
+}
+
+void App::start() {
+    impl_->loops.start();
+    if (impl_->emu_server) {
+        impl_->emu_server->start();
+    }
+    impl_->server->start();
+    impl_->started = true;
+    if (impl_->cfg.uses_emulator()) {
+        spdlog::warn("OPENAI_API_KEY is not set: using the BUILT-IN EMULATOR; tokens are fake and "
+                     "will not work with OpenAI (set OPENAI_API_KEY for real tokens)");
+    }
+    spdlog::info("voicegate {} listening on {} ({} event loops, storage {})", VOICEGATE_VERSION,
+                 base_url(), impl_->loops.pointers().size(), impl_->cfg.store.url);
+    spdlog::info("test console at {}/", base_url());
+}
+
+void App::request_stop() {
+    {
+        std::lock_guard lock(impl_->mu);
+        impl_->stop_requested = true;
+    }
+    impl_->cv.notify_all();
+}
+
+void App::wait() {
+    {
+        std::unique_lock lock(impl_->mu);
+        impl_->cv.wait(lock, [this] { return impl_->stop_requested; });
+        if (impl_->stopped) {
+            return;
+        }
+        impl_->stopped = true;
+    }
+    auto& d = *impl_;
+    spdlog::info("shutting down: draining {} connection(s)", d.server->active_connections());
+    d.server->begin_drain();
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(d.cfg.server.drain_timeout_ms);
+    while (d.server->active_connections() > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (d.server->active_connections() > 0) {
+        spdlog::warn("drain deadline reached with {} connection(s) open; closing them",
+                     d.server->active_connections());
+    }
+    if (d.emu_server) {
+        d.emu_server->begin_drain();
+    }
+    d.store->close();
+    d.loops.stop();
+    spdlog::info("stopped");
+}
+
+int App::run_until_signal() {
+    asio::io_context signals_ctx(1);
+    asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
+    signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+        if (!ec) {
+            spdlog::info("received signal {}; stopping gracefully", sig);
+            request_stop();
+        }
+    });
+    std::thread signal_thread([&] { signals_ctx.run(); });
+    start();
+    wait();
+    signals.cancel();
+    signals_ctx.stop();
+    signal_thread.join();
+    return 0;
+}
+
+std::uint16_t App::port() const { return impl_->server->port(); }
+
+std::string App::base_url() const {
+    const auto& host = impl_->cfg.server.host;
+    const bool v6 = host.find(':') != std::string::npos;
+    return "http://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port());
+}
+
+int run_emulator(const std::string& listen, int threads,
+                 const std::map<std::string, std::string>& options) {
+    std::string host;
+    std::uint16_t port = 0;
+    if (!config::parse_listen(listen, host, port)) {
+        spdlog::error("--listen must be host:port, got \"{}\"", listen);
+        return 2;
+    }
+    emulator::EmulatorOptions eo;
+    if (auto problems = emulator::apply_emulator_options(options, eo); !problems.empty()) {
+        for (const auto& p : problems) {
+            spdlog::error("emulator: {}", p);
+        }
+        return 2;
+    }
+    Loops loops(loop_count(threads));
+    auto emu = std::make_shared<emulator::Emulator>(eo);
+    http::ServerOptions so;
+    so.host = host;
+    so.port = port;
+    so.name = "emulator";
+    auto server = std::make_unique<http::Server>(
+        loops.pointers(), so, emu->handler());
+    emu->set_connection_counter([s = server.get()] { return s->connections_accepted(); });
+    asio::io_context signals_ctx(1);
+    asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);
+    signals.async_wait([](const boost::system::error_code&, int) {});
+    loops.start();
+    server->start();
+    spdlog::info("emulator listening on http://{}:{} (OpenAI base URL: http://{}:{}/v1)", host,
+                 server->port(), host, server->port());
+    signals_ctx.run();
+    spdlog::info("emulator stopping");
+    server->begin_drain();
+    loops.stop();
+    return 0;
+}
+
+}  // namespace voicegate::app
