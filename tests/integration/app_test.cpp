@@ -146,6 +146,8 @@ struct FaultCase {
     bool retry_after;
 };
 
+void PrintTo(const FaultCase& c, std::ostream* os) { *os << c.name; }
+
 class FaultTest : public ::testing::TestWithParam<FaultCase> {};
 
 TEST_P(FaultTest, RightErrorClassWithinDeadline) {
