@@ -138,6 +138,10 @@ async function openConsole(context, baseUrl, pageErrors) {
   page.setDefaultTimeout(ACTION_MS);
   page.setDefaultNavigationTimeout(ACTION_MS);
   page.on('pageerror', (err) => pageErrors.push(String(err)));
+  // The server sends a strict Content-Security-Policy with the page: any violation is a bug.
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) pageErrors.push(msg.text());
+  });
   await page.goto(`${baseUrl}/`);
   await page.locator('body[data-ready="true"]').waitFor();
   return page;
@@ -209,6 +213,8 @@ describe('test console (real binary, emulator upstream)', { timeout: 180_000 }, 
       assert.match(await page.locator('#model-hint').textContent(), new RegExp(alias.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
     }
     assert.ok(await page.locator('#issue-token').isEnabled());
+    // No OPENAI_API_KEY here: the page says the tokens come from the emulator.
+    if (options.emulator === true) assert.ok(await page.locator('#emulator-badge').isVisible());
     // The WebRTC section is present only as a marked placeholder.
     assert.equal(await page.locator('#live-session').getAttribute('data-placeholder'), 'true');
     assert.match(await page.locator('#live-session h2').textContent(), /Live voice session/);
@@ -370,6 +376,40 @@ describe('test console (real binary, emulator upstream)', { timeout: 180_000 }, 
     }
   });
 
+  test('a JWT bearer is sent as Authorization, kept in sessionStorage, never printed; expiry shows "expired"', async () => {
+    // An intercepted answer with a 2 s lifetime shows the countdown running out without
+    // waiting for a real token to expire.
+    let authorization = null;
+    await page.route('**/api/realtime/token', (route) => {
+      authorization = route.request().headers().authorization ?? null;
+      return route.fulfill({
+        status: 200,
+        headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'req_e2e_short' },
+        body: JSON.stringify({
+          success: true, token: 'ek_e2eshortlivedtoken0000wxyz', sessionId: 'sess_e2eShortLived',
+          expiresAt: Math.floor(Date.now() / 1000) + 2, config: { model: options.defaultModel, voice: options.defaultVoice },
+        }),
+      });
+    });
+    try {
+      await page.locator('#auth-details summary').click();
+      await page.locator('#auth-bearer').fill('e2e.jwt.value');
+      assert.equal(await page.evaluate(() => sessionStorage.getItem('voicegate.console.bearer')), 'e2e.jwt.value');
+      await issueToken(page);
+      assert.equal(authorization, 'Bearer e2e.jwt.value');
+      const curl = await page.locator('#curl-token').textContent();
+      assert.ok(curl.includes('Authorization: Bearer $VOICEGATE_JWT'), curl);
+      assert.ok(!curl.includes('e2e.jwt.value'), 'the bearer itself is not printed');
+      assert.equal((await page.locator('#token-value').textContent()).trim(), 'ek_••••••••wxyz');
+      await page.locator('#countdown', { hasText: /^expired$/ }).waitFor({ timeout: 5_000 });
+      assert.equal(await page.locator('#countdown').getAttribute('data-expired'), 'true');
+    } finally {
+      await page.unroute('**/api/realtime/token');
+      await page.locator('#auth-bearer').fill('');
+    }
+    assert.equal(await page.evaluate(() => sessionStorage.getItem('voicegate.console.bearer')), null);
+  });
+
   test('phone-sized screen: no sideways scrolling; alias and legacy temperature are explained', async () => {
     const phone = await browser.newContext({
       viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
@@ -395,7 +435,7 @@ describe('test console (real binary, emulator upstream)', { timeout: 180_000 }, 
     }
   });
 
-  test('no uncaught errors in the page', () => {
+  test('no uncaught errors or CSP violations in the page', () => {
     assert.deepEqual(pageErrors, []);
   });
 });

@@ -87,7 +87,7 @@ function announce(message) {
   const el = $('status');
   el.textContent = message;
   clearTimeout(statusClear);
-  statusClear = setTimeout(() => { if (el.textContent === message) el.textContent = ''; }, 8000);
+  statusClear = setTimeout(() => { if (el.textContent === message) el.textContent = ''; }, 5000);
 }
 
 function bearerValue() {
@@ -306,6 +306,8 @@ function renderOptions(opts) {
   facts.push(`${models.length} model${models.length === 1 ? '' : 's'}`);
   facts.push(`${voices.length} voice${voices.length === 1 ? '' : 's'}`);
   $('server-facts').textContent = facts.join(' · ');
+  // Tokens from the built-in emulator look real but cannot reach OpenAI: say so.
+  setHidden($('emulator-badge'), opts.emulator !== true);
 
   updateInstructionsCount();
   $('issue-token').disabled = false;
