@@ -410,6 +410,37 @@ describe('test console (real binary, emulator upstream)', { timeout: 180_000 }, 
     assert.equal(await page.evaluate(() => sessionStorage.getItem('voicegate.console.bearer')), null);
   });
 
+  test('options unavailable: the error is shown with a Retry button and the form stays usable', async () => {
+    const p = await context.newPage();
+    p.setDefaultTimeout(ACTION_MS);
+    p.on('pageerror', (err) => pageErrors.push(String(err)));
+    let calls = 0;
+    await p.route('**/api/realtime/options', (route) => {
+      calls += 1;
+      if (calls === 1) {
+        return route.fulfill({
+          status: 503,
+          headers: { 'Content-Type': 'application/json', 'Retry-After': '3' },
+          body: JSON.stringify({ success: false, error: 'Server is overloaded', code: 'overloaded' }),
+        });
+      }
+      return route.continue();
+    });
+    try {
+      await p.goto(`${server.baseUrl}/`);
+      const box = p.locator('#options-error');
+      await box.waitFor({ state: 'visible' });
+      assert.equal((await box.locator('[data-testid="error-code"]').textContent()).trim(), 'overloaded');
+      assert.equal((await box.locator('[data-testid="error-retry-after"]').textContent()).trim(), 'Retry after 3 s.');
+      assert.ok(await p.locator('#issue-token').isEnabled(), 'server defaults still usable');
+      await p.locator('#options-retry').click();
+      await box.waitFor({ state: 'hidden' });
+      assert.equal(await p.locator('#model').inputValue(), options.defaultModel);
+    } finally {
+      await p.close();
+    }
+  });
+
   test('phone-sized screen: no sideways scrolling; alias and legacy temperature are explained', async () => {
     const phone = await browser.newContext({
       viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,

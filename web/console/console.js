@@ -329,7 +329,17 @@ async function loadOptions() {
     retry.textContent = 'Retry';
     retry.addEventListener('click', loadOptions);
     box.append(retry);
+    // Still usable: the server picks its defaults for anything left out.
+    if (!state.options) {
+      for (const id of ['model', 'voice']) {
+        fillSelect($(id), [], '');
+        $(id).disabled = false;
+      }
+      $('model-hint').textContent = 'Options unavailable: the server default is used.';
+      $('issue-token').disabled = false;
+    }
     announce('Could not load the server options.');
+    document.body.dataset.ready = 'true';
     return;
   }
   state.options = result.body;
