@@ -11,12 +11,36 @@
 namespace voicegate::api {
 namespace json = boost::json;
 
-TokenHandler::TokenHandler(const config::Config& config, upstream::RealtimeApi& realtime,
-                           store::SessionStore& sessions, const Clock& clock)
-    : config_(config), realtime_(realtime), sessions_(sessions), clock_(clock) {}
+TokenHandler::TokenHandler(const config::Config& config, const Gate& gate,
+                           upstream::RealtimeApi& realtime, store::SessionStore& sessions,
+                           const Clock& clock)
+    : config_(config), gate_(gate), realtime_(realtime), sessions_(sessions), clock_(clock) {}
+
+boost::asio::awaitable<http::Response> TokenHandler::deny(const http::Request& req,
+                                                          const Failure& failure,
+                                                          const std::string& user) const {
+    // The audit log keeps every refusal of a token (SPEC §5), never the token itself.
+    store::Event ev;
+    ev.at_ms = clock_.now_ms();
+    ev.type = "token_denied";
+    ev.user_id = user;
+    ev.client_ip = req.client_ip;
+    ev.reason = std::string(error_info(failure.code).code);
+    auto logged = co_await sessions_.append_event(std::move(ev));
+    if (!logged) {
+        spdlog::warn("token {}: denial not recorded: {}", req.request_id, logged.error().details);
+    }
+    auto res = http::error_response(failure, config_.server.dev);
+    res.log_user = user;
+    co_return res;
+}
 
 boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) const {
     const bool dev = config_.server.dev;
+    auto claims = co_await gate_.authenticate(req);
+    if (!claims) {
+        co_return http::error_response(claims.error(), dev);
+    }
     auto body = http::parse_json_object(req);
     if (!body) {
         co_return http::error_response(body.error(), dev);
@@ -24,6 +48,19 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
     auto params = parse_token_request(*body, config_.tokens);
     if (!params) {
         co_return http::error_response(params.error(), dev);
+    }
+    if (*claims) {
+        // With auth on, the user is the verified subject; a userId in the body is ignored.
+        params->user_id = (*claims)->sub;
+    }
+    std::vector<std::pair<std::string, std::string>> limit_headers;
+    if (auto allowed = gate_.limit_token(params->user_id, req.client_ip, limit_headers);
+        !allowed) {
+        auto res = co_await deny(req, allowed.error(), params->user_id);
+        for (auto& h : limit_headers) {
+            res.headers.push_back(std::move(h));
+        }
+        co_return res;
     }
     upstream::ClientSecretRequest up;
     up.ttl_seconds = config_.tokens.ttl_s;
@@ -61,16 +98,23 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
                   secret->model);
     auto res = http::json_response(200, token_response_body(*secret, params->warnings));
     res.set("Cache-Control", "no-store");
+    for (auto& h : limit_headers) {
+        res.headers.push_back(std::move(h));
+    }
     res.log_user = params->user_id;
     co_return res;
 }
 
-EndHandler::EndHandler(const config::Config& config, store::SessionStore& sessions,
-                       const Clock& clock)
-    : config_(config), sessions_(sessions), clock_(clock) {}
+EndHandler::EndHandler(const config::Config& config, const Gate& gate,
+                       store::SessionStore& sessions, const Clock& clock)
+    : config_(config), gate_(gate), sessions_(sessions), clock_(clock) {}
 
 boost::asio::awaitable<http::Response> EndHandler::handle(http::Request& req) const {
     const bool dev = config_.server.dev;
+    auto claims = co_await gate_.authenticate(req);
+    if (!claims) {
+        co_return http::error_response(claims.error(), dev);
+    }
     auto body = http::parse_json_object(req);
     if (!body) {
         co_return http::error_response(body.error(), dev);
@@ -86,6 +130,11 @@ boost::asio::awaitable<http::Response> EndHandler::handle(http::Request& req) co
     end.ended_by = params->ended_by;
     end.ended_at_ms = clock_.now_ms();
     end.client_ip = req.client_ip;
+    if (*claims) {
+        // Only the session's owner may end it (403 otherwise).
+        end.check_owner = true;
+        end.caller_user_id = (*claims)->sub;
+    }
     auto outcome = co_await sessions_.end_session(std::move(end));
     if (!outcome) {
         co_return http::error_response(outcome.error(), dev);

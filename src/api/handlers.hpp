@@ -2,6 +2,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "api/gate.hpp"
 #include "core/clock.hpp"
 #include "core/config.hpp"
 #include "http/message.hpp"
@@ -15,12 +16,16 @@ namespace voicegate::api {
 /// Thread safety: immutable after construction; safe to call from every event loop.
 class TokenHandler {
 public:
-    TokenHandler(const config::Config& config, upstream::RealtimeApi& realtime,
+    TokenHandler(const config::Config& config, const Gate& gate, upstream::RealtimeApi& realtime,
                  store::SessionStore& sessions, const Clock& clock);
     boost::asio::awaitable<http::Response> handle(http::Request& req) const;
 
 private:
+    boost::asio::awaitable<http::Response> deny(const http::Request& req, const Failure& failure,
+                                                const std::string& user) const;
+
     const config::Config& config_;
+    const Gate& gate_;
     upstream::RealtimeApi& realtime_;
     store::SessionStore& sessions_;
     const Clock& clock_;
@@ -30,11 +35,13 @@ private:
 /// Thread safety: immutable after construction; safe to call from every event loop.
 class EndHandler {
 public:
-    EndHandler(const config::Config& config, store::SessionStore& sessions, const Clock& clock);
+    EndHandler(const config::Config& config, const Gate& gate, store::SessionStore& sessions,
+               const Clock& clock);
     boost::asio::awaitable<http::Response> handle(http::Request& req) const;
 
 private:
     const config::Config& config_;
+    const Gate& gate_;
     store::SessionStore& sessions_;
     const Clock& clock_;
 };

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "api/handlers.hpp"
+#include "ratelimit/memory_limiter.hpp"
 #include "core/ids.hpp"
 #include "emulator/emulator.hpp"
 #include "http/response.hpp"
@@ -65,8 +66,16 @@ public:
             });
         }
     }
-    void stop() {
+    /// Lets the loops run out of work (servers drained, acceptors closed) so every coroutine
+    /// frame ends on its own thread; forces them to stop after `grace`.
+    void stop(std::chrono::milliseconds grace) {
         guards_.clear();
+        const auto deadline = std::chrono::steady_clock::now() + grace;
+        for (auto& c : contexts_) {
+            while (!c->stopped() && std::chrono::steady_clock::now() < deadline) {
+                std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            }
+        }
         for (auto& c : contexts_) {
             c->stop();
         }
@@ -103,6 +112,9 @@ struct App::Impl {
     std::unique_ptr<http::Server> emu_server;
     std::unique_ptr<store::SessionStore> store;
     std::unique_ptr<upstream::RealtimeApi> realtime;
+    std::shared_ptr<upstream::HttpClient> http_client;  // for JWKS fetches
+    std::unique_ptr<ratelimit::Limiter> limiter;
+    std::unique_ptr<api::Gate> gate;
     std::unique_ptr<api::TokenHandler> token;
     std::unique_ptr<api::EndHandler> end;
     http::Router router;
@@ -118,6 +130,7 @@ struct App::Impl {
         : cfg(std::move(c)), clock(std::move(k)), loops(loop_count(cfg.server.threads)) {}
 
     void build();
+    api::JwksFetcher make_jwks_fetcher();
     void build_routes();
     asio::awaitable<http::Response> handle(http::Request& req);
 };
@@ -165,8 +178,10 @@ void App::Impl::build() {
     up.ca_file = cfg.upstream.ca_file;
     realtime = std::make_unique<upstream::OpenAiClient>(up, loops.pointers());
 
-    token = std::make_unique<api::TokenHandler>(cfg, *realtime, *store, *clock);
-    end = std::make_unique<api::EndHandler>(cfg, *store, *clock);
+    limiter = std::make_unique<ratelimit::MemoryLimiter>(*clock);
+    gate = std::make_unique<api::Gate>(cfg, *clock, *limiter, make_jwks_fetcher());
+    token = std::make_unique<api::TokenHandler>(cfg, *gate, *realtime, *store, *clock);
+    end = std::make_unique<api::EndHandler>(cfg, *gate, *store, *clock);
     build_routes();
 
     http::ServerOptions so;
@@ -204,7 +219,39 @@ void App::Impl::build_routes() {
     }
 }
 
+api::JwksFetcher App::Impl::make_jwks_fetcher() {
+    if (cfg.auth.jwks_url.empty()) {
+        return {};
+    }
+    upstream::HttpClientOptions ho;
+    ho.connect_timeout = std::chrono::milliseconds(cfg.upstream.connect_timeout_ms);
+    ho.ca_file = cfg.upstream.ca_file;
+    http_client = std::make_shared<upstream::HttpClient>(loops.pointers(), ho);
+    return [client = http_client](const std::string& url) -> asio::awaitable<Result<std::string>> {
+        auto base = upstream::parse_base_url(url);
+        if (!base) {
+            co_return fail(Error::bad_request, {}, "bad JWKS URL");
+        }
+        upstream::HttpRequest req;
+        req.method = "GET";
+        req.target = base->path.empty() ? "/" : base->path;
+        req.headers.emplace_back("Accept", "application/json");
+        auto res = co_await client->request(base->origin, req,
+                                            std::chrono::steady_clock::now() + std::chrono::seconds(10));
+        if (!res) {
+            co_return fail(Error::upstream_unavailable, {}, "JWKS fetch failed");
+        }
+        if (res->status != 200) {
+            co_return fail(Error::upstream_rejected, {}, "JWKS HTTP " + std::to_string(res->status));
+        }
+        co_return std::move(res->body);
+    };
+}
+
 asio::awaitable<http::Response> App::Impl::handle(http::Request& req) {
+    if (auto admitted = gate->admit(req); !admitted) {
+        co_return http::error_response(admitted.error(), cfg.server.dev);
+    }
     const auto origin = req.header("origin");
     const bool cors = origin && origin_allowed(cfg.server, *origin);
     if (req.method == "OPTIONS") {
@@ -296,9 +343,14 @@ void App::wait() {
     }
     if (d.emu_server) {
         d.emu_server->begin_drain();
+        const auto emu_deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        while (d.emu_server->active_connections() > 0 &&
+               std::chrono::steady_clock::now() < emu_deadline) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
     }
     d.store->close();
-    d.loops.stop();
+    d.loops.stop(std::chrono::seconds(2));
     spdlog::info("stopped");
 }
 
@@ -362,7 +414,7 @@ int run_emulator(const std::string& listen, int threads,
     signals_ctx.run();
     spdlog::info("emulator stopping");
     server->begin_drain();
-    loops.stop();
+    loops.stop(std::chrono::seconds(2));
     return 0;
 }
 

@@ -9,6 +9,9 @@
 #include <boost/url/parse.hpp>
 #include <toml++/toml.h>
 
+#include "net/client_ip.hpp"
+#include "ratelimit/gcra.hpp"
+
 namespace voicegate::config {
 namespace {
 
@@ -225,7 +228,7 @@ const std::vector<Setting>& settings() {
          [](Config& c, const std::string& v) { return set_bool(c.log.json, v); }},
         {"VOICEGATE_ACCESS_LOG", "log.access", false, "0: no access log",
          [](Config& c, const std::string& v) { return set_bool(c.log.access, v); }},
-        {"VOICEGATE_AUTH", "auth.mode", false, "none (jwt arrives with issue 3)",
+        {"VOICEGATE_AUTH", "auth.mode", false, "none or jwt (default: jwt if a JWT key is set)",
          [](Config& c, const std::string& v) {
              if (v != "none" && v != "jwt") {
                  return "must be none or jwt, got \"" + v + "\"";
@@ -241,6 +244,78 @@ const std::vector<Setting>& settings() {
              c.auth.admin_token = trim(v);
              return std::string();
          }},
+        {"JWT_SECRET", "", true, "HS256 key (e.g. the Supabase project JWT secret)",
+         [](Config& c, const std::string& v) {
+             c.auth.jwt_secret = v;
+             return std::string();
+         }},
+        {"JWT_JWKS_URL", "auth.jwks_url", false,
+         "RS256/ES256 keys, e.g. https://PROJECT.supabase.co/auth/v1/.well-known/jwks.json",
+         [](Config& c, const std::string& v) {
+             c.auth.jwks_url = trim(v);
+             return std::string();
+         }},
+        {"JWT_JWKS_FILE", "auth.jwks_file", false, "RS256/ES256 keys from a JWKS file",
+         [](Config& c, const std::string& v) {
+             c.auth.jwks_file = trim(v);
+             return std::string();
+         }},
+        {"JWT_ISSUER", "auth.issuer", false, "required iss claim",
+         [](Config& c, const std::string& v) {
+             c.auth.issuer = trim(v);
+             return std::string();
+         }},
+        {"JWT_AUDIENCE", "auth.audience", false, "required aud claim (comma-separated: any of)",
+         [](Config& c, const std::string& v) {
+             c.auth.audiences = split_list(v);
+             return std::string();
+         }},
+        {"VOICEGATE_RATE_USER", "limits.rate_user", false, "token requests per user: N/s, N/min, N/h",
+         [](Config& c, const std::string& v) {
+             auto r = ratelimit::parse_rate(trim(v));
+             if (!r) {
+                 return std::string(r.error().public_message());
+             }
+             c.limits.rate_user = trim(v);
+             return std::string();
+         }},
+        {"VOICEGATE_RATE_IP", "limits.rate_ip", false, "token requests per client IP",
+         [](Config& c, const std::string& v) {
+             auto r = ratelimit::parse_rate(trim(v));
+             if (!r) {
+                 return std::string(r.error().public_message());
+             }
+             c.limits.rate_ip = trim(v);
+             return std::string();
+         }},
+        {"VOICEGATE_TRUSTED_PROXIES", "limits.trusted_proxies", false,
+         "CIDRs whose X-Forwarded-For is believed",
+         [](Config& c, const std::string& v) {
+             auto r = net::CidrList::parse(v);
+             if (!r) {
+                 return std::string(r.error().public_message());
+             }
+             c.limits.trusted_proxies = v;
+             return std::string();
+         }},
+        {"VOICEGATE_IP_ALLOW", "limits.ip_allow", false, "CIDRs allowed (empty: all)",
+         [](Config& c, const std::string& v) {
+             auto r = net::CidrList::parse(v);
+             if (!r) {
+                 return std::string(r.error().public_message());
+             }
+             c.limits.ip_allow = v;
+             return std::string();
+         }},
+        {"VOICEGATE_IP_DENY", "limits.ip_deny", false, "CIDRs denied on every route",
+         [](Config& c, const std::string& v) {
+             auto r = net::CidrList::parse(v);
+             if (!r) {
+                 return std::string(r.error().public_message());
+             }
+             c.limits.ip_deny = v;
+             return std::string();
+         }},
         {"VOICEGATE_EMULATOR", "", false, "1: use the built-in emulator even on a public address",
          [](Config& c, const std::string& v) { return set_bool(c.emulator.forced, v); }},
     };
@@ -249,9 +324,7 @@ const std::vector<Setting>& settings() {
 
 // Settings of SPEC §2.1 that later issues implement. Setting one to a value that would turn a
 // protection on is refused rather than silently ignored.
-const std::vector<std::string> kNotYet = {
-    "JWT_SECRET", "JWT_JWKS_URL", "JWT_JWKS_FILE", "REDIS_URL", "VOICEGATE_TRUSTED_PROXIES",
-    "VOICEGATE_IP_ALLOW", "VOICEGATE_IP_DENY"};
+const std::vector<std::string> kNotYet = {"REDIS_URL"};
 
 // Renders a TOML node as the same text an environment variable would hold.
 std::optional<std::string> toml_to_text(const toml::node& n) {
@@ -371,7 +444,10 @@ void apply_map(Config& cfg, const std::map<std::string, std::string>& values,
     }
 }
 
-void validate(const Config& cfg, LoadResult& out) {
+void validate(Config& cfg, LoadResult& out) {
+    if (cfg.auth.mode.empty()) {
+        cfg.auth.mode = cfg.auth.jwt_configured() ? "jwt" : "none";
+    }
     const bool loopback = is_loopback(cfg.server.host);
     if (cfg.tokens.ttl_s > cfg.tokens.max_ttl_s) {
         out.errors.push_back("VOICEGATE_TOKEN_TTL: " + std::to_string(cfg.tokens.ttl_s) +
@@ -419,10 +495,20 @@ void validate(const Config& cfg, LoadResult& out) {
                 "emulator answers instead)");
         }
     }
-    if (cfg.auth.mode == "jwt") {
+    if (cfg.auth.mode == "jwt" && !cfg.auth.jwt_configured()) {
         out.errors.push_back(
-            "VOICEGATE_AUTH=jwt: JWT authentication is not available in this build yet (issue "
-            "3); refusing to start rather than serve tokens unauthenticated");
+            "VOICEGATE_AUTH=jwt needs a key: set JWT_SECRET (HS256) or JWT_JWKS_URL / "
+            "JWT_JWKS_FILE (RS256/ES256)");
+    }
+    if (!cfg.auth.jwt_secret.empty() && cfg.auth.jwt_secret.size() < 32) {
+        out.errors.push_back("JWT_SECRET: must be at least 32 bytes (RFC 7518 §3.2)");
+    }
+    if (!cfg.auth.jwks_url.empty()) {
+        auto url = boost::urls::parse_absolute_uri(cfg.auth.jwks_url);
+        if (!url || (url->scheme() != "https" &&
+                     !(url->scheme() == "http" && is_loopback(std::string(url->host()))))) {
+            out.errors.push_back("JWT_JWKS_URL: must be an https:// URL (http only to loopback)");
+        }
     }
     if (cfg.auth.mode == "none" && !loopback && !cfg.auth.allow_anonymous) {
         out.errors.push_back(

@@ -71,11 +71,28 @@ struct LogConfig {
     bool access = true;
 };
 
-/// Identity settings that exist today (JWT arrives with issue 3).
+/// Identity settings (SPEC §2.1, §4).
 struct AuthConfig {
-    std::string mode = "none";
+    std::string mode;  // "none" | "jwt"; empty until validated: jwt if a JWT key is set
     bool allow_anonymous = false;
     std::string admin_token;  // secret
+    std::string jwt_secret;   // secret (HS256)
+    std::string jwks_url;
+    std::string jwks_file;
+    std::string issuer;
+    std::vector<std::string> audiences;
+    bool jwt_configured() const {
+        return !jwt_secret.empty() || !jwks_url.empty() || !jwks_file.empty();
+    }
+};
+
+/// Abuse control (SPEC §2.1, §4): rates as "N/s", "N/min", "N/h"; CIDR lists.
+struct LimitsConfig {
+    std::string rate_user = "10/min";
+    std::string rate_ip = "60/min";
+    std::string trusted_proxies;  // comma-separated CIDRs
+    std::string ip_allow;
+    std::string ip_deny;
 };
 
 /// The whole configuration. Built once at start-up, then immutable.
@@ -87,6 +104,7 @@ struct Config {
     EmulatorConfig emulator;
     LogConfig log;
     AuthConfig auth;
+    LimitsConfig limits;
 
     /// True when no key is set: the in-process emulator answers instead of OpenAI.
     bool uses_emulator() const { return upstream.api_key.empty(); }

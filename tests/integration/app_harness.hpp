@@ -57,3 +57,51 @@ private:
 };
 
 }  // namespace voicegate::test
+
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+
+#include "emulator/emulator.hpp"
+#include "http/server.hpp"
+
+namespace voicegate::test {
+
+/// The emulator on its own loop and port, so a test can point voicegate at it with a key and
+/// read its counters (what reached "OpenAI").
+class ExternalEmulator {
+public:
+    ExternalEmulator() {
+        emulator::EmulatorOptions eo;
+        eo.api_key = "sk-test-external-emulator-0123456789";
+        emu_ = std::make_unique<emulator::Emulator>(eo);
+        http::ServerOptions so;
+        so.port = 0;
+        so.access_log = false;
+        server_ = std::make_unique<http::Server>(std::vector<boost::asio::io_context*>{&ioc_}, so,
+                                                 emu_->handler());
+        server_->start();
+        thread_ = std::thread([this] { ioc_.run(); });
+    }
+    ~ExternalEmulator() {
+        server_->begin_drain();
+        ioc_.stop();
+        thread_.join();
+    }
+    std::string base_url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1"; }
+    std::string key() const { return "sk-test-external-emulator-0123456789"; }
+    std::uint64_t client_secret_requests() const {
+        auto s = emu_->stats();
+        auto it = s.requests.find("client_secrets");
+        return it == s.requests.end() ? 0 : it->second;
+    }
+    std::uint64_t connections() const { return server_->connections_accepted(); }
+
+private:
+    boost::asio::io_context ioc_{1};
+    std::unique_ptr<emulator::Emulator> emu_;
+    std::unique_ptr<http::Server> server_;
+    std::thread thread_;
+};
+
+}  // namespace voicegate::test

@@ -11,6 +11,8 @@
 #include "fakes/fake_realtime_api.hpp"
 #include "fakes/fake_session_store.hpp"
 #include "fakes/manual_clock.hpp"
+#include "ratelimit/memory_limiter.hpp"
+#include "support/jwt_factory.hpp"
 
 namespace voicegate::api {
 namespace {
@@ -42,14 +44,25 @@ http::Response run(F&& f) {
     return fut.get();
 }
 
+config::Config config_with(std::map<std::string, std::string> env) {
+    config::Sources s;
+    s.env = std::move(env);
+    auto loaded = config::load_config(s);
+    EXPECT_TRUE(loaded.config.has_value()) << (loaded.errors.empty() ? "" : loaded.errors[0]);
+    return *loaded.config;
+}
+
 class HandlerTest : public ::testing::Test {
 protected:
-    config::Config cfg_ = default_config();
+    explicit HandlerTest(config::Config cfg = default_config()) : cfg_(std::move(cfg)) {}
+    config::Config cfg_;
     test::FakeRealtimeApi realtime_;
     test::FakeSessionStore store_;
     test::ManualClock clock_;
-    TokenHandler token_{cfg_, realtime_, store_, clock_};
-    EndHandler end_{cfg_, store_, clock_};
+    ratelimit::MemoryLimiter limiter_{clock_};
+    Gate gate_{cfg_, clock_, limiter_, {}};
+    TokenHandler token_{cfg_, gate_, realtime_, store_, clock_};
+    EndHandler end_{cfg_, gate_, store_, clock_};
 
     http::Response token(std::string body) {
         auto req = json_request(std::move(body));
@@ -207,6 +220,80 @@ TEST_F(HandlerTest, EndValidationAndUnknownSession) {
                              R"({"sessionId":7,"duration":1})"}) {
         EXPECT_EQ(end(body).status, 400) << body;
     }
+}
+
+TEST_F(HandlerTest, RateLimitPerUserIs429WithHeadersAndAuditEvent) {
+    // Default policy: 10 token requests per user per minute.
+    for (int i = 0; i < 10; ++i) {
+        auto ok = token(R"({"userId":"busy"})");
+        ASSERT_EQ(ok.status, 200) << i;
+    }
+    auto limited = token(R"({"userId":"busy"})");
+    EXPECT_EQ(limited.status, 429);
+    EXPECT_EQ(json::parse(limited.body).at("code"), "rate_limited");
+    bool retry = false;
+    bool policy = false;
+    for (const auto& [k, v] : limited.headers) {
+        retry |= k == "Retry-After" && std::stoi(v) >= 1;
+        policy |= k == "RateLimit-Policy" && v.find("\"user\";q=10;w=60") != std::string::npos;
+    }
+    EXPECT_TRUE(retry);
+    EXPECT_TRUE(policy);
+    EXPECT_EQ(realtime_.requests.size(), 10U) << "a limited request never reaches upstream";
+    ASSERT_EQ(store_.events.size(), 1U);
+    EXPECT_EQ(store_.events[0].type, "token_denied");
+    EXPECT_EQ(store_.events[0].reason, "rate_limited");
+    // Another user is unaffected; time heals.
+    EXPECT_EQ(token(R"({"userId":"calm"})").status, 200);
+    clock_.advance_ms(6'001);
+    EXPECT_EQ(token(R"({"userId":"busy"})").status, 200);
+}
+
+constexpr const char* kSecret = "0123456789abcdef0123456789abcdef-test";
+
+class JwtHandlerTest : public HandlerTest {
+protected:
+    JwtHandlerTest() : HandlerTest(config_with({{"JWT_SECRET", kSecret}})) {}
+    std::string jwt(const std::string& sub, std::int64_t exp_offset_s = 600) {
+        return test::sign_hs256({{"alg", "HS256"}, {"typ", "JWT"}},
+                                {{"sub", sub}, {"exp", clock_.now_s() + exp_offset_s},
+                                 {"aud", "authenticated"}, {"role", "authenticated"}},
+                                kSecret);
+    }
+    http::Response call(const auto& handler, std::string body, const std::string& bearer) {
+        auto req = json_request(std::move(body));
+        if (!bearer.empty()) {
+            req.headers.emplace_back("authorization", "Bearer " + bearer);
+        }
+        return run([&]() -> asio::awaitable<http::Response> { co_return co_await handler.handle(req); });
+    }
+};
+
+TEST_F(JwtHandlerTest, TokenNeedsAValidJwtAndUsesItsSubject) {
+    auto none = call(token_, "{}", "");
+    EXPECT_EQ(none.status, 401);
+    bool www = false;
+    for (const auto& [k, v] : none.headers) {
+        www |= k == "WWW-Authenticate" && v.rfind("Bearer", 0) == 0;
+    }
+    EXPECT_TRUE(www);
+    EXPECT_EQ(call(token_, "{}", jwt("u1", -3600)).status, 401) << "expired";
+    EXPECT_EQ(call(token_, "{}", jwt("u1") + "x").status, 401) << "bad signature";
+    EXPECT_TRUE(realtime_.requests.empty());
+
+    auto ok = call(token_, R"({"userId":"someone-else"})", jwt("uuid-1234"));
+    ASSERT_EQ(ok.status, 200) << ok.body;
+    EXPECT_EQ(store_.rows.begin()->second.issued.user_id, "uuid-1234") << "body userId ignored";
+}
+
+TEST_F(JwtHandlerTest, OnlyTheOwnerCanEndASession) {
+    ASSERT_EQ(call(token_, "{}", jwt("owner")).status, 200);
+    const std::string end_body = R"({"sessionId":"sess_C9CiUVUzUzYIssh3ELY1d","duration":5})";
+    EXPECT_EQ(call(end_, end_body, "").status, 401);
+    auto other = call(end_, end_body, jwt("intruder"));
+    EXPECT_EQ(other.status, 403);
+    EXPECT_EQ(json::parse(other.body).at("code"), "forbidden");
+    EXPECT_EQ(call(end_, end_body, jwt("owner")).status, 200);
 }
 
 TEST(StaticFiles, ConsoleIsServedWithSecurityHeaders) {

@@ -119,7 +119,7 @@ TEST(Config, PlainHttpUpstreamOnlyOnLoopback) {
 
 TEST(Config, UnimplementedProtectionsRefused) {
     Sources s;
-    s.env = {{"JWT_SECRET", "x"}};
+    s.env = {{"REDIS_URL", "redis://127.0.0.1:6379/0"}};
     EXPECT_FALSE(load_config(s).config);
 }
 

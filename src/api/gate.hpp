@@ -1,0 +1,74 @@
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "auth/jwks.hpp"
+#include "auth/jwt_verifier.hpp"
+#include "core/clock.hpp"
+#include "core/config.hpp"
+#include "http/message.hpp"
+#include "net/client_ip.hpp"
+#include "ratelimit/limiter.hpp"
+
+namespace voicegate::api {
+
+/// Fetches a JWKS document (JSON text) from a URL; injected so the gate stays free of I/O
+/// types. Must be co_awaited on an event loop.
+using JwksFetcher = std::function<boost::asio::awaitable<Result<std::string>>(const std::string&)>;
+
+/// The identity and abuse-control checks in front of the handlers (SPEC §4): client IP behind
+/// trusted proxies, IP allow/deny lists, JWT authentication (HS256 secret, RS256/ES256 from a
+/// JWKS file or URL, refreshed on an unknown `kid` at most once per 30 s), admin identity, and
+/// the per-user / per-IP token rate limits.
+/// Thread safety: immutable after construction except the JWKS cache and the limiter, which
+/// are thread-safe; every method may be called from any event loop.
+class Gate {
+public:
+    /// Builds the gate; throws std::runtime_error with a clear message on a start-up problem
+    /// (unreadable JWKS file, no usable key, ...). `limiter` is borrowed.
+    Gate(const config::Config& config, const Clock& clock, ratelimit::Limiter& limiter,
+         JwksFetcher fetch_jwks);
+
+    /// Loads the JWKS from its URL (call once at start-up, on an event loop). Logs and keeps
+    /// going on failure: tokens then fail until a refresh succeeds.
+    boost::asio::awaitable<void> prime();
+
+    /// Replaces req.client_ip with the resolved client address and refuses denied addresses
+    /// (403 ip_denied). Pure apart from the request.
+    Result<void> admit(http::Request& req) const;
+
+    /// Authenticates the request when auth is on: the verified claims, or nullopt when auth is
+    /// off; 401 (with WWW-Authenticate) for a missing, invalid or expired token.
+    boost::asio::awaitable<Result<std::optional<auth::Claims>>> authenticate(
+        const http::Request& req) const;
+
+    /// True if the request carries the admin token (constant-time) or an admin JWT.
+    boost::asio::awaitable<bool> is_admin(const http::Request& req) const;
+
+    /// Counts one token request for `user` and `ip`; on refusal a 429 Failure with Retry-After.
+    /// `headers` receives RateLimit-Policy / RateLimit either way.
+    Result<void> limit_token(const std::string& user, const std::string& ip,
+                             std::vector<std::pair<std::string, std::string>>& headers) const;
+
+    bool auth_enabled() const { return verifier_.has_value(); }
+
+private:
+    boost::asio::awaitable<void> refresh_jwks() const;
+
+    const config::Config& config_;
+    const Clock& clock_;
+    ratelimit::Limiter& limiter_;
+    JwksFetcher fetch_jwks_;
+    net::CidrList trusted_;
+    net::IpRules ip_rules_;
+    ratelimit::Rate rate_user_;
+    ratelimit::Rate rate_ip_;
+    std::unique_ptr<auth::JwksCache> jwks_;
+    std::optional<auth::JwtVerifier> verifier_;
+};
+
+}  // namespace voicegate::api
