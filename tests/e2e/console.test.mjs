@@ -82,7 +82,10 @@ function startServer() {
     }, SERVER_START_MS);
     const onData = (chunk) => {
       log += chunk.toString();
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      // The service's own line, not that of an emulator it may start beside itself.
+      const complete = log.split('\n').slice(0, -1); // a port cut between two chunks must not match
+      const line = complete.find((l) => /listening on http:/.test(l) && !/emulator listening/.test(l));
+      const m = line && /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
       if (m && !server.baseUrl) {
         server.baseUrl = m[1];
         clearTimeout(timer);
@@ -143,7 +146,7 @@ async function openConsole(context, baseUrl, pageErrors) {
     if (/Content Security Policy/i.test(msg.text())) pageErrors.push(msg.text());
   });
   await page.goto(`${baseUrl}/`);
-  await page.locator('body[data-ready="true"]').waitFor();
+  await page.locator('body[data-options="loaded"]').waitFor();
   return page;
 }
 
@@ -433,8 +436,10 @@ describe('test console (real binary, emulator upstream)', { timeout: 180_000 }, 
       assert.equal((await box.locator('[data-testid="error-code"]').textContent()).trim(), 'overloaded');
       assert.equal((await box.locator('[data-testid="error-retry-after"]').textContent()).trim(), 'Retry after 3 s.');
       assert.ok(await p.locator('#issue-token').isEnabled(), 'server defaults still usable');
+      await p.locator('body[data-options="failed"]').waitFor();
       await p.locator('#options-retry').click();
-      await box.waitFor({ state: 'hidden' });
+      await p.locator('body[data-options="loaded"]').waitFor();
+      assert.ok(await box.isHidden());
       assert.equal(await p.locator('#model').inputValue(), options.defaultModel);
     } finally {
       await p.close();

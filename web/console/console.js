@@ -280,9 +280,26 @@ function renderOptions(opts) {
   fillSelect($('voice'), voices, opts.defaultVoice);
   $('voice').disabled = false;
 
+  // Aliases as a compact, expandable hint: retired names the server maps to current ones.
   const hint = $('model-hint');
+  hint.replaceChildren();
   if (aliasNames.length) {
-    hint.textContent = `Aliases: ${aliasNames.map((k) => `${k} → ${aliases[k]}`).join(', ')}`;
+    const details = document.createElement('details');
+    details.className = 'aliases';
+    const summary = document.createElement('summary');
+    summary.textContent = `${aliasNames.length} retired name${aliasNames.length === 1 ? '' : 's'} accepted as aliases`;
+    const list = document.createElement('ul');
+    for (const name of aliasNames) {
+      const li = document.createElement('li');
+      const from = document.createElement('code');
+      from.textContent = name;
+      const to = document.createElement('code');
+      to.textContent = aliases[name];
+      li.append(from, ' → ', to);
+      list.append(li);
+    }
+    details.append(summary, list);
+    hint.append(details);
   } else {
     hint.textContent = 'No aliases configured.';
   }
@@ -317,6 +334,7 @@ async function loadOptions() {
   const box = $('options-error');
   clearError(box);
   $('server-facts').textContent = 'Loading server options…';
+  document.body.dataset.options = 'loading';
   const result = await callApi(API.options);
   if (!result.ok) {
     $('server-facts').textContent = 'Server options unavailable';
@@ -339,12 +357,14 @@ async function loadOptions() {
       $('issue-token').disabled = false;
     }
     announce('Could not load the server options.');
+    document.body.dataset.options = 'failed';
     document.body.dataset.ready = 'true';
     return;
   }
   state.options = result.body;
   renderOptions(result.body);
   announce('Ready.');
+  document.body.dataset.options = 'loaded';
   document.body.dataset.ready = 'true';
 }
 
