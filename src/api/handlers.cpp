@@ -78,6 +78,7 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
     rec.user_id = params->user_id;
     rec.model = secret->model.empty() ? params->model : secret->model;
     rec.voice = secret->voice;
+    rec.profile = params->profile;
     rec.issued_at_ms = clock_.now_ms();
     rec.token_expires_at = secret->expires_at;
     rec.client_ip = req.client_ip;
@@ -180,7 +181,23 @@ http::Response options_response(const config::Config& config) {
     out["aliases"] = std::move(aliases);
     out["maxInstructionsBytes"] = config.tokens.max_instructions_bytes;
     out["tokenTtl"] = config.tokens.ttl_s;
-    out["profiles"] = json::array{};
+    json::array profiles;
+    for (const auto& p : config.tokens.profiles) {
+        json::array locked;
+        for (const auto& [k, v] : p.fields) {
+            locked.emplace_back(k);
+        }
+        json::array overridable;
+        for (const auto& o : p.allow_override) {
+            overridable.emplace_back(o);
+        }
+        // Names and shape only: a profile's instructions and tools stay on the server.
+        profiles.emplace_back(json::object{{"name", p.name},
+                                           {"description", p.description},
+                                           {"fields", std::move(locked)},
+                                           {"allowOverride", std::move(overridable)}});
+    }
+    out["profiles"] = std::move(profiles);
     out["emulator"] = config.uses_emulator();
     return http::json_response(200, out);
 }

@@ -114,10 +114,15 @@ Result<void> parse_session_config(const json::object& sc, const config::TokenPol
                 }
                 p.max_output_tokens = json::value(*n);
             }
+        } else if (key == "profile") {
+            if (!value.is_string() || value.get_string().empty()) {
+                return bad("sessionConfig.profile", "must be a profile name");
+            }
+            p.profile = std::string(value.get_string());
         } else {
             return bad("sessionConfig." + std::string(key),
                        "unknown field; allowed: model, voice, instructions, temperature, "
-                       "maxOutputTokens");
+                       "maxOutputTokens, profile");
         }
     }
     return {};
@@ -154,6 +159,45 @@ Result<TokenParams> parse_token_request(const json::object& body,
             return bad(std::string(key), "unknown field; allowed: userId, sessionConfig");
         }
     }
+    if (!p.profile.empty()) {
+        const auto* profile = policy.find_profile(p.profile);
+        if (profile == nullptr) {
+            return bad("sessionConfig.profile", "unknown profile \"" + p.profile.substr(0, 64) + "\"");
+        }
+        // The operator decides: a field the profile sets is locked unless it allows overrides.
+        const std::pair<const char*, const char*> kFields[] = {
+            {"model", "model"}, {"voice", "voice"}, {"instructions", "instructions"},
+            {"maxOutputTokens", "max_output_tokens"}};
+        const bool given[] = {!p.requested_model.empty(), p.voice.has_value(),
+                              p.instructions.has_value(), p.max_output_tokens.has_value()};
+        for (std::size_t i = 0; i < 4; ++i) {
+            const auto* fixed = profile->fields.if_contains(kFields[i].second);
+            if (fixed == nullptr) {
+                continue;
+            }
+            if (given[i] && !profile->allows(kFields[i].first)) {
+                return bad(std::string("sessionConfig.") + kFields[i].first,
+                           "is locked by profile \"" + p.profile + "\"");
+            }
+            if (!given[i]) {
+                if (i == 0) {
+                    p.requested_model = std::string(fixed->get_string());
+                } else if (i == 1) {
+                    p.voice = std::string(fixed->get_string());
+                } else if (i == 2) {
+                    p.instructions = std::string(fixed->get_string());
+                } else {
+                    p.max_output_tokens = *fixed;
+                }
+            }
+        }
+        for (const char* extra : {"turn_detection", "transcription", "noise_reduction", "tools",
+                                  "tool_choice", "speed"}) {
+            if (const auto* v = profile->fields.if_contains(extra)) {
+                p.profile_extras[extra] = *v;
+            }
+        }
+    }
     if (p.requested_model.empty()) {
         p.requested_model = policy.default_model;
     }
@@ -174,11 +218,35 @@ json::object build_upstream_session(const TokenParams& p) {
     if (p.instructions) {
         s["instructions"] = *p.instructions;
     }
+    json::object input;
+    json::object output;
     if (p.voice) {
-        s["audio"] = json::object{{"output", json::object{{"voice", *p.voice}}}};
+        output["voice"] = *p.voice;
+    }
+    for (const auto& [k, v] : p.profile_extras) {
+        if (k == "turn_detection" || k == "transcription" || k == "noise_reduction") {
+            input[k] = v;
+        } else if (k == "speed") {
+            output[k] = v;
+        }
+    }
+    if (!input.empty() || !output.empty()) {
+        json::object audio;
+        if (!input.empty()) {
+            audio["input"] = std::move(input);
+        }
+        if (!output.empty()) {
+            audio["output"] = std::move(output);
+        }
+        s["audio"] = std::move(audio);
     }
     if (p.max_output_tokens) {
         s["max_output_tokens"] = *p.max_output_tokens;
+    }
+    for (const char* k : {"tools", "tool_choice"}) {
+        if (const auto* v = p.profile_extras.if_contains(k)) {
+            s[k] = *v;
+        }
     }
     return s;
 }

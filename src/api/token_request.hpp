@@ -23,6 +23,10 @@ struct TokenParams {
     std::optional<std::string> instructions;
     std::optional<boost::json::value> max_output_tokens;  // int 1..4096 or "inf"
     std::vector<std::string> warnings;
+    std::string profile;  // selected server-side profile, empty if none
+    /// The profile's fields that are not client-visible (turn_detection, transcription,
+    /// noise_reduction, tools, tool_choice, speed).
+    boost::json::object profile_extras;
 };
 
 /// Validates a token request body against the policy. Every failure is a 400 `bad_request`

@@ -6,6 +6,7 @@
 #include <set>
 #include <sstream>
 
+#include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <toml++/toml.h>
 
@@ -373,6 +374,128 @@ std::optional<std::string> toml_to_text(const toml::node& n) {
     return std::nullopt;
 }
 
+// A TOML value as JSON (tables -> objects, arrays -> arrays), for profile fields.
+boost::json::value toml_to_json(const toml::node& n) {
+    if (const auto* t = n.as_table()) {
+        boost::json::object o;
+        for (const auto& [k, v] : *t) {
+            o[std::string(k.str())] = toml_to_json(v);
+        }
+        return o;
+    }
+    if (const auto* a = n.as_array()) {
+        boost::json::array arr;
+        for (const auto& e : *a) {
+            arr.push_back(toml_to_json(e));
+        }
+        return arr;
+    }
+    if (const auto* s = n.as_string()) {
+        return boost::json::value(s->get());
+    }
+    if (const auto* i = n.as_integer()) {
+        return boost::json::value(i->get());
+    }
+    if (const auto* b = n.as_boolean()) {
+        return boost::json::value(b->get());
+    }
+    if (const auto* f = n.as_floating_point()) {
+        return boost::json::value(f->get());
+    }
+    return nullptr;
+}
+
+// Reads [profiles.NAME] tables. Validation against the final policy happens in validate().
+void apply_profiles(Config& cfg, const toml::table& profiles, const std::string& path,
+                    LoadResult& out) {
+    static const std::vector<std::string> kFields = {
+        "model",         "voice",          "instructions", "max_output_tokens",
+        "turn_detection", "transcription", "noise_reduction", "tools",
+        "tool_choice",   "speed",          "description",  "allow_override"};
+    for (const auto& [name, node] : profiles) {
+        const std::string where = path + ": profiles." + std::string(name.str());
+        const auto* table = node.as_table();
+        if (table == nullptr) {
+            out.errors.push_back(where + ": expected a table like [profiles." +
+                                 std::string(name.str()) + "]");
+            continue;
+        }
+        Profile p;
+        p.name = std::string(name.str());
+        for (const auto& [key, value] : *table) {
+            const std::string k(key.str());
+            if (std::find(kFields.begin(), kFields.end(), k) == kFields.end()) {
+                out.errors.push_back(where + "." + k + ": unknown profile field");
+                continue;
+            }
+            if (k == "description") {
+                p.description = value.value_or(std::string());
+            } else if (k == "allow_override") {
+                if (auto t = toml_to_text(value)) {
+                    p.allow_override = split_list(*t);
+                }
+            } else {
+                p.fields[k] = toml_to_json(value);
+            }
+        }
+        cfg.tokens.profiles.push_back(std::move(p));
+    }
+}
+
+void validate_profiles(Config& cfg, LoadResult& out) {
+    static const std::vector<std::string> kOverridable = {"model", "voice", "instructions",
+                                                          "maxOutputTokens"};
+    for (auto& p : cfg.tokens.profiles) {
+        const std::string where = "profiles." + p.name;
+        for (const auto& o : p.allow_override) {
+            if (std::find(kOverridable.begin(), kOverridable.end(), o) == kOverridable.end()) {
+                out.errors.push_back(where + ".allow_override: \"" + o +
+                                     "\" is not a client field (model, voice, instructions, "
+                                     "maxOutputTokens)");
+            }
+        }
+        auto& f = p.fields;
+        if (auto* m = f.if_contains("model")) {
+            auto resolved = m->is_string() ? cfg.tokens.resolve_model(std::string(m->get_string()))
+                                           : std::nullopt;
+            if (!resolved) {
+                out.errors.push_back(where + ".model: must be an allowed model");
+            } else {
+                *m = *resolved;
+            }
+        }
+        if (auto* v = f.if_contains("voice");
+            v && (!v->is_string() || !cfg.tokens.voice_allowed(std::string(v->get_string())))) {
+            out.errors.push_back(where + ".voice: must be one of the allowed voices");
+        }
+        if (auto* i = f.if_contains("instructions");
+            i && (!i->is_string() || i->get_string().size() > cfg.tokens.max_instructions_bytes)) {
+            out.errors.push_back(where + ".instructions: must be a string within " +
+                                 std::to_string(cfg.tokens.max_instructions_bytes) + " bytes");
+        }
+        if (auto* n = f.if_contains("max_output_tokens")) {
+            const bool ok = (n->is_string() && n->get_string() == "inf") ||
+                            (n->is_int64() && n->get_int64() >= 1 && n->get_int64() <= 4096);
+            if (!ok) {
+                out.errors.push_back(where + ".max_output_tokens: must be 1..4096 or \"inf\"");
+            }
+        }
+        for (const char* obj : {"turn_detection", "transcription", "noise_reduction"}) {
+            if (auto* o = f.if_contains(obj); o && !o->is_object()) {
+                out.errors.push_back(where + "." + obj + ": must be a table");
+            }
+        }
+        if (auto* t = f.if_contains("tools"); t && !t->is_array()) {
+            out.errors.push_back(where + ".tools: must be an array of tables");
+        }
+        if (auto* sp = f.if_contains("speed");
+            sp && !((sp->is_double() && sp->get_double() >= 0.25 && sp->get_double() <= 1.5) ||
+                    (sp->is_int64() && sp->get_int64() == 1))) {
+            out.errors.push_back(where + ".speed: must be a number from 0.25 to 1.5");
+        }
+    }
+}
+
 void apply_toml(Config& cfg, const Sources& src, LoadResult& out) {
     toml::table doc;
     try {
@@ -394,6 +517,10 @@ void apply_toml(Config& cfg, const Sources& src, LoadResult& out) {
         if (table == nullptr) {
             out.errors.push_back(src.toml_path + ": " + std::string(section.str()) +
                                  ": expected a [section] table");
+            continue;
+        }
+        if (section.str() == "profiles") {
+            apply_profiles(cfg, *table, src.toml_path, out);
             continue;
         }
         if (section.str() == "emulator") {
@@ -445,6 +572,7 @@ void apply_map(Config& cfg, const std::map<std::string, std::string>& values,
 }
 
 void validate(Config& cfg, LoadResult& out) {
+    validate_profiles(cfg, out);
     if (cfg.auth.mode.empty()) {
         cfg.auth.mode = cfg.auth.jwt_configured() ? "jwt" : "none";
     }
@@ -540,6 +668,20 @@ std::optional<std::string> TokenPolicy::resolve_model(const std::string& request
         return std::nullopt;
     }
     return m;
+}
+
+bool Profile::allows(const std::string& client_field) const {
+    return std::find(allow_override.begin(), allow_override.end(), client_field) !=
+           allow_override.end();
+}
+
+const Profile* TokenPolicy::find_profile(const std::string& name) const {
+    for (const auto& p : profiles) {
+        if (p.name == name) {
+            return &p;
+        }
+    }
+    return nullptr;
 }
 
 bool TokenPolicy::voice_allowed(const std::string& voice) const {

@@ -8,7 +8,23 @@
 #include <utility>
 #include <vector>
 
+#include <boost/json/object.hpp>
+
 namespace voicegate::config {
+
+/// A server-side session profile (SPEC §3.4): a named session config that a client selects
+/// with `sessionConfig.profile`. Fields it sets are locked unless listed in allow_override.
+struct Profile {
+    std::string name;
+    std::string description;
+    /// GA session fields, already validated: model (resolved), voice, instructions,
+    /// max_output_tokens, turn_detection, transcription, noise_reduction, tools, tool_choice,
+    /// speed.
+    boost::json::object fields;
+    std::vector<std::string> allow_override;  // client field names: voice, instructions, ...
+    /// True if the client may set `client_field` (model, voice, instructions, maxOutputTokens).
+    bool allows(const std::string& client_field) const;
+};
 
 /// HTTP listener settings (SPEC §2.1 VOICEGATE_LISTEN, CORS, limits).
 struct ServerConfig {
@@ -46,6 +62,9 @@ struct TokenPolicy {
     std::vector<std::string> models;                          // allowlist (after aliases)
     std::vector<std::pair<std::string, std::string>> aliases;  // retired -> current
     std::vector<std::string> voices;
+    std::vector<Profile> profiles;
+    /// The profile named `name`, or nullptr.
+    const Profile* find_profile(const std::string& name) const;
     /// The model `requested` resolves to after aliases, or nullopt if not allowed.
     std::optional<std::string> resolve_model(const std::string& requested) const;
     bool voice_allowed(const std::string& voice) const;

@@ -171,3 +171,42 @@ TEST(Config, ExampleFileLoadsAndEqualsDefaults) {
 
 }  // namespace
 }  // namespace voicegate::config
+
+namespace voicegate::config {
+namespace {
+
+const char* kProfiles = R"(
+[profiles.diary]
+description = "Diary helper"
+model = "gpt-4o-realtime-preview-2024-12-17"
+voice = "marin"
+instructions = "You help the user write today's diary entry."
+max_output_tokens = 1024
+turn_detection = { type = "semantic_vad", eagerness = "auto" }
+transcription = { model = "gpt-4o-mini-transcribe", language = "en" }
+allow_override = ["voice"]
+tools = [ { type = "function", name = "save_entry", description = "Save the entry", parameters = { type = "object" } } ]
+)";
+
+TEST(ConfigProfiles, LoadedResolvedAndValidated) {
+    Sources s;
+    s.toml_path = "p.toml";
+    s.toml_text = kProfiles;
+    auto r = load_config(s);
+    ASSERT_TRUE(r.config) << r.errors.at(0);
+    const auto* p = r.config->tokens.find_profile("diary");
+    ASSERT_NE(p, nullptr);
+    EXPECT_EQ(p->fields.at("model"), "gpt-realtime") << "aliases apply to profiles";
+    EXPECT_EQ(p->fields.at("turn_detection").at("type"), "semantic_vad");
+    EXPECT_EQ(p->fields.at("tools").as_array().size(), 1U);
+    EXPECT_TRUE(p->allows("voice"));
+    EXPECT_FALSE(p->allows("instructions"));
+
+    s.toml_text = "[profiles.bad]\nvoice = \"onyx\"\nallow_override = [\"tools\"]\ncolour = 1\n";
+    auto bad = load_config(s);
+    EXPECT_FALSE(bad.config);
+    EXPECT_EQ(bad.errors.size(), 3U);
+}
+
+}  // namespace
+}  // namespace voicegate::config
