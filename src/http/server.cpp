@@ -1,4 +1,5 @@
 #include "http/server.hpp"
+#include "core/text.hpp"
 
 #include <list>
 #include <stdexcept>
@@ -47,15 +48,6 @@ bool sane_request_id(std::string_view id) {
     return true;
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return out;
-}
 
 // A connection registered with its loop so a drain can close it while it is idle.
 struct Conn {
@@ -211,7 +203,7 @@ Request Server::Impl::to_request(bhttp::request<bhttp::string_body>& msg,
     }
     req.headers.reserve(16);
     for (const auto& f : msg) {
-        req.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
+        req.headers.emplace_back(to_lower(f.name_string()), std::string(f.value()));
     }
     req.body = std::move(msg.body());
     req.client_ip = peer;

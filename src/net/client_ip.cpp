@@ -1,19 +1,11 @@
 #include "net/client_ip.hpp"
+#include "core/text.hpp"
 
 #include <charconv>
 
 namespace voicegate::net {
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 bool is_port(std::string_view p) {
     unsigned port = 0;
@@ -24,7 +16,7 @@ bool is_port(std::string_view p) {
 }  // namespace
 
 std::optional<IpAddress> parse_forwarded_hop(std::string_view hop) {
-    hop = trim(hop);
+    hop = trim_view(hop);
     if (hop.empty()) {
         return std::nullopt;
     }
@@ -74,7 +66,7 @@ std::string resolve_client_ip(std::string_view peer,
         while (true) {
             const auto comma = list.rfind(',');
             const auto entry =
-                trim(comma == std::string_view::npos ? list : list.substr(comma + 1));
+                trim_view(comma == std::string_view::npos ? list : list.substr(comma + 1));
             if (!entry.empty()) {
                 const auto hop = parse_forwarded_hop(entry);
                 if (!hop) {

@@ -1,4 +1,5 @@
 #include "ratelimit/gcra.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <array>
@@ -8,28 +9,7 @@
 namespace voicegate::ratelimit {
 namespace {
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const char c = (a[i] >= 'A' && a[i] <= 'Z') ? static_cast<char>(a[i] - 'A' + 'a') : a[i];
-        if (c != b[i]) {
-            return false;
-        }
-    }
-    return true;
-}
 
 Failure bad_rate(std::string_view text, std::string_view why) {
     std::string shown;
@@ -71,8 +51,8 @@ Result<Rate> parse_rate(std::string_view text) {
     if (slash == std::string_view::npos) {
         return bad_rate(text, "missing '/'");
     }
-    const auto number = trim(text.substr(0, slash));
-    const auto unit = trim(text.substr(slash + 1));
+    const auto number = trim_view(text.substr(0, slash));
+    const auto unit = trim_view(text.substr(slash + 1));
     if (number.empty()) {
         return bad_rate(text, "missing count before '/'");
     }

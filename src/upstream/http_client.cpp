@@ -1,4 +1,5 @@
 #include "upstream/http_client.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -41,15 +42,6 @@ namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return out;
-}
 
 bool is_ip_literal(const std::string& host) {
     boost::system::error_code ec;
@@ -77,7 +69,7 @@ Result<BaseUrl> parse_base_url(std::string_view url) {
     }
     const auto& u = *parsed;
     BaseUrl out;
-    const auto scheme = lower(u.scheme());
+    const auto scheme = to_lower(u.scheme());
     if (scheme == "https") {
         out.origin.tls = true;
     } else if (scheme == "http") {
@@ -95,7 +87,7 @@ Result<BaseUrl> parse_base_url(std::string_view url) {
     if (u.host_type() == boost::urls::host_type::ipv6) {
         out.origin.host = std::string(u.host_address());
     } else {
-        out.origin.host = lower(u.host());
+        out.origin.host = to_lower(u.host());
     }
     std::uint16_t default_port = out.origin.tls ? 443 : 80;
     out.origin.port = default_port;
@@ -121,7 +113,7 @@ Result<BaseUrl> parse_base_url(std::string_view url) {
 }
 
 bool is_loopback_host(std::string_view host) {
-    std::string h = lower(host);
+    std::string h = to_lower(host);
     if (h.size() >= 2 && h.front() == '[' && h.back() == ']') {
         h = h.substr(1, h.size() - 2);
     }
@@ -634,7 +626,7 @@ asio::awaitable<HttpResult> HttpClient::request(const Origin& origin, const Http
             out.status = static_cast<int>(res.result_int());
             out.headers.reserve(16);
             for (const auto& f : res) {
-                out.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
+                out.headers.emplace_back(to_lower(f.name_string()), std::string(f.value()));
             }
             out.body = std::move(res.body());
             impl->release(pool, origin, std::move(conn), keep);

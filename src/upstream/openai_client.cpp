@@ -1,4 +1,5 @@
 #include "upstream/openai_client.hpp"
+#include "core/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -36,26 +37,11 @@ std::int64_t unix_now_s() {
         .count();
 }
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
 
 // A non-negative decimal number (digits, optionally one '.'), as a double.
 std::optional<double> parse_number(std::string_view s) {
-    s = trim(s);
+    s = trim_view(s);
     if (s.empty() || s.size() > 20) {
         return std::nullopt;
     }
@@ -82,7 +68,7 @@ std::optional<double> parse_number(std::string_view s) {
 
 // IMF-fixdate ("Sun, 06 Nov 1994 08:49:37 GMT") as unix seconds.
 std::optional<std::int64_t> parse_http_date(std::string_view s) {
-    const std::string text(trim(s));
+    const std::string text(trim_view(s));
     std::tm tm{};
     const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
     if (end == nullptr || *end != '\0') {
@@ -235,10 +221,10 @@ bool should_retry_status(const HttpResponse& response) {
         return false;
     }
     if (const auto h = response.header("x-should-retry")) {
-        if (iequals(trim(*h), "true")) {
+        if (iequals(trim_view(*h), "true")) {
             return true;
         }
-        if (iequals(trim(*h), "false")) {
+        if (iequals(trim_view(*h), "false")) {
             return false;
         }
     }

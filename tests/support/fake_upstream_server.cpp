@@ -1,4 +1,5 @@
 #include "support/fake_upstream_server.hpp"
+#include "core/text.hpp"
 
 #include <stdexcept>
 
@@ -27,15 +28,6 @@ namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return out;
-}
 
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
     if (d.count() > 0) {
@@ -99,7 +91,7 @@ struct FakeUpstreamServer::Tls : std::enable_shared_from_this<FakeUpstreamServer
                 req.query = req.target.substr(q + 1);
             }
             for (const auto& f : msg) {
-                req.headers.emplace_back(lower(f.name_string()), std::string(f.value()));
+                req.headers.emplace_back(to_lower(f.name_string()), std::string(f.value()));
             }
             req.body = std::move(msg.body());
             req.client_ip = "127.0.0.1";
