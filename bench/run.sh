@@ -20,6 +20,8 @@
 # would run out), BENCH_IDLE_CONNECTIONS (10000),
 # BENCH_PIN (0/1: pin the emulator to the last core, see README), BENCH_QUIET_WAIT (seconds to
 # wait for a 1-min load average under 0.5 before starting, default 0), VOICEGATE_BIN.
+# PID_<name> and START_<name> are set by start/`printf -v` and read by name (${!var}).
+# shellcheck disable=SC2034,SC2154,SC2016
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -48,7 +50,7 @@ die() {
   exit 1
 }
 
-for tool in wrk nginx node npm curl pgrep ss; do
+for tool in wrk nginx node npm curl pgrep setsid; do
   command -v "$tool" >/dev/null || die "$tool is missing: run 'make build' (scripts/deps.sh installs it)"
 done
 [ -x "$VG" ] || die "$VG is missing: run 'make build'"
@@ -59,9 +61,9 @@ PGIDS=()  # process groups we started (each server runs under setsid)
 WRK_PID=""
 
 stop_group() {  # stop_group PGID: TERM, up to 5 s grace, then KILL
-  local pg=$1 i
+  local pg=$1
   kill -TERM -- "-$pg" 2>/dev/null || return 0
-  for i in $(seq 50); do
+  for _ in $(seq 50); do
     kill -0 -- "-$pg" 2>/dev/null || return 0
     sleep 0.1
   done
@@ -95,7 +97,7 @@ free_port() {  # a port below the ephemeral range with no listener, not handed o
   for _ in $(seq 200); do
     p=$((20000 + RANDOM % 12000))
     case "$USED_PORTS" in *" $p "*) continue ;; esac
-    if ! ss -Hltn "sport = :$p" | grep -q .; then
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then  # nothing answers there
       USED_PORTS+="$p "
       echo "$p"
       return 0
@@ -130,8 +132,8 @@ stop() {  # stop NAME
 wait_ready() {
   local name=$1
   shift
-  local var="PID_$name" i
-  for i in $(seq 100); do
+  local var="PID_$name"
+  for _ in $(seq 100); do
     if ! kill -0 "${!var}" 2>/dev/null; then
       tail -n 20 "$WORK/$name.log" >&2 || true
       die "$name exited during start-up (log above)"
@@ -174,7 +176,9 @@ emu_conns() {
   echo "$n $STATS_QUERIES"
 }
 conns_since() {  # conns_since "RAW Q" "RAW Q": upstream connections opened between two readings
-  local a=($1) b=($2)
+  local a b
+  read -ra a <<<"$1"
+  read -ra b <<<"$2"
   echo $(((b[0] - a[0]) - (b[1] - a[1]) * STATS_OVERHEAD))
 }
 # emu_conns runs in a subshell when captured with $(...), so the query counter is kept by hand:
@@ -224,7 +228,7 @@ wrk_run() {
 # result LABEL KEY=VALUE...: one JSON fragment per measurement for report.js (values are numbers
 # or pre-quoted strings).
 result() {
-  local label=$1 f="$WORK/results/$1.json" first=1 kv
+  local label=$1 f="$WORK/results/$1.json" kv
   shift
   {
     printf '{"label":"%s"' "$label"
@@ -318,8 +322,9 @@ r1=$(emu_conns)
 r2=$(emu_conns)
 STATS_QUERIES=2
 STATS_OVERHEAD=$(((${r2% *}) - (${r1% *})))
-[ "$STATS_OVERHEAD" -ge 0 ] && [ "$STATS_OVERHEAD" -le 1 ] ||
+if [ "$STATS_OVERHEAD" -lt 0 ] || [ "$STATS_OVERHEAD" -gt 1 ]; then
   die "connections_accepted moved by $STATS_OVERHEAD between two idle queries"
+fi
 export BENCH_API_KEY="$API_KEY" WRK_THREADS
 
 throughput emulator emulator client_secrets.lua "$SECRETS_URL"
