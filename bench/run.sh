@@ -14,8 +14,8 @@
 #
 # Knobs (environment): BENCH_DURATION (10 s per run), BENCH_WARMUP (3 s), BENCH_CONNECTIONS (64),
 # BENCH_WRK_THREADS (2), BENCH_LOOPS (voicegate event loops = nginx workers, default nproc),
-# BENCH_POOL (voicegate upstream pool per loop, 64), BENCH_PACE_CONNECTIONS (10) and
-# BENCH_PACE_MS (10) for the ~1,000 req/s latency runs, BENCH_ISSUE_DURATION (5 s of /token to
+# BENCH_POOL (voicegate upstream pool per loop, 64), BENCH_RATE (1000 req/s) and
+# BENCH_PACE_CONNECTIONS (16) for the fixed-rate latency runs, BENCH_ISSUE_DURATION (5 s of /token to
 # issue the ids that /end ends; more if /end is faster), BENCH_END_DURATION (at most 5 s: shorter if the ids
 # would run out), BENCH_IDLE_CONNECTIONS (10000),
 # BENCH_PIN (0/1: pin the emulator to the last core, see README), BENCH_QUIET_WAIT (seconds to
@@ -34,8 +34,8 @@ WRK_THREADS=${BENCH_WRK_THREADS:-2}
 CORES=$(nproc)
 LOOPS=${BENCH_LOOPS:-$CORES}
 POOL=${BENCH_POOL:-64}
-PACE_CONNS=${BENCH_PACE_CONNECTIONS:-10}
-PACE_MS=${BENCH_PACE_MS:-10}
+PACE_CONNS=${BENCH_PACE_CONNECTIONS:-16}
+RATE=${BENCH_RATE:-1000}
 ISSUE_DURATION=${BENCH_ISSUE_DURATION:-5}
 END_DURATION=${BENCH_END_DURATION:-5}
 IDLE_CONNS=${BENCH_IDLE_CONNECTIONS:-10000}
@@ -162,6 +162,18 @@ mem_kb() {  # mem_kb PID FIELD: FIELD (VmHWM/VmRSS) summed over the pid and its 
   echo "$total"
 }
 
+CLK_TCK=$(getconf CLK_TCK)
+cpu_ticks() {  # utime+stime (all threads) summed over the pid and its children, in clock ticks
+  local total=0 p line rest fields
+  for p in $(pids_of "$1"); do
+    line=$(cat "/proc/$p/stat" 2>/dev/null) || continue
+    rest=${line##*) }  # fields after "pid (comm) "; utime and stime are fields 14 and 15
+    read -r -a fields <<<"$rest"
+    total=$((total + fields[11] + fields[12]))
+  done
+  echo "$total"
+}
+
 # The emulator's count of accepted TCP connections. Each query is itself one connection: the
 # per-query overhead is calibrated once, and conns_since subtracts it.
 STATS_QUERIES=0
@@ -249,9 +261,14 @@ throughput() {
   local before
   before=$(cat "$WORK/last-reading")
   reset_peak "${!var}"
+  local cpu0 emu0
+  cpu0=$(cpu_ticks "${!var}")
+  emu0=$(cpu_ticks "$PID_emulator")
   log "$label: wrk -t$WRK_THREADS -c$CONNS -d${DURATION}s"
   wrk_run "$label" "$script" "$url" -t"$WRK_THREADS" -c"$CONNS" -d"${DURATION}s"
-  local peak after
+  local peak after cpu emu_cpu
+  cpu=$(($(cpu_ticks "${!var}") - cpu0))
+  emu_cpu=$(($(cpu_ticks "$PID_emulator") - emu0))
   peak=$(mem_kb "${!var}" VmHWM)
   reading
   after=$(cat "$WORK/last-reading")
@@ -259,7 +276,8 @@ throughput() {
   during=$(conns_since "$before" "$after")
   [ -n "${!start_var:-}" ] && total=$(conns_since "${!start_var}" "$after")
   result "$label" server="\"$name\"" rss_peak_kb="$peak" upstream_conns_run="$during" \
-    upstream_conns_total="$total"
+    upstream_conns_total="$total" cpu_s="$(awk -v t="$cpu" -v h="$CLK_TCK" 'BEGIN { print t / h }')" \
+    emulator_cpu_s="$(awk -v t="$emu_cpu" -v h="$CLK_TCK" 'BEGIN { print t / h }')"
   log "$label: $(summary_line "$label")"
 }
 
@@ -393,11 +411,11 @@ for target in emulator voicegate; do
     script=token.lua url="http://127.0.0.1:$VG_PORT/api/realtime/token"
   fi
   pace_threads=$((WRK_THREADS < PACE_CONNS ? WRK_THREADS : PACE_CONNS))
-  log "paced-$target: $PACE_CONNS connections x one request per ${PACE_MS} ms, ${DURATION}s"
-  WRK_PACE_MS=$PACE_MS wrk_run "paced-$target-warmup" "$script" "$url" -t"$pace_threads" -c"$PACE_CONNS" -d1s
+  log "paced-$target: $RATE req/s over $PACE_CONNS connections, ${DURATION}s"
+  WRK_THREADS=$pace_threads WRK_RATE=$RATE wrk_run "paced-$target-warmup" "$script" "$url" -t"$pace_threads" -c"$PACE_CONNS" -d1s
   reading
   before=$(cat "$WORK/last-reading")
-  WRK_PACE_MS=$PACE_MS wrk_run "paced-$target" "$script" "$url" -t"$pace_threads" -c"$PACE_CONNS" -d"${DURATION}s"
+  WRK_THREADS=$pace_threads WRK_RATE=$RATE wrk_run "paced-$target" "$script" "$url" -t"$pace_threads" -c"$PACE_CONNS" -d"${DURATION}s"
   reading
   # for voicegate: upstream connections opened at a steady 1,000/s, after the warm-up (should be 0)
   result "paced-$target" server="\"$target\"" upstream_conns_run="$(conns_since "$before" "$(cat "$WORK/last-reading")")"
@@ -445,11 +463,14 @@ END_SECONDS=$((MAIN_IDS * 2 / (END_RATE * 3)))
 [ "$END_SECONDS" -le "$END_DURATION" ] || END_SECONDS=$END_DURATION
 [ "$END_SECONDS" -ge 1 ] || END_SECONDS=1
 reset_peak "$PID_voicegate"
+cpu0=$(cpu_ticks "$PID_voicegate")
 log "end: $MAIN_IDS sessions to end, wrk -t$WRK_THREADS -c$CONNS -d${END_SECONDS}s"
 WRK_IDS_FILE="$WORK/ids.main" wrk_run end end.lua "http://127.0.0.1:$VG_PORT/api/realtime/end" \
   -t"$WRK_THREADS" -c"$CONNS" -d"${END_SECONDS}s"
+cpu=$(($(cpu_ticks "$PID_voicegate") - cpu0))
 result end server='"voicegate"' rss_peak_kb="$(mem_kb "$PID_voicegate" VmHWM)" issued="$MAIN_IDS" \
-  duration_s="$END_SECONDS" sqlite_synchronous='"full"'
+  duration_s="$END_SECONDS" sqlite_synchronous='"full"' \
+  cpu_s="$(awk -v t="$cpu" -v h="$CLK_TCK" 'BEGIN { print t / h }')"
 log "end: $(summary_line end)"
 
 sleep 2
@@ -508,7 +529,7 @@ stop emulator
 q() { node -p 'JSON.stringify(process.argv[1])' "$1"; }
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 result meta cores="$CORES" loops="$LOOPS" pool="$POOL" duration_s="$DURATION" warmup_s="$WARMUP" \
-  connections="$CONNS" wrk_threads="$WRK_THREADS" pace_connections="$PACE_CONNS" pace_ms="$PACE_MS" \
+  connections="$CONNS" wrk_threads="$WRK_THREADS" pace_connections="$PACE_CONNS" rate="$RATE" \
   end_duration_s="$END_DURATION" pinned="$PIN" load_start="$(q "$LOAD_START")" load_end="$(q "$LOAD_END")" \
   started_at="$(q "$(date -u +%FT%TZ)")" commit="$(q "$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)")" \
   voicegate_version="$(q "$("$VG" version 2>/dev/null | head -n1 || echo unknown)")" \

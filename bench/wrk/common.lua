@@ -1,11 +1,14 @@
 -- Shared by the wrk scripts of bench/run.sh (wrk 4.x, LuaJIT). Loaded with dofile() by each.
 --  * every request comes from request(), cycling through a few prebuilt strings, so all four
 --    targets cost wrk the same per request;
---  * WRK_PACE_MS > 0 adds delay() per connection: C connections x P ms ~= C*1000/P req/s
---    (a closed loop with think time; wrk has no rate flag);
+--  * WRK_RATE > 0 paces the run at that many requests/s in total (wrk has no rate flag): each
+--    thread hands out send times WRK_THREADS/WRK_RATE apart, and delay() holds each connection
+--    until the next free one. Open-loop, as long as the connections are not all busy; wrk's
+--    delay() has a 1 ms granularity, so a request may leave up to 1 ms early but the schedule
+--    itself does not drift;
 --  * done() prints one machine-readable line, "WRKJSON {...}", that run.sh parses.
 local M = {}
-M.pace_ms = tonumber(os.getenv("WRK_PACE_MS") or "0") or 0
+M.rate = tonumber(os.getenv("WRK_RATE") or "0") or 0
 M.threads = {}
 M.counter = 0
 
@@ -53,8 +56,27 @@ function M.done(summary, latency, extra)
     p(50), p(75), p(90), p(99), p(99.9), extra or ""))
 end
 
-if M.pace_ms > 0 then
-  function delay() return M.pace_ms end
+if M.rate > 0 then
+  local ffi = require("ffi")
+  ffi.cdef [[
+    typedef struct { long tv_sec; long tv_nsec; } vg_bench_timespec;
+    int clock_gettime(int clock, vg_bench_timespec *ts);
+  ]]
+  local ts = ffi.new("vg_bench_timespec")
+  local function now_ms()
+    ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+    return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
+  end
+  local interval = 1000 * (tonumber(os.getenv("WRK_THREADS") or "1") or 1) / M.rate
+  local next_ms
+  function delay()
+    local now = now_ms()
+    -- After a stall, catch up at most 100 ms of missed sends rather than all of them at once.
+    if not next_ms or next_ms < now - 100 then next_ms = now end
+    next_ms = next_ms + interval
+    local d = next_ms - now
+    return d > 0 and math.floor(d) or 0
+  end
 end
 
 return M
