@@ -3,7 +3,7 @@
 #
 #   token throughput  wrk against: the emulator directly, nginx -> emulator, voicegate -> emulator
 #                     (/api/realtime/token), Express -> emulator (/api/realtime/token)
-#   added latency     emulator directly vs voicegate at a fixed ~1,000 req/s
+#   added latency     emulator directly vs voicegate at a fixed 1,000 req/s (BENCH_RATE)
 #   /end throughput   voicegate on SQLite, each session ended once
 #   memory            a fresh voicegate idle, then holding 10,000 idle client connections
 #
