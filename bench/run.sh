@@ -402,7 +402,7 @@ grep -q '"token" *: *"ek_' "$WORK/express.ready.txt" || die "express: unexpected
 throughput express express token.lua "http://127.0.0.1:$EXPRESS_PORT/api/realtime/token"
 stop express
 
-# --- added latency at ~1,000 req/s ---------------------------------------------------------
+# --- added latency at a fixed rate (1,000 req/s) ------------------------------------------
 
 for target in emulator voicegate; do
   if [ "$target" = emulator ]; then
