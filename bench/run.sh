@@ -114,7 +114,11 @@ start() {
   shift
   # cwd $WORK: voicegate reads a .env from its working directory, and a developer's must not
   # leak into the bench.
-  (cd "$WORK" && exec setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null) &
+  if [ -n "${START_STDOUT:-}" ]; then  # stdout elsewhere, stderr to the log
+    (cd "$WORK" && exec setsid "$@" >"$START_STDOUT" 2>"$WORK/$name.log" </dev/null) &
+  else
+    (cd "$WORK" && exec setsid "$@" >"$WORK/$name.log" 2>&1 </dev/null) &
+  fi
   local pid=$!
   PGIDS+=("$pid")
   printf -v "PID_$name" '%s' "$pid"
@@ -328,7 +332,10 @@ EXPRESS_VERSION=$(node -p 'require(process.argv[1]).version' "$EXPRESS/node_modu
 # --- emulator ------------------------------------------------------------------------------
 
 EMU_PORT=$(free_port)
-start emulator "${EMU_PIN[@]}" "$VG" emulate --listen "127.0.0.1:$EMU_PORT" --threads 1
+# The emulator has no switch for its access log (one JSON line per request on stdout): send it
+# to /dev/null rather than fill a file; its start-up and error log (stderr) is kept.
+START_STDOUT=/dev/null start emulator "${EMU_PIN[@]}" "$VG" emulate --listen "127.0.0.1:$EMU_PORT" \
+  --threads 1 --log-level warn
 wait_ready emulator "http://127.0.0.1:$EMU_PORT/_emulator/stats"
 SECRETS_URL="http://127.0.0.1:$EMU_PORT/v1/realtime/client_secrets"
 curl -sf -m 5 -o "$WORK/emulator.smoke.txt" -H "Authorization: Bearer $API_KEY" \
