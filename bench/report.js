@@ -147,7 +147,8 @@ lines.push('');
 lines.push(`added latency at ${fmt(meta.rate)} req/s (paced over ${meta.pace_connections} connections):`);
 lines.push(`  emulator direct      ${fmt(paced.emulator.rps)} req/s  p50 ${fmt(paced.emulator.p50_ms, 3)} ms  p99 ${fmt(paced.emulator.p99_ms, 3)} ms`);
 lines.push(`  voicegate /token     ${fmt(paced.voicegate.rps)} req/s  p50 ${fmt(paced.voicegate.p50_ms, 3)} ms  p99 ${fmt(paced.voicegate.p99_ms, 3)} ms`);
-lines.push(`  added                p50 ${fmt(added.p50_ms, 3)} ms  p99 ${fmt(added.p99_ms, 3)} ms`);
+lines.push(`  added                p50 ${fmt(added.p50_ms, 3)} ms  p99 ${fmt(added.p99_ms, 3)} ms` +
+  (added.p50_ms < 0 || added.p99_ms < 0 ? '  (negative: the two runs differ by more than voicegate adds: noise)' : ''));
 lines.push('');
 lines.push(`memory (voicegate RSS): fresh ${fmt(memory.fresh_mb, 1)} MB, idle ${fmt(memory.idle_mb, 1)} MB, ` +
   `${fmt(memory.connections)} connections ${fmt(memory.with_connections_mb, 1)} MB, after the whole bench ${fmt(memory.after_bench_mb, 1)} MB ` +

@@ -53,6 +53,7 @@ die() {
   exit 1
 }
 
+PATH="$PATH:/usr/sbin:/sbin"  # nginx lives in /usr/sbin, not on every user's PATH
 for tool in wrk nginx node npm curl pgrep setsid; do
   command -v "$tool" >/dev/null || die "$tool is missing: run 'make build' (scripts/deps.sh installs it)"
 done
