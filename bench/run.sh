@@ -314,6 +314,13 @@ awk -v l="$(load1)" 'BEGIN { exit !(l >= 0.5) }' &&
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 NOFILE=$(ulimit -n)
 
+# CPU pinning is off by default. On 2 cores, wrk, the proxy under test (one loop/worker per core)
+# and the emulator all need CPU at once; pinning the emulator to a core does not isolate it (the
+# proxy's loops still land there) and only takes the scheduler's freedom away, so it changes what
+# is measured more than it removes noise; on a shared machine the noise comes from other
+# people's processes, which taskset cannot keep off our cores. In trial runs it did not make the
+# numbers steadier (one pinned run gave voicegate a 594 ms p99). The steadier figure is the
+# server's CPU time per request in the table. BENCH_PIN=1 pins the emulator to the last core.
 if [ "$PIN" = 1 ] && [ "$CORES" -ge 2 ]; then
   EMU_PIN=(taskset -c "$((CORES - 1))")
 else
