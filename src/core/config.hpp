@@ -73,7 +73,7 @@ struct TokenPolicy {
 /// Storage settings (SPEC §5).
 struct StoreConfig {
     std::string url = "sqlite:voicegate.db";
-    std::string sqlite_synchronous = "full";
+    std::string sqlite_synchronous = "normal";
     int batch_max = 1024;
 };
 
