@@ -13,7 +13,9 @@ std::shared_ptr<spdlog::logger> g_access;  // set once in init(), before any thr
 }
 
 void init(const LogOptions& options) {
-    spdlog::init_thread_pool(65536, 1);
+    // 8192 queued lines bound the logger's memory (each slot is preallocated) while still
+    // absorbing bursts; access lines overrun the oldest rather than block.
+    spdlog::init_thread_pool(8192, 1);
     auto err_sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
     auto app = std::make_shared<spdlog::async_logger>("voicegate", err_sink, spdlog::thread_pool(),
                                                       spdlog::async_overflow_policy::block);

@@ -384,6 +384,7 @@ asio::awaitable<Result<HttpResponse>> OpenAiClient::request(ApiRequest call) {
     const std::string& op = call.operation.empty() ? req.target : call.operation;
 
     auto ex = co_await asio::this_coro::executor;
+    std::optional<Failure> refused;  // the last "unreachable" failure, if any
     for (int attempt = 0;; ++attempt) {
         auto result = co_await http_->request(base_.origin, req, deadline);
         Failure failure;
@@ -413,6 +414,13 @@ asio::awaitable<Result<HttpResponse>> OpenAiClient::request(ApiRequest call) {
             retry = result.error().retryable();
         }
         failure = scrub(std::move(failure));
+        if (failure.code == Error::upstream_unavailable) {
+            refused = failure;
+        } else if (failure.code == Error::upstream_timeout && refused) {
+            // A retry after a refused or reset connection that ran into the deadline: the
+            // upstream is unreachable rather than slow, so answer 503 (SPEC §3.2), not 504.
+            failure = *refused;
+        }
 
         if (retry && attempt < opts_.max_retries) {
             const auto delay =
