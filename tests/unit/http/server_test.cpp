@@ -3,6 +3,8 @@
 #include <thread>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
 #include "http/response.hpp"
@@ -82,6 +84,26 @@ TEST_F(ServerFixture, RouterGives404And405WithAllow) {
     auto body = boost::json::parse(na.body).as_object();
     EXPECT_EQ(body.at("success").as_bool(), false);
     EXPECT_EQ(body.at("code").as_string(), "method_not_allowed");
+}
+
+TEST_F(ServerFixture, SlowClientCannotPinAConnection) {
+    ServerOptions o;
+    o.request_timeout = std::chrono::milliseconds(300);
+    start(o, [](Request&) -> asio::awaitable<Response> { co_return Response{}; });
+    // A client that sends half a request and then nothing (slowloris) is cut off.
+    asio::io_context client;
+    asio::ip::tcp::socket sock(client);
+    sock.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+    const std::string partial = "POST /api/realtime/token HTTP/1.1\r\nHost: x\r\n";
+    asio::write(sock, asio::buffer(partial));
+    const auto started = std::chrono::steady_clock::now();
+    char buf[256];
+    boost::system::error_code ec;
+    sock.read_some(asio::buffer(buf), ec);  // blocks until the server closes
+    const auto waited = std::chrono::steady_clock::now() - started;
+    EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+    EXPECT_LT(waited, std::chrono::seconds(5));
+    EXPECT_GE(waited, std::chrono::milliseconds(250));
 }
 
 }  // namespace
