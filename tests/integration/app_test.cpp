@@ -234,7 +234,7 @@ TEST(AppIntegration, LogsNeverHoldKeyOrWholeToken) {
         token = std::string(parse(r).at("token").as_string());
     }
     {
-        auto cfg = test_config({{"OPENAI_API_KEY", "sk-proj-SECRETSECRETSECRET0123"},
+        auto cfg = test_config({{"OPENAI_API_KEY", "sk-proj-SECRET-SECRET-SECRET-0123"},
                                 {"OPENAI_BASE_URL", "http://127.0.0.1:1/v1"},
                                 {"VOICEGATE_UPSTREAM_TIMEOUT_MS", "500"}});
         RunningApp app(cfg);
@@ -243,7 +243,7 @@ TEST(AppIntegration, LogsNeverHoldKeyOrWholeToken) {
     const auto logs = capture.text();
     EXPECT_FALSE(logs.empty());
     EXPECT_EQ(logs.find(token), std::string::npos) << logs;
-    EXPECT_EQ(logs.find("SECRETSECRETSECRET"), std::string::npos) << logs;
+    EXPECT_EQ(logs.find("SECRET-SECRET-SECRET"), std::string::npos) << logs;
 }
 
 }  // namespace

@@ -18,7 +18,7 @@ TEST(Ids, RandomIdHasPrefixLengthAndAlphabet) {
 
 TEST(Ids, RedactKeepsOnlyLastFour) {
     EXPECT_EQ(redact_secret("ek_68af296e8e408191a1120ab6383263c2"), "ek_…63c2");
-    EXPECT_EQ(redact_secret("sk-proj-abcdefghijklmnopqrstuvwxyz"), "sk-…wxyz");
+    EXPECT_EQ(redact_secret("sk-proj-abcd-efgh-ijkl-mnop-qrst-uvwxyz"), "sk-…wxyz");
     EXPECT_EQ(redact_secret("ek_short"), "ek_…");
     EXPECT_EQ(redact_secret("abc"), "…");
 }
