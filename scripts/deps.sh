@@ -5,6 +5,7 @@ PKGS=(
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
   libboost1.81-dev libssl-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libgtest-dev libgmock-dev
+  postgresql libpq-dev redis-server libhiredis-dev
   chromium wrk nginx-light procps curl
 )
 missing=()

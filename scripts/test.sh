@@ -8,6 +8,12 @@ export TMPDIR=${TMPDIR:-/tmp}
 
 stage() { printf '\n== %s\n' "$*"; }
 
+stage "test services (PostgreSQL, Redis)"
+eval "$(scripts/services.sh start)"
+if [ "${VOICEGATE_SERVICES_STARTED:-0}" = 1 ]; then
+  trap 'scripts/services.sh stop || true' EXIT
+fi
+
 stage "unit + integration tests (release build)"
 ctest --preset release -j "$JOBS" --timeout 600
 

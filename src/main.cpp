@@ -138,7 +138,7 @@ int cmd_migrate(const CommonOptions& common) {
                      summary.error().details.c_str());
         return 1;
     }
-    std::printf("%s: %s\n", cfg->store.url.c_str(), summary->c_str());
+    std::printf("%s: %s\n", store::redact_database_url(cfg->store.url).c_str(), summary->c_str());
     return 0;
 }
 

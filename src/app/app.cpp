@@ -142,7 +142,8 @@ void App::Impl::build() {
     store_options.clock = clock.get();
     auto opened = store::open_store(cfg.store.url, store_options);
     if (!opened) {
-        throw std::runtime_error("cannot open storage " + cfg.store.url + ": " +
+        throw std::runtime_error("cannot open storage " +
+                                 store::redact_database_url(cfg.store.url) + ": " +
                                  std::string(opened.error().public_message()) +
                                  (opened.error().details.empty() ? "" : " (" + opened.error().details + ")"));
     }
@@ -308,7 +309,8 @@ void App::start() {
                      "will not work with OpenAI (set OPENAI_API_KEY for real tokens)");
     }
     spdlog::info("voicegate {} listening on {} ({} event loops, storage {})", VOICEGATE_VERSION,
-                 base_url(), impl_->loops.pointers().size(), impl_->cfg.store.url);
+                 base_url(), impl_->loops.pointers().size(),
+                 store::redact_database_url(impl_->cfg.store.url));
     spdlog::info("test console at {}/", base_url());
 }
 

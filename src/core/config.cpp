@@ -199,7 +199,8 @@ const std::vector<Setting>& settings() {
              return c.tokens.voices.empty() ? std::string("must list at least one voice")
                                             : std::string();
          }},
-        {"DATABASE_URL", "store.database_url", false, "sqlite:PATH (postgres:// with issue 3)",
+        {"DATABASE_URL", "store.database_url", false,
+         "sqlite:PATH or postgres://... (optional schema=NAME)",
          [](Config& c, const std::string& v) {
              c.store.url = trim(v);
              return std::string();

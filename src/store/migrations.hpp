@@ -34,7 +34,7 @@ int latest_schema_version();
 std::string render_migration(const Migration& migration, Dialect dialect);
 
 /// The minimal synchronous connection the migration runner needs; implemented for SQLite by
-/// SqliteConnection, and for PostgreSQL by issue 3. Not thread-safe (one user at a time).
+/// SqliteConnection, and for PostgreSQL by PgConnection. Not thread-safe (one user at a time).
 class MigrationConnection {
 public:
     virtual ~MigrationConnection() = default;

@@ -4,15 +4,27 @@
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_store.hpp"
 
+#ifdef VOICEGATE_WITH_POSTGRES
+#include "store/pg_store.hpp"
+#endif
+
 namespace voicegate::store {
 namespace {
 
 constexpr std::string_view kAccepted =
     "use sqlite:PATH, sqlite://PATH, sqlite::memory: or postgres://... / postgresql://...";
 
+#ifndef VOICEGATE_WITH_POSTGRES
 Failure postgres_not_built() {
     return fail(Error::store_unavailable,
-                "PostgreSQL storage is not built yet (issue 3); use sqlite:PATH");
+                "this voicegate was built without PostgreSQL support "
+                "(VOICEGATE_WITH_POSTGRES=OFF); use sqlite:PATH");
+}
+#endif
+
+const Clock& system_clock() {
+    static const SystemClock kSystemClock;
+    return kSystemClock;
 }
 
 bool starts_with(std::string_view s, std::string_view prefix) {
@@ -49,6 +61,34 @@ Result<DatabaseTarget> parse_database_url(std::string_view url) {
     return t;
 }
 
+std::string redact_database_url(std::string_view url) {
+    std::string out(url);
+    // user:PASSWORD@host
+    const auto scheme = out.find("://");
+    if (scheme != std::string::npos) {
+        const auto authority = scheme + 3;
+        const auto end = out.find_first_of("/?#", authority);
+        const auto at = out.rfind('@', end == std::string::npos ? out.size() : end);
+        if (at != std::string::npos && at >= authority) {
+            const auto colon = out.find(':', authority);
+            if (colon != std::string::npos && colon < at) {
+                out.replace(colon + 1, at - colon - 1, "***");
+            }
+        }
+    }
+    // ?password=... (libpq accepts it as a query parameter too)
+    for (auto pos = out.find("password="); pos != std::string::npos;
+         pos = out.find("password=", pos + 1)) {
+        if (pos == 0 || (out[pos - 1] != '?' && out[pos - 1] != '&')) {
+            continue;
+        }
+        const auto value = pos + 9;
+        const auto end = out.find_first_of("&#", value);
+        out.replace(value, (end == std::string::npos ? out.size() : end) - value, "***");
+    }
+    return out;
+}
+
 Result<std::unique_ptr<SessionStore>> open_store(const std::string& database_url,
                                                  const StoreOptions& options) {
     auto target = parse_database_url(database_url);
@@ -56,7 +96,19 @@ Result<std::unique_ptr<SessionStore>> open_store(const std::string& database_url
         return target.error();
     }
     if (target->engine == DatabaseTarget::Engine::postgres) {
+#ifdef VOICEGATE_WITH_POSTGRES
+        PgOptions o;
+        o.url = target->location;
+        o.batch_max = options.batch_max;
+        o.clock = options.clock;
+        auto store = PgStore::open(std::move(o));
+        if (!store) {
+            return store.error();
+        }
+        return std::unique_ptr<SessionStore>(std::move(*store));
+#else
         return postgres_not_built();
+#endif
     }
     SqliteOptions o;
     o.path = target->location;
@@ -76,8 +128,17 @@ Result<std::string> migrate_database(const std::string& database_url, const Cloc
     if (!target) {
         return target.error();
     }
+    const Clock& use_clock = clock != nullptr ? *clock : system_clock();
     if (target->engine == DatabaseTarget::Engine::postgres) {
+#ifdef VOICEGATE_WITH_POSTGRES
+        auto report = PgStore::migrate(target->location, use_clock);
+        if (!report) {
+            return report.error();
+        }
+        return describe(*report);
+#else
         return postgres_not_built();
+#endif
     }
     SqliteConnectionOptions o;
     o.path = target->location;
@@ -85,8 +146,7 @@ Result<std::string> migrate_database(const std::string& database_url, const Cloc
     if (!conn) {
         return conn.error();
     }
-    static const SystemClock kSystemClock;
-    auto report = migrate(**conn, clock != nullptr ? *clock : kSystemClock);
+    auto report = migrate(**conn, use_clock);
     if (!report) {
         return report.error();
     }

@@ -15,7 +15,7 @@ namespace voicegate::store {
 struct StoreOptions {
     std::string synchronous = "full";  // SQLite: "full" or "normal"
     std::size_t batch_max = 1024;      // most writes per group commit
-    int busy_timeout_ms = 5000;        // wait for locks held by other processes
+    int busy_timeout_ms = 5000;        // SQLite: wait for locks held by other processes
     const Clock* clock = nullptr;      // nullptr -> system clock; must outlive the store
 };
 
@@ -31,8 +31,13 @@ struct DatabaseTarget {
 /// fails with bad_request naming the accepted forms. Pure; thread-safe.
 [[nodiscard]] Result<DatabaseTarget> parse_database_url(std::string_view url);
 
-/// Opens the store that `database_url` names and runs migrations. PostgreSQL is not built yet
-/// (issue 3) and fails with a clear message. Thread-safe (no shared state).
+/// `url` with its password (`user:PASSWORD@` and a `password=` parameter) replaced by `***`,
+/// for logs and error messages. Pure; thread-safe.
+std::string redact_database_url(std::string_view url);
+
+/// Opens the store that `database_url` names and runs migrations: SqliteStore, or PgStore for
+/// postgres:// URLs (see PgOptions for the URL; a build without VOICEGATE_WITH_POSTGRES fails
+/// with a clear message). Thread-safe (no shared state).
 [[nodiscard]] Result<std::unique_ptr<SessionStore>> open_store(const std::string& database_url,
                                                                const StoreOptions& options);
 

@@ -9,6 +9,10 @@
 #include "support/run_coro.hpp"
 #include "support/temp_dir.hpp"
 
+#ifdef VOICEGATE_WITH_POSTGRES
+#include "support/pg_test_db.hpp"
+#endif
+
 namespace voicegate::store {
 namespace {
 
@@ -54,14 +58,53 @@ TEST(ParseDatabaseUrl, RejectsOtherFormsNamingTheAcceptedOnes) {
     }
 }
 
-TEST(OpenStore, PostgresIsNotBuiltYet) {
-    auto s = open_store("postgres://u@localhost/voicegate", {});
-    ASSERT_FALSE(s);
-    EXPECT_EQ(s.error().message, "PostgreSQL storage is not built yet (issue 3); use sqlite:PATH");
-    auto m = migrate_database("postgresql://u@localhost/voicegate");
-    ASSERT_FALSE(m);
-    EXPECT_EQ(m.error().message, "PostgreSQL storage is not built yet (issue 3); use sqlite:PATH");
+TEST(RedactDatabaseUrl, HidesPasswordsOnly) {
+    EXPECT_EQ(redact_database_url("postgres://vg:s3cr%40t@db.example.com:5432/app?sslmode=require"),
+              "postgres://vg:***@db.example.com:5432/app?sslmode=require");
+    EXPECT_EQ(redact_database_url("postgresql://vg@h/db?password=hunter2&sslmode=require"),
+              "postgresql://vg@h/db?password=***&sslmode=require");
+    EXPECT_EQ(redact_database_url("postgres://h/db?sslmode=require&password=x"),
+              "postgres://h/db?sslmode=require&password=***");
+    EXPECT_EQ(redact_database_url("postgres://u@h/db"), "postgres://u@h/db");
+    EXPECT_EQ(redact_database_url("sqlite:/var/lib/v.db"), "sqlite:/var/lib/v.db");
+    EXPECT_EQ(redact_database_url("sqlite::memory:"), "sqlite::memory:");
 }
+
+#ifdef VOICEGATE_WITH_POSTGRES
+TEST(OpenStore, OpensAndMigratesPostgres) {
+    VOICEGATE_REQUIRE_PG();
+    test::PgTestSchema schema;
+    auto first = migrate_database(schema.url());
+    ASSERT_TRUE(first) << first.error().details;
+    EXPECT_EQ(*first, "schema at version 1 (applied 1 migration: 1)");
+    auto second = migrate_database(schema.url());
+    ASSERT_TRUE(second) << second.error().details;
+    EXPECT_EQ(*second, "schema at version 1 (up to date)");
+
+    auto s = open_store(schema.url(), {});
+    ASSERT_TRUE(s) << s.error().details;
+    EXPECT_TRUE((*s)->ready());
+    boost::asio::io_context io;
+    SessionRecord r;
+    r.session_id = "sess_1";
+    r.user_id = "u";
+    r.issued_at_ms = 1;
+    EXPECT_TRUE(test::run_coro(io, (*s)->create_session(r)));
+    (*s)->close();
+    EXPECT_FALSE((*s)->ready());
+}
+
+TEST(OpenStore, UnreachablePostgresFailsCleanlyWithoutThePassword) {
+    // Port 1 on loopback: connection refused at once.
+    auto s = open_store("postgres://vg:topsecret@127.0.0.1:1/db?connect_timeout=2", {});
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, Error::store_unavailable);
+    EXPECT_EQ(s.error().details.find("topsecret"), std::string::npos) << s.error().details;
+    auto bad = open_store("postgres://h/db?schema=no;drop", {});
+    ASSERT_FALSE(bad);
+    EXPECT_EQ(bad.error().code, Error::bad_request);
+}
+#endif
 
 TEST(OpenStore, OpensSqliteInMemoryAndOnFile) {
     test::TempDir dir;

@@ -1,6 +1,7 @@
 // The SessionStore conformance suite: the contract of store/session_store.hpp, run against every
-// engine. SQLite in memory and on a file run here; PostgreSQL (issue 3) joins by adding a
-// StoreBackend to kBackends.
+// engine: SQLite in memory and on a file, and PostgreSQL (VOICEGATE_TEST_PG_URL, a fresh schema
+// per test, dropped afterwards; without the variable the PostgreSQL cases fail unless
+// VOICEGATE_ALLOW_NO_PG=1).
 #include <atomic>
 #include <functional>
 #include <string>
@@ -19,16 +20,29 @@
 #include "support/run_coro.hpp"
 #include "support/temp_dir.hpp"
 
+#ifdef VOICEGATE_WITH_POSTGRES
+#include "store/pg_store.hpp"
+#include "support/pg_test_db.hpp"
+#endif
+
 namespace voicegate::store {
 namespace {
 namespace asio = boost::asio;
 using test::run_coro;
 
+/// Where a backend may put its database: a temp directory, or (PostgreSQL) a store URL with a
+/// throw-away schema.
+struct BackendPlace {
+    const test::TempDir& dir;
+    std::string pg_url;
+};
+
 /// How the suite opens one engine and reads the audit log back.
 struct StoreBackend {
     std::string name;
-    std::function<Result<std::unique_ptr<SessionStore>>(const test::TempDir&, const Clock*)> open;
+    std::function<Result<std::unique_ptr<SessionStore>>(const BackendPlace&, const Clock*)> open;
     std::function<asio::awaitable<Result<std::vector<Event>>>(SessionStore&, std::string)> events;
+    bool needs_pg = false;
 };
 
 asio::awaitable<Result<std::vector<Event>>> sqlite_events(SessionStore& s, std::string id) {
@@ -46,13 +60,33 @@ Result<std::unique_ptr<SessionStore>> open_sqlite(std::string path, const Clock*
     return std::unique_ptr<SessionStore>(std::move(*s));
 }
 
+#ifdef VOICEGATE_WITH_POSTGRES
+asio::awaitable<Result<std::vector<Event>>> pg_events(SessionStore& s, std::string id) {
+    co_return co_await dynamic_cast<PgStore&>(s).session_events(std::move(id));
+}
+
+Result<std::unique_ptr<SessionStore>> open_pg(const std::string& url, const Clock* clock) {
+    PgOptions o;
+    o.url = url;
+    o.clock = clock;
+    auto s = PgStore::open(std::move(o));
+    if (!s) {
+        return s.error();
+    }
+    return std::unique_ptr<SessionStore>(std::move(*s));
+}
+#endif
+
 const StoreBackend kBackends[] = {
-    {"SqliteMemory",
-     [](const test::TempDir&, const Clock* c) { return open_sqlite(":memory:", c); },
-     sqlite_events},
+    {"SqliteMemory", [](const BackendPlace&, const Clock* c) { return open_sqlite(":memory:", c); },
+     sqlite_events, false},
     {"SqliteFile",
-     [](const test::TempDir& d, const Clock* c) { return open_sqlite(d.file("store.db"), c); },
-     sqlite_events},
+     [](const BackendPlace& p, const Clock* c) { return open_sqlite(p.dir.file("store.db"), c); },
+     sqlite_events, false},
+#ifdef VOICEGATE_WITH_POSTGRES
+    {"Postgres", [](const BackendPlace& p, const Clock* c) { return open_pg(p.pg_url, c); },
+     pg_events, true},
+#endif
 };
 
 SessionRecord make_record(const std::string& id, const std::string& user,
@@ -87,7 +121,15 @@ EndRequest make_end(const std::string& id, const std::string& caller, std::int64
 class StoreConformance : public ::testing::TestWithParam<StoreBackend> {
 protected:
     void SetUp() override {
-        auto s = GetParam().open(dir_, &clock_);
+        BackendPlace place{dir_, {}};
+        if (GetParam().needs_pg) {
+#ifdef VOICEGATE_WITH_POSTGRES
+            VOICEGATE_REQUIRE_PG();
+            pg_schema_ = std::make_unique<test::PgTestSchema>();
+            place.pg_url = pg_schema_->url();
+#endif
+        }
+        auto s = GetParam().open(place, &clock_);
         ASSERT_TRUE(s) << s.error().details;
         store_ = std::move(*s);
     }
@@ -95,10 +137,18 @@ protected:
         if (store_) {
             store_->close();
         }
+        store_.reset();
+#ifdef VOICEGATE_WITH_POSTGRES
+        pg_schema_.reset();  // drops the schema, after the store's connections are closed
+#endif
     }
 
-    Result<void> create(SessionRecord r) { return run_coro(io_, store_->create_session(r)); }
-    Result<EndOutcome> end(EndRequest e) { return run_coro(io_, store_->end_session(e)); }
+    Result<void> create(SessionRecord r) {
+        return run_coro(io_, store_->create_session(r));
+    }
+    Result<EndOutcome> end(EndRequest e) {
+        return run_coro(io_, store_->end_session(e));
+    }
     std::optional<SessionRow> get(const std::string& id) {
         auto r = run_coro(io_, store_->get_session(id));
         EXPECT_TRUE(r) << r.error().details;
@@ -111,6 +161,9 @@ protected:
     }
 
     test::TempDir dir_;
+#ifdef VOICEGATE_WITH_POSTGRES
+    std::unique_ptr<test::PgTestSchema> pg_schema_;
+#endif
     test::ManualClock clock_{1'700'000'500'000};
     asio::io_context io_;
     std::unique_ptr<SessionStore> store_;

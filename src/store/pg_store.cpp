@@ -1,0 +1,909 @@
+#include "store/pg_store.hpp"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cmath>
+
+#include <boost/json.hpp>
+
+#include <spdlog/spdlog.h>
+
+namespace voicegate::store {
+namespace detail {
+namespace {
+
+// Parameter type Oids (pg_type.h): text, int8, float8, bool, text[].
+constexpr unsigned kText = 25;
+constexpr unsigned kInt8 = 20;
+constexpr unsigned kFloat8 = 701;
+constexpr unsigned kBool = 16;
+constexpr unsigned kTextArray = 1009;
+
+#define VG_SESSION_COLUMNS                                                                    \
+    "session_id, user_id, model, voice, profile, issued_at_ms, token_expires_at, client_ip, " \
+    "user_agent, status, ended_at_ms, reported_duration_s, observed_duration_s, "             \
+    "message_count, ended_by"
+
+// One statement per op; each writes its audit event in the same statement and reports outcomes
+// (duplicate id, not found, forbidden, already ended) as data rather than as errors, so that a
+// pipelined batch normally runs to COMMIT without a failure.
+constexpr std::string_view kCreateSql =
+    "WITH ins AS ("
+    " INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms,"
+    " token_expires_at, client_ip, user_agent, status)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'issued')"
+    " ON CONFLICT (session_id) DO NOTHING RETURNING session_id),"
+    " ev AS ("
+    " INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
+    " SELECT $6, 'token_issued', $1, $2, NULLIF($8, ''), NULL, $10 FROM ins)"
+    " SELECT count(*) FROM ins";
+constexpr std::array<unsigned, 10> kCreateTypes{kText, kText, kText, kText, kText,
+                                                kInt8, kInt8, kText, kText, kText};
+
+// `cur` locks the row (FOR UPDATE: a concurrent end, from this or another instance, waits and
+// then sees status 'ended'); `upd` changes it only while it is 'issued' and the owner matches.
+constexpr std::string_view kEndSql =
+    "WITH cur AS (SELECT " VG_SESSION_COLUMNS
+    " FROM sessions WHERE session_id = $1 FOR UPDATE),"
+    " upd AS ("
+    " UPDATE sessions AS s SET status = 'ended', ended_at_ms = $2, reported_duration_s = $3,"
+    " observed_duration_s = GREATEST(0, $2 - s.issued_at_ms)::float8 / 1000,"
+    " message_count = $4, ended_by = $5"
+    " FROM cur WHERE s.session_id = cur.session_id AND s.status = 'issued'"
+    " AND cur.status = 'issued' AND (NOT $6 OR cur.user_id = $7)"
+    " RETURNING s.user_id, s.observed_duration_s),"
+    " ev AS ("
+    " INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
+    " SELECT $2, 'session_ended', $1, upd.user_id, NULLIF($8, ''), NULLIF($5, ''),"
+    " '{\"reported_duration_s\":' || $3::text || ',\"observed_duration_s\":' ||"
+    " upd.observed_duration_s::text || ',\"message_count\":' || $4::text || '}' FROM upd)"
+    " SELECT cur.*, upd.user_id IS NOT NULL, upd.observed_duration_s"
+    " FROM cur LEFT JOIN upd ON TRUE";
+constexpr std::array<unsigned, 8> kEndTypes{kText, kInt8, kFloat8, kInt8,
+                                            kText, kBool, kText,   kText};
+
+constexpr std::string_view kEventSql =
+    "INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
+    " VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), NULLIF($5, ''), NULLIF($6, ''),"
+    " NULLIF($7, ''))";
+constexpr std::array<unsigned, 7> kEventTypes{kInt8, kText, kText, kText, kText, kText, kText};
+
+constexpr std::string_view kGetSql =
+    "SELECT " VG_SESSION_COLUMNS " FROM sessions WHERE session_id = $1";
+constexpr std::array<unsigned, 1> kGetTypes{kText};
+
+constexpr std::string_view kEventsSql =
+    "SELECT at_ms, type, session_id, user_id, client_ip, reason, detail FROM events"
+    " WHERE session_id = $1 ORDER BY id";
+constexpr std::array<unsigned, 1> kEventsTypes{kText};
+
+// Rows are locked in session_id order (LockRows runs above the Sort), the same order in every
+// instance, so two batches ending overlapping sessions cannot deadlock.
+constexpr std::string_view kLockSql =
+    "SELECT session_id FROM sessions WHERE session_id = ANY($1) ORDER BY session_id FOR UPDATE";
+constexpr std::array<unsigned, 1> kLockTypes{kTextArray};
+
+#undef VG_SESSION_COLUMNS
+
+struct StatementDef {
+    const char* name;
+    std::string_view sql;
+    std::span<const unsigned> types;
+};
+
+const StatementDef& definition(PgStatement s) {
+    static const std::array<StatementDef, 6> kDefs{{
+        {"vg_create_session", kCreateSql, kCreateTypes},
+        {"vg_end_session", kEndSql, kEndTypes},
+        {"vg_append_event", kEventSql, kEventTypes},
+        {"vg_get_session", kGetSql, kGetTypes},
+        {"vg_events", kEventsSql, kEventsTypes},
+        {"vg_lock_sessions", kLockSql, kLockTypes},
+    }};
+    return kDefs[static_cast<std::size_t>(s)];
+}
+
+Result<void> prepare_all(PgConnection& conn) {
+    for (const auto s :
+         {PgStatement::create_session, PgStatement::end_session, PgStatement::append_event,
+          PgStatement::get_session, PgStatement::events, PgStatement::lock}) {
+        const auto& d = definition(s);
+        if (auto r = conn.prepare(d.name, d.sql, d.types); !r) {
+            return r.error();
+        }
+    }
+    return {};
+}
+
+}  // namespace
+
+PgWorker::PgWorker(PgWorkerOptions options, Connector connector, std::unique_ptr<PgConnection> conn)
+    : options_(std::move(options)),
+      connector_(std::move(connector)),
+      conn_(std::move(conn)),
+      connected_(conn_ != nullptr),
+      thread_([this] { run(); }) {}
+
+PgWorker::~PgWorker() {
+    stop();
+}
+
+bool PgWorker::enqueue(std::unique_ptr<PgOpBase>& op) {
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) {
+            return false;
+        }
+        queue_.push_back(std::move(op));
+    }
+    wake_.notify_one();
+    return true;
+}
+
+void PgWorker::stop() {
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+    }
+    wake_.notify_one();
+    if (thread_.joinable()) {
+        thread_.join();
+    }
+    conn_.reset();
+    connected_.store(false, std::memory_order_release);
+}
+
+PgStoreStats PgWorker::stats() const {
+    PgStoreStats s;
+    s.batches = batches_.load(std::memory_order_relaxed);
+    s.ops = ops_.load(std::memory_order_relaxed);
+    s.failed_ops = failed_ops_.load(std::memory_order_relaxed);
+    s.careful_batches = careful_.load(std::memory_order_relaxed);
+    s.conflict_retries = conflicts_.load(std::memory_order_relaxed);
+    s.connection_losses = losses_.load(std::memory_order_relaxed);
+    s.reconnects = reconnects_.load(std::memory_order_relaxed);
+    return s;
+}
+
+void PgWorker::run() {
+    // An idle connection is checked this often, so ready() notices a server that went away.
+    constexpr std::chrono::milliseconds kIdleCheck{1000};
+    Batch batch;
+    batch.reserve(options_.batch_max);
+    for (;;) {
+        {
+            std::unique_lock lock(mutex_);
+            auto wait = kIdleCheck;
+            if (!conn_) {
+                wait = std::clamp(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      next_attempt_ - Clock::now()),
+                                  std::chrono::milliseconds(1), kIdleCheck);
+            }
+            wake_.wait_for(lock, wait, [this] { return stopping_ || !queue_.empty(); });
+            if (stopping_ && queue_.empty()) {
+                return;  // stopping, and everything queued has been finished
+            }
+            const auto n = std::min(options_.batch_max, queue_.size());
+            for (std::size_t i = 0; i < n; ++i) {
+                batch.push_back(std::move(queue_.front()));
+                queue_.pop_front();
+            }
+        }
+        if (!conn_) {
+            ensure_connection();
+        } else if (batch.empty() && !conn_->poll_idle()) {
+            connection_lost(fail(Error::store_unavailable, {}, "postgres: connection closed"));
+        }
+        if (batch.empty()) {
+            continue;
+        }
+        if (!conn_) {
+            fail_all(batch, fail(Error::store_unavailable, {},
+                                 "postgres: no connection to the database; reconnecting"));
+        } else if (options_.transactional) {
+            run_write(batch);
+        } else {
+            run_read(batch);
+        }
+        finish(batch);
+        batch.clear();
+    }
+}
+
+void PgWorker::ensure_connection() {
+    if (Clock::now() < next_attempt_) {
+        return;
+    }
+    auto conn = connector_();
+    if (conn) {
+        conn_ = std::move(*conn);
+        connected_.store(true, std::memory_order_release);
+        reconnects_.fetch_add(1, std::memory_order_relaxed);
+        backoff_ = std::chrono::milliseconds(0);
+        spdlog::info("postgres {}: reconnected", options_.name);
+        return;
+    }
+    backoff_ = std::clamp(backoff_ * 2, options_.reconnect_min, options_.reconnect_max);
+    next_attempt_ = Clock::now() + backoff_;
+    spdlog::debug("postgres {}: reconnect failed ({}); next try in {} ms", options_.name,
+                  conn.error().details, backoff_.count());
+}
+
+void PgWorker::connection_lost(const Failure& why) {
+    conn_.reset();
+    connected_.store(false, std::memory_order_release);
+    losses_.fetch_add(1, std::memory_order_relaxed);
+    // The first reconnect is tried at once (a restarted server or a killed backend); the
+    // backoff grows only while attempts fail.
+    backoff_ = std::chrono::milliseconds(0);
+    next_attempt_ = Clock::now();
+    spdlog::warn(
+        "postgres {}: connection lost ({}); operations fail with store_unavailable until it "
+        "reconnects",
+        options_.name, why.details);
+}
+
+void PgWorker::fail_all(Batch& batch, const Failure& failure) {
+    for (auto& op : batch) {
+        op->fail(failure);
+    }
+}
+
+void PgWorker::run_write(Batch& batch) {
+    constexpr int kConflictRetries = 3;
+    batches_.fetch_add(1, std::memory_order_relaxed);
+    for (int attempt = 0;; ++attempt) {
+        const Outcome out = write_pipelined(batch);
+        if (out == Outcome::done || out == Outcome::lost) {
+            return;
+        }
+        if (out == Outcome::conflict && attempt < kConflictRetries) {
+            conflicts_.fetch_add(1, std::memory_order_relaxed);
+            continue;
+        }
+        break;
+    }
+    careful_.fetch_add(1, std::memory_order_relaxed);
+    (void)write_careful(batch);
+}
+
+namespace {
+
+/// The sorted, distinct rows a batch locks up front; empty when fewer than two.
+std::vector<std::string> lock_keys(const std::vector<std::unique_ptr<PgOpBase>>& batch) {
+    std::vector<std::string> keys;
+    for (const auto& op : batch) {
+        if (!op->lock_key().empty()) {
+            keys.push_back(op->lock_key());
+        }
+    }
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    if (keys.size() < 2) {
+        keys.clear();
+    }
+    return keys;
+}
+
+}  // namespace
+
+PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
+    PgConnection& c = *conn_;
+    const auto deadline = Clock::now() + options_.io_timeout;
+    const auto keys = lock_keys(batch);
+    const auto lost = [&](const Failure& f) {
+        connection_lost(f);
+        fail_all(batch, f);
+        return Outcome::lost;
+    };
+
+    // The whole transaction in one pipeline, answered in one round trip.
+    Result<void> sent = c.send_query("BEGIN");
+    if (sent && !keys.empty()) {
+        sent = c.send_prepared(definition(PgStatement::lock).name, PgParams{pg_text_array(keys)});
+    }
+    for (std::size_t i = 0; sent && i < batch.size(); ++i) {
+        sent = c.send_prepared(definition(batch[i]->statement()).name, batch[i]->params());
+    }
+    if (sent) {
+        sent = c.send_query("COMMIT");
+    }
+    if (sent) {
+        sent = c.sync();
+    }
+    if (!sent) {
+        return lost(sent.error());
+    }
+
+    std::optional<PgError> first;
+    // Reads one query's result; false when the connection broke. A failed statement is
+    // remembered (the server skips the rest of the pipeline: PGRES_PIPELINE_ABORTED).
+    const auto take = [&](std::string_view what, PgOpBase* op) -> Result<void> {
+        auto r = c.take(deadline);
+        if (!r) {
+            return r.error();
+        }
+        const pg_result* res = r->get();
+        if (pg_tuples_or_command_ok(res)) {
+            if (op != nullptr && !first) {
+                op->decode(PgRows(res));
+            }
+        } else if (!pg_pipeline_aborted(res) && !first) {
+            first = pg_error(c.handle(), res, what);
+        }
+        return {};
+    };
+    Result<void> got = take("begin", nullptr);
+    if (got && !keys.empty()) {
+        got = take("lock", nullptr);
+    }
+    for (std::size_t i = 0; got && i < batch.size(); ++i) {
+        got = take("statement", batch[i].get());
+    }
+    if (got) {
+        got = take("commit", nullptr);
+    }
+    if (!got) {
+        return lost(got.error());
+    }
+    auto synced = c.take(deadline);
+    if (!synced || !pg_pipeline_sync(synced->get())) {
+        return lost(synced ? fail(Error::store_unavailable, {}, "postgres: pipeline out of step")
+                           : synced.error());
+    }
+    if (!first) {
+        return Outcome::done;
+    }
+    if (first->kind == PgFailureKind::connection) {
+        return lost(first->failure);
+    }
+    // The transaction is aborted (or, if COMMIT failed, already over): end it.
+    Result<void> rolled = c.send_query("ROLLBACK");
+    if (rolled) {
+        rolled = c.sync();
+    }
+    if (rolled) {
+        auto r = c.take(deadline);
+        rolled = r ? Result<void>() : Result<void>(r.error());
+    }
+    if (rolled) {
+        auto r = c.take(deadline);
+        rolled = r ? Result<void>() : Result<void>(r.error());
+    }
+    if (!rolled) {
+        return lost(rolled.error());
+    }
+    return first->kind == PgFailureKind::conflict ? Outcome::conflict : Outcome::statement_failed;
+}
+
+PgWorker::Outcome PgWorker::write_careful(Batch& batch) {
+    PgConnection& c = *conn_;
+    // One round trip: queue `sends`, a sync, then read one result per send and the sync.
+    // Returns the results; an error means the connection is gone.
+    struct Send {
+        const char* sql = nullptr;       // a plain statement, or
+        const PgOpBase* op = nullptr;    // an op's prepared statement, or
+        const PgParams* lock = nullptr;  // the lock statement
+    };
+    const auto round_trip =
+        [&](std::initializer_list<Send> sends) -> Result<std::vector<PgResultPtr>> {
+        const auto deadline = Clock::now() + options_.io_timeout;
+        Result<void> sent;
+        for (const auto& s : sends) {
+            if (!sent) {
+                break;
+            }
+            if (s.sql != nullptr) {
+                sent = c.send_query(s.sql);
+            } else if (s.op != nullptr) {
+                sent = c.send_prepared(definition(s.op->statement()).name, s.op->params());
+            } else {
+                sent = c.send_prepared(definition(PgStatement::lock).name, *s.lock);
+            }
+        }
+        if (sent) {
+            sent = c.sync();
+        }
+        if (!sent) {
+            return sent.error();
+        }
+        std::vector<PgResultPtr> out;
+        for (std::size_t i = 0; i <= sends.size(); ++i) {
+            auto r = c.take(deadline);
+            if (!r) {
+                return r.error();
+            }
+            out.push_back(std::move(*r));
+        }
+        if (!pg_pipeline_sync(out.back().get())) {
+            return fail(Error::store_unavailable, {}, "postgres: pipeline out of step");
+        }
+        out.pop_back();
+        return out;
+    };
+    const auto lost = [&](const Failure& f) {
+        connection_lost(f);
+        fail_all(batch, f);
+        return Outcome::lost;
+    };
+    // Ends the transaction after a failure that is not the op's own: every op fails.
+    const auto abandon = [&](const PgError& e) {
+        if (e.kind == PgFailureKind::connection) {
+            return lost(e.failure);
+        }
+        fail_all(batch, fail(Error::store_unavailable, {}, e.failure.details));
+        auto r = round_trip({{"ROLLBACK"}});
+        if (!r) {
+            return lost(r.error());
+        }
+        return Outcome::statement_failed;
+    };
+
+    const auto keys = lock_keys(batch);
+    const PgParams lock_params{pg_text_array(keys)};
+    auto begun = keys.empty() ? round_trip({{"BEGIN"}})
+                              : round_trip({{"BEGIN"}, {nullptr, nullptr, &lock_params}});
+    if (!begun) {
+        return lost(begun.error());
+    }
+    for (const auto& r : *begun) {
+        if (!pg_tuples_or_command_ok(r.get())) {
+            return abandon(pg_error(c.handle(), r.get(), "begin"));
+        }
+    }
+    for (auto& op : batch) {
+        auto r = round_trip({{"SAVEPOINT vg_op"}, {nullptr, op.get()}, {"RELEASE vg_op"}});
+        if (!r) {
+            return lost(r.error());
+        }
+        const auto& results = *r;
+        if (!pg_tuples_or_command_ok(results[0].get())) {
+            return abandon(pg_error(c.handle(), results[0].get(), "savepoint"));
+        }
+        if (pg_tuples_or_command_ok(results[1].get())) {
+            op->decode(PgRows(results[1].get()));
+            continue;
+        }
+        PgError e = pg_error(c.handle(), results[1].get(), "statement");
+        if (e.kind == PgFailureKind::connection) {
+            return lost(e.failure);
+        }
+        // Undo this op alone; the transaction goes on with the others.
+        auto undo = round_trip({{"ROLLBACK TO SAVEPOINT vg_op"}, {"RELEASE vg_op"}});
+        if (!undo) {
+            return lost(undo.error());
+        }
+        for (const auto& u : *undo) {
+            if (!pg_tuples_or_command_ok(u.get())) {
+                return abandon(pg_error(c.handle(), u.get(), "rollback to savepoint"));
+            }
+        }
+        op->fail(std::move(e.failure));
+    }
+    auto committed = round_trip({{"COMMIT"}});
+    if (!committed) {
+        return lost(committed.error());
+    }
+    if (!pg_tuples_or_command_ok(committed->front().get())) {
+        return abandon(pg_error(c.handle(), committed->front().get(), "commit"));
+    }
+    return Outcome::done;
+}
+
+void PgWorker::run_read(Batch& batch) {
+    PgConnection& c = *conn_;
+    const auto deadline = Clock::now() + options_.io_timeout;
+    // Pipelined with a sync after each read: a failing read does not abort the others.
+    Result<void> sent;
+    for (std::size_t i = 0; sent && i < batch.size(); ++i) {
+        sent = c.send_prepared(definition(batch[i]->statement()).name, batch[i]->params());
+        if (sent) {
+            sent = c.sync();
+        }
+    }
+    if (!sent) {
+        connection_lost(sent.error());
+        fail_all(batch, sent.error());
+        return;
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        auto r = c.take(deadline);
+        Failure lost_because;
+        if (r) {
+            if (pg_tuples_or_command_ok(r->get())) {
+                batch[i]->decode(PgRows(r->get()));
+            } else {
+                PgError e = pg_error(c.handle(), r->get(), "read");
+                if (e.kind == PgFailureKind::connection) {
+                    lost_because = e.failure;
+                } else {
+                    batch[i]->fail(std::move(e.failure));
+                }
+            }
+            if (lost_because.details.empty()) {
+                auto s = c.take(deadline);
+                if (!s || !pg_pipeline_sync(s->get())) {
+                    lost_because =
+                        s ? fail(Error::store_unavailable, {}, "postgres: pipeline out of step")
+                          : s.error();
+                }
+            }
+        } else {
+            lost_because = r.error();
+        }
+        if (!lost_because.details.empty()) {
+            connection_lost(lost_because);
+            for (std::size_t j = i; j < batch.size(); ++j) {
+                batch[j]->fail(lost_because);
+            }
+            return;
+        }
+    }
+}
+
+void PgWorker::finish(Batch& batch) {
+    // Count before completing, so a caller that sees its result also sees it counted.
+    std::uint64_t failed = 0;
+    for (const auto& op : batch) {
+        failed += op->storage_failed() ? 1 : 0;
+    }
+    ops_.fetch_add(batch.size(), std::memory_order_relaxed);
+    failed_ops_.fetch_add(failed, std::memory_order_relaxed);
+    for (auto& op : batch) {
+        op->complete();
+    }
+}
+
+}  // namespace detail
+
+namespace {
+
+using detail::PgStatement;
+
+const Clock& default_clock() {
+    static const SystemClock kClock;
+    return kClock;
+}
+
+std::string num(std::int64_t v) {
+    return std::to_string(v);
+}
+
+std::string num(double v) {
+    // Shortest text that reads back as the same double; non-finite values are stored as 0
+    // (the JSON detail of the event must stay valid JSON).
+    if (!std::isfinite(v)) {
+        v = 0;
+    }
+    std::array<char, 64> buf{};
+    const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+    return {buf.data(), res.ptr};
+}
+
+SessionRow read_session(const PgRows& rows, int r) {
+    SessionRow row;
+    row.issued.session_id = rows.text(r, 0);
+    row.issued.user_id = rows.text(r, 1);
+    row.issued.model = rows.text(r, 2);
+    row.issued.voice = rows.text(r, 3);
+    row.issued.profile = rows.text(r, 4);
+    row.issued.issued_at_ms = rows.int64(r, 5);
+    row.issued.token_expires_at = rows.int64(r, 6);
+    row.issued.client_ip = rows.text(r, 7);
+    row.issued.user_agent = rows.text(r, 8);
+    row.status = rows.text(r, 9);
+    if (!rows.is_null(r, 10)) {
+        row.ended_at_ms = rows.int64(r, 10);
+    }
+    if (!rows.is_null(r, 11)) {
+        row.reported_duration_s = rows.float8(r, 11);
+    }
+    if (!rows.is_null(r, 12)) {
+        row.observed_duration_s = rows.float8(r, 12);
+    }
+    if (!rows.is_null(r, 13)) {
+        row.message_count = rows.int64(r, 13);
+    }
+    if (!rows.is_null(r, 14)) {
+        row.ended_by = std::string(rows.text(r, 14));
+    }
+    return row;
+}
+
+Result<MigrationReport> run_migrations(const PgTarget& target, const Clock& clock) {
+    auto conn = PgConnection::connect(target);
+    if (!conn) {
+        return conn.error();
+    }
+    PgConnection& c = **conn;
+    // One migrator per schema at a time, across every instance starting now; the lock also
+    // covers creating the schema (concurrent CREATE SCHEMA IF NOT EXISTS can collide).
+    constexpr std::string_view kLockKey =
+        "hashtext(COALESCE(NULLIF($1, ''), current_schema(), ''))";
+    const std::string lock_sql =
+        "SELECT pg_advisory_lock(1986489703, " + std::string(kLockKey) + ")";
+    const std::string unlock_sql =
+        "SELECT pg_advisory_unlock(1986489703, " + std::string(kLockKey) + ")";
+    if (auto r = c.exec_params(lock_sql, {target.schema}); !r) {
+        return r.error();
+    }
+    Result<MigrationReport> report = fail(Error::store_unavailable);
+    if (auto used = c.use_schema(target.schema, true); !used) {
+        report = used.error();
+    } else {
+        report = migrate(c, clock);
+    }
+    if (!report && c.ok()) {
+        // Migrations leave no transaction open on failure, but be sure before unlocking.
+        (void)c.exec_script("ROLLBACK");
+    }
+    (void)c.exec_params(unlock_sql, {target.schema});
+    return report;
+}
+
+}  // namespace
+
+Result<MigrationReport> PgStore::migrate(const std::string& url, const Clock& clock) {
+    auto target = parse_pg_url(url);
+    if (!target) {
+        return target.error();
+    }
+    return run_migrations(*target, clock);
+}
+
+Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
+    if (options.batch_max == 0) {
+        return fail(Error::bad_request, "store batch_max must be at least 1");
+    }
+    if (options.writers == 0 || options.writers > 64) {
+        return fail(Error::bad_request, "PostgreSQL writers must be between 1 and 64");
+    }
+    if (options.io_timeout_ms <= 0 || options.reconnect_min_ms <= 0 ||
+        options.reconnect_max_ms < options.reconnect_min_ms) {
+        return fail(Error::bad_request, "PostgreSQL timeouts must be positive");
+    }
+    auto target = parse_pg_url(options.url);
+    if (!target) {
+        return target.error();
+    }
+    if (options.clock == nullptr) {
+        options.clock = &default_clock();
+    }
+    if (auto m = run_migrations(*target, *options.clock); !m) {
+        return m.error();
+    }
+    detail::PgWorker::Connector connector =
+        [t = *target]() -> Result<std::unique_ptr<PgConnection>> {
+        auto conn = PgConnection::connect(t);
+        if (!conn) {
+            return conn.error();
+        }
+        if (auto r = (*conn)->use_schema(t.schema, false); !r) {
+            return r.error();
+        }
+        if (auto r = detail::prepare_all(**conn); !r) {
+            return r.error();
+        }
+        if (auto r = (*conn)->enter_pipeline(); !r) {
+            return r.error();
+        }
+        return conn;
+    };
+    const auto make = [&](std::string name,
+                          bool transactional) -> Result<std::unique_ptr<detail::PgWorker>> {
+        auto conn = connector();
+        if (!conn) {
+            return conn.error();
+        }
+        detail::PgWorkerOptions wo;
+        wo.name = std::move(name);
+        wo.transactional = transactional;
+        wo.batch_max = options.batch_max;
+        wo.io_timeout = std::chrono::milliseconds(options.io_timeout_ms);
+        wo.reconnect_min = std::chrono::milliseconds(options.reconnect_min_ms);
+        wo.reconnect_max = std::chrono::milliseconds(options.reconnect_max_ms);
+        return std::make_unique<detail::PgWorker>(std::move(wo), connector, std::move(*conn));
+    };
+    std::vector<std::unique_ptr<detail::PgWorker>> writers;
+    for (std::size_t i = 0; i < options.writers; ++i) {
+        auto w = make("writer " + std::to_string(i + 1), true);
+        if (!w) {
+            return w.error();
+        }
+        writers.push_back(std::move(*w));
+    }
+    auto reader = make("reader", false);
+    if (!reader) {
+        return reader.error();
+    }
+    return std::unique_ptr<PgStore>(
+        new PgStore(std::move(options), std::move(writers), std::move(*reader)));
+}
+
+PgStore::PgStore(PgOptions options, std::vector<std::unique_ptr<detail::PgWorker>> writers,
+                 std::unique_ptr<detail::PgWorker> reader)
+    : options_(std::move(options)), writers_(std::move(writers)), reader_(std::move(reader)) {}
+
+PgStore::~PgStore() {
+    close();
+}
+
+detail::PgWorker& PgStore::writer_for(const std::string& session_id) {
+    if (writers_.size() == 1 || session_id.empty()) {
+        return *writers_.front();
+    }
+    return *writers_[std::hash<std::string>{}(session_id) % writers_.size()];
+}
+
+// Each submit() argument is a named local moved in: see the GCC 12 note at SqliteStore::submit.
+
+boost::asio::awaitable<Result<void>> PgStore::create_session(SessionRecord record) {
+    if (record.session_id.empty() || record.user_id.empty()) {
+        co_return fail(Error::bad_request, "A session needs an id and a user.");
+    }
+    if (record.issued_at_ms == 0) {
+        record.issued_at_ms = options_.clock->now_ms();
+    }
+    boost::json::object detail{{"model", record.model}, {"voice", record.voice}};
+    if (!record.profile.empty()) {
+        detail["profile"] = record.profile;
+    }
+    detail::PgWorker& worker = writer_for(record.session_id);
+    PgParams params{record.session_id,
+                    record.user_id,
+                    record.model,
+                    record.voice,
+                    record.profile,
+                    num(record.issued_at_ms),
+                    num(record.token_expires_at),
+                    record.client_ip,
+                    record.user_agent,
+                    boost::json::serialize(detail)};
+    std::string no_lock;
+    auto decode = [](const PgRows& rows) -> Result<void> {
+        if (rows.size() == 1 && rows.int64(0, 0) == 1) {
+            return {};
+        }
+        return fail(Error::internal, {}, "duplicate session id");
+    };
+    co_return co_await submit<void>(worker, PgStatement::create_session, std::move(params),
+                                    std::move(no_lock), std::move(decode));
+}
+
+boost::asio::awaitable<Result<EndOutcome>> PgStore::end_session(EndRequest request) {
+    if (request.session_id.empty()) {
+        co_return fail(Error::session_not_found);
+    }
+    const std::int64_t ended_at =
+        request.ended_at_ms != 0 ? request.ended_at_ms : options_.clock->now_ms();
+    const double reported =
+        std::isfinite(request.reported_duration_s) ? request.reported_duration_s : 0.0;
+    detail::PgWorker& worker = writer_for(request.session_id);
+    PgParams params{request.session_id,         num(ended_at),    num(reported),
+                    num(request.message_count), request.ended_by, request.check_owner ? "t" : "f",
+                    request.caller_user_id,     request.client_ip};
+    std::string lock_key = request.session_id;
+    auto decode = [ended_at, reported, messages = request.message_count,
+                   ended_by = request.ended_by, check_owner = request.check_owner,
+                   caller = request.caller_user_id](const PgRows& rows) -> Result<EndOutcome> {
+        if (rows.size() == 0) {
+            return fail(Error::session_not_found);
+        }
+        EndOutcome out{read_session(rows, 0), false};
+        if (rows.boolean(0, 15)) {
+            out.row.status = "ended";
+            out.row.ended_at_ms = ended_at;
+            out.row.reported_duration_s = reported;
+            out.row.observed_duration_s = rows.float8(0, 16);
+            out.row.message_count = messages;
+            out.row.ended_by = ended_by;
+            return out;
+        }
+        if (check_owner && out.row.issued.user_id != caller) {
+            return fail(Error::forbidden, "This session belongs to another user.");
+        }
+        if (out.row.status == "ended") {
+            out.already_ended = true;
+            return out;
+        }
+        return fail(Error::internal, {}, "postgres: end_session changed no row");
+    };
+    co_return co_await submit<EndOutcome>(worker, PgStatement::end_session, std::move(params),
+                                          std::move(lock_key), std::move(decode));
+}
+
+boost::asio::awaitable<Result<void>> PgStore::append_event(Event event) {
+    if (event.type.empty()) {
+        co_return fail(Error::bad_request, "An event needs a type.");
+    }
+    detail::PgWorker& worker = writer_for(event.session_id);
+    PgParams params{num(event.at_ms != 0 ? event.at_ms : options_.clock->now_ms()),
+                    event.type,
+                    event.session_id,
+                    event.user_id,
+                    event.client_ip,
+                    event.reason,
+                    event.detail};
+    std::string no_lock;
+    auto decode = [](const PgRows&) -> Result<void> { return {}; };
+    co_return co_await submit<void>(worker, PgStatement::append_event, std::move(params),
+                                    std::move(no_lock), std::move(decode));
+}
+
+boost::asio::awaitable<Result<std::optional<SessionRow>>> PgStore::get_session(
+    std::string session_id) {
+    PgParams params{std::move(session_id)};
+    std::string no_lock;
+    auto decode = [](const PgRows& rows) -> Result<std::optional<SessionRow>> {
+        if (rows.size() == 0) {
+            return std::optional<SessionRow>();
+        }
+        return std::optional<SessionRow>(read_session(rows, 0));
+    };
+    co_return co_await submit<std::optional<SessionRow>>(*reader_, PgStatement::get_session,
+                                                         std::move(params), std::move(no_lock),
+                                                         std::move(decode));
+}
+
+boost::asio::awaitable<Result<std::vector<Event>>> PgStore::session_events(std::string session_id) {
+    PgParams params{std::move(session_id)};
+    std::string no_lock;
+    auto decode = [](const PgRows& rows) -> Result<std::vector<Event>> {
+        std::vector<Event> out;
+        out.reserve(static_cast<std::size_t>(rows.size()));
+        for (int r = 0; r < rows.size(); ++r) {
+            Event e;
+            e.at_ms = rows.int64(r, 0);
+            e.type = rows.text(r, 1);
+            e.session_id = rows.text(r, 2);
+            e.user_id = rows.text(r, 3);
+            e.client_ip = rows.text(r, 4);
+            e.reason = rows.text(r, 5);
+            e.detail = rows.text(r, 6);
+            out.push_back(std::move(e));
+        }
+        return out;
+    };
+    co_return co_await submit<std::vector<Event>>(*reader_, PgStatement::events, std::move(params),
+                                                  std::move(no_lock), std::move(decode));
+}
+
+bool PgStore::ready() const {
+    if (!open_.load(std::memory_order_acquire) || !reader_->connected()) {
+        return false;
+    }
+    return std::all_of(writers_.begin(), writers_.end(),
+                       [](const auto& w) { return w->connected(); });
+}
+
+void PgStore::close() {
+    std::lock_guard lock(close_mutex_);
+    if (!open_.exchange(false, std::memory_order_acq_rel)) {
+        return;
+    }
+    for (auto& w : writers_) {
+        w->stop();
+    }
+    reader_->stop();
+}
+
+PgStoreStats PgStore::stats() const {
+    PgStoreStats s;
+    const auto add = [&s](const PgStoreStats& w) {
+        s.batches += w.batches;
+        s.ops += w.ops;
+        s.failed_ops += w.failed_ops;
+        s.careful_batches += w.careful_batches;
+        s.conflict_retries += w.conflict_retries;
+        s.connection_losses += w.connection_losses;
+        s.reconnects += w.reconnects;
+    };
+    for (const auto& w : writers_) {
+        add(w->stats());
+    }
+    add(reader_->stats());
+    return s;
+}
+
+}  // namespace voicegate::store

@@ -1,0 +1,518 @@
+// PgStore beyond the conformance suite: URL handling, group commit, concurrency, durability,
+// two instances on one database, migrations racing, a failing op inside a batch, and the
+// server going away. Needs VOICEGATE_TEST_PG_URL (see support/pg_test_db.hpp).
+#ifdef VOICEGATE_WITH_POSTGRES
+
+#include "store/pg_store.hpp"
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <gtest/gtest.h>
+
+#include "fakes/manual_clock.hpp"
+#include "support/pg_test_db.hpp"
+#include "support/run_coro.hpp"
+
+namespace voicegate::store {
+namespace {
+namespace asio = boost::asio;
+using test::run_coro;
+
+TEST(PgUrl, SplitsTheSchemaOffAndLeavesTheRestToLibpq) {
+    auto a = parse_pg_url("postgres://u:p@h:5432/db?sslmode=require&schema=voicegate&x=1");
+    ASSERT_TRUE(a);
+    EXPECT_EQ(a->conninfo, "postgres://u:p@h:5432/db?sslmode=require&x=1");
+    EXPECT_EQ(a->schema, "voicegate");
+
+    auto b = parse_pg_url("postgresql://h/db?schema=vg_1");
+    ASSERT_TRUE(b);
+    EXPECT_EQ(b->conninfo, "postgresql://h/db");
+    EXPECT_EQ(b->schema, "vg_1");
+
+    auto c = parse_pg_url("postgresql://h/db?sslmode=verify-full&sslrootcert=/etc/ca.crt");
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->conninfo, "postgresql://h/db?sslmode=verify-full&sslrootcert=/etc/ca.crt");
+    EXPECT_EQ(c->schema, "");
+
+    auto d = parse_pg_url("postgres://h/db?schema=Vg%5Fx");
+    ASSERT_TRUE(d);
+    EXPECT_EQ(d->schema, "Vg_x");
+}
+
+TEST(PgUrl, RejectsSchemaNamesThatAreNotPlainIdentifiers) {
+    for (const char* url :
+         {"postgres://h/db?schema=", "postgres://h/db?schema=1abc", "postgres://h/db?schema=a-b",
+          "postgres://h/db?schema=a%22b", "postgres://h/db?schema=a;drop"}) {
+        auto t = parse_pg_url(url);
+        ASSERT_FALSE(t) << url;
+        EXPECT_EQ(t.error().code, Error::bad_request);
+    }
+    EXPECT_FALSE(parse_pg_url("postgres://h/db?schema=" + std::string(64, 'a')));
+    EXPECT_TRUE(parse_pg_url("postgres://h/db?schema=" + std::string(63, 'a')));
+    EXPECT_FALSE(parse_pg_url("mysql://h/db"));
+}
+
+TEST(PgUrl, QuotesIdentifiersAndArrays) {
+    EXPECT_EQ(quote_identifier("vg"), "\"vg\"");
+    EXPECT_EQ(quote_identifier("a\"b"), "\"a\"\"b\"");
+    EXPECT_EQ(pg_text_array({"a", "b\"c", "d\\e"}), R"({"a","b\"c","d\\e"})");
+    EXPECT_EQ(pg_text_array({}), "{}");
+}
+
+// Runs `per_thread` coroutines made by `make(thread, i)` on `threads` threads, each with its own
+// io_context (the share-nothing layout of the service).
+void run_on_loops(int threads, int per_thread,
+                  const std::function<asio::awaitable<void>(int, int)>& make) {
+    std::vector<std::thread> pool;
+    for (int t = 0; t < threads; ++t) {
+        pool.emplace_back([t, per_thread, &make] {
+            asio::io_context io;
+            for (int i = 0; i < per_thread; ++i) {
+                asio::co_spawn(io, make(t, i), asio::detached);
+            }
+            io.run();
+        });
+    }
+    for (auto& th : pool) {
+        th.join();
+    }
+}
+
+SessionRecord make_record(const std::string& id, const std::string& user) {
+    SessionRecord r;
+    r.session_id = id;
+    r.user_id = user;
+    r.model = "gpt-realtime";
+    r.voice = "alloy";
+    r.issued_at_ms = 1'700'000'000'000;
+    r.token_expires_at = 1'700'000'000 + 1800;
+    r.client_ip = "203.0.113.7";
+    r.user_agent = "diary/1.0";
+    return r;
+}
+
+EndRequest make_end(const std::string& id, const std::string& user, std::int64_t messages = 3) {
+    EndRequest e;
+    e.session_id = id;
+    e.caller_user_id = user;
+    e.check_owner = true;
+    e.reported_duration_s = 30;
+    e.message_count = messages;
+    e.ended_by = "user";
+    e.ended_at_ms = 1'700'000'030'000;
+    return e;
+}
+
+// Polls `condition` every 20 ms for up to `limit`.
+bool eventually(const std::function<bool()>& condition,
+                std::chrono::milliseconds limit = std::chrono::seconds(15)) {
+    const auto until = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < until) {
+        if (condition()) {
+            return true;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return condition();
+}
+
+class PgStoreTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        VOICEGATE_REQUIRE_PG();
+        schema_ = std::make_unique<test::PgTestSchema>();
+    }
+    void TearDown() override {
+        for (auto& s : stores_) {
+            s->close();
+        }
+        stores_.clear();
+        schema_.reset();
+    }
+
+    /// Opens a store on the test schema (or `o.url`), owned by the fixture.
+    PgStore& open(PgOptions o = {}) {
+        if (o.url.empty()) {
+            o.url = schema_->url();
+        }
+        o.clock = &clock_;
+        auto s = PgStore::open(std::move(o));
+        EXPECT_TRUE(s) << s.error().details;
+        if (!s) {
+            throw std::runtime_error("cannot open the store");
+        }
+        stores_.push_back(std::move(*s));
+        return *stores_.back();
+    }
+    std::int64_t count(const std::string& table, const std::string& where = "TRUE") {
+        test::PgAdmin admin(schema_->base_url());
+        EXPECT_TRUE(admin.ok()) << admin.error();
+        const auto n =
+            admin.scalar("SELECT count(*) FROM " + schema_->table(table) + " WHERE " + where);
+        EXPECT_GE(n, 0) << admin.last_error();
+        return n;
+    }
+
+    std::unique_ptr<test::PgTestSchema> schema_;
+    test::ManualClock clock_{1'700'000'500'000};
+    asio::io_context io_;
+    std::vector<std::unique_ptr<PgStore>> stores_;
+};
+
+TEST_F(PgStoreTest, GroupCommitPutsConcurrentWritesIntoFewTransactions) {
+    PgOptions o;
+    o.writers = 1;
+    PgStore& store = open(o);
+    constexpr int kThreads = 2;
+    constexpr int kPerThread = 1000;
+    std::atomic<int> ok{0};
+    run_on_loops(kThreads, kPerThread, [&](int t, int i) -> asio::awaitable<void> {
+        auto r = co_await store.create_session(
+            make_record("sess_" + std::to_string(t) + "_" + std::to_string(i), "u"));
+        if (r) {
+            ++ok;
+        }
+    });
+    EXPECT_EQ(ok.load(), kThreads * kPerThread);
+    const auto stats = store.stats();
+    EXPECT_EQ(stats.ops, static_cast<std::uint64_t>(kThreads * kPerThread));
+    EXPECT_EQ(stats.failed_ops, 0U);
+    EXPECT_GE(stats.batches, 1U);
+    // 2,000 writes in flight at once: a handful of group commits, not one per write.
+    EXPECT_LE(stats.batches, static_cast<std::uint64_t>(kThreads * kPerThread / 10))
+        << "batches=" << stats.batches;
+    EXPECT_EQ(count("sessions"), kThreads * kPerThread);
+    EXPECT_EQ(count("events", "type = 'token_issued'"), kThreads * kPerThread);
+}
+
+TEST_F(PgStoreTest, ConcurrentOpsFromManyLoopsAreEachCommittedExactlyOnce) {
+    PgStore& store = open();
+    constexpr int kThreads = 4;
+    constexpr int kPerThread = 250;
+    constexpr int kTotal = kThreads * kPerThread;
+    std::atomic<int> created{0};
+    std::atomic<int> events{0};
+    std::atomic<int> first_ends{0};
+    std::atomic<int> repeat_ends{0};
+    std::atomic<int> errors{0};
+    run_on_loops(kThreads, kPerThread, [&](int t, int i) -> asio::awaitable<void> {
+        const std::string id = "sess_" + std::to_string(t) + "_" + std::to_string(i);
+        const std::string user = "user_" + std::to_string(i % 7);
+        auto c = co_await store.create_session(make_record(id, user));
+        if (!c) {
+            ++errors;
+            co_return;
+        }
+        ++created;
+        Event e;
+        e.type = "admin_action";
+        e.session_id = id;
+        e.reason = "test";
+        auto a = co_await store.append_event(std::move(e));
+        a ? ++events : ++errors;
+        for (int k = 0; k < 2; ++k) {
+            auto r = co_await store.end_session(make_end(id, user, i));
+            if (!r) {
+                ++errors;
+            } else if (r->already_ended) {
+                ++repeat_ends;
+            } else {
+                ++first_ends;
+            }
+        }
+    });
+    EXPECT_EQ(errors.load(), 0);
+    EXPECT_EQ(created.load(), kTotal);
+    EXPECT_EQ(events.load(), kTotal);
+    EXPECT_EQ(first_ends.load(), kTotal);
+    EXPECT_EQ(repeat_ends.load(), kTotal);
+    EXPECT_EQ(count("sessions"), kTotal);
+    EXPECT_EQ(count("sessions", "status = 'ended'"), kTotal);
+    EXPECT_EQ(count("events", "type = 'token_issued'"), kTotal);
+    EXPECT_EQ(count("events", "type = 'admin_action'"), kTotal);
+    EXPECT_EQ(count("events", "type = 'session_ended'"), kTotal);
+    EXPECT_EQ(store.stats().failed_ops, 0U);
+}
+
+TEST_F(PgStoreTest, EverySuccessIsAlreadyVisibleToAnIndependentConnection) {
+    PgStore& store = open();
+    test::PgAdmin admin(schema_->base_url());
+    ASSERT_TRUE(admin.ok()) << admin.error();
+    const std::string sessions = schema_->table("sessions");
+    const std::string events = schema_->table("events");
+    for (int i = 0; i < 20; ++i) {
+        const std::string id = "sess_durable_" + std::to_string(i);
+        ASSERT_TRUE(run_coro(io_, store.create_session(make_record(id, "u"))));
+        // No close(), no flush: success means committed.
+        EXPECT_EQ(admin.scalar("SELECT count(*) FROM " + sessions + " WHERE session_id = '" + id +
+                               "' AND status = 'issued'"),
+                  1);
+        auto ended = run_coro(io_, store.end_session(make_end(id, "u", i)));
+        ASSERT_TRUE(ended) << ended.error().details;
+        EXPECT_EQ(admin.scalar("SELECT message_count FROM " + sessions + " WHERE session_id = '" +
+                               id + "' AND status = 'ended'"),
+                  i);
+        EXPECT_EQ(
+            admin.scalar("SELECT count(*) FROM " + events + " WHERE session_id = '" + id + "'"), 2);
+    }
+    // And a fresh store (another process, after a restart) reads the same.
+    store.close();
+    PgStore& again = open();
+    auto row = run_coro(io_, again.get_session("sess_durable_7"));
+    ASSERT_TRUE(row && *row);
+    EXPECT_EQ((*row)->status, "ended");
+    EXPECT_EQ((*row)->message_count, 7);
+}
+
+TEST_F(PgStoreTest, TwoInstancesEndEachSessionExactlyOnce) {
+    PgStore& a = open();
+    PgStore& b = open();  // a second voicegate instance on the same database
+
+    // Created through one, ended through the other.
+    ASSERT_TRUE(run_coro(io_, a.create_session(make_record("sess_x", "u"))));
+    auto by_b = run_coro(io_, b.end_session(make_end("sess_x", "u", 5)));
+    ASSERT_TRUE(by_b) << by_b.error().details;
+    EXPECT_FALSE(by_b->already_ended);
+    auto by_a = run_coro(io_, a.end_session(make_end("sess_x", "u", 9)));
+    ASSERT_TRUE(by_a) << by_a.error().details;
+    EXPECT_TRUE(by_a->already_ended);
+    EXPECT_EQ(by_a->row.message_count, 5);
+
+    // Both instances end every session at once, in opposite orders (a lock-ordering test too).
+    constexpr int kSessions = 300;
+    std::atomic<int> created{0};
+    run_on_loops(1, kSessions, [&](int, int i) -> asio::awaitable<void> {
+        auto r = co_await a.create_session(make_record("sess_" + std::to_string(i), "u"));
+        if (r) {
+            ++created;
+        }
+    });
+    ASSERT_EQ(created.load(), kSessions);
+    std::atomic<int> first{0};
+    std::atomic<int> repeat{0};
+    std::atomic<int> errors{0};
+    run_on_loops(2, kSessions, [&](int t, int i) -> asio::awaitable<void> {
+        PgStore& store = t == 0 ? a : b;
+        const int n = t == 0 ? i : kSessions - 1 - i;
+        auto r = co_await store.end_session(make_end("sess_" + std::to_string(n), "u", t));
+        if (!r) {
+            ++errors;
+        } else if (r->already_ended) {
+            ++repeat;
+        } else {
+            ++first;
+        }
+    });
+    EXPECT_EQ(errors.load(), 0);
+    EXPECT_EQ(first.load(), kSessions);
+    EXPECT_EQ(repeat.load(), kSessions);
+    EXPECT_EQ(count("events", "type = 'session_ended'"), kSessions + 1);
+    EXPECT_EQ(count("events e", "type = 'session_ended' AND (SELECT count(*) FROM " +
+                                    schema_->table("events") +
+                                    " f WHERE f.session_id = e.session_id AND f.type = "
+                                    "'session_ended') <> 1"),
+              0);
+}
+
+TEST_F(PgStoreTest, InstancesStartingTogetherMigrateOnce) {
+    constexpr int kInstances = 4;
+    std::vector<std::unique_ptr<PgStore>> opened(kInstances);
+    std::vector<std::string> failures(kInstances);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < kInstances; ++i) {
+        threads.emplace_back([&, i] {
+            PgOptions o;
+            o.url = schema_->url();
+            o.clock = &clock_;
+            auto s = PgStore::open(std::move(o));
+            if (s) {
+                opened[static_cast<std::size_t>(i)] = std::move(*s);
+            } else {
+                failures[static_cast<std::size_t>(i)] = s.error().details;
+            }
+        });
+    }
+    for (auto& t : threads) {
+        t.join();
+    }
+    for (int i = 0; i < kInstances; ++i) {
+        EXPECT_TRUE(opened[static_cast<std::size_t>(i)]) << failures[static_cast<std::size_t>(i)];
+    }
+    EXPECT_EQ(count("schema_migrations"), latest_schema_version());
+    for (auto& s : opened) {
+        if (s) {
+            stores_.push_back(std::move(s));
+        }
+    }
+}
+
+TEST_F(PgStoreTest, AFailingOpFailsAloneAndTheRestOfItsBatchCommits) {
+    PgOptions o;
+    o.writers = 1;
+    PgStore& store = open(o);
+    constexpr int kOps = 60;
+    constexpr int kBad = 30;
+    std::atomic<int> ok{0};
+    std::atomic<int> bad_requests{0};
+    std::string bad_details;
+    run_on_loops(1, kOps, [&](int, int i) -> asio::awaitable<void> {
+        auto rec = make_record("sess_" + std::to_string(i), "u");
+        if (i == kBad) {
+            rec.user_agent = "\xff\xfe not UTF-8";  // PostgreSQL refuses the text
+        }
+        auto r = co_await store.create_session(std::move(rec));
+        if (r) {
+            ++ok;
+        } else if (r.error().code == Error::bad_request) {
+            ++bad_requests;
+            bad_details = r.error().details;
+        }
+    });
+    EXPECT_EQ(ok.load(), kOps - 1);
+    EXPECT_EQ(bad_requests.load(), 1);
+    EXPECT_NE(bad_details.find("UTF8"), std::string::npos) << bad_details;
+    EXPECT_GE(store.stats().careful_batches, 1U);
+    EXPECT_EQ(count("sessions"), kOps - 1);
+    EXPECT_EQ(count("sessions", "session_id = 'sess_" + std::to_string(kBad) + "'"), 0);
+    EXPECT_EQ(count("events", "type = 'token_issued'"), kOps - 1);
+    // The store goes on as usual.
+    EXPECT_TRUE(run_coro(io_, store.create_session(make_record("sess_after", "u"))));
+}
+
+TEST_F(PgStoreTest, KilledConnectionsAreReplaced) {
+    const std::string app = schema_->name();
+    PgOptions o;
+    o.url = test::pg_url_with(schema_->url(), "application_name=" + app);
+    o.reconnect_min_ms = 20;
+    o.reconnect_max_ms = 200;
+    PgStore& store = open(o);
+    ASSERT_TRUE(run_coro(io_, store.create_session(make_record("sess_before", "u"))));
+    ASSERT_TRUE(store.ready());
+
+    test::PgAdmin admin(schema_->base_url());
+    ASSERT_TRUE(admin.ok()) << admin.error();
+    EXPECT_GE(admin.scalar("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                           "WHERE application_name = '" +
+                           app + "'"),
+              3);  // two writers and the reader
+
+    // Each op either succeeds or fails with store_unavailable; soon they all succeed again.
+    int failures = 0;
+    int other = 0;
+    for (int i = 0; i < 200; ++i) {
+        auto c = run_coro(io_, store.create_session(make_record("sess_" + std::to_string(i), "u")));
+        auto g = run_coro(io_, store.get_session("sess_before"));
+        if (c && g) {
+            break;
+        }
+        if (!c) {
+            ++(c.error().code == Error::store_unavailable ? failures : other);
+        }
+        if (!g) {
+            ++(g.error().code == Error::store_unavailable ? failures : other);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_EQ(other, 0);
+    EXPECT_TRUE(eventually([&] { return store.ready() && store.stats().reconnects >= 3; }))
+        << "losses=" << store.stats().connection_losses
+        << " reconnects=" << store.stats().reconnects;
+    EXPECT_GE(store.stats().connection_losses, 3U);
+    auto row = run_coro(io_, store.get_session("sess_before"));
+    ASSERT_TRUE(row) << row.error().details;
+    EXPECT_TRUE(*row);
+}
+
+TEST_F(PgStoreTest, WhileTheServerIsAwayOpsFailFastAndTheStoreRecovers) {
+    // The store logs in as its own role; taking its LOGIN away and killing its connections
+    // makes the server unreachable for this store alone (other tests share the server).
+    const std::string role = schema_->name() + "_role";
+    test::PgAdmin admin(schema_->base_url());
+    ASSERT_TRUE(admin.ok()) << admin.error();
+    ASSERT_TRUE(admin.query("CREATE ROLE \"" + role + "\" LOGIN")) << admin.last_error();
+    struct DropRole {
+        test::PgAdmin& admin;
+        const test::PgTestSchema& schema;
+        std::string role;
+        ~DropRole() {
+            (void)admin.query("DROP SCHEMA IF EXISTS \"" + schema.name() + "\" CASCADE");
+            (void)admin.query("DROP ROLE IF EXISTS \"" + role + "\"");
+        }
+    } drop_role{admin, *schema_, role};
+    ASSERT_TRUE(
+        admin.query("CREATE SCHEMA \"" + schema_->name() + "\" AUTHORIZATION \"" + role + "\""))
+        << admin.last_error();
+
+    PgOptions o;
+    o.url = test::pg_url_with(schema_->url(), "user=" + role);
+    o.reconnect_min_ms = 20;
+    o.reconnect_max_ms = 200;
+    PgStore& store = open(o);
+    ASSERT_TRUE(run_coro(io_, store.create_session(make_record("sess_before", "u"))));
+    ASSERT_TRUE(store.ready());
+
+    ASSERT_TRUE(admin.query("ALTER ROLE \"" + role + "\" NOLOGIN")) << admin.last_error();
+    ASSERT_TRUE(
+        admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                    "usename = '" +
+                    role + "'"))
+        << admin.last_error();
+    // The idle connections notice within about a second.
+    ASSERT_TRUE(eventually([&] { return !store.ready(); }));
+
+    const auto t0 = std::chrono::steady_clock::now();
+    auto c = run_coro(io_, store.create_session(make_record("sess_during", "u")));
+    ASSERT_FALSE(c);
+    EXPECT_EQ(c.error().code, Error::store_unavailable);
+    auto e = run_coro(io_, store.end_session(make_end("sess_before", "u")));
+    ASSERT_FALSE(e);
+    EXPECT_EQ(e.error().code, Error::store_unavailable);
+    auto g = run_coro(io_, store.get_session("sess_before"));
+    ASSERT_FALSE(g);
+    EXPECT_EQ(g.error().code, Error::store_unavailable);
+    // Failing fast: no op waits for the server (the bound is loose for a loaded machine).
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(5));
+    EXPECT_FALSE(store.ready());
+
+    ASSERT_TRUE(admin.query("ALTER ROLE \"" + role + "\" LOGIN")) << admin.last_error();
+    ASSERT_TRUE(eventually([&] { return store.ready(); }));
+    EXPECT_TRUE(run_coro(io_, store.create_session(make_record("sess_after", "u"))));
+    auto before = run_coro(io_, store.get_session("sess_before"));
+    ASSERT_TRUE(before && *before);
+    EXPECT_EQ((*before)->status, "issued");  // the failed end changed nothing
+    auto during = run_coro(io_, store.get_session("sess_during"));
+    ASSERT_TRUE(during);
+    EXPECT_FALSE(*during);  // the failed create left nothing
+    EXPECT_GE(store.stats().connection_losses, 3U);
+    EXPECT_GE(store.stats().reconnects, 3U);
+    store.close();
+}
+
+TEST_F(PgStoreTest, RejectsBadOptions) {
+    PgOptions o;
+    o.url = schema_->url();
+    o.writers = 0;
+    auto s = PgStore::open(o);
+    ASSERT_FALSE(s);
+    EXPECT_EQ(s.error().code, Error::bad_request);
+    o.writers = 1;
+    o.batch_max = 0;
+    EXPECT_FALSE(PgStore::open(o));
+    o.batch_max = 1;
+    o.url = "postgres://h/db?schema=bad-name";
+    EXPECT_FALSE(PgStore::open(o));
+}
+
+}  // namespace
+}  // namespace voicegate::store
+
+#endif  // VOICEGATE_WITH_POSTGRES
