@@ -209,8 +209,9 @@ int run_postgres(const Params& params, std::string url) {
     }
     {
         auto conn = store::PgConnection::connect(*target);
-        auto sc = conn ? (*conn)->query_ints("SELECT (current_setting('synchronous_commit') = 'on' "
-                                             "AND current_setting('fsync') = 'on')::int")
+        auto sc = conn ? (*conn)->query_ints(
+                             "SELECT (current_setting('synchronous_commit') = 'on' "
+                             "AND current_setting('fsync') = 'on')::int")
                        : voicegate::Result<std::vector<std::int64_t>>(conn.error());
         std::printf("postgres: schema %s, writers %zu, synchronous_commit and fsync on: %s\n",
                     target->schema.c_str(), params.writers,

@@ -164,19 +164,22 @@ void PgResultDeleter::operator()(pg_result* result) const {
 }
 
 int PgRows::size() const {
-    return result_ != nullptr ? PQntuples(result_) : 0;
+    if (result_ == nullptr) {
+        return 0;
+    }
+    return count_ >= 0 ? count_ : PQntuples(result_);
 }
 
 bool PgRows::is_null(int row, int column) const {
-    return PQgetisnull(result_, row, column) != 0;
+    return PQgetisnull(result_, first_ + row, column) != 0;
 }
 
 std::string_view PgRows::text(int row, int column) const {
     if (is_null(row, column)) {
         return {};
     }
-    return {PQgetvalue(result_, row, column),
-            static_cast<std::size_t>(PQgetlength(result_, row, column))};
+    return {PQgetvalue(result_, first_ + row, column),
+            static_cast<std::size_t>(PQgetlength(result_, first_ + row, column))};
 }
 
 std::int64_t PgRows::int64(int row, int column) const {

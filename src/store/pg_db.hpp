@@ -39,12 +39,20 @@ struct PgResultDeleter {
 /// An owned PGresult (null between the results of pipelined queries).
 using PgResultPtr = std::unique_ptr<pg_result, PgResultDeleter>;
 
-/// A read-only view of a PGresult in text format. Rows and columns are 0-based.
+/// A read-only view of a PGresult in text format: all its rows, or one row of it (a batched
+/// statement's answer for one op), or none. Rows and columns are 0-based.
 /// Not thread-safe (as the result it views).
 class PgRows {
 public:
-    /// Views `result`, which must outlive the view.
+    /// Views every row of `result`, which must outlive the view.
     explicit PgRows(const pg_result* result) : result_(result) {}
+    /// Views only row `row` of `result` (as row 0), or no row when `row` < 0.
+    static PgRows one(const pg_result* result, int row) {
+        PgRows v(result);
+        v.first_ = row < 0 ? 0 : row;
+        v.count_ = row < 0 ? 0 : 1;
+        return v;
+    }
     /// Number of rows (0 for a command without rows).
     int size() const;
     /// True when the field is NULL.
@@ -60,6 +68,8 @@ public:
 
 private:
     const pg_result* result_;
+    int first_ = 0;
+    int count_ = -1;  // -1: every row
 };
 
 /// How a failed statement should be handled by a caller that batches statements.

@@ -4,8 +4,9 @@
 #include <array>
 #include <charconv>
 #include <cmath>
-
-#include <boost/json.hpp>
+#include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 
 #include <spdlog/spdlog.h>
 
@@ -19,6 +20,9 @@ constexpr unsigned kInt8 = 20;
 constexpr unsigned kFloat8 = 701;
 constexpr unsigned kBool = 16;
 constexpr unsigned kTextArray = 1009;
+constexpr unsigned kInt8Array = 1016;
+constexpr unsigned kFloat8Array = 1022;
+constexpr unsigned kBoolArray = 1000;
 
 #define VG_SESSION_COLUMNS                                                                    \
     "session_id, user_id, model, voice, profile, issued_at_ms, token_expires_at, client_ip, " \
@@ -33,13 +37,15 @@ constexpr std::string_view kCreateSql =
     " INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms,"
     " token_expires_at, client_ip, user_agent, status)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'issued')"
-    " ON CONFLICT (session_id) DO NOTHING RETURNING session_id),"
+    " ON CONFLICT (session_id) DO NOTHING RETURNING *),"
     " ev AS ("
     " INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
-    " SELECT $6, 'token_issued', $1, $2, NULLIF($8, ''), NULL, $10 FROM ins)"
-    " SELECT count(*) FROM ins";
-constexpr std::array<unsigned, 10> kCreateTypes{kText, kText, kText, kText, kText,
-                                                kInt8, kInt8, kText, kText, kText};
+    " SELECT issued_at_ms, 'token_issued', session_id, user_id, NULLIF(client_ip, ''), NULL,"
+    " jsonb_strip_nulls(jsonb_build_object('model', model, 'voice', voice,"
+    " 'profile', NULLIF(profile, '')))::text FROM ins)"
+    " SELECT session_id FROM ins";
+constexpr std::array<unsigned, 9> kCreateTypes{kText, kText, kText, kText, kText,
+                                               kInt8, kInt8, kText, kText};
 
 // `cur` locks the row (FOR UPDATE: a concurrent end, from this or another instance, waits and
 // then sees status 'ended'); `upd` changes it only while it is 'issued' and the owner matches.
@@ -84,6 +90,77 @@ constexpr std::string_view kLockSql =
     "SELECT session_id FROM sessions WHERE session_id = ANY($1) ORDER BY session_id FOR UPDATE";
 constexpr std::array<unsigned, 1> kLockTypes{kTextArray};
 
+// The batched forms: each parameter is an array with one element per op, `n` the op's 1-based
+// position; the answer has a row per op that did something, carrying its `n`. Within one
+// statement the session ids are distinct (the writer cuts batches into such waves).
+// Written without joins between the statement's own parts (whose sizes the planner cannot know
+// for a prepared statement, so it might nest loops over them): the answer carries the inserted
+// ids, which the writer maps back to ops.
+constexpr std::string_view kCreateManySql =
+    "WITH ins AS ("
+    " INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms,"
+    " token_expires_at, client_ip, user_agent, status)"
+    " SELECT session_id, user_id, model, voice, profile, issued_at_ms, token_expires_at,"
+    " client_ip, user_agent, 'issued'"
+    " FROM unnest($1, $2, $3, $4, $5, $6, $7, $8, $9) WITH ORDINALITY"
+    " AS r(session_id, user_id, model, voice, profile, issued_at_ms, token_expires_at,"
+    " client_ip, user_agent, n) ORDER BY n"
+    " ON CONFLICT (session_id) DO NOTHING RETURNING *),"
+    " ev AS ("
+    " INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
+    " SELECT issued_at_ms, 'token_issued', session_id, user_id, NULLIF(client_ip, ''), NULL,"
+    " jsonb_strip_nulls(jsonb_build_object('model', model, 'voice', voice,"
+    " 'profile', NULLIF(profile, '')))::text FROM ins)"
+    " SELECT session_id FROM ins";
+constexpr std::array<unsigned, 9> kCreateManyTypes{kTextArray, kTextArray, kTextArray,
+                                                   kTextArray, kTextArray, kInt8Array,
+                                                   kInt8Array, kTextArray, kTextArray};
+
+// Columns 0-16 as kEndSql's answer, then n (17). `cur` carries each request along with its
+// locked row, so nothing joins back: as cur holds the row lock, the UPDATE changes exactly the
+// rows that cur shows 'issued' with a matching owner, and the answer says so from cur alone.
+constexpr std::string_view kEndManySql =
+    "WITH cur AS (SELECT s.session_id, s.user_id, s.model, s.voice, s.profile, s.issued_at_ms,"
+    " s.token_expires_at, s.client_ip, s.user_agent, s.status, s.ended_at_ms,"
+    " s.reported_duration_s, s.observed_duration_s, s.message_count, s.ended_by,"
+    " r.ended_at, r.reported, r.messages, r.req_ended_by, r.check_owner, r.caller,"
+    " r.req_client_ip, r.n,"
+    " s.status = 'issued' AND (NOT r.check_owner OR s.user_id = r.caller) AS ending,"
+    " GREATEST(0, r.ended_at - s.issued_at_ms)::float8 / 1000 AS observed"
+    " FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) WITH ORDINALITY"
+    " AS r(id, ended_at, reported, messages, req_ended_by, check_owner, caller,"
+    " req_client_ip, n)"
+    " JOIN sessions AS s ON s.session_id = r.id"
+    " ORDER BY s.session_id FOR UPDATE OF s),"
+    " upd AS ("
+    " UPDATE sessions AS s SET status = 'ended', ended_at_ms = cur.ended_at,"
+    " reported_duration_s = cur.reported, observed_duration_s = cur.observed,"
+    " message_count = cur.messages, ended_by = cur.req_ended_by"
+    " FROM cur WHERE s.session_id = cur.session_id AND cur.ending AND s.status = 'issued'"
+    " RETURNING 1),"
+    " ev AS ("
+    " INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
+    " SELECT ended_at, 'session_ended', session_id, user_id, NULLIF(req_client_ip, ''),"
+    " NULLIF(req_ended_by, ''),"
+    " '{\"reported_duration_s\":' || reported::text || ',\"observed_duration_s\":' ||"
+    " observed::text || ',\"message_count\":' || messages::text || '}'"
+    " FROM cur WHERE ending ORDER BY n)"
+    " SELECT session_id, user_id, model, voice, profile, issued_at_ms, token_expires_at,"
+    " client_ip, user_agent, status, ended_at_ms, reported_duration_s, observed_duration_s,"
+    " message_count, ended_by, ending, observed, n FROM cur";
+constexpr std::array<unsigned, 8> kEndManyTypes{kTextArray, kInt8Array, kFloat8Array, kInt8Array,
+                                                kTextArray, kBoolArray, kTextArray,   kTextArray};
+constexpr int kEndManyN = 17;
+
+constexpr std::string_view kEventManySql =
+    "INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
+    " SELECT at_ms, type, NULLIF(session_id, ''), NULLIF(user_id, ''), NULLIF(client_ip, ''),"
+    " NULLIF(reason, ''), NULLIF(detail, '')"
+    " FROM unnest($1, $2, $3, $4, $5, $6, $7) WITH ORDINALITY"
+    " AS r(at_ms, type, session_id, user_id, client_ip, reason, detail, n) ORDER BY n";
+constexpr std::array<unsigned, 7> kEventManyTypes{kInt8Array, kTextArray, kTextArray, kTextArray,
+                                                  kTextArray, kTextArray, kTextArray};
+
 #undef VG_SESSION_COLUMNS
 
 struct StatementDef {
@@ -104,6 +181,17 @@ const StatementDef& definition(PgStatement s) {
     return kDefs[static_cast<std::size_t>(s)];
 }
 
+/// The batched form of `s` (create_session, end_session, append_event), else null.
+const StatementDef* many_definition(PgStatement s) {
+    static const std::array<StatementDef, 3> kDefs{{
+        {"vg_create_sessions", kCreateManySql, kCreateManyTypes},
+        {"vg_end_sessions", kEndManySql, kEndManyTypes},
+        {"vg_append_events", kEventManySql, kEventManyTypes},
+    }};
+    const auto i = static_cast<std::size_t>(s);
+    return i < kDefs.size() ? &kDefs[i] : nullptr;
+}
+
 Result<void> prepare_all(PgConnection& conn) {
     for (const auto s :
          {PgStatement::create_session, PgStatement::end_session, PgStatement::append_event,
@@ -111,6 +199,11 @@ Result<void> prepare_all(PgConnection& conn) {
         const auto& d = definition(s);
         if (auto r = conn.prepare(d.name, d.sql, d.types); !r) {
             return r.error();
+        }
+        if (const auto* m = many_definition(s); m != nullptr) {
+            if (auto r = conn.prepare(m->name, m->sql, m->types); !r) {
+                return r.error();
+            }
         }
     }
     return {};
@@ -274,8 +367,8 @@ namespace {
 std::vector<std::string> lock_keys(const std::vector<std::unique_ptr<PgOpBase>>& batch) {
     std::vector<std::string> keys;
     for (const auto& op : batch) {
-        if (!op->lock_key().empty()) {
-            keys.push_back(op->lock_key());
+        if (op->statement() == PgStatement::end_session && !op->session_key().empty()) {
+            keys.push_back(op->session_key());
         }
     }
     std::sort(keys.begin(), keys.end());
@@ -286,11 +379,113 @@ std::vector<std::string> lock_keys(const std::vector<std::unique_ptr<PgOpBase>>&
     return keys;
 }
 
+/// One statement of a pipelined batch: the ops it runs (indexes into the batch), in the batched
+/// form when there are several.
+struct Planned {
+    PgStatement statement = PgStatement::create_session;
+    std::vector<std::size_t> ops;
+};
+
+/// The statements for `batch`: cut into waves at each op whose session already appeared in the
+/// wave (so ops on one session keep their order), and within a wave one statement per kind,
+/// creates first (a wave's sessions are distinct, so the order of kinds does not matter).
+std::vector<Planned> plan(const std::vector<std::unique_ptr<PgOpBase>>& batch) {
+    constexpr std::array<PgStatement, 3> kOrder{
+        PgStatement::create_session, PgStatement::append_event, PgStatement::end_session};
+    std::vector<Planned> out;
+    std::array<std::vector<std::size_t>, kOrder.size()> wave;
+    std::unordered_set<std::string_view> seen;
+    const auto flush = [&] {
+        for (std::size_t k = 0; k < kOrder.size(); ++k) {
+            if (!wave[k].empty()) {
+                out.push_back(Planned{kOrder[k], std::move(wave[k])});
+                wave[k].clear();
+            }
+        }
+        seen.clear();
+    };
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        const auto st = batch[i]->statement();
+        const auto kind = std::find(kOrder.begin(), kOrder.end(), st);
+        if (kind == kOrder.end()) {
+            // Not a write with a batched form: a statement of its own, in order.
+            flush();
+            out.push_back(Planned{st, {i}});
+            continue;
+        }
+        const std::string& key = batch[i]->session_key();
+        if (!key.empty() && !seen.insert(key).second) {
+            flush();
+            seen.insert(key);
+        }
+        wave[static_cast<std::size_t>(kind - kOrder.begin())].push_back(i);
+    }
+    flush();
+    return out;
+}
+
+/// The batched form's parameters: parameter p is the text[] literal of every op's parameter p.
+PgParams many_params(const std::vector<std::unique_ptr<PgOpBase>>& batch,
+                     const std::vector<std::size_t>& ops) {
+    const std::size_t count = batch[ops.front()]->params().size();
+    PgParams out(count);
+    for (std::size_t p = 0; p < count; ++p) {
+        std::string& a = out[p];
+        a.reserve(ops.size() * 24);
+        a.push_back('{');
+        for (std::size_t k = 0; k < ops.size(); ++k) {
+            a.append(k == 0 ? "\"" : ",\"");
+            for (const char c : batch[ops[k]]->params()[p]) {
+                if (c == '"' || c == '\\') {
+                    a.push_back('\\');
+                }
+                a.push_back(c);
+            }
+            a.push_back('"');
+        }
+        a.push_back('}');
+    }
+    return out;
+}
+
+/// Hands each op of a batched statement its row of `res` (found by its position `n`, or for
+/// creates by its session id), or no row; append_event ops get none.
+void decode_many(const std::vector<std::unique_ptr<PgOpBase>>& batch, const Planned& planned,
+                 const pg_result* res) {
+    std::vector<int> row_of(planned.ops.size(), -1);
+    const PgRows rows(res);
+    if (planned.statement == PgStatement::end_session) {
+        for (int r = 0; r < rows.size(); ++r) {
+            const auto n = rows.int64(r, kEndManyN);
+            if (n >= 1 && static_cast<std::size_t>(n) <= row_of.size()) {
+                row_of[static_cast<std::size_t>(n - 1)] = r;
+            }
+        }
+    } else if (planned.statement == PgStatement::create_session) {
+        // The inserted ids (distinct within a wave).
+        std::unordered_map<std::string_view, int> row_by_id;
+        for (int r = 0; r < rows.size(); ++r) {
+            row_by_id.emplace(rows.text(r, 0), r);
+        }
+        for (std::size_t k = 0; k < planned.ops.size(); ++k) {
+            const auto found = row_by_id.find(batch[planned.ops[k]]->session_key());
+            row_of[k] = found != row_by_id.end() ? found->second : -1;
+        }
+    }
+    for (std::size_t k = 0; k < planned.ops.size(); ++k) {
+        batch[planned.ops[k]]->decode(PgRows::one(res, row_of[k]));
+    }
+}
+
 }  // namespace
 
 PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
     PgConnection& c = *conn_;
     const auto deadline = Clock::now() + options_.io_timeout;
+    const auto planned = plan(batch);
+    // The rows of every end are locked up front, in sorted order, by one statement: no
+    // deadlock with another instance's batch, and the statements after it see those rows as
+    // they are (nothing else can change them before COMMIT).
     const auto keys = lock_keys(batch);
     const auto lost = [&](const Failure& f) {
         connection_lost(f);
@@ -303,8 +498,14 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
     if (sent && !keys.empty()) {
         sent = c.send_prepared(definition(PgStatement::lock).name, PgParams{pg_text_array(keys)});
     }
-    for (std::size_t i = 0; sent && i < batch.size(); ++i) {
-        sent = c.send_prepared(definition(batch[i]->statement()).name, batch[i]->params());
+    for (std::size_t i = 0; sent && i < planned.size(); ++i) {
+        const Planned& p = planned[i];
+        const StatementDef* many = many_definition(p.statement);
+        if (p.ops.size() > 1 && many != nullptr) {
+            sent = c.send_prepared(many->name, many_params(batch, p.ops));
+        } else {
+            sent = c.send_prepared(definition(p.statement).name, batch[p.ops.front()]->params());
+        }
     }
     if (sent) {
         sent = c.send_query("COMMIT");
@@ -317,17 +518,21 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
     }
 
     std::optional<PgError> first;
-    // Reads one query's result; false when the connection broke. A failed statement is
+    // Reads one query's result; fails when the connection broke. A failed statement is
     // remembered (the server skips the rest of the pipeline: PGRES_PIPELINE_ABORTED).
-    const auto take = [&](std::string_view what, PgOpBase* op) -> Result<void> {
+    const auto take = [&](std::string_view what, const Planned* p) -> Result<void> {
         auto r = c.take(deadline);
         if (!r) {
             return r.error();
         }
         const pg_result* res = r->get();
         if (pg_tuples_or_command_ok(res)) {
-            if (op != nullptr && !first) {
-                op->decode(PgRows(res));
+            if (p != nullptr && !first) {
+                if (p->ops.size() > 1 && many_definition(p->statement) != nullptr) {
+                    decode_many(batch, *p, res);
+                } else {
+                    batch[p->ops.front()]->decode(PgRows(res));
+                }
             }
         } else if (!pg_pipeline_aborted(res) && !first) {
             first = pg_error(c.handle(), res, what);
@@ -338,8 +543,8 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
     if (got && !keys.empty()) {
         got = take("lock", nullptr);
     }
-    for (std::size_t i = 0; got && i < batch.size(); ++i) {
-        got = take("statement", batch[i].get());
+    for (std::size_t i = 0; got && i < planned.size(); ++i) {
+        got = take("statement", &planned[i]);
     }
     if (got) {
         got = take("commit", nullptr);
@@ -745,10 +950,6 @@ boost::asio::awaitable<Result<void>> PgStore::create_session(SessionRecord recor
     if (record.issued_at_ms == 0) {
         record.issued_at_ms = options_.clock->now_ms();
     }
-    boost::json::object detail{{"model", record.model}, {"voice", record.voice}};
-    if (!record.profile.empty()) {
-        detail["profile"] = record.profile;
-    }
     detail::PgWorker& worker = writer_for(record.session_id);
     PgParams params{record.session_id,
                     record.user_id,
@@ -758,17 +959,16 @@ boost::asio::awaitable<Result<void>> PgStore::create_session(SessionRecord recor
                     num(record.issued_at_ms),
                     num(record.token_expires_at),
                     record.client_ip,
-                    record.user_agent,
-                    boost::json::serialize(detail)};
-    std::string no_lock;
+                    record.user_agent};
+    std::string key = record.session_id;
     auto decode = [](const PgRows& rows) -> Result<void> {
-        if (rows.size() == 1 && rows.int64(0, 0) == 1) {
+        if (rows.size() == 1) {
             return {};
         }
         return fail(Error::internal, {}, "duplicate session id");
     };
     co_return co_await submit<void>(worker, PgStatement::create_session, std::move(params),
-                                    std::move(no_lock), std::move(decode));
+                                    std::move(key), std::move(decode));
 }
 
 boost::asio::awaitable<Result<EndOutcome>> PgStore::end_session(EndRequest request) {
@@ -783,7 +983,7 @@ boost::asio::awaitable<Result<EndOutcome>> PgStore::end_session(EndRequest reque
     PgParams params{request.session_id,         num(ended_at),    num(reported),
                     num(request.message_count), request.ended_by, request.check_owner ? "t" : "f",
                     request.caller_user_id,     request.client_ip};
-    std::string lock_key = request.session_id;
+    std::string key = request.session_id;
     auto decode = [ended_at, reported, messages = request.message_count,
                    ended_by = request.ended_by, check_owner = request.check_owner,
                    caller = request.caller_user_id](const PgRows& rows) -> Result<EndOutcome> {
@@ -810,7 +1010,7 @@ boost::asio::awaitable<Result<EndOutcome>> PgStore::end_session(EndRequest reque
         return fail(Error::internal, {}, "postgres: end_session changed no row");
     };
     co_return co_await submit<EndOutcome>(worker, PgStatement::end_session, std::move(params),
-                                          std::move(lock_key), std::move(decode));
+                                          std::move(key), std::move(decode));
 }
 
 boost::asio::awaitable<Result<void>> PgStore::append_event(Event event) {
@@ -825,16 +1025,16 @@ boost::asio::awaitable<Result<void>> PgStore::append_event(Event event) {
                     event.client_ip,
                     event.reason,
                     event.detail};
-    std::string no_lock;
+    std::string key = event.session_id;
     auto decode = [](const PgRows&) -> Result<void> { return {}; };
     co_return co_await submit<void>(worker, PgStatement::append_event, std::move(params),
-                                    std::move(no_lock), std::move(decode));
+                                    std::move(key), std::move(decode));
 }
 
 boost::asio::awaitable<Result<std::optional<SessionRow>>> PgStore::get_session(
     std::string session_id) {
     PgParams params{std::move(session_id)};
-    std::string no_lock;
+    std::string no_key;
     auto decode = [](const PgRows& rows) -> Result<std::optional<SessionRow>> {
         if (rows.size() == 0) {
             return std::optional<SessionRow>();
@@ -842,13 +1042,13 @@ boost::asio::awaitable<Result<std::optional<SessionRow>>> PgStore::get_session(
         return std::optional<SessionRow>(read_session(rows, 0));
     };
     co_return co_await submit<std::optional<SessionRow>>(*reader_, PgStatement::get_session,
-                                                         std::move(params), std::move(no_lock),
+                                                         std::move(params), std::move(no_key),
                                                          std::move(decode));
 }
 
 boost::asio::awaitable<Result<std::vector<Event>>> PgStore::session_events(std::string session_id) {
     PgParams params{std::move(session_id)};
-    std::string no_lock;
+    std::string no_key;
     auto decode = [](const PgRows& rows) -> Result<std::vector<Event>> {
         std::vector<Event> out;
         out.reserve(static_cast<std::size_t>(rows.size()));
@@ -866,7 +1066,7 @@ boost::asio::awaitable<Result<std::vector<Event>>> PgStore::session_events(std::
         return out;
     };
     co_return co_await submit<std::vector<Event>>(*reader_, PgStatement::events, std::move(params),
-                                                  std::move(no_lock), std::move(decode));
+                                                  std::move(no_key), std::move(decode));
 }
 
 bool PgStore::ready() const {

@@ -67,15 +67,17 @@ struct PgStoreStats {
 namespace detail {
 
 /// The statements PgStore prepares on each connection.
+/// The first three also have a batched form (arrays of every parameter, one row per op) that a
+/// writer uses for several ops of one kind at once.
 enum class PgStatement { create_session, end_session, append_event, get_session, events, lock };
 
 /// A queued PgStore operation, type-erased: one prepared statement with its parameters, and
 /// the decoding of its result. Built on the caller's thread, run on a store thread.
 class PgOpBase {
 public:
-    /// Takes the statement, its parameters and (for end_session) the row to lock up front.
-    PgOpBase(PgStatement statement, PgParams params, std::string lock_key)
-        : statement_(statement), params_(std::move(params)), lock_key_(std::move(lock_key)) {}
+    /// Takes the statement, its parameters and the session the op touches (may be empty).
+    PgOpBase(PgStatement statement, PgParams params, std::string session_key)
+        : statement_(statement), params_(std::move(params)), session_key_(std::move(session_key)) {}
     virtual ~PgOpBase() = default;
     PgOpBase(const PgOpBase&) = delete;
     PgOpBase& operator=(const PgOpBase&) = delete;
@@ -84,8 +86,9 @@ public:
     PgStatement statement() const { return statement_; }
     /// Its text parameters.
     const PgParams& params() const { return params_; }
-    /// A session id whose row the batch locks (in sorted order) before running; may be empty.
-    const std::string& lock_key() const { return lock_key_; }
+    /// The session the op touches, or empty: ops on one session run in queue order, and the
+    /// rows of a batch's end_session ops are locked up front in sorted order.
+    const std::string& session_key() const { return session_key_; }
 
     /// Decodes the statement's successful result into the outcome.
     virtual void decode(const PgRows& rows) = 0;
@@ -99,7 +102,7 @@ public:
 private:
     PgStatement statement_;
     PgParams params_;
-    std::string lock_key_;
+    std::string session_key_;
 };
 
 /// A PgOpBase whose `decode` (a `Result<T>(const PgRows&)`) makes the outcome, completed on
@@ -108,9 +111,9 @@ template <class T, class Decode, class Handler>
 class PgOp final : public PgOpBase {
 public:
     /// Takes the statement and parameters, the decoder and the completion handler.
-    PgOp(PgStatement statement, PgParams params, std::string lock_key, Decode decode,
+    PgOp(PgStatement statement, PgParams params, std::string session_key, Decode decode,
          Handler handler)
-        : PgOpBase(statement, std::move(params), std::move(lock_key)),
+        : PgOpBase(statement, std::move(params), std::move(session_key)),
           decode_(std::move(decode)),
           handler_(std::move(handler)),
           work_(boost::asio::prefer(boost::asio::get_associated_executor(handler_),
@@ -162,11 +165,13 @@ struct PgWorkerOptions {
 /// One thread owning one PostgreSQL connection in pipeline mode, draining a queue of ops.
 /// A writer runs each drained batch as one transaction sent in one pipeline (one round trip):
 /// BEGIN, a lock of the batch's end_session rows in sorted order (no deadlock between
-/// instances), the ops, COMMIT. If a statement fails the batch is rolled back and re-run op by
-/// op, each in a SAVEPOINT, so only the failing op fails; a deadlock or serialization failure
-/// retries the batch. A reader pipelines its ops with a sync after each (no transaction).
-/// On a lost connection every op in flight fails with store_unavailable and the worker
-/// reconnects with exponential backoff, failing new ops at once meanwhile.
+/// instances), the ops, COMMIT. The ops are cut into waves in which no session repeats; in a
+/// wave each kind of op (create, event, end) is one statement over arrays, so a batch of a
+/// thousand ends costs a few statements, not a thousand. If a statement fails the batch is rolled
+/// back and re-run op by op, each in a SAVEPOINT, so only the failing op fails; a deadlock or
+/// serialization failure retries the batch. A reader pipelines its ops with a sync after each (no
+/// transaction). On a lost connection every op in flight fails with store_unavailable and the
+/// worker reconnects with exponential backoff, failing new ops at once meanwhile.
 class PgWorker {
 public:
     /// Makes a fresh, ready (prepared, pipelined) connection.
@@ -296,7 +301,7 @@ private:
     template <class T, class Decode>
     static boost::asio::awaitable<Result<T>> submit(detail::PgWorker& worker,
                                                     detail::PgStatement statement, PgParams params,
-                                                    std::string lock_key, Decode decode) {
+                                                    std::string session_key, Decode decode) {
         auto initiation = [&worker, statement](auto handler, PgParams p, std::string key,
                                                Decode d) {
             using Handler = decltype(handler);
@@ -310,7 +315,7 @@ private:
         };
         return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(Result<T>)>(
             std::move(initiation), boost::asio::use_awaitable, std::move(params),
-            std::move(lock_key), std::move(decode));
+            std::move(session_key), std::move(decode));
     }
 
     detail::PgWorker& writer_for(const std::string& session_id);
