@@ -264,6 +264,7 @@ void PgWorker::run() {
     constexpr std::chrono::milliseconds kIdleCheck{1000};
     Batch batch;
     batch.reserve(options_.batch_max);
+    bool stopping = false;
     for (;;) {
         {
             std::unique_lock lock(mutex_);
@@ -282,9 +283,13 @@ void PgWorker::run() {
                 batch.push_back(std::move(queue_.front()));
                 queue_.pop_front();
             }
+            stopping = stopping_;
         }
         if (!conn_) {
-            ensure_connection();
+            // Shutting down without a connection: fail what is left rather than wait for one.
+            if (!stopping) {
+                ensure_connection();
+            }
         } else if (batch.empty() && !conn_->poll_idle()) {
             connection_lost(fail(Error::store_unavailable, {}, "postgres: connection closed"));
         }

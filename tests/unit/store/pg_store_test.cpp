@@ -323,6 +323,72 @@ TEST_F(PgStoreTest, TwoInstancesEndEachSessionExactlyOnce) {
               0);
 }
 
+// Coroutines for OpsOnOneSessionKeepTheirOrderWithinABatch: each records its outcome in `out`.
+asio::awaitable<void> create_as(PgStore& store, std::string id, std::string& out) {
+    auto r = co_await store.create_session(make_record(id, "owner"));
+    out = r ? "created" : "failed";
+}
+
+asio::awaitable<void> end_as(PgStore& store, std::string id, std::string caller, int messages,
+                             std::string& out) {
+    auto r = co_await store.end_session(make_end(id, caller, messages));
+    out = !r                 ? std::string(error_info(r.error().code).code)
+          : r->already_ended ? "already_ended"
+                             : "ended";
+}
+
+asio::awaitable<void> append_for(PgStore& store, std::string id, std::string& out) {
+    Event e;
+    e.type = "admin_action";
+    e.session_id = std::move(id);
+    auto r = co_await store.append_event(std::move(e));
+    out = r ? "appended" : "failed";
+}
+
+TEST_F(PgStoreTest, OpsOnOneSessionKeepTheirOrderWithinABatch) {
+    PgOptions o;
+    o.writers = 1;  // every op in one queue, so they share batches
+    PgStore& store = open(o);
+    constexpr int kSessions = 100;
+    // Per session, queued in this order: create, end by a stranger, end, end again, an event;
+    // plus an end of an unknown session. All are queued before the loop runs any further.
+    std::vector<std::string> outcome(kSessions * 6);
+    for (int i = 0; i < kSessions; ++i) {
+        const std::string id = "sess_" + std::to_string(i);
+        std::string* slot = &outcome[static_cast<std::size_t>(i * 6)];
+        asio::co_spawn(io_, create_as(store, id, slot[0]), asio::detached);
+        asio::co_spawn(io_, end_as(store, id, "stranger", 1, slot[1]), asio::detached);
+        asio::co_spawn(io_, end_as(store, id, "owner", 2, slot[2]), asio::detached);
+        asio::co_spawn(io_, end_as(store, id, "owner", 3, slot[3]), asio::detached);
+        asio::co_spawn(io_, append_for(store, id, slot[4]), asio::detached);
+        asio::co_spawn(io_, end_as(store, "sess_missing_" + std::to_string(i), "owner", 4, slot[5]),
+                       asio::detached);
+    }
+    io_.run();
+    io_.restart();
+    for (int i = 0; i < kSessions; ++i) {
+        const auto at = [&](int k) { return outcome[static_cast<std::size_t>(i * 6 + k)]; };
+        EXPECT_EQ(at(0), "created") << i;
+        EXPECT_EQ(at(1), error_info(Error::forbidden).code) << i;
+        EXPECT_EQ(at(2), "ended") << i;
+        EXPECT_EQ(at(3), "already_ended") << i;
+        EXPECT_EQ(at(4), "appended") << i;
+        EXPECT_EQ(at(5), error_info(Error::session_not_found).code) << i;
+    }
+    auto evs = run_coro(io_, store.session_events("sess_42"));
+    ASSERT_TRUE(evs) << evs.error().details;
+    ASSERT_EQ(evs->size(), 3U);
+    EXPECT_EQ((*evs)[0].type, "token_issued");
+    EXPECT_EQ((*evs)[1].type, "session_ended");
+    EXPECT_EQ((*evs)[2].type, "admin_action");
+    auto row = run_coro(io_, store.get_session("sess_42"));
+    ASSERT_TRUE(row && *row);
+    EXPECT_EQ((*row)->message_count, 2);  // the first successful end's (k = 2)
+    // Far fewer transactions than ops: the ops were batched, and still in order.
+    EXPECT_LT(store.stats().batches, static_cast<std::uint64_t>(kSessions * 6 / 4));
+    EXPECT_EQ(count("events", "type = 'session_ended'"), kSessions);
+}
+
 TEST_F(PgStoreTest, InstancesStartingTogetherMigrateOnce) {
     constexpr int kInstances = 4;
     std::vector<std::unique_ptr<PgStore>> opened(kInstances);

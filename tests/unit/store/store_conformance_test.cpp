@@ -4,6 +4,7 @@
 // VOICEGATE_ALLOW_NO_PG=1).
 #include <atomic>
 #include <functional>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -44,6 +45,11 @@ struct StoreBackend {
     std::function<asio::awaitable<Result<std::vector<Event>>>(SessionStore&, std::string)> events;
     bool needs_pg = false;
 };
+
+/// Names the backend in gtest's messages (instead of dumping its bytes).
+void PrintTo(const StoreBackend& backend, std::ostream* os) {
+    *os << backend.name;
+}
 
 asio::awaitable<Result<std::vector<Event>>> sqlite_events(SessionStore& s, std::string id) {
     co_return co_await dynamic_cast<SqliteStore&>(s).session_events(std::move(id));
