@@ -28,11 +28,10 @@ Decision make_decision(const GcraDecision& g, const Rate& rate);
 /// Keys are opaque; callers namespace them per policy ("user:<sub>", "ip:<addr>") and use one
 /// rate per key. Implementations are thread-safe and exact under concurrency.
 ///
-/// The in-process MemoryLimiter answers synchronously and never fails. The Redis limiter
-/// (SPEC §4, shared across instances) runs the same GCRA (`decide`) in an atomic Lua script;
-/// it needs I/O, so it will sit behind an Asio-side interface returning
-/// `awaitable<Result<Decision>>`, with a two-line adapter that wraps any `Limiter`. The
-/// `Result` here already lets it report `store_unavailable`.
+/// The in-process MemoryLimiter answers synchronously and never fails. The request path sees
+/// limiters through `AsyncLimiter` (async_limiter.hpp): `SyncLimiterAdapter` wraps any
+/// `Limiter`, and `RedisLimiter` (SPEC §4, shared across instances) runs the same GCRA
+/// (`decide`) in an atomic Lua script and may report `store_unavailable`.
 class Limiter {
 public:
     virtual ~Limiter() = default;
