@@ -1,5 +1,7 @@
 #include "api/gate.hpp"
 
+#include <algorithm>
+#include <array>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -32,7 +34,7 @@ std::string read_text_file(const std::string& path) {
 
 }  // namespace
 
-Gate::Gate(const config::Config& config, const Clock& clock, ratelimit::Limiter& limiter,
+Gate::Gate(const config::Config& config, const Clock& clock, ratelimit::AsyncLimiter& limiter,
            JwksFetcher fetch_jwks)
     : config_(config),
       clock_(clock),
@@ -154,35 +156,52 @@ boost::asio::awaitable<bool> Gate::is_admin(const http::Request& req) const {
     co_return false;
 }
 
-Result<void> Gate::limit_token(const std::string& user, const std::string& ip,
-                               std::vector<std::pair<std::string, std::string>>& headers) const {
-    auto by_ip = limiter_.check("ip:" + ip, rate_ip_);
-    // A request refused by the address limit does not also spend the user's allowance.
-    auto by_user = by_ip && by_ip->allowed ? limiter_.check("user:" + user, rate_user_)
-                                           : Result<ratelimit::Decision>(ratelimit::Decision{
-                                                 true, 0, 0, 0, 0, 0});
-    if (!by_ip || !by_user) {
-        return fail(Error::store_unavailable, "Rate limiting is unavailable; try again later.",
-                    !by_ip ? by_ip.error().details : by_user.error().details);
+boost::asio::awaitable<Result<void>> Gate::limit_token(
+    const std::string& user, const std::string& ip,
+    std::vector<std::pair<std::string, std::string>>& headers) const {
+    // IP first: a request refused by the address limit does not also spend the user's allowance.
+    std::vector<ratelimit::LimitCheck> checks;
+    checks.push_back({"ip:" + ip, rate_ip_});
+    checks.push_back({"user:" + user, rate_user_});
+    auto decided = co_await limiter_.check(std::move(checks));
+    if (!decided) {
+        Failure f = fail(Error::store_unavailable, "Rate limiting is unavailable; try again later.",
+                         decided.error().details);
+        f.retry_after_s = 1;
+        co_return f;
     }
-    std::vector<ratelimit::NamedDecision> checks;
-    if (by_user->limit > 0) {
-        checks.push_back({"user", *by_user});
+    static constexpr std::array<std::string_view, 2> kPolicies{"ip", "user"};
+    std::vector<ratelimit::NamedDecision> named;
+    const ratelimit::Decision* refused = nullptr;
+    std::string_view refused_by;
+    for (std::size_t i = 0; i < decided->size() && i < kPolicies.size(); ++i) {
+        const auto& d = (*decided)[i];
+        if (d.limit > 0) {  // limit 0: not enforced (a shared store failing open)
+            named.push_back({kPolicies[i], d});
+        }
+        if (!d.allowed && refused == nullptr) {
+            refused = &d;
+            refused_by = kPolicies[i];
+        }
     }
-    checks.push_back({"ip", *by_ip});
-    auto h = ratelimit::render_headers(checks);
-    headers.emplace_back("RateLimit-Policy", h.policy);
-    headers.emplace_back("RateLimit", h.ratelimit);
-    if (!by_user->allowed || !by_ip->allowed) {
+    // The user's policy first in the headers, as before the limiter went asynchronous.
+    std::reverse(named.begin(), named.end());
+    if (!named.empty()) {
+        auto h = ratelimit::render_headers(named);
+        headers.emplace_back("RateLimit-Policy", h.policy);
+        headers.emplace_back("RateLimit", h.ratelimit);
+    }
+    if (refused != nullptr) {
+        const bool by_user = refused_by == "user";
         Failure f = fail(Error::rate_limited,
-                         !by_user->allowed ? "Too many token requests for this user; slow down."
-                                           : "Too many token requests from this address; slow down.");
-        f.retry_after_s = static_cast<int>(h.retry_after_s);
-        f.details = !by_user->allowed ? "user limit " + config_.limits.rate_user
-                                      : "ip limit " + config_.limits.rate_ip;
-        return f;
+                         by_user ? "Too many token requests for this user; slow down."
+                                 : "Too many token requests from this address; slow down.");
+        f.retry_after_s = static_cast<int>(ratelimit::retry_after_seconds(*refused));
+        f.details = by_user ? "user limit " + config_.limits.rate_user
+                            : "ip limit " + config_.limits.rate_ip;
+        co_return f;
     }
-    return {};
+    co_return Result<void>{};
 }
 
 }  // namespace voicegate::api

@@ -12,7 +12,7 @@
 #include "core/config.hpp"
 #include "http/message.hpp"
 #include "net/client_ip.hpp"
-#include "ratelimit/limiter.hpp"
+#include "ratelimit/async_limiter.hpp"
 
 namespace voicegate::api {
 
@@ -30,7 +30,7 @@ class Gate {
 public:
     /// Builds the gate; throws std::runtime_error with a clear message on a start-up problem
     /// (unreadable JWKS file, no usable key, ...). `limiter` is borrowed.
-    Gate(const config::Config& config, const Clock& clock, ratelimit::Limiter& limiter,
+    Gate(const config::Config& config, const Clock& clock, ratelimit::AsyncLimiter& limiter,
          JwksFetcher fetch_jwks);
 
     /// Loads the JWKS from its URL (call once at start-up, on an event loop). Logs and keeps
@@ -49,10 +49,15 @@ public:
     /// True if the request carries the admin token (constant-time) or an admin JWT.
     boost::asio::awaitable<bool> is_admin(const http::Request& req) const;
 
-    /// Counts one token request for `user` and `ip`; on refusal a 429 Failure with Retry-After.
-    /// `headers` receives RateLimit-Policy / RateLimit either way.
-    Result<void> limit_token(const std::string& user, const std::string& ip,
-                             std::vector<std::pair<std::string, std::string>>& headers) const;
+    /// Counts one token request for `ip`, then `user`, in one limiter call (one Redis round
+    /// trip); a request refused by the address limit does not spend the user's allowance.
+    /// On refusal a 429 Failure with Retry-After; when the limiter cannot decide (Redis
+    /// unreachable, failing closed) a 503 `store_unavailable` with Retry-After. `headers`
+    /// receives RateLimit-Policy / RateLimit for every enforced policy. The caller must
+    /// co_await at once (the references must outlive the call).
+    boost::asio::awaitable<Result<void>> limit_token(
+        const std::string& user, const std::string& ip,
+        std::vector<std::pair<std::string, std::string>>& headers) const;
 
     bool auth_enabled() const { return verifier_.has_value(); }
 
@@ -61,7 +66,7 @@ private:
 
     const config::Config& config_;
     const Clock& clock_;
-    ratelimit::Limiter& limiter_;
+    ratelimit::AsyncLimiter& limiter_;
     JwksFetcher fetch_jwks_;
     net::CidrList trusted_;
     net::IpRules ip_rules_;

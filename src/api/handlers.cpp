@@ -54,8 +54,8 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
         params->user_id = (*claims)->sub;
     }
     std::vector<std::pair<std::string, std::string>> limit_headers;
-    if (auto allowed = gate_.limit_token(params->user_id, req.client_ip, limit_headers);
-        !allowed) {
+    auto allowed = co_await gate_.limit_token(params->user_id, req.client_ip, limit_headers);
+    if (!allowed) {
         auto res = co_await deny(req, allowed.error(), params->user_id);
         for (auto& h : limit_headers) {
             res.headers.push_back(std::move(h));

@@ -13,12 +13,13 @@
 #include <spdlog/spdlog.h>
 
 #include "api/handlers.hpp"
-#include "ratelimit/memory_limiter.hpp"
 #include "core/ids.hpp"
 #include "emulator/emulator.hpp"
 #include "http/response.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
+#include "ratelimit/memory_limiter.hpp"
+#include "ratelimit/redis_limiter.hpp"
 #include "store/open_store.hpp"
 #include "upstream/openai_client.hpp"
 #include "web/static_files.hpp"
@@ -113,7 +114,10 @@ struct App::Impl {
     std::unique_ptr<store::SessionStore> store;
     std::unique_ptr<upstream::RealtimeApi> realtime;
     std::shared_ptr<upstream::HttpClient> http_client;  // for JWKS fetches
-    std::unique_ptr<ratelimit::Limiter> limiter;
+    std::unique_ptr<ratelimit::MemoryLimiter> memory_limiter;  // without REDIS_URL
+    std::unique_ptr<ratelimit::AsyncLimiter> limiter;
+    ratelimit::RedisLimiter* redis = nullptr;  // `limiter`, when REDIS_URL is set
+    std::string redis_where;                    // its URL without the password
     std::unique_ptr<api::Gate> gate;
     std::unique_ptr<api::TokenHandler> token;
     std::unique_ptr<api::EndHandler> end;
@@ -130,6 +134,7 @@ struct App::Impl {
         : cfg(std::move(c)), clock(std::move(k)), loops(loop_count(cfg.server.threads)) {}
 
     void build();
+    void build_limiter();
     api::JwksFetcher make_jwks_fetcher();
     void build_routes();
     asio::awaitable<http::Response> handle(http::Request& req);
@@ -179,7 +184,7 @@ void App::Impl::build() {
     up.ca_file = cfg.upstream.ca_file;
     realtime = std::make_unique<upstream::OpenAiClient>(up, loops.pointers());
 
-    limiter = std::make_unique<ratelimit::MemoryLimiter>(*clock);
+    build_limiter();
     gate = std::make_unique<api::Gate>(cfg, *clock, *limiter, make_jwks_fetcher());
     token = std::make_unique<api::TokenHandler>(cfg, *gate, *realtime, *store, *clock);
     end = std::make_unique<api::EndHandler>(cfg, *gate, *store, *clock);
@@ -196,6 +201,27 @@ void App::Impl::build() {
     so.name = "api";
     server = std::make_unique<http::Server>(loops.pointers(), so,
                                             [this](http::Request& r) { return handle(r); });
+}
+
+void App::Impl::build_limiter() {
+    if (cfg.limits.redis_url.empty()) {
+        memory_limiter = std::make_unique<ratelimit::MemoryLimiter>(*clock);
+        limiter = std::make_unique<ratelimit::SyncLimiterAdapter>(*memory_limiter);
+        return;
+    }
+    auto url = ratelimit::parse_redis_url(cfg.limits.redis_url);
+    if (!url) {
+        throw std::runtime_error("REDIS_URL: " + std::string(url.error().public_message()));
+    }
+    ratelimit::RedisLimiterOptions ro;
+    redis_where = url->redacted();
+    ro.url = std::move(*url);
+    ro.key_prefix = cfg.limits.redis_key_prefix;
+    ro.timeout = std::chrono::milliseconds(cfg.limits.redis_timeout_ms);
+    ro.fail_open = cfg.limits.redis_fail_open;
+    auto redis_limiter = std::make_unique<ratelimit::RedisLimiter>(std::move(ro), loops.pointers());
+    redis = redis_limiter.get();
+    limiter = std::move(redis_limiter);
 }
 
 void App::Impl::build_routes() {
@@ -302,6 +328,9 @@ void App::start() {
     if (impl_->emu_server) {
         impl_->emu_server->start();
     }
+    if (impl_->redis != nullptr) {
+        impl_->redis->start();  // connects now, so reachability is logged before any request
+    }
     impl_->server->start();
     impl_->started = true;
     if (impl_->cfg.uses_emulator()) {
@@ -311,6 +340,11 @@ void App::start() {
     spdlog::info("voicegate {} listening on {} ({} event loops, storage {})", VOICEGATE_VERSION,
                  base_url(), impl_->loops.pointers().size(),
                  store::redact_database_url(impl_->cfg.store.url));
+    if (impl_->redis != nullptr) {
+        spdlog::info("rate limits: shared in Redis {} (failing {} while it is unreachable)",
+                     impl_->redis_where,
+                     impl_->cfg.limits.redis_fail_open ? "open" : "closed");
+    }
     spdlog::info("test console at {}/", base_url());
 }
 
@@ -342,6 +376,9 @@ void App::wait() {
     if (d.server->active_connections() > 0) {
         spdlog::warn("drain deadline reached with {} connection(s) open; closing them",
                      d.server->active_connections());
+    }
+    if (d.redis != nullptr) {
+        d.redis->shutdown();  // its connections would keep the loops from running out of work
     }
     if (d.emu_server) {
         d.emu_server->begin_drain();

@@ -12,6 +12,7 @@
 
 #include "net/client_ip.hpp"
 #include "ratelimit/gcra.hpp"
+#include "ratelimit/redis_url.hpp"
 
 namespace voicegate::config {
 namespace {
@@ -318,6 +319,46 @@ const std::vector<Setting>& settings() {
              c.limits.ip_deny = v;
              return std::string();
          }},
+        {"REDIS_URL", "limits.redis_url", false,
+         "redis://[:password@]host:port[/db]: limits shared across instances (unset: in-process)",
+         [](Config& c, const std::string& v) {
+             // Not flagged secret so the problem is shown; parse_redis_url never shows a password.
+             const auto text = trim(v);
+             if (!text.empty()) {
+                 auto url = ratelimit::parse_redis_url(text);
+                 if (!url) {
+                     return std::string(url.error().public_message());
+                 }
+             }
+             c.limits.redis_url = text;
+             return std::string();
+         }},
+        {"VOICEGATE_REDIS_FAILURE_MODE", "limits.redis_failure_mode", false,
+         "closed (503 while Redis is unreachable) or open (allow unlimited)",
+         [](Config& c, const std::string& v) {
+             const auto mode = trim(v);
+             if (mode != "closed" && mode != "open") {
+                 return "must be closed or open, got \"" + v + "\"";
+             }
+             c.limits.redis_fail_open = mode == "open";
+             return std::string();
+         }},
+        {"VOICEGATE_REDIS_TIMEOUT_MS", "limits.redis_timeout_ms", false,
+         "deadline of one rate-limit decision in Redis",
+         [](Config& c, const std::string& v) {
+             return set_int(c.limits.redis_timeout_ms, v, 10, 10'000);
+         }},
+        {"VOICEGATE_REDIS_KEY_PREFIX", "limits.redis_key_prefix", false,
+         "prefix of the limiter's Redis keys",
+         [](Config& c, const std::string& v) {
+             if (v.size() > 64 || std::any_of(v.begin(), v.end(), [](unsigned char ch) {
+                     return ch <= 0x20 || ch >= 0x7F;
+                 })) {
+                 return std::string("must be at most 64 printable characters without spaces");
+             }
+             c.limits.redis_key_prefix = v;
+             return std::string();
+         }},
         {"VOICEGATE_EMULATOR", "", false, "1: use the built-in emulator even on a public address",
          [](Config& c, const std::string& v) { return set_bool(c.emulator.forced, v); }},
     };
@@ -325,8 +366,8 @@ const std::vector<Setting>& settings() {
 }
 
 // Settings of SPEC §2.1 that later issues implement. Setting one to a value that would turn a
-// protection on is refused rather than silently ignored.
-const std::vector<std::string> kNotYet = {"REDIS_URL"};
+// protection on is refused rather than silently ignored. (None left.)
+const std::vector<std::string> kNotYet;
 
 // Renders a TOML node as the same text an environment variable would hold.
 std::optional<std::string> toml_to_text(const toml::node& n) {
@@ -549,6 +590,15 @@ void apply_toml(Config& cfg, const Sources& src, LoadResult& out) {
             if (!text) {
                 out.errors.push_back(src.toml_path + ": " + path + ": unsupported value type");
                 continue;
+            }
+            if (path == "limits.redis_url") {
+                auto url = ratelimit::parse_redis_url(trim(*text));
+                if (url && !url->password.empty()) {
+                    out.errors.push_back(src.toml_path + ": " + path +
+                                         ": a password is a secret, read only from the "
+                                         "environment or .env (set REDIS_URL there)");
+                    continue;
+                }
             }
             if (auto err = it->second->apply(cfg, *text); !err.empty()) {
                 out.errors.push_back(src.toml_path + ": " + path + ": " + err);

@@ -52,6 +52,30 @@ config::Config config_with(std::map<std::string, std::string> env) {
     return *loaded.config;
 }
 
+// The in-process limiter behind the asynchronous interface, or a shared store that is down
+// (failing closed or open); records every call.
+class SwitchableLimiter final : public ratelimit::AsyncLimiter {
+public:
+    enum class Mode { normal, unavailable, fail_open };
+    explicit SwitchableLimiter(ratelimit::Limiter& inner) : inner_(inner) {}
+    asio::awaitable<Result<std::vector<ratelimit::Decision>>> check(
+        std::vector<ratelimit::LimitCheck> checks) override {
+        calls.push_back(checks);
+        if (mode == Mode::unavailable) {
+            co_return fail(Error::store_unavailable, {}, "redis: test says it is down");
+        }
+        if (mode == Mode::fail_open) {
+            co_return std::vector<ratelimit::Decision>(checks.size());
+        }
+        co_return ratelimit::check_in_order(inner_, checks);
+    }
+    Mode mode = Mode::normal;
+    std::vector<std::vector<ratelimit::LimitCheck>> calls;
+
+private:
+    ratelimit::Limiter& inner_;
+};
+
 class HandlerTest : public ::testing::Test {
 protected:
     explicit HandlerTest(config::Config cfg = default_config()) : cfg_(std::move(cfg)) {}
@@ -59,7 +83,8 @@ protected:
     test::FakeRealtimeApi realtime_;
     test::FakeSessionStore store_;
     test::ManualClock clock_;
-    ratelimit::MemoryLimiter limiter_{clock_};
+    ratelimit::MemoryLimiter memory_limiter_{clock_};
+    SwitchableLimiter limiter_{memory_limiter_};
     Gate gate_{cfg_, clock_, limiter_, {}};
     TokenHandler token_{cfg_, gate_, realtime_, store_, clock_};
     EndHandler end_{cfg_, gate_, store_, clock_};
@@ -247,6 +272,59 @@ TEST_F(HandlerTest, RateLimitPerUserIs429WithHeadersAndAuditEvent) {
     EXPECT_EQ(token(R"({"userId":"calm"})").status, 200);
     clock_.advance_ms(6'001);
     EXPECT_EQ(token(R"({"userId":"busy"})").status, 200);
+}
+
+TEST_F(HandlerTest, RateLimitChecksAddressThenUserInOneCall) {
+    ASSERT_EQ(token(R"({"userId":"u1"})").status, 200);
+    ASSERT_EQ(limiter_.calls.size(), 1U);
+    ASSERT_EQ(limiter_.calls[0].size(), 2U);
+    EXPECT_EQ(limiter_.calls[0][0].key, "ip:127.0.0.1");
+    EXPECT_EQ(limiter_.calls[0][0].rate.to_string(), "60/min");
+    EXPECT_EQ(limiter_.calls[0][1].key, "user:u1");
+    EXPECT_EQ(limiter_.calls[0][1].rate.to_string(), "10/min");
+}
+
+TEST_F(HandlerTest, LimiterUnavailableIs503WithRetryAfterAndNoUpstreamCall) {
+    limiter_.mode = SwitchableLimiter::Mode::unavailable;
+    auto res = token(R"({"userId":"u"})");
+    EXPECT_EQ(res.status, 503);
+    auto body = json::parse(res.body).as_object();
+    EXPECT_EQ(body.at("code"), "store_unavailable");
+    EXPECT_EQ(body.at("error"), "Rate limiting is unavailable; try again later.");
+    EXPECT_FALSE(body.contains("details")) << "details only in dev mode";
+    bool retry = false;
+    for (const auto& [k, v] : res.headers) {
+        retry |= k == "Retry-After" && v == "1";
+        EXPECT_NE(k, "RateLimit");
+    }
+    EXPECT_TRUE(retry);
+    EXPECT_TRUE(realtime_.requests.empty());
+    ASSERT_EQ(store_.events.size(), 1U);
+    EXPECT_EQ(store_.events[0].reason, "store_unavailable");
+}
+
+TEST_F(HandlerTest, LimiterFailingOpenAllowsWithoutRateLimitHeaders) {
+    limiter_.mode = SwitchableLimiter::Mode::fail_open;
+    for (int i = 0; i < 15; ++i) {  // more than the 10/min user policy
+        auto res = token(R"({"userId":"u"})");
+        ASSERT_EQ(res.status, 200) << i;
+        for (const auto& [k, v] : res.headers) {
+            EXPECT_NE(k, "RateLimit-Policy");
+            EXPECT_NE(k, "RateLimit");
+        }
+    }
+}
+
+TEST_F(HandlerTest, AddressRefusalDoesNotSpendTheUserAllowance) {
+    // 60/min per address: spend it with other users, then "keep" is refused by address only.
+    for (int i = 0; i < 60; ++i) {
+        ASSERT_EQ(token(R"({"userId":"other)" + std::to_string(i) + R"("})").status, 200) << i;
+    }
+    auto refused = token(R"({"userId":"keep"})");
+    EXPECT_EQ(refused.status, 429);
+    EXPECT_NE(refused.body.find("address"), std::string::npos) << refused.body;
+    EXPECT_EQ(memory_limiter_.check("user:keep", ratelimit::Rate{10, 60'000, 10})->remaining, 9)
+        << "the refused request did not count against the user";
 }
 
 constexpr const char* kSecret = "0123456789abcdef0123456789abcdef-test";

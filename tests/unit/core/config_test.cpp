@@ -117,10 +117,64 @@ TEST(Config, PlainHttpUpstreamOnlyOnLoopback) {
     EXPECT_EQ(r.config->upstream.base_url, "http://127.0.0.1:9090/v1");
 }
 
-TEST(Config, UnimplementedProtectionsRefused) {
+TEST(Config, RedisSettings) {
     Sources s;
-    s.env = {{"REDIS_URL", "redis://127.0.0.1:6379/0"}};
-    EXPECT_FALSE(load_config(s).config);
+    auto r = load_config(s);
+    ASSERT_TRUE(r.config);
+    EXPECT_TRUE(r.config->limits.redis_url.empty()) << "default: in-process limits";
+    EXPECT_FALSE(r.config->limits.redis_fail_open) << "default: fail closed";
+    EXPECT_EQ(r.config->limits.redis_timeout_ms, 200);
+    EXPECT_EQ(r.config->limits.redis_key_prefix, "voicegate:rl:");
+
+    s.env = {{"REDIS_URL", " redis://:pw@127.0.0.1:6379/3 "},
+             {"VOICEGATE_REDIS_FAILURE_MODE", "open"},
+             {"VOICEGATE_REDIS_TIMEOUT_MS", "50"},
+             {"VOICEGATE_REDIS_KEY_PREFIX", "app1:rl:"}};
+    r = load_config(s);
+    ASSERT_TRUE(r.config) << r.errors.at(0);
+    EXPECT_EQ(r.config->limits.redis_url, "redis://:pw@127.0.0.1:6379/3");
+    EXPECT_TRUE(r.config->limits.redis_fail_open);
+    EXPECT_EQ(r.config->limits.redis_timeout_ms, 50);
+    EXPECT_EQ(r.config->limits.redis_key_prefix, "app1:rl:");
+
+    s.env = {{"REDIS_URL", ""}};
+    EXPECT_TRUE(load_config(s).config) << "empty means unset";
+}
+
+TEST(Config, BadRedisSettingsNameTheProblemButNotThePassword) {
+    Sources s;
+    s.env = {{"REDIS_URL", "redis://:hunter2@127.0.0.1:99999/0"},
+             {"VOICEGATE_REDIS_FAILURE_MODE", "sometimes"},
+             {"VOICEGATE_REDIS_TIMEOUT_MS", "0"},
+             {"VOICEGATE_REDIS_KEY_PREFIX", "has space"}};
+    auto r = load_config(s);
+    EXPECT_FALSE(r.config);
+    ASSERT_EQ(r.errors.size(), 4U);
+    for (const auto& e : r.errors) {
+        EXPECT_EQ(e.find("hunter2"), std::string::npos) << e;
+    }
+    EXPECT_EQ(r.errors[0].rfind("REDIS_URL (environment): ", 0), 0U) << r.errors[0];
+    EXPECT_NE(r.errors[0].find("redis://:***@127.0.0.1:99999/0"), std::string::npos)
+        << r.errors[0];
+}
+
+TEST(Config, RedisPasswordNeverFromTheConfigFile) {
+    Sources s;
+    s.toml_path = "vg.toml";
+    s.toml_text = "[limits]\nredis_url = \"redis://:hunter2@10.0.0.5:6379/0\"\n";
+    auto r = load_config(s);
+    EXPECT_FALSE(r.config);
+    ASSERT_FALSE(r.errors.empty());
+    EXPECT_NE(r.errors[0].find("limits.redis_url"), std::string::npos) << r.errors[0];
+    EXPECT_EQ(r.errors[0].find("hunter2"), std::string::npos) << r.errors[0];
+
+    s.toml_text = "[limits]\nredis_url = \"redis://10.0.0.5:6379/0\"\n"
+                  "redis_failure_mode = \"open\"\nredis_timeout_ms = 150\n";
+    r = load_config(s);
+    ASSERT_TRUE(r.config) << r.errors.at(0);
+    EXPECT_EQ(r.config->limits.redis_url, "redis://10.0.0.5:6379/0");
+    EXPECT_TRUE(r.config->limits.redis_fail_open);
+    EXPECT_EQ(r.config->limits.redis_timeout_ms, 150);
 }
 
 TEST(Config, Dotenv) {
