@@ -18,9 +18,10 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <spdlog/spdlog.h>
 
 #include "ratelimit/redis_limiter.hpp"
+
+#include <spdlog/spdlog.h>
 
 namespace asio = boost::asio;
 using namespace voicegate;
@@ -76,7 +77,7 @@ struct BenchResult {
 };
 
 BenchResult run(const RedisUrl& url, int loops, int concurrency, double seconds, int keys,
-            std::int64_t max_per_worker) {
+                std::int64_t max_per_worker) {
     std::vector<std::unique_ptr<asio::io_context>> ctxs;
     std::vector<asio::io_context*> ptrs;
     for (int i = 0; i < loops; ++i) {
@@ -100,8 +101,8 @@ BenchResult run(const RedisUrl& url, int loops, int concurrency, double seconds,
     std::vector<Stats> stats(static_cast<std::size_t>(loops * concurrency));
     std::atomic<int> running{loops * concurrency};
     const auto start = Clock::now();
-    const auto until = start + std::chrono::duration_cast<Clock::duration>(
-                                   std::chrono::duration<double>(seconds));
+    const auto until =
+        start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
     for (int l = 0; l < loops; ++l) {
         ptrs[static_cast<std::size_t>(l)]->restart();
         for (int c = 0; c < concurrency; ++c) {
@@ -172,8 +173,9 @@ int main(int argc, char** argv) {
     }
     auto url = parse_redis_url(url_text);
     if (!url) {
-        std::fprintf(stderr, "usage: voicegate_redis_bench REDIS_URL [--loops N] "
-                             "[--concurrency C] [--seconds S] [--keys K]\n%s\n",
+        std::fprintf(stderr,
+                     "usage: voicegate_redis_bench REDIS_URL [--loops N] "
+                     "[--concurrency C] [--seconds S] [--keys K]\n%s\n",
                      std::string(url.error().public_message()).c_str());
         return 2;
     }
@@ -182,18 +184,20 @@ int main(int argc, char** argv) {
                 url->redacted().c_str());
 
     auto seq = run(*url, 1, 1, seconds, keys, 20'000);
-    std::printf("sequential  1 loop x 1      : %9.0f decisions/s  p50 %7.1f us  p99 %7.1f us  "
-                "p99.9 %7.1f us  (%llu decisions, %llu failed)\n",
-                static_cast<double>(seq.decisions) / seq.seconds, seq.p50, seq.p99, seq.p999,
-                static_cast<unsigned long long>(seq.decisions),
-                static_cast<unsigned long long>(seq.failures));
+    std::printf(
+        "sequential  1 loop x 1      : %9.0f decisions/s  p50 %7.1f us  p99 %7.1f us  "
+        "p99.9 %7.1f us  (%llu decisions, %llu failed)\n",
+        static_cast<double>(seq.decisions) / seq.seconds, seq.p50, seq.p99, seq.p999,
+        static_cast<unsigned long long>(seq.decisions),
+        static_cast<unsigned long long>(seq.failures));
     for (int c : {1, 8, concurrency}) {
         auto r = run(*url, loops, c, seconds, keys, INT64_MAX);
-        std::printf("pipelined  %2d loops x %-4d: %9.0f decisions/s  p50 %7.1f us  p99 %7.1f us  "
-                    "p99.9 %7.1f us  (%llu decisions, %llu failed)\n",
-                    loops, c, static_cast<double>(r.decisions) / r.seconds, r.p50, r.p99, r.p999,
-                    static_cast<unsigned long long>(r.decisions),
-                    static_cast<unsigned long long>(r.failures));
+        std::printf(
+            "pipelined  %2d loops x %-4d: %9.0f decisions/s  p50 %7.1f us  p99 %7.1f us  "
+            "p99.9 %7.1f us  (%llu decisions, %llu failed)\n",
+            loops, c, static_cast<double>(r.decisions) / r.seconds, r.p50, r.p99, r.p999,
+            static_cast<unsigned long long>(r.decisions),
+            static_cast<unsigned long long>(r.failures));
     }
     return 0;
 }

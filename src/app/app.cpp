@@ -117,7 +117,7 @@ struct App::Impl {
     std::unique_ptr<ratelimit::MemoryLimiter> memory_limiter;  // without REDIS_URL
     std::unique_ptr<ratelimit::AsyncLimiter> limiter;
     ratelimit::RedisLimiter* redis = nullptr;  // `limiter`, when REDIS_URL is set
-    std::string redis_where;                    // its URL without the password
+    std::string redis_where;                   // its URL without the password
     std::unique_ptr<api::Gate> gate;
     std::unique_ptr<api::TokenHandler> token;
     std::unique_ptr<api::EndHandler> end;

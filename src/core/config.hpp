@@ -112,10 +112,11 @@ struct LimitsConfig {
     std::string trusted_proxies;  // comma-separated CIDRs
     std::string ip_allow;
     std::string ip_deny;
-    std::string redis_url;  // REDIS_URL; empty: in-process limits. May hold a password: log
-                            // it only through ratelimit::RedisUrl::redacted()
-    bool redis_fail_open = false;            // VOICEGATE_REDIS_FAILURE_MODE=open
-    int redis_timeout_ms = 200;              // per decision
+    // REDIS_URL; empty: in-process limits. May hold a password: log it only through
+    // ratelimit::RedisUrl::redacted().
+    std::string redis_url;
+    bool redis_fail_open = false;  // VOICEGATE_REDIS_FAILURE_MODE=open
+    int redis_timeout_ms = 200;    // per decision
     std::string redis_key_prefix = "voicegate:rl:";
 };
 

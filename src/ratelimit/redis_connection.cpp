@@ -16,6 +16,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+
 #include <hiredis/hiredis.h>
 
 namespace voicegate::ratelimit {
@@ -191,8 +192,8 @@ struct RedisConnection::State : std::enable_shared_from_this<State> {
     std::string setup_bytes;  // AUTH, SELECT and setup commands, encoded; holds the password
     std::size_t setup_count = 0;
     std::string endpoint_text;
-    LinkPtr link;        // the established connection, if any
-    LinkPtr connecting;  // the connect in progress, if any
+    LinkPtr link;                 // the established connection, if any
+    LinkPtr connecting;           // the connect in progress, if any
     std::vector<CallPtr> queued;  // not yet written
     SteadyClock::time_point retry_at{};
     std::chrono::milliseconds backoff;
@@ -279,7 +280,8 @@ struct RedisConnection::State : std::enable_shared_from_this<State> {
             const std::string port = std::to_string(opts.url.port);
             auto [rec, results] = co_await l.resolver.async_resolve(opts.url.host, port, kUseTuple);
             if (rec) {
-                co_return "cannot resolve " + opts.url.host + ": " + rec.message();
+                co_return l.timed_out ? "resolving " + opts.url.host + " timed out"
+                                      : "cannot resolve " + opts.url.host + ": " + rec.message();
             }
             for (const auto& r : results) {
                 endpoints.push_back(r.endpoint());
@@ -294,9 +296,11 @@ struct RedisConnection::State : std::enable_shared_from_this<State> {
         if (setup_count == 0) {
             co_return std::nullopt;
         }
-        auto [wec, written] = co_await asio::async_write(l.socket, asio::buffer(setup_bytes), kUseTuple);
+        auto [wec, written] =
+            co_await asio::async_write(l.socket, asio::buffer(setup_bytes), kUseTuple);
         if (wec) {
-            co_return "cannot write to " + endpoint_text + ": " + wec.message();
+            co_return l.timed_out ? "connect to " + endpoint_text + " timed out"
+                                  : "cannot write to " + endpoint_text + ": " + wec.message();
         }
         auto replies = co_await read_replies(l, setup_count);
         if (!replies.error.empty()) {
@@ -316,7 +320,8 @@ struct RedisConnection::State : std::enable_shared_from_this<State> {
         last_error = why;
         // Exponential backoff with up to 25% jitter, so many instances do not reconnect in step.
         const auto base = backoff.count();
-        const auto jitter = std::uniform_int_distribution<long>(0, std::max<long>(0, base / 4))(rng);
+        const auto jitter =
+            std::uniform_int_distribution<long>(0, std::max<long>(0, base / 4))(rng);
         retry_at = SteadyClock::now() + std::chrono::milliseconds(base + jitter);
         backoff = std::min(opts.backoff_max, backoff * 2);
         auto waiting = std::move(queued);
@@ -335,8 +340,9 @@ struct RedisConnection::State : std::enable_shared_from_this<State> {
                 co_return;
             }
             if (ec) {
-                self->lose(l, ec == asio::error::eof ? std::string("connection closed by the server")
-                                                     : "connection lost: " + ec.message());
+                self->lose(l, ec == asio::error::eof
+                                  ? std::string("connection closed by the server")
+                                  : "connection lost: " + ec.message());
                 co_return;
             }
             redisReaderFeed(l->reader, buf.data(), n);
@@ -420,8 +426,9 @@ struct RedisConnection::State : std::enable_shared_from_this<State> {
     }
 
     void on_timeout(const Call& call) {
-        if (call.sent && link && std::any_of(link->inflight.begin(), link->inflight.end(),
-                                             [&](const CallPtr& c) { return c.get() == &call; })) {
+        if (call.sent && link &&
+            std::any_of(link->inflight.begin(), link->inflight.end(),
+                        [&](const CallPtr& c) { return c.get() == &call; })) {
             lose(link, "no answer within the deadline; reconnecting");
         }
     }
@@ -458,6 +465,9 @@ asio::awaitable<Result<RedisReply>> RedisConnection::command(std::vector<std::st
     auto st = state_;  // pending work keeps the state alive
     auto call = std::make_shared<Call>(st->ctx.get_executor());
     call->bytes = encode_redis_command(argv);
+    if (call->bytes.empty()) {  // only when hiredis cannot allocate
+        co_return unavailable("cannot encode the command");
+    }
     call->timer.expires_at(deadline);
     st->submit(call);
     if (!call->outcome) {

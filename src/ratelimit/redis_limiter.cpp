@@ -5,9 +5,10 @@
 
 #include <boost/asio/this_coro.hpp>
 #include <openssl/evp.h>
-#include <spdlog/spdlog.h>
 
 #include "ratelimit/redis_connection.hpp"
+
+#include <spdlog/spdlog.h>
 
 namespace voicegate::ratelimit {
 namespace asio = boost::asio;
@@ -16,7 +17,8 @@ namespace {
 
 // GCRA exactly as gcra.cpp `decide`, on Redis's clock, over KEYS in order. All values are whole
 // microseconds below 2^53, so Lua's doubles hold them exactly.
-constexpr std::string_view kScript = R"lua(-- voicegate GCRA limiter (src/ratelimit/gcra.cpp decide())
+constexpr std::string_view kScript =
+    R"lua(-- voicegate GCRA limiter (src/ratelimit/gcra.cpp decide())
 -- KEYS[i]: a limiter key. ARGV[2i-1]: emission interval T, ARGV[2i]: tolerance tau = T * burst (us).
 -- Returns {allowed, remaining, retry_after_us, reset_after_us} per key, flattened, and stops after
 -- the first refused key. An allowed key stores its new TAT (us), expiring when its burst is full.
@@ -70,7 +72,8 @@ std::string sha1_hex(std::string_view text) {
 // Reachability shared by every loop's connection: logs once per change.
 class HealthLog {
 public:
-    HealthLog(std::string where, bool fail_open) : where_(std::move(where)), fail_open_(fail_open) {}
+    HealthLog(std::string where, bool fail_open)
+        : where_(std::move(where)), fail_open_(fail_open) {}
 
     void note(bool up, const std::string& why) {
         const int want = up ? kUp : kDown;
@@ -121,8 +124,7 @@ Result<std::vector<Decision>> parse_answer(const RedisReply& reply,
     }
     const auto& e = reply.elements;
     const std::size_t n = e.size() / 4;
-    if (reply.type != RedisReply::Type::array || e.size() % 4 != 0 || n == 0 ||
-        n > checks.size()) {
+    if (reply.type != RedisReply::Type::array || e.size() % 4 != 0 || n == 0 || n > checks.size()) {
         return fail(Error::store_unavailable, {}, "redis: unexpected script answer");
     }
     std::vector<Decision> out;
@@ -176,8 +178,7 @@ const std::string& RedisLimiter::script_sha1() {
     return kSha;
 }
 
-RedisLimiter::RedisLimiter(RedisLimiterOptions options,
-                           const std::vector<asio::io_context*>& loops)
+RedisLimiter::RedisLimiter(RedisLimiterOptions options, const std::vector<asio::io_context*>& loops)
     : impl_(std::make_shared<Impl>()) {
     impl_->opts = std::move(options);
     impl_->health = std::make_shared<HealthLog>(impl_->opts.url.redacted(), impl_->opts.fail_open);

@@ -22,9 +22,9 @@ std::string redact_url_text(std::string_view text) {
     const auto scheme_end = text.find("://");
     const std::size_t start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
     const auto authority_end = text.find_first_of("/?#", start);
-    const auto authority = text.substr(
-        start, authority_end == std::string_view::npos ? std::string_view::npos
-                                                       : authority_end - start);
+    const auto authority =
+        text.substr(start, authority_end == std::string_view::npos ? std::string_view::npos
+                                                                   : authority_end - start);
     const auto at = authority.rfind('@');
     std::string out;
     if (at == std::string_view::npos) {
@@ -61,8 +61,9 @@ std::string RedisUrl::redacted() const {
 
 Result<RedisUrl> parse_redis_url(std::string_view text) {
     if (text.rfind("rediss://", 0) == 0) {
-        return bad_url(text, "TLS (rediss://) is not supported; reach Redis over a private "
-                             "network or a local TLS tunnel");
+        return bad_url(text,
+                       "TLS (rediss://) is not supported; reach Redis over a private "
+                       "network or a local TLS tunnel");
     }
     if (text.rfind("redis://", 0) != 0) {
         return bad_url(text, "must start with redis://");

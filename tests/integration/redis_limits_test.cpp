@@ -1,21 +1,22 @@
 // Shared rate limits over real HTTP (SPEC §4): in-process Apps with REDIS_URL on the test Redis
 // (VOICEGATE_TEST_REDIS_URL), as several voicegate instances behind a load balancer would run.
 // Outages go through a TcpProxy, so the Redis other tests share is never stopped.
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <chrono>
 #include <sstream>
 #include <thread>
 
 #include <boost/json.hpp>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
+
+#include <gtest/gtest.h>
 
 #include "integration/app_harness.hpp"
 #include "ratelimit/redis_url.hpp"
 #include "support/redis_test_env.hpp"
 #include "support/tcp_proxy.hpp"
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 namespace voicegate::test {
 namespace {
@@ -187,7 +188,8 @@ TEST_F(RedisLimits, HungRedisIs503WithinTheDeadline) {
 }
 
 TEST_F(RedisLimits, RedisUrlPasswordNeverLogged) {
-    RunningApp app(cfg({}, "redis://:n0t-the-password@" + host_ + ":" + std::to_string(port_) + "/0"));
+    RunningApp app(
+        cfg({}, "redis://:n0t-the-password@" + host_ + ":" + std::to_string(port_) + "/0"));
     auto r = app.post("/api/realtime/token", R"({"userId":"u"})");
     EXPECT_EQ(r.status, 503) << "the test Redis has no password: AUTH is refused";
     EXPECT_EQ(r.body.find("n0t-the-password"), std::string::npos);

@@ -82,6 +82,10 @@ struct TcpProxy::Impl : std::enable_shared_from_this<Impl> {
 
     static asio::awaitable<void> run_session(std::shared_ptr<Impl> self,
                                              std::shared_ptr<Session> s) {
+        if (self->mode == Mode::reset) {
+            s->close();
+            co_return;
+        }
         if (self->mode == Mode::hang) {
             co_await pump(self, s, s->client, nullptr);
             co_return;
@@ -108,7 +112,8 @@ struct TcpProxy::Impl : std::enable_shared_from_this<Impl> {
             if (to == nullptr || self->mode != Mode::forward) {
                 continue;
             }
-            auto [wec, written] = co_await asio::async_write(*to, asio::buffer(buf.data(), n), kUseTuple);
+            auto [wec, written] =
+                co_await asio::async_write(*to, asio::buffer(buf.data(), n), kUseTuple);
             if (wec) {
                 s->close();
                 co_return;
@@ -146,8 +151,11 @@ void TcpProxy::set_mode(Mode mode) {
         if (mode == Mode::refuse) {
             boost::system::error_code ignored;
             impl->acceptor.close(ignored);
+        }
+        if (mode == Mode::refuse || mode == Mode::reset) {
             impl->drop_sessions();
-        } else if (!impl->acceptor.is_open()) {
+        }
+        if (mode != Mode::refuse && !impl->acceptor.is_open()) {
             impl->listen();
         }
         done.set_value();

@@ -14,6 +14,7 @@ public:
         forward,  // relay both ways
         refuse,   // port closed (connection refused); open connections are dropped
         hang,     // accept and read, never answer; open connections stop relaying
+        reset,    // accept and close at once; open connections are dropped
     };
 
     /// Listens on 127.0.0.1:0 and forwards to `host`:`port`.

@@ -100,11 +100,11 @@ struct BackendNames {
 using Backends = ::testing::Types<MemoryBackend, RedisBackend>;
 TYPED_TEST_SUITE(LimiterConformance, Backends, BackendNames);
 
-#define REQUIRE_BACKEND()        \
-    do {                         \
-        if (!this->ready_) {     \
-            return;              \
-        }                        \
+#define REQUIRE_BACKEND()    \
+    do {                     \
+        if (!this->ready_) { \
+            return;          \
+        }                    \
     } while (false)
 
 TYPED_TEST(LimiterConformance, BurstThenRefusedWithRetryAfter) {

@@ -10,13 +10,14 @@
 #include <thread>
 
 #include <gtest/gtest.h>
-#include <spdlog/sinks/ostream_sink.h>
-#include <spdlog/spdlog.h>
 
 #include "ratelimit/redis_connection.hpp"
 #include "support/loop_thread.hpp"
 #include "support/redis_test_env.hpp"
 #include "support/tcp_proxy.hpp"
+
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 
 namespace voicegate::ratelimit {
 namespace {
@@ -103,7 +104,8 @@ protected:
     }
     // A command on a separate plain connection, to look at what the limiter stored.
     RedisReply raw(std::vector<std::string> argv) {
-        auto r = raw_loop_.run(raw_->command(std::move(argv), std::chrono::steady_clock::now() + 5s));
+        auto r =
+            raw_loop_.run(raw_->command(std::move(argv), std::chrono::steady_clock::now() + 5s));
         EXPECT_TRUE(r) << (r ? "" : r.error().details);
         return r ? *r : RedisReply{};
     }
@@ -155,7 +157,8 @@ TEST_F(RedisLimiterTest, StoresTheTatUnderThePrefixWithTtlUntilFullRecovery) {
     auto now = raw({"TIME"});
     ASSERT_EQ(tat.type, RedisReply::Type::string);
     ASSERT_EQ(now.elements.size(), 2U);
-    const auto now_us = std::stoll(now.elements[0].str) * 1'000'000 + std::stoll(now.elements[1].str);
+    const auto now_us =
+        std::stoll(now.elements[0].str) * 1'000'000 + std::stoll(now.elements[1].str);
     EXPECT_NEAR(static_cast<double>(std::stoll(tat.str) - now_us), 24e6, 1.5e6);
     // Nothing without the prefix.
     EXPECT_EQ(raw({"EXISTS", "user:ttl"}).integer, 0);
@@ -164,8 +167,11 @@ TEST_F(RedisLimiterTest, StoresTheTatUnderThePrefixWithTtlUntilFullRecovery) {
 TEST_F(RedisLimiterTest, IdleKeysExpire) {
     auto* limiter = make(options(), loop_);
     ASSERT_TRUE(check(loop_, *limiter, "user:short", Rate{10, 1000, 10}));  // T = 100 ms
-    EXPECT_TRUE(eventually([&] { return raw({"EXISTS", prefix_ + "user:short"}).integer == 0; },
-                           3s));
+    EXPECT_TRUE(eventually(
+        [&] {
+            return raw({"EXISTS", prefix_ + "user:short"}).integer == 0;
+        },
+        3s));
 }
 
 TEST_F(RedisLimiterTest, TwoInstancesOnTwoLoopsAreExactTogether) {
@@ -239,6 +245,26 @@ TEST_F(RedisLimiterTest, UnreachableFailsClosedFastAndLogsOncePerStateChange) {
     EXPECT_EQ(log_.count("redis: unreachable"), 1) << log_.text();
 }
 
+TEST_F(RedisLimiterTest, BacksOffBetweenConnectAttempts) {
+    // A server that accepts and hangs up at once: each attempt fails in the handshake.
+    TcpProxy proxy(target_host_, url_.port);
+    proxy.set_mode(TcpProxy::Mode::reset);
+    auto* limiter = make(options(proxy.port()), loop_);
+    const Rate rate{1000, 60'000, 1000};
+    std::string details;
+    for (int i = 0; i < 50; ++i) {
+        auto r = check(loop_, *limiter, "user:backoff", rate);
+        ASSERT_FALSE(r);
+        details = r.error().details;
+    }
+    // Fifty decisions in a few milliseconds: one or two attempts (100 ms, then 200 ms apart),
+    // not one per decision; the others fail at once.
+    EXPECT_GE(proxy.accepted(), 1U);
+    EXPECT_LE(proxy.accepted(), 4U);
+    EXPECT_NE(details.find("next attempt in"), std::string::npos) << details;
+    EXPECT_EQ(log_.count("redis: unreachable"), 1) << log_.text();
+}
+
 TEST_F(RedisLimiterTest, FailOpenAllowsWithoutEnforcing) {
     TcpProxy proxy(target_host_, url_.port);
     proxy.set_mode(TcpProxy::Mode::refuse);
@@ -246,7 +272,8 @@ TEST_F(RedisLimiterTest, FailOpenAllowsWithoutEnforcing) {
     o.fail_open = true;
     auto* limiter = make(o, loop_);
     for (int i = 0; i < 10; ++i) {
-        std::vector<LimitCheck> checks{{"ip:open", Rate{1, 60'000, 1}}, {"user:open", Rate{1, 60'000, 1}}};
+        std::vector<LimitCheck> checks{{"ip:open", Rate{1, 60'000, 1}},
+                                       {"user:open", Rate{1, 60'000, 1}}};
         auto r = loop_.run(limiter->check(std::move(checks)));
         ASSERT_TRUE(r);
         ASSERT_EQ(r->size(), 2U);
@@ -305,18 +332,17 @@ TEST_F(RedisLimiterTest, ConnectionPipelinesManyCommandsInOrder) {
     std::vector<std::future<Result<RedisReply>>> futures;
     for (int i = 0; i < 500; ++i) {
         std::vector<std::string> argv{"ECHO", std::to_string(i)};
-        futures.push_back(raw_loop_.spawn(
-            raw_->command(std::move(argv), std::chrono::steady_clock::now() + 5s)));
+        futures.push_back(
+            raw_loop_.spawn(raw_->command(std::move(argv), std::chrono::steady_clock::now() + 5s)));
     }
     for (int i = 0; i < 500; ++i) {
         auto r = futures[static_cast<std::size_t>(i)].get();
         ASSERT_TRUE(r);
         EXPECT_EQ(r->str, std::to_string(i));
     }
-    EXPECT_EQ(raw_loop_.run([this]() -> asio::awaitable<std::uint64_t> {
-                  co_return raw_->connects();
-              }()),
-              1U);
+    EXPECT_EQ(
+        raw_loop_.run([this]() -> asio::awaitable<std::uint64_t> { co_return raw_->connects(); }()),
+        1U);
 }
 
 }  // namespace

@@ -43,10 +43,18 @@ TEST(RedisUrl, RedactedNeverShowsThePassword) {
 
 TEST(RedisUrl, RefusesWhatItCannotServeWithoutEchoingThePassword) {
     for (const char* bad : {
-             "", "127.0.0.1:6379", "http://h:6379", "rediss://:hunter2@h:6379",
-             "redis://:hunter2@h:0", "redis://:hunter2@h:70000", "redis://:hunter2@h:6379/x",
-             "redis://:hunter2@h:6379/-1", "redis://:hunter2@h:6379/0?timeout=1",
-             "redis://:hunter2@h:6379/0#x", "redis://:hunter2@:6379/0", "redis://user@h:6379",
+             "",
+             "127.0.0.1:6379",
+             "http://h:6379",
+             "rediss://:hunter2@h:6379",
+             "redis://:hunter2@h:0",
+             "redis://:hunter2@h:70000",
+             "redis://:hunter2@h:6379/x",
+             "redis://:hunter2@h:6379/-1",
+             "redis://:hunter2@h:6379/0?timeout=1",
+             "redis://:hunter2@h:6379/0#x",
+             "redis://:hunter2@:6379/0",
+             "redis://user@h:6379",
              "redis://:hunter2@h:6379/0/1",
          }) {
         auto r = parse_redis_url(bad);
