@@ -42,6 +42,9 @@ Gate::Gate(const config::Config& config, const Clock& clock, ratelimit::AsyncLim
       fetch_jwks_(std::move(fetch_jwks)),
       rate_user_(must_rate(config.limits.rate_user, "VOICEGATE_RATE_USER")),
       rate_ip_(must_rate(config.limits.rate_ip, "VOICEGATE_RATE_IP")) {
+    for (const auto& [path, rate] : config.limits.route_rates) {
+        route_rates_.emplace_back(path, must_rate(rate, "VOICEGATE_RATE_ROUTES"));
+    }
     auto trusted = net::CidrList::parse(config.limits.trusted_proxies);
     auto rules = net::IpRules::parse(config.limits.ip_allow, config.limits.ip_deny);
     if (!trusted || !rules) {
@@ -199,6 +202,47 @@ boost::asio::awaitable<Result<void>> Gate::limit_token(
         f.retry_after_s = static_cast<int>(ratelimit::retry_after_seconds(*refused));
         f.details = by_user ? "user limit " + config_.limits.rate_user
                             : "ip limit " + config_.limits.rate_ip;
+        co_return f;
+    }
+    co_return Result<void>{};
+}
+
+bool Gate::route_limited(std::string_view path) const {
+    return std::any_of(route_rates_.begin(), route_rates_.end(),
+                       [&](const auto& r) { return r.first == path; });
+}
+
+boost::asio::awaitable<Result<void>> Gate::limit_route(
+    const std::string& path, const std::string& ip,
+    std::vector<std::pair<std::string, std::string>>& headers) const {
+    const auto it = std::find_if(route_rates_.begin(), route_rates_.end(),
+                                 [&](const auto& r) { return r.first == path; });
+    if (it == route_rates_.end()) {
+        co_return Result<void>{};
+    }
+    std::vector<ratelimit::LimitCheck> checks;
+    checks.push_back({"route:" + path + ":ip:" + ip, it->second});
+    auto decided = co_await limiter_.check(std::move(checks));
+    if (!decided) {
+        Failure f = fail(Error::store_unavailable, "Rate limiting is unavailable; try again later.",
+                         decided.error().details);
+        f.retry_after_s = 1;
+        co_return f;
+    }
+    if (decided->empty()) {
+        co_return Result<void>{};
+    }
+    const auto& d = decided->front();
+    if (d.limit > 0) {  // limit 0: not enforced (a shared store failing open)
+        std::vector<ratelimit::NamedDecision> named{{"route", d}};
+        auto h = ratelimit::render_headers(named);
+        headers.emplace_back("RateLimit-Policy", h.policy);
+        headers.emplace_back("RateLimit", h.ratelimit);
+    }
+    if (!d.allowed) {
+        Failure f = fail(Error::rate_limited, "Too many requests from this address; slow down.");
+        f.retry_after_s = static_cast<int>(ratelimit::retry_after_seconds(d));
+        f.details = "route limit " + path;
         co_return f;
     }
     co_return Result<void>{};

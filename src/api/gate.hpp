@@ -59,6 +59,17 @@ public:
         const std::string& user, const std::string& ip,
         std::vector<std::pair<std::string, std::string>>& headers) const;
 
+    /// The operator's extra per-client-IP limit on `path` (VOICEGATE_RATE_ROUTES), if any.
+    /// Same answers as limit_token: 429 with Retry-After, 503 when the limiter cannot decide;
+    /// `headers` receives RateLimit-Policy / RateLimit. Succeeds at once for an unlisted path.
+    /// The caller must co_await at once (the references must outlive the call).
+    boost::asio::awaitable<Result<void>> limit_route(
+        const std::string& path, const std::string& ip,
+        std::vector<std::pair<std::string, std::string>>& headers) const;
+
+    /// True if `path` has an operator limit (saves a coroutine frame on unlisted routes).
+    bool route_limited(std::string_view path) const;
+
     bool auth_enabled() const { return verifier_.has_value(); }
 
 private:
@@ -72,6 +83,7 @@ private:
     net::IpRules ip_rules_;
     ratelimit::Rate rate_user_;
     ratelimit::Rate rate_ip_;
+    std::vector<std::pair<std::string, ratelimit::Rate>> route_rates_;
     std::unique_ptr<auth::JwksCache> jwks_;
     std::optional<auth::JwtVerifier> verifier_;
 };

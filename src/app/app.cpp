@@ -300,7 +300,21 @@ asio::awaitable<http::Response> App::Impl::handle(http::Request& req) {
         }
         co_return res;
     }
-    auto res = co_await router.dispatch(req, cfg.server.dev);
+    // The operator's per-route limits (VOICEGATE_RATE_ROUTES) come before the handler.
+    std::vector<std::pair<std::string, std::string>> limit_headers;
+    Result<void> allowed;
+    if (gate->route_limited(req.path)) {
+        allowed = co_await gate->limit_route(req.path, req.client_ip, limit_headers);
+    }
+    http::Response res;
+    if (allowed) {
+        res = co_await router.dispatch(req, cfg.server.dev);
+    } else {
+        res = http::error_response(allowed.error(), cfg.server.dev);
+    }
+    for (auto& h : limit_headers) {
+        res.headers.push_back(std::move(h));
+    }
     if (cors) {
         res.set("Access-Control-Allow-Origin", std::string(*origin));
         res.set("Access-Control-Expose-Headers",

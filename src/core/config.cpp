@@ -291,6 +291,33 @@ const std::vector<Setting>& settings() {
              c.limits.rate_ip = trim(v);
              return std::string();
          }},
+        {"VOICEGATE_RATE_ROUTES", "limits.routes", false,
+         "per-client-IP limits on any route: PATH=RATE,... (e.g. /api/realtime/end=120/min)",
+         [](Config& c, const std::string& v) {
+             std::vector<std::pair<std::string, std::string>> out;
+             for (const auto& item : split_list(v)) {
+                 const auto eq = item.find('=');
+                 if (eq == std::string::npos) {
+                     return "\"" + item + "\" is not PATH=RATE (e.g. /api/realtime/end=120/min)";
+                 }
+                 std::string path = trim(item.substr(0, eq));
+                 std::string rate = trim(item.substr(eq + 1));
+                 if (path.empty() || path.front() != '/') {
+                     return "\"" + path + "\" is not a path: it must start with /";
+                 }
+                 if (auto r = ratelimit::parse_rate(rate); !r) {
+                     return path + ": " + std::string(r.error().public_message());
+                 }
+                 for (const auto& [seen, unused] : out) {
+                     if (seen == path) {
+                         return path + " is listed twice";
+                     }
+                 }
+                 out.emplace_back(std::move(path), std::move(rate));
+             }
+             c.limits.route_rates = std::move(out);
+             return std::string();
+         }},
         {"VOICEGATE_TRUSTED_PROXIES", "limits.trusted_proxies", false,
          "CIDRs whose X-Forwarded-For is believed",
          [](Config& c, const std::string& v) {

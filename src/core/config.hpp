@@ -109,6 +109,9 @@ struct AuthConfig {
 struct LimitsConfig {
     std::string rate_user = "10/min";
     std::string rate_ip = "60/min";
+    // VOICEGATE_RATE_ROUTES: extra per-client-IP limits on any route, as (path, rate) pairs
+    // from "PATH=RATE,PATH=RATE" (e.g. "/api/realtime/end=120/min"). Empty: none.
+    std::vector<std::pair<std::string, std::string>> route_rates;
     std::string trusted_proxies;  // comma-separated CIDRs
     std::string ip_allow;
     std::string ip_deny;

@@ -145,5 +145,29 @@ TEST(Identity, UserRateLimitOverHttp) {
     EXPECT_GE(std::stoi(r.header("retry-after")), 1);
 }
 
+TEST(Identity, OperatorRouteLimitAppliesToAnyRoute) {
+    RunningApp app(test_config({{"VOICEGATE_RATE_ROUTES", "/api/realtime/end=2/min,/healthz=3/min"}}));
+    const std::string body = R"({"sessionId":"sess_unknown","duration":1,"messageCount":0,"endedBy":"user"})";
+    // Within the allowance the handler answers (an unknown session: 404), with the headers.
+    for (int i = 0; i < 2; ++i) {
+        auto r = app.post("/api/realtime/end", body);
+        EXPECT_EQ(r.status, 404);
+        EXPECT_NE(r.header("ratelimit-policy").find("\"route\";q=2;w=60"), std::string::npos)
+            << r.header("ratelimit-policy");
+    }
+    auto limited = app.post("/api/realtime/end", body);
+    EXPECT_EQ(limited.status, 429);
+    EXPECT_GE(std::stoi(limited.header("retry-after")), 1);
+    EXPECT_EQ(json::parse(limited.body).at("code"), "rate_limited");
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(app.get("/healthz").status, 200);
+    }
+    EXPECT_EQ(app.get("/healthz").status, 429);
+    // An unlisted route has no operator limit and no headers.
+    auto ready = app.get("/readyz");
+    EXPECT_EQ(ready.status, 200);
+    EXPECT_TRUE(ready.header("ratelimit-policy").empty());
+}
+
 }  // namespace
 }  // namespace voicegate::test

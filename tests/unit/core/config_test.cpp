@@ -57,6 +57,27 @@ TEST(Config, OneClearLinePerProblem) {
     EXPECT_TRUE(has_error(r, "VOICEGATE_DEV"));
 }
 
+TEST(Config, RouteRates) {
+    Sources ok;
+    ok.toml_path = "vg.toml";
+    ok.toml_text = "[limits]\nroutes = \"/api/realtime/end=120/min, /healthz=10/s\"\n";
+    auto r = load_config(ok);
+    ASSERT_TRUE(r.config) << r.errors[0];
+    ASSERT_EQ(r.config->limits.route_rates.size(), 2U);
+    EXPECT_EQ(r.config->limits.route_rates[0].first, "/api/realtime/end");
+    EXPECT_EQ(r.config->limits.route_rates[0].second, "120/min");
+    EXPECT_EQ(r.config->limits.route_rates[1].second, "10/s");
+    EXPECT_TRUE(load_config({}).config->limits.route_rates.empty());
+
+    for (const char* bad : {"/a", "a=1/s", "/a=often", "/a=1/s,/a=2/s"}) {
+        Sources s;
+        s.env = {{"VOICEGATE_RATE_ROUTES", bad}};
+        auto b = load_config(s);
+        EXPECT_FALSE(b.config) << bad;
+        EXPECT_TRUE(has_error(b, "VOICEGATE_RATE_ROUTES")) << bad;
+    }
+}
+
 TEST(Config, UnknownTomlKeyAndSecretsInFileRejected) {
     Sources s;
     s.toml_path = "vg.toml";
