@@ -441,6 +441,16 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
         }
         reader_conn = std::move(*reader);
     }
+    // Checkpoints on a thread of their own, never inside a group commit (see Checkpointer).
+    std::unique_ptr<detail::Checkpointer> checkpointer;
+    if (!memory) {
+        auto started = detail::Checkpointer::start(options.path, options.busy_timeout_ms);
+        if (!started) {
+            return started.error();
+        }
+        checkpointer = std::move(*started);
+        checkpointer->attach(**writer);
+    }
     const Clock& clock = *options.clock;
     auto writer_worker =
         std::make_unique<detail::Worker>(std::move(*writer), clock, options.batch_max, true);
@@ -449,13 +459,18 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
         reader_worker = std::make_unique<detail::Worker>(std::move(reader_conn), clock,
                                                          options.batch_max, false);
     }
-    return std::unique_ptr<SqliteStore>(
-        new SqliteStore(std::move(options), std::move(writer_worker), std::move(reader_worker)));
+    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(options), std::move(checkpointer),
+                                                        std::move(writer_worker),
+                                                        std::move(reader_worker)));
 }
 
-SqliteStore::SqliteStore(SqliteOptions options, std::unique_ptr<detail::Worker> writer,
+SqliteStore::SqliteStore(SqliteOptions options, std::unique_ptr<detail::Checkpointer> checkpointer,
+                         std::unique_ptr<detail::Worker> writer,
                          std::unique_ptr<detail::Worker> reader)
-    : options_(std::move(options)), writer_(std::move(writer)), reader_(std::move(reader)) {}
+    : options_(std::move(options)),
+      checkpointer_(std::move(checkpointer)),
+      writer_(std::move(writer)),
+      reader_(std::move(reader)) {}
 
 SqliteStore::~SqliteStore() {
     close();
@@ -507,6 +522,9 @@ void SqliteStore::close() {
     writer_->stop();
     if (reader_) {
         reader_->stop();
+    }
+    if (checkpointer_) {
+        checkpointer_->stop();  // after the writer: its last commits may still wake it
     }
 }
 
