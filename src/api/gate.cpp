@@ -14,6 +14,14 @@ namespace voicegate::api {
 
 namespace {
 
+// The limiter could not decide (Redis unreachable, failing closed): 503 with Retry-After.
+Failure limiter_unavailable(const Failure& cause) {
+    Failure f = fail(Error::store_unavailable, "Rate limiting is unavailable; try again later.",
+                     cause.details);
+    f.retry_after_s = 1;
+    return f;
+}
+
 ratelimit::Rate must_rate(const std::string& text, const char* name) {
     auto r = ratelimit::parse_rate(text);
     if (!r) {
@@ -168,10 +176,7 @@ boost::asio::awaitable<Result<void>> Gate::limit_token(
     checks.push_back({"user:" + user, rate_user_});
     auto decided = co_await limiter_.check(std::move(checks));
     if (!decided) {
-        Failure f = fail(Error::store_unavailable, "Rate limiting is unavailable; try again later.",
-                         decided.error().details);
-        f.retry_after_s = 1;
-        co_return f;
+        co_return limiter_unavailable(decided.error());
     }
     static constexpr std::array<std::string_view, 2> kPolicies{"ip", "user"};
     std::vector<ratelimit::NamedDecision> named;
@@ -224,10 +229,7 @@ boost::asio::awaitable<Result<void>> Gate::limit_route(
     checks.push_back({"route:" + path + ":ip:" + ip, it->second});
     auto decided = co_await limiter_.check(std::move(checks));
     if (!decided) {
-        Failure f = fail(Error::store_unavailable, "Rate limiting is unavailable; try again later.",
-                         decided.error().details);
-        f.retry_after_s = 1;
-        co_return f;
+        co_return limiter_unavailable(decided.error());
     }
     if (decided->empty()) {
         co_return Result<void>{};
