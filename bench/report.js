@@ -21,6 +21,8 @@ for (const need of ['meta', 'emulator', 'nginx', 'voicegate', 'express', 'paced-
   }
 }
 const meta = r.meta;
+// Optional: the PostgreSQL/Redis runs are skipped (with a reason) when those could not start.
+const skipped = (label) => (r[label] && r[label].wrk ? null : (r[label] && r[label].skipped) || 'not run');
 
 const MB = (kb) => (kb == null ? null : (kb * 1024) / 1e6); // /proc reports KiB; bars are in MB
 const rps = (w) => w.requests / (w.duration_us / 1e6);
@@ -55,18 +57,24 @@ const token = {
   nginx: run('nginx', 'nginx -> emulator'),
   voicegate: run('voicegate', 'voicegate -> emulator'),
   express: run('express', 'Express -> emulator'),
+  voicegate_jwt_pg: skipped('voicegate-jwt-pg') ? null : run('voicegate-jwt-pg', 'voicegate JWT+Redis+PG -> emu'),
 };
 const paced = { emulator: run('paced-emulator', 'emulator (direct)'), voicegate: run('paced-voicegate', 'voicegate -> emulator') };
 const added = { p50_ms: paced.voicegate.p50_ms - paced.emulator.p50_ms, p99_ms: paced.voicegate.p99_ms - paced.emulator.p99_ms };
-const endRun = run('end', 'voicegate /end (SQLite)');
-const endW = r.end.wrk;
-const end = {
-  ...endRun,
-  ended: endW.ended,
-  repeats: endW.repeats,
-  issued: r.end.issued,
-  records_per_s: endW.ended / (endW.duration_us / 1e6),
-};
+function endOf(label, name) {
+  const w = r[label].wrk;
+  return {
+    ...run(label, name),
+    ended: w.ended,
+    repeats: w.repeats,
+    issued: r[label].issued,
+    records_per_s: w.ended / (w.duration_us / 1e6),
+    run_s: r[label].duration_s,
+  };
+}
+const end = endOf('end', 'voicegate /end (SQLite)');
+const endPg = skipped('end-pg') ? null : { ...endOf('end-pg', 'voicegate /end (PostgreSQL)'),
+  pg_fsync: r['end-pg'].pg_fsync, pg_synchronous_commit: r['end-pg'].pg_synchronous_commit };
 const mem = r.memory;
 const memory = {
   fresh_mb: MB(mem.fresh_kb),
@@ -110,7 +118,15 @@ bar('end_sqlite', '/end >= 20,000 durable records/s on SQLite', endPass,
   `${fmt(end.records_per_s)} first-time ends/s (synchronous=${r.end.sqlite_synchronous}` +
     (end.repeats > 0 ? `; the ids ran out: a lower bound, ${fmt(end.repeats)} repeats not counted` : '') + ')');
 if (!endPass && end.repeats > 0) bars[bars.length - 1].status = 'INCONCLUSIVE';
-bar('end_postgres', '/end >= 10,000 records/s on PostgreSQL', null, 'no PostgreSQL store in this build');
+if (endPg) {
+  const pgPass = endPg.records_per_s >= 10000;
+  bar('end_postgres', '/end >= 10,000 records/s on PostgreSQL', pgPass,
+    `${fmt(endPg.records_per_s)} first-time ends/s (fsync=${endPg.pg_fsync}, synchronous_commit=${endPg.pg_synchronous_commit}` +
+      (endPg.repeats > 0 ? `; the ids ran out: a lower bound, ${fmt(endPg.repeats)} repeats not counted` : '') + ')');
+  if (!pgPass && endPg.repeats > 0) bars[bars.length - 1].status = 'INCONCLUSIVE';
+} else {
+  bar('end_postgres', '/end >= 10,000 records/s on PostgreSQL', null, `PostgreSQL unavailable: ${skipped('end-pg')}`);
+}
 bar('mem_idle', 'idle RSS < 30 MB', memory.idle_mb < 30,
   `${fmt(memory.idle_mb, 1)} MB after a 2 s burst of /token and 2 s quiet (${fmt(memory.fresh_mb, 1)} MB fresh)`);
 bar('mem_conns', `RSS < 100 MB with ${fmt(memory.connections)} open client connections`,
@@ -137,12 +153,22 @@ lines.push(row(H));
 lines.push(row(W.map((w) => '-'.repeat(w))));
 const tr = (x) => row([x.name, fmt(x.rps), fmt(x.p50_ms, 3), fmt(x.p99_ms, 3), x.non_2xx, fmt(x.cpu_us_per_req, 1),
   fmt(x.rss_peak_mb, 1), x.upstream_conns_run == null ? '—' : `${x.upstream_conns_run} / ${x.upstream_conns_total}`]);
-for (const k of ['emulator', 'nginx', 'voicegate', 'express']) lines.push(tr(token[k]));
-lines.push(row([end.name, fmt(end.records_per_s), fmt(end.p50_ms, 3), fmt(end.p99_ms, 3), end.non_2xx, fmt(end.cpu_us_per_req, 1),
-  fmt(end.rss_peak_mb, 1), '—']));
-lines.push(`  (CPU us/req: the server's own CPU time per request, all threads/workers; the emulator adds ` +
-  `${['nginx', 'voicegate', 'express'].map((k) => `${fmt(token[k].emulator_cpu_us_per_req, 1)} (${k})`).join(', ')})`);
-lines.push(`  (/end: ${fmt(end.ended)} sessions ended once of ${fmt(end.issued)} issued, ${fmt(end.repeats)} repeats, -d${r.end.duration_s}s)`);
+const notMeasured = (name, why) => `${padr(name, W[0])} NOT MEASURED (${why})`;
+for (const k of ['emulator', 'nginx', 'voicegate']) lines.push(tr(token[k]));
+lines.push(token.voicegate_jwt_pg ? tr(token.voicegate_jwt_pg) : notMeasured('voicegate JWT+Redis+PG -> emu', skipped('voicegate-jwt-pg')));
+lines.push(tr(token.express));
+const er = (e) => row([e.name, fmt(e.records_per_s), fmt(e.p50_ms, 3), fmt(e.p99_ms, 3), e.non_2xx, fmt(e.cpu_us_per_req, 1),
+  fmt(e.rss_peak_mb, 1), '—']);
+lines.push(er(end));
+lines.push(endPg ? er(endPg) : notMeasured('voicegate /end (PostgreSQL)', skipped('end-pg')));
+const cpuShares = ['nginx', 'voicegate', 'voicegate_jwt_pg', 'express'].filter((k) => token[k])
+  .map((k) => `${fmt(token[k].emulator_cpu_us_per_req, 1)} (${k.replace(/_/g, '-')})`);
+lines.push(`  (CPU us/req: the server's own CPU time per request, all threads/workers; the emulator adds ${cpuShares.join(', ')})`);
+lines.push(`  (voicegate: embedded defaults, SQLite + in-process limiter + no auth; voicegate-jwt-pg: HS256 JWT per user, ` +
+  `Redis limiter, PostgreSQL store; limits raised so nothing is refused)`);
+for (const e of [end, endPg].filter(Boolean)) {
+  lines.push(`  (${e.name}: ${fmt(e.ended)} sessions ended once of ${fmt(e.issued)} issued, ${fmt(e.repeats)} repeats, -d${e.run_s}s)`);
+}
 lines.push('');
 lines.push(`added latency at ${fmt(meta.rate)} req/s (paced over ${meta.pace_connections} connections):`);
 lines.push(`  emulator direct      ${fmt(paced.emulator.rps)} req/s  p50 ${fmt(paced.emulator.p50_ms, 3)} ms  p99 ${fmt(paced.emulator.p99_ms, 3)} ms`);
@@ -159,7 +185,7 @@ for (const b of bars) lines.push(`  ${padr(b.status, 12)} ${b.bar}: ${b.detail}`
 lines.push('');
 console.log(lines.join('\n'));
 
-const out = { meta, token, paced, added_latency: added, end, memory, bars };
+const out = { meta, token, paced, added_latency: added, end, end_postgres: endPg, memory, bars };
 fs.mkdirSync(path.dirname(outFile), { recursive: true });
 fs.writeFileSync(outFile, JSON.stringify(out, null, 2) + '\n');
 console.log(`written: ${path.relative(process.cwd(), outFile) || outFile}`);

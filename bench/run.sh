@@ -2,11 +2,16 @@
 # make bench: measures voicegate against the bars of SPEC §9 on this machine, on loopback only.
 #
 #   token throughput  wrk against: the emulator directly, nginx -> emulator, voicegate -> emulator
-#                     (/api/realtime/token), Express -> emulator (/api/realtime/token)
+#                     (/api/realtime/token; embedded defaults: SQLite, in-process limiter, no
+#                     auth), voicegate with JWT auth + Redis limiter + PostgreSQL store ->
+#                     emulator, Express -> emulator (/api/realtime/token)
 #   added latency     emulator directly vs voicegate at a fixed 1,000 req/s (BENCH_RATE)
-#   /end throughput   voicegate on SQLite, each session ended once
+#   /end throughput   voicegate on SQLite and on PostgreSQL, each session ended once
 #   memory            a fresh voicegate idle, then holding 10,000 idle client connections
 #
+# PostgreSQL and Redis are throw-away instances that scripts/services.sh starts under the bench's
+# temp dir and stops on exit; if they cannot start, their rows are NOT MEASURED (said clearly)
+# and the rest of the bench runs.
 # Prints a table and one PASS/FAIL line per bar, and writes bench/results/latest.json.
 # Exit 0 when the bench ran (even if a bar fails: it is a report); non-zero when it broke: a
 # server did not start, a response was not 2xx, a socket error. Every process it starts is in
@@ -21,7 +26,8 @@
 # BENCH_PIN (0/1: pin the emulator to the last core, see README), BENCH_QUIET_WAIT (seconds to
 # wait for a 1-min load average under 0.5 before starting, default 0),
 # BENCH_SQLITE_SYNCHRONOUS (normal, the service default: every 200 survives kill -9; full: also
-# fsynced against power loss), VOICEGATE_BIN.
+# fsynced against power loss), BENCH_SERVICES (1; 0: start no PostgreSQL/Redis, their rows are
+# NOT MEASURED), VOICEGATE_BIN.
 # PID_<name> and START_<name> are set by start/`printf -v` and read by name (${!var}).
 # shellcheck disable=SC2034,SC2154,SC2016
 set -euo pipefail
@@ -44,6 +50,7 @@ IDLE_CONNS=${BENCH_IDLE_CONNECTIONS:-10000}
 PIN=${BENCH_PIN:-0}
 QUIET_WAIT=${BENCH_QUIET_WAIT:-0}
 SQLITE_SYNC=${BENCH_SQLITE_SYNCHRONOUS:-normal}
+SERVICES=${BENCH_SERVICES:-1}
 API_KEY="sk-bench-local"  # the emulator accepts any sk- key; nothing leaves 127.0.0.1
 RESULTS_DIR="$BENCH/results"
 
@@ -80,6 +87,9 @@ cleanup() {
   local pg
   [ -n "${WRK_PID:-}" ] && kill -TERM "$WRK_PID" 2>/dev/null
   for pg in "${PGIDS[@]}"; do stop_group "$pg"; done
+  if [ -n "${SERVICES_DIR:-}" ]; then  # PostgreSQL and Redis daemonize: not in our groups
+    VOICEGATE_SERVICES_DIR="$SERVICES_DIR" "$ROOT/scripts/services.sh" stop >/dev/null 2>&1 || true
+  fi
   if [ "$rc" -ne 0 ]; then
     rm -rf "$RESULTS_DIR/logs"
     mkdir -p "$RESULTS_DIR/logs"
@@ -94,6 +104,8 @@ trap 'log "interrupted"; exit 130' INT
 trap 'exit 143' TERM
 
 # --- helpers -------------------------------------------------------------------------------
+
+q() { node -p 'JSON.stringify(process.argv[1])' "$1"; }  # a JSON string for result
 
 USED_PORTS=" "
 free_port() {  # a port below the ephemeral range with no listener, not handed out before
@@ -327,6 +339,45 @@ else
   EMU_PIN=()
 fi
 
+# --- PostgreSQL and Redis (throw-away) -----------------------------------------------------
+
+# For the JWT + Redis + PostgreSQL /token row and the PostgreSQL /end row. PostgreSQL keeps its
+# defaults (fsync and synchronous_commit on): a 200 from /end is a committed, flushed record.
+SERVICES_OK=0
+SERVICES_WHY=""
+PG_URL=""
+REDIS_URL=""
+chmod 711 "$WORK"  # as root, PostgreSQL runs as another user and must reach $WORK/services
+if [ "$SERVICES" != 1 ]; then
+  SERVICES_WHY="not started: BENCH_SERVICES=$SERVICES"
+else
+  SERVICES_DIR="$WORK/services"  # cleanup stops them from here on
+  log "services: starting PostgreSQL and Redis (scripts/services.sh)"
+  if VOICEGATE_SERVICES_DIR="$SERVICES_DIR" "$ROOT/scripts/services.sh" start \
+    >"$WORK/services.env.txt" 2>"$WORK/services.log"; then
+    PG_URL=$(sed -n 's/^export VOICEGATE_TEST_PG_URL=//p' "$WORK/services.env.txt")
+    REDIS_URL=$(sed -n 's/^export VOICEGATE_TEST_REDIS_URL=//p' "$WORK/services.env.txt")
+    if [ -n "$PG_URL" ] && [ -n "$REDIS_URL" ]; then
+      SERVICES_OK=1
+      while read -r line; do log "$line"; done <"$WORK/services.log"
+    else
+      SERVICES_WHY="scripts/services.sh printed no URLs"
+    fi
+  else
+    SERVICES_WHY="scripts/services.sh start failed: $(tail -n 1 "$WORK/services.log")"
+    tail -n 20 "$WORK/services.log" >&2 || true
+  fi
+fi
+if [ "$SERVICES_OK" != 1 ]; then
+  log "WARNING: PostgreSQL/Redis unavailable ($SERVICES_WHY): the JWT + Redis + PostgreSQL" \
+    "/token row and the PostgreSQL /end row will be NOT MEASURED"
+fi
+pg_setting() {  # pg_setting NAME: the server's value, quoted for result (or "unknown")
+  local v
+  v=$(psql "$PG_URL" -tAqX -c "SHOW $1" 2>/dev/null) || v=unknown
+  printf '"%s"' "${v:-unknown}"
+}
+
 # --- Express baseline dependencies ---------------------------------------------------------
 
 EXPRESS="$BENCH/express"
@@ -386,7 +437,8 @@ stop nginx
 # --- voicegate -> emulator -----------------------------------------------------------------
 
 VG_PORT=$(free_port)
-vg_env() {  # vg_env PORT DBFILE: the environment of a bench voicegate
+vg_env() {  # vg_env PORT DBFILE: the environment of a bench voicegate (add KEY=VALUE after it
+  # to override: the last assignment wins)
   echo OPENAI_API_KEY="$API_KEY" OPENAI_BASE_URL="http://127.0.0.1:$EMU_PORT/v1" \
     VOICEGATE_LISTEN="127.0.0.1:$1" DATABASE_URL="sqlite:$2" VOICEGATE_ACCESS_LOG=0 \
     VOICEGATE_LOG_LEVEL=warn VOICEGATE_THREADS="$LOOPS" VOICEGATE_UPSTREAM_POOL="$POOL" \
@@ -405,6 +457,37 @@ curl -sf -m 5 -o "$WORK/voicegate.smoke.txt" -H 'Content-Type: application/json'
   "http://127.0.0.1:$VG_PORT/api/realtime/token" || die "voicegate: POST /api/realtime/token failed"
 grep -q '"token" *: *"ek_' "$WORK/voicegate.smoke.txt" || die "voicegate: unexpected answer: $(head -c 300 "$WORK/voicegate.smoke.txt")"
 throughput voicegate voicegate token.lua "http://127.0.0.1:$VG_PORT/api/realtime/token"
+
+# --- voicegate with JWT auth, Redis limiter, PostgreSQL store -> emulator ------------------
+
+# The same requests as above from the same 256 users, each with its own HS256 token (generated
+# offline under a random per-run secret), limits decided in Redis, sessions in PostgreSQL.
+if [ "$SERVICES_OK" = 1 ]; then
+  JWT_SECRET_BENCH=$(node -e 'process.stdout.write(require("crypto").randomBytes(32).toString("hex"))')
+  JWT_SECRET="$JWT_SECRET_BENCH" node "$BENCH/jwt-tokens.js" "$WORK/jwt-tokens.lua" 256 ||
+    die "bench/jwt-tokens.js failed"
+  export WRK_JWT_FILE="$WORK/jwt-tokens.lua"
+  VGJWT_PORT=$(free_port)
+  reading
+  START_vgjwt=$(cat "$WORK/last-reading")
+  # shellcheck disable=SC2046
+  start vgjwt env -i PATH="$PATH" $(vg_env "$VGJWT_PORT" "$WORK/unused.db") \
+    DATABASE_URL="$PG_URL?schema=bench_token" REDIS_URL="$REDIS_URL" \
+    VOICEGATE_REDIS_KEY_PREFIX="bench:" VOICEGATE_AUTH=jwt JWT_SECRET="$JWT_SECRET_BENCH" "$VG" serve
+  wait_ready vgjwt "http://127.0.0.1:$VGJWT_PORT/readyz"
+  FIRST_JWT=$(sed -n '2s/^ *"\(.*\)",$/\1/p' "$WRK_JWT_FILE")
+  curl -sf -m 5 -o "$WORK/vgjwt.smoke.txt" -H 'Content-Type: application/json' \
+    -H "Authorization: Bearer $FIRST_JWT" -d '{"sessionConfig":{"model":"gpt-realtime","voice":"alloy"}}' \
+    "http://127.0.0.1:$VGJWT_PORT/api/realtime/token" || die "voicegate (JWT, Redis, PostgreSQL): POST /api/realtime/token failed"
+  grep -q '"token" *: *"ek_' "$WORK/vgjwt.smoke.txt" || die "voicegate (JWT, Redis, PostgreSQL): unexpected answer: $(head -c 300 "$WORK/vgjwt.smoke.txt")"
+  curl -s -m 5 -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -d "$TOKEN_BODY" \
+    "http://127.0.0.1:$VGJWT_PORT/api/realtime/token" >"$WORK/vgjwt.noauth.txt" || true
+  [ "$(cat "$WORK/vgjwt.noauth.txt")" = 401 ] || die "voicegate (JWT): a request without a token was not refused with 401"
+  throughput voicegate-jwt-pg vgjwt token_jwt.lua "http://127.0.0.1:$VGJWT_PORT/api/realtime/token"
+  stop vgjwt
+else
+  result voicegate-jwt-pg skipped="$(q "$SERVICES_WHY")"
+fi
 
 # --- Express -> emulator -------------------------------------------------------------------
 
@@ -440,61 +523,83 @@ for target in emulator voicegate; do
   log "paced-$target: $(summary_line "paced-$target")"
 done
 
-# --- /end throughput on SQLite -------------------------------------------------------------
+# --- /end throughput: SQLite, then PostgreSQL ----------------------------------------------
 
 # wrk has no request-count limit, and a repeated /end is not a durable write: the measured run
 # must end each id at most once. So: issue ids with /token, end a fifth of them in a 1 s warm-up
 # whose rate sizes the rest (issuing more if needed), then end the rest within -d.
-issue_ids() {  # issue_ids SECONDS FILE: append the ids of SECONDS of /token to FILE
-  WRK_IDS_FILE="$WORK/ids.new" wrk_run "issue-$1" issue.lua "http://127.0.0.1:$VG_PORT/api/realtime/token" \
-    -t"$WRK_THREADS" -c"$CONNS" -d"$1s"
-  cat "$WORK"/ids.new.* >>"$2"
+issue_ids() {  # issue_ids PORT SECONDS FILE: append the ids of SECONDS of /token on PORT to FILE
+  WRK_IDS_FILE="$WORK/ids.new" wrk_run "issue-$2" issue.lua "http://127.0.0.1:$1/api/realtime/token" \
+    -t"$WRK_THREADS" -c"$CONNS" -d"$2s"
+  cat "$WORK"/ids.new.* >>"$3"
   rm -f "$WORK"/ids.new.*
-  LAST_ISSUE="issue-$1"
+  LAST_ISSUE="issue-$2"
 }
 rate_of() {  # rate_of LABEL: answers per second of a wrk run
   node -e 'const w = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
     console.log(Math.max(1, Math.round(w.requests / (w.duration_us / 1e6))));' "$WORK/$1.wrk.json"
 }
-log "end: issuing sessions for ${ISSUE_DURATION}s"
-issue_ids "$ISSUE_DURATION" "$WORK/ids.all"
-ISSUED=$(wc -l <"$WORK/ids.all")
-[ "$ISSUED" -ge 1000 ] || die "only $ISSUED session ids were issued"
-WARM_IDS=$((ISSUED / 5))
-head -n "$WARM_IDS" "$WORK/ids.all" >"$WORK/ids.warm"
-tail -n +"$((WARM_IDS + 1))" "$WORK/ids.all" >"$WORK/ids.main"
-WRK_IDS_FILE="$WORK/ids.warm" wrk_run end-warmup end.lua "http://127.0.0.1:$VG_PORT/api/realtime/end" \
-  -t"$WRK_THREADS" -c"$CONNS" -d1s
-END_RATE=$(rate_of end-warmup)  # repeats included if the warm-up ran out: still the right order
-NEED=$((END_RATE * END_DURATION * 3 / 2))  # 1.5x margin: the measured run may be faster
-MAIN_IDS=$(wc -l <"$WORK/ids.main")
-for round in 1 2 3; do
-  [ "$MAIN_IDS" -lt "$NEED" ] || break
-  ISSUE_RATE=$(rate_of "$LAST_ISSUE")
-  more=$(((NEED - MAIN_IDS + ISSUE_RATE - 1) / ISSUE_RATE + 1))
-  [ "$more" -le 60 ] || more=60
-  log "end: /end runs at ~$END_RATE/s: issuing ${more}s more sessions ($round)"
-  issue_ids "$more" "$WORK/ids.main"
-  MAIN_IDS=$(wc -l <"$WORK/ids.main")
-done
-END_SECONDS=$((MAIN_IDS * 2 / (END_RATE * 3)))
-[ "$END_SECONDS" -le "$END_DURATION" ] || END_SECONDS=$END_DURATION
-[ "$END_SECONDS" -ge 1 ] || END_SECONDS=1
-reset_peak "$PID_voicegate"
-cpu0=$(cpu_ticks "$PID_voicegate")
-log "end: $MAIN_IDS sessions to end, wrk -t$WRK_THREADS -c$CONNS -d${END_SECONDS}s"
-WRK_IDS_FILE="$WORK/ids.main" wrk_run end end.lua "http://127.0.0.1:$VG_PORT/api/realtime/end" \
-  -t"$WRK_THREADS" -c"$CONNS" -d"${END_SECONDS}s"
-cpu=$(($(cpu_ticks "$PID_voicegate") - cpu0))
-result end server='"voicegate"' rss_peak_kb="$(mem_kb "$PID_voicegate" VmHWM)" issued="$MAIN_IDS" \
-  duration_s="$END_SECONDS" sqlite_synchronous="\"$SQLITE_SYNC\"" \
-  cpu_s="$(awk -v t="$cpu" -v h="$CLK_TCK" 'BEGIN { print t / h }')"
-log "end: $(summary_line end)"
+# end_run LABEL NAME PORT [KEY=VALUE...]: /end throughput of server NAME listening on PORT; the
+# KEY=VALUEs go into its result.
+end_run() {
+  local label=$1 name=$2 port=$3
+  shift 3
+  local var="PID_$name" ids="$WORK/ids-$label"
+  log "$label: issuing sessions for ${ISSUE_DURATION}s"
+  issue_ids "$port" "$ISSUE_DURATION" "$ids.all"
+  local issued warm_ids end_rate need main_ids round more issue_rate end_seconds cpu0 cpu
+  issued=$(wc -l <"$ids.all")
+  [ "$issued" -ge 1000 ] || die "$label: only $issued session ids were issued"
+  warm_ids=$((issued / 5))
+  head -n "$warm_ids" "$ids.all" >"$ids.warm"
+  tail -n +"$((warm_ids + 1))" "$ids.all" >"$ids.main"
+  WRK_IDS_FILE="$ids.warm" wrk_run "$label-warmup" end.lua "http://127.0.0.1:$port/api/realtime/end" \
+    -t"$WRK_THREADS" -c"$CONNS" -d1s
+  end_rate=$(rate_of "$label-warmup")  # repeats included if the warm-up ran out: still the right order
+  need=$((end_rate * END_DURATION * 3 / 2))  # 1.5x margin: the measured run may be faster
+  main_ids=$(wc -l <"$ids.main")
+  for round in 1 2 3; do
+    [ "$main_ids" -lt "$need" ] || break
+    issue_rate=$(rate_of "$LAST_ISSUE")
+    more=$(((need - main_ids + issue_rate - 1) / issue_rate + 1))
+    [ "$more" -le 60 ] || more=60
+    log "$label: /end runs at ~$end_rate/s: issuing ${more}s more sessions ($round)"
+    issue_ids "$port" "$more" "$ids.main"
+    main_ids=$(wc -l <"$ids.main")
+  done
+  end_seconds=$((main_ids * 2 / (end_rate * 3)))
+  [ "$end_seconds" -le "$END_DURATION" ] || end_seconds=$END_DURATION
+  [ "$end_seconds" -ge 1 ] || end_seconds=1
+  reset_peak "${!var}"
+  cpu0=$(cpu_ticks "${!var}")
+  log "$label: $main_ids sessions to end, wrk -t$WRK_THREADS -c$CONNS -d${end_seconds}s"
+  WRK_IDS_FILE="$ids.main" wrk_run "$label" end.lua "http://127.0.0.1:$port/api/realtime/end" \
+    -t"$WRK_THREADS" -c"$CONNS" -d"${end_seconds}s"
+  cpu=$(($(cpu_ticks "${!var}") - cpu0))
+  result "$label" server="\"$name\"" rss_peak_kb="$(mem_kb "${!var}" VmHWM)" issued="$main_ids" \
+    duration_s="$end_seconds" cpu_s="$(awk -v t="$cpu" -v h="$CLK_TCK" 'BEGIN { print t / h }')" "$@"
+  log "$label: $(summary_line "$label")"
+}
+end_run end voicegate "$VG_PORT" store='"sqlite"' sqlite_synchronous="\"$SQLITE_SYNC\""
 
 sleep 2
 result voicegate-after-load rss_kb="$(mem_kb "$PID_voicegate" VmRSS)" \
   lifetime_peak_kb="$(mem_kb "$PID_voicegate" VmHWM)"
 stop voicegate
+
+# A voicegate on PostgreSQL (no auth, in-process limiter, as the SQLite run): the store alone.
+if [ "$SERVICES_OK" = 1 ]; then
+  VGPG_PORT=$(free_port)
+  # shellcheck disable=SC2046
+  start vgpg env -i PATH="$PATH" $(vg_env "$VGPG_PORT" "$WORK/unused.db") \
+    DATABASE_URL="$PG_URL?schema=bench_end" "$VG" serve
+  wait_ready vgpg "http://127.0.0.1:$VGPG_PORT/readyz"
+  end_run end-pg vgpg "$VGPG_PORT" store='"postgresql"' pg_fsync="$(pg_setting fsync)" \
+    pg_synchronous_commit="$(pg_setting synchronous_commit)"
+  stop vgpg
+else
+  result end-pg skipped="$(q "$SERVICES_WHY")"
+fi
 
 # --- memory: idle, then 10,000 idle client connections -------------------------------------
 
@@ -544,7 +649,6 @@ stop emulator
 
 # --- report --------------------------------------------------------------------------------
 
-q() { node -p 'JSON.stringify(process.argv[1])' "$1"; }
 LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 result meta cores="$CORES" loops="$LOOPS" pool="$POOL" duration_s="$DURATION" warmup_s="$WARMUP" \
   connections="$CONNS" wrk_threads="$WRK_THREADS" pace_connections="$PACE_CONNS" rate="$RATE" \

@@ -14,13 +14,20 @@ M.counter = 0
 
 -- Prebuilt requests for `bodies` (one per element), served round-robin by request(). Built on
 -- the first call: wrk adds the Host header to wrk.headers only in each thread's wrk.init().
-function M.serve(bodies)
+-- `extra` (optional): per-request headers added to wrk.headers, extra[k] for bodies[k].
+function M.serve(bodies, extra)
   local reqs, n, i = nil, #bodies, 0
   return function()
     if not reqs then
       reqs = {}
       for k, b in ipairs(bodies) do
-        reqs[k] = wrk.format(nil, nil, nil, b)
+        local headers = nil
+        if extra then
+          headers = {}
+          for name, value in pairs(wrk.headers) do headers[name] = value end
+          for name, value in pairs(extra[k]) do headers[name] = value end
+        end
+        reqs[k] = wrk.format(nil, nil, headers, b)
       end
     end
     i = i % n + 1
