@@ -54,7 +54,9 @@ CREATE INDEX events_type_at ON events (type, at_ms);
 // Version 2: per-user quota bookkeeping (SPEC §4), kept so that deciding costs O(1) per token
 // rather than a scan of the user's sessions. `quota_usage` holds each user's sessions and
 // charged ms per UTC day (days since the epoch); `open_sessions` the sessions that hold a
-// concurrent slot until they end or their reservation expires. `sessions.quota_reserved_ms` is
+// concurrent slot until they end or their reservation expires, and `quota_open` how many rows
+// each user has there (so a decision reads one counter instead of counting the rows: a user's
+// never-ended sessions pile up there until they expire when the limit is high). `sessions.quota_reserved_ms` is
 // what the session reserved (NULL: issued without quotas), so settling at /end is exact even
 // if the configuration changed in between.
 constexpr std::string_view kV2 = R"sql(
@@ -72,6 +74,10 @@ CREATE TABLE open_sessions (
     expires_at_ms BIGINT NOT NULL
 );
 CREATE INDEX open_sessions_user_expiry ON open_sessions (user_id, expires_at_ms);
+CREATE TABLE quota_open (
+    user_id    TEXT PRIMARY KEY,
+    open_count BIGINT NOT NULL DEFAULT 0
+);
 )sql";
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -68,7 +68,10 @@ constexpr std::string_view kEndSql =
     " FROM cur WHERE s.session_id = cur.session_id AND s.status = 'issued'"
     " AND cur.status = 'issued' AND (NOT $6 OR cur.user_id = $7)"
     " RETURNING s.user_id, s.observed_duration_s, s.issued_at_ms, s.quota_reserved_ms),"
-    " rel AS (DELETE FROM open_sessions WHERE session_id = $1 AND EXISTS (SELECT 1 FROM upd)),"
+    " rel AS (DELETE FROM open_sessions WHERE session_id = $1 AND EXISTS (SELECT 1 FROM upd)"
+    " RETURNING user_id),"
+    " oc AS (UPDATE quota_open SET open_count = open_count - 1"
+    " WHERE user_id IN (SELECT user_id FROM rel)),"
     " qu AS (UPDATE quota_usage AS q SET charged_ms = q.charged_ms"
     " + " VG_BILLABLE_MS("$3", "upd.observed_duration_s") " - upd.quota_reserved_ms"
     " FROM upd WHERE upd.quota_reserved_ms IS NOT NULL AND q.user_id = upd.user_id"
@@ -108,14 +111,17 @@ constexpr std::array<unsigned, 1> kLockTypes{kTextArray};
 // user's advisory lock, so this statement's snapshot already shows every create of the user
 // committed before (READ COMMITTED takes it at statement start). Concurrent ends are not
 // serialized by the lock; missing one only makes the decision stricter for this instant.
-// Expired slots are filtered here and deleted in the same statement (a CTE does not see
-// another's changes). Denied: nothing is written and the answer's counts say why; a duplicate
+// Expired slots are deleted here, each once, and the open count is the user's counter less
+// them (a CTE does not see another's changes), so deciding costs O(1) amortized. Denied: nothing is written and the answer's counts say why; a duplicate
 // id also inserts nothing but with counts that allow.
 // $10 reserve ms, $11 day, $12 concurrent, $13 sessions per day, $14 charged-ms cap (0: none).
 constexpr std::string_view kCreateQuotaSql =
-    "WITH del AS (DELETE FROM open_sessions WHERE user_id = $2 AND expires_at_ms <= $6),"
-    " cnt AS (SELECT COUNT(*) AS n_open, COALESCE(MIN(expires_at_ms), 0) AS first_expiry"
-    " FROM open_sessions WHERE user_id = $2 AND expires_at_ms > $6),"
+    "WITH del AS (DELETE FROM open_sessions WHERE user_id = $2 AND expires_at_ms <= $6"
+    " RETURNING 1),"
+    " cnt AS (SELECT COALESCE((SELECT open_count FROM quota_open WHERE user_id = $2), 0)"
+    " - (SELECT COUNT(*) FROM del) AS n_open,"
+    " COALESCE((SELECT MIN(expires_at_ms) FROM open_sessions"
+    " WHERE user_id = $2 AND expires_at_ms > $6), 0) AS first_expiry),"
     " used AS (SELECT COALESCE(MAX(sessions), 0) AS sessions, COALESCE(MAX(charged_ms), 0)"
     " AS charged FROM quota_usage WHERE user_id = $2 AND day = $11),"
     " ok AS (SELECT 1 FROM cnt, used WHERE NOT (($12 > 0 AND cnt.n_open >= $12)"
@@ -132,6 +138,12 @@ constexpr std::string_view kCreateQuotaSql =
     " 'profile', NULLIF(profile, '')))::text FROM ins),"
     " os AS (INSERT INTO open_sessions (session_id, user_id, expires_at_ms)"
     " SELECT session_id, user_id, issued_at_ms + $10 FROM ins),"
+    // Runs on a refusal too: the expired rows are gone either way.
+    " oc AS (INSERT INTO quota_open (user_id, open_count)"
+    " SELECT $2, (SELECT COUNT(*) FROM ins) - (SELECT COUNT(*) FROM del)"
+    " WHERE EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM del)"
+    " ON CONFLICT (user_id) DO UPDATE SET open_count = quota_open.open_count"
+    " + EXCLUDED.open_count),"
     " qu AS (INSERT INTO quota_usage (user_id, day, sessions, charged_ms)"
     " SELECT user_id, $11, 1, $10 FROM ins ON CONFLICT (user_id, day) DO UPDATE"
     " SET sessions = quota_usage.sessions + 1,"
@@ -201,7 +213,10 @@ constexpr std::string_view kEndManySql =
     " FROM cur WHERE s.session_id = cur.session_id AND cur.ending AND s.status = 'issued'"
     " RETURNING 1),"
     " rel AS (DELETE FROM open_sessions"
-    " WHERE session_id = ANY (ARRAY(SELECT session_id FROM cur WHERE ending))),"
+    " WHERE session_id = ANY (ARRAY(SELECT session_id FROM cur WHERE ending)) RETURNING user_id),"
+    " oc AS (UPDATE quota_open AS o SET open_count = o.open_count - d.n"
+    " FROM (SELECT user_id, COUNT(*) AS n FROM rel GROUP BY user_id) AS d"
+    " WHERE o.user_id = d.user_id),"
     // Summed per (user, day) first: UPDATE ... FROM applies one joined row per target row.
     " qu AS (UPDATE quota_usage AS q SET charged_ms = q.charged_ms + d.delta"
     " FROM (SELECT user_id, issued_at_ms / 86400000 AS day,"

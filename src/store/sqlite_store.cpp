@@ -182,11 +182,19 @@ const std::string kInsertSession =
     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'issued', ?10)";
 
 // Quota bookkeeping (migration 2). The user's expired reservations are dropped as the user
-// comes back, so each decision touches only that user's few open rows and one usage row.
+// comes back (each row once), and the open count is a counter, so a decision costs O(1)
+// amortized however many sessions the user has open or had before.
+const std::string kCountExpired =
+    "SELECT COUNT(*) FROM open_sessions WHERE user_id = ?1 AND expires_at_ms <= ?2";
 const std::string kDropExpired =
     "DELETE FROM open_sessions WHERE user_id = ?1 AND expires_at_ms <= ?2";
-const std::string kCountOpen =
-    "SELECT COUNT(*), COALESCE(MIN(expires_at_ms), 0) FROM open_sessions WHERE user_id = ?1";
+const std::string kAddOpen =
+    "INSERT INTO quota_open (user_id, open_count) VALUES (?1, ?2) "
+    "ON CONFLICT (user_id) DO UPDATE SET open_count = open_count + excluded.open_count";
+const std::string kReadOpen = "SELECT open_count FROM quota_open WHERE user_id = ?1";
+const std::string kFirstExpiry =
+    "SELECT COALESCE(MIN(expires_at_ms), 0) FROM open_sessions WHERE user_id = ?1";
+const std::string kIsOpen = "SELECT COUNT(*) FROM open_sessions WHERE session_id = ?1";
 const std::string kReadUsage =
     "SELECT sessions, charged_ms FROM quota_usage WHERE user_id = ?1 AND day = ?2";
 const std::string kInsertOpen =
@@ -296,28 +304,51 @@ Result<void> run(OpContext& ctx, const std::string& sql, Bind bind) {
 /// Reads the user's quota state as of rec.issued_at_ms and decides. Exact: the single writer
 /// runs it inside the batch's BEGIN IMMEDIATE transaction, so no other writer, in this process
 /// or another on the same file, can change the user's rows between the reads and the insert.
+/// The first column of the first row of `sql` (0 if no row), with `bind` filling parameters.
+template <class Bind>
+Result<std::int64_t> scalar(OpContext& ctx, const std::string& sql, Bind bind) {
+    auto s = ctx.conn.use(sql);
+    if (!s) {
+        return s.error();
+    }
+    bind(*s);
+    auto row = s->step();
+    if (!row) {
+        return row.error();
+    }
+    return *row ? s->column_int(0) : 0;
+}
+
 Result<void> check_quota(OpContext& ctx, const SessionRecord& rec) {
     const auto& user = rec.user_id;
     const std::int64_t now = rec.issued_at_ms;
-    if (auto r = run(ctx, kDropExpired, [&](StatementUse& s) { s.bind(1, user).bind(2, now); });
-        !r) {
-        return r.error();
+    const auto user_now = [&](StatementUse& s) { s.bind(1, user).bind(2, now); };
+    auto expired = scalar(ctx, kCountExpired, user_now);
+    if (!expired) {
+        return expired.error();
+    }
+    if (*expired > 0) {
+        if (auto r = run(ctx, kDropExpired, user_now); !r) {
+            return r.error();
+        }
+        if (auto r = run(ctx, kAddOpen,
+                         [&](StatementUse& s) { s.bind(1, user).bind(2, -*expired); });
+            !r) {
+            return r.error();
+        }
     }
     QuotaUsage usage;
-    {
-        auto s = ctx.conn.use(kCountOpen);
-        if (!s) {
-            return s.error();
+    auto open = scalar(ctx, kReadOpen, [&](StatementUse& s) { s.bind(1, user); });
+    if (!open) {
+        return open.error();
+    }
+    usage.open = *open;
+    if (rec.quota.concurrent > 0 && usage.open >= rec.quota.concurrent) {
+        auto first = scalar(ctx, kFirstExpiry, [&](StatementUse& s) { s.bind(1, user); });
+        if (!first) {
+            return first.error();
         }
-        s->bind(1, user);
-        auto row = s->step();
-        if (!row) {
-            return row.error();
-        }
-        if (*row) {
-            usage.open = s->column_int(0);
-            usage.first_expiry_ms = s->column_int(1);
-        }
+        usage.first_expiry_ms = *first;
     }
     {
         auto s = ctx.conn.use(kReadUsage);
@@ -352,6 +383,10 @@ Result<void> reserve_quota(OpContext& ctx, const SessionRecord& rec) {
         !r) {
         return r.error();
     }
+    if (auto r = run(ctx, kAddOpen, [&](StatementUse& s) { s.bind(1, rec.user_id).bind(2, std::int64_t{1}); });
+        !r) {
+        return r.error();
+    }
     return run(ctx, kChargeIssue, [&](StatementUse& s) {
         s.bind(1, rec.user_id).bind(2, quota_day(rec.issued_at_ms)).bind(3, reserve);
     });
@@ -378,10 +413,21 @@ Result<void> settle_quota(OpContext& ctx, const SessionRow& row, double reported
     if (!reserved) {
         return {};  // issued without quotas: nothing was booked
     }
-    if (auto r = run(ctx, kReleaseOpen,
-                     [&](StatementUse& s) { s.bind(1, row.issued.session_id); });
-        !r) {
-        return r.error();
+    // Its slot may already be gone (expired and dropped at a later issue).
+    const auto session = [&](StatementUse& s) { s.bind(1, row.issued.session_id); };
+    auto open = scalar(ctx, kIsOpen, session);
+    if (!open) {
+        return open.error();
+    }
+    if (*open > 0) {
+        if (auto r = run(ctx, kReleaseOpen, session); !r) {
+            return r.error();
+        }
+        if (auto r = run(ctx, kAddOpen,
+                         [&](StatementUse& s) { s.bind(1, row.issued.user_id).bind(2, std::int64_t{-1}); });
+            !r) {
+            return r.error();
+        }
     }
     const std::int64_t delta = billable_ms(reported_s, observed_s) - *reserved;
     return run(ctx, kSettle, [&](StatementUse& s) {

@@ -307,6 +307,9 @@ TEST_F(PgStoreTest, TwoInstancesGrantExactlyTheConcurrentQuota) {
         EXPECT_EQ(ok.load(), kLimit) << "round " << round;
         EXPECT_EQ(refused.load(), kRequests - kLimit) << "round " << round;
         EXPECT_EQ(count("open_sessions", "user_id = '" + user + "'"), kLimit);
+        EXPECT_EQ(count("quota_open", "user_id = '" + user + "' AND open_count = " +
+                                          std::to_string(kLimit)),
+                  1);
         EXPECT_EQ(count("sessions", "user_id = '" + user + "'"), kLimit);
         EXPECT_EQ(count("quota_usage", "user_id = '" + user + "' AND sessions = " +
                                            std::to_string(kLimit) + " AND charged_ms = " +
@@ -339,6 +342,7 @@ TEST_F(PgStoreTest, QuotaSettlesInBatchedEnds) {
     });
     EXPECT_EQ(errors.load(), 0);
     EXPECT_EQ(count("open_sessions"), 0);
+    EXPECT_EQ(count("quota_open", "open_count = 0"), 4);
     EXPECT_EQ(count("quota_usage", "sessions = 10 AND charged_ms = 300000"), 4);
 }
 

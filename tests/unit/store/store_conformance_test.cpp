@@ -526,7 +526,12 @@ TEST_P(StoreConformance, ConcurrentSlotIsReleasedWhenTheReservationExpires) {
     expect_exhausted(create(quota_record("sess_c", "u", kT0 + 59'999, q)), (kT0 + 60'000) / 1000);
     // Never ended, but its reservation is over: the slot is free again (only that one).
     ASSERT_TRUE(create(quota_record("sess_c", "u", kT0 + 60'000, q)));
-    expect_exhausted(create(quota_record("sess_d", "u", kT0 + 60'001, q)), (kT0 + 70'000) / 1000);
+    // Ending the session whose slot already went frees nothing more.
+    ASSERT_TRUE(end(end_with("sess_a", "u", kT0 + 60'001, 30)));
+    expect_exhausted(create(quota_record("sess_d", "u", kT0 + 60'002, q)), (kT0 + 70'000) / 1000);
+    ASSERT_TRUE(end(end_with("sess_b", "u", kT0 + 60'003, 30)));
+    ASSERT_TRUE(create(quota_record("sess_d", "u", kT0 + 60'004, q)));
+    expect_exhausted(create(quota_record("sess_e", "u", kT0 + 60'005, q)), (kT0 + 120'000) / 1000);
 }
 
 TEST_P(StoreConformance, SessionsPerDayQuotaResetsAtUtcMidnight) {
