@@ -56,9 +56,9 @@ CREATE INDEX events_type_at ON events (type, at_ms);
 // charged ms per UTC day (days since the epoch); `open_sessions` the sessions that hold a
 // concurrent slot until they end or their reservation expires, and `quota_open` how many rows
 // each user has there (so a decision reads one counter instead of counting the rows: a user's
-// never-ended sessions pile up there until they expire when the limit is high). `sessions.quota_reserved_ms` is
-// what the session reserved (NULL: issued without quotas), so settling at /end is exact even
-// if the configuration changed in between.
+// never-ended sessions pile up there until they expire when the limit is high).
+// `sessions.quota_reserved_ms` is what the session reserved (NULL: issued without quotas), so
+// settling at /end is exact even if the configuration changed in between.
 constexpr std::string_view kV2 = R"sql(
 ALTER TABLE sessions ADD COLUMN quota_reserved_ms BIGINT;
 CREATE TABLE quota_usage (

@@ -112,8 +112,9 @@ constexpr std::array<unsigned, 1> kLockTypes{kTextArray};
 // committed before (READ COMMITTED takes it at statement start). Concurrent ends are not
 // serialized by the lock; missing one only makes the decision stricter for this instant.
 // Expired slots are deleted here, each once, and the open count is the user's counter less
-// them (a CTE does not see another's changes), so deciding costs O(1) amortized. Denied: nothing is written and the answer's counts say why; a duplicate
-// id also inserts nothing but with counts that allow.
+// them (a CTE does not see another's changes), so deciding costs O(1) amortized. Denied:
+// nothing is written but that cleanup, and the answer's counts say why; a duplicate id also
+// inserts nothing, with counts that allow.
 // $10 reserve ms, $11 day, $12 concurrent, $13 sessions per day, $14 charged-ms cap (0: none).
 constexpr std::string_view kCreateQuotaSql =
     "WITH del AS (DELETE FROM open_sessions WHERE user_id = $2 AND expires_at_ms <= $6"

@@ -383,8 +383,8 @@ Result<void> reserve_quota(OpContext& ctx, const SessionRecord& rec) {
         !r) {
         return r.error();
     }
-    if (auto r = run(ctx, kAddOpen, [&](StatementUse& s) { s.bind(1, rec.user_id).bind(2, std::int64_t{1}); });
-        !r) {
+    const auto one_more = [&](StatementUse& s) { s.bind(1, rec.user_id).bind(2, std::int64_t{1}); };
+    if (auto r = run(ctx, kAddOpen, one_more); !r) {
         return r.error();
     }
     return run(ctx, kChargeIssue, [&](StatementUse& s) {
@@ -423,9 +423,10 @@ Result<void> settle_quota(OpContext& ctx, const SessionRow& row, double reported
         if (auto r = run(ctx, kReleaseOpen, session); !r) {
             return r.error();
         }
-        if (auto r = run(ctx, kAddOpen,
-                         [&](StatementUse& s) { s.bind(1, row.issued.user_id).bind(2, std::int64_t{-1}); });
-            !r) {
+        const auto one_less = [&](StatementUse& s) {
+            s.bind(1, row.issued.user_id).bind(2, std::int64_t{-1});
+        };
+        if (auto r = run(ctx, kAddOpen, one_less); !r) {
             return r.error();
         }
     }
