@@ -301,9 +301,6 @@ Result<void> run(OpContext& ctx, const std::string& sql, Bind bind) {
     return {};
 }
 
-/// Reads the user's quota state as of rec.issued_at_ms and decides. Exact: the single writer
-/// runs it inside the batch's BEGIN IMMEDIATE transaction, so no other writer, in this process
-/// or another on the same file, can change the user's rows between the reads and the insert.
 /// The first column of the first row of `sql` (0 if no row), with `bind` filling parameters.
 template <class Bind>
 Result<std::int64_t> scalar(OpContext& ctx, const std::string& sql, Bind bind) {
@@ -319,6 +316,9 @@ Result<std::int64_t> scalar(OpContext& ctx, const std::string& sql, Bind bind) {
     return *row ? s->column_int(0) : 0;
 }
 
+/// Reads the user's quota state as of rec.issued_at_ms and decides. Exact: the single writer
+/// runs it inside the batch's BEGIN IMMEDIATE transaction, so no other writer, in this process
+/// or another on the same file, can change the user's rows between the reads and the insert.
 Result<void> check_quota(OpContext& ctx, const SessionRecord& rec) {
     const auto& user = rec.user_id;
     const std::int64_t now = rec.issued_at_ms;
@@ -383,7 +383,9 @@ Result<void> reserve_quota(OpContext& ctx, const SessionRecord& rec) {
         !r) {
         return r.error();
     }
-    const auto one_more = [&](StatementUse& s) { s.bind(1, rec.user_id).bind(2, std::int64_t{1}); };
+    const auto one_more = [&](StatementUse& s) {
+        s.bind(1, rec.user_id).bind(2, std::int64_t{1});
+    };
     if (auto r = run(ctx, kAddOpen, one_more); !r) {
         return r.error();
     }
