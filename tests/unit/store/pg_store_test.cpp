@@ -318,6 +318,61 @@ TEST_F(PgStoreTest, TwoInstancesGrantExactlyTheConcurrentQuota) {
     }
 }
 
+// Creates and ends of many users' sessions at once through two instances: no errors (lock
+// conflicts are retried), and the bookkeeping adds up: each user's open count matches their
+// open rows, and every ended session was settled to its 30 s.
+TEST_F(PgStoreTest, TwoInstancesMixingQuotaCreatesAndEndsKeepTheBooksExact) {
+    PgStore& a = open();
+    PgStore& b = open();
+    QuotaLimits q;
+    q.concurrent = 1000;
+    q.minutes_per_day = 100'000;
+    q.reserve_ms = 30 * 60'000;
+    constexpr int kUsers = 6;
+    constexpr int kPerThread = 150;
+    std::atomic<int> errors{0};
+    std::atomic<int> ended{0};
+    run_on_loops(4, kPerThread, [&](int t, int i) -> asio::awaitable<void> {
+        PgStore& store = t % 2 == 0 ? a : b;
+        PgStore& other = t % 2 == 0 ? b : a;
+        const std::string user = "u" + std::to_string((t * kPerThread + i) % kUsers);
+        const std::string id = "sess_m" + std::to_string(t) + "_" + std::to_string(i);
+        SessionRecord rec = make_record(id, user);
+        rec.quota = q;
+        auto c = co_await store.create_session(std::move(rec));
+        if (!c) {
+            ++errors;
+            co_return;
+        }
+        if (i % 3 != 0) {  // two in three are ended, through the other instance
+            auto e = co_await other.end_session(make_end(id, user));
+            if (!e || e->already_ended) {
+                ++errors;
+            } else {
+                ++ended;
+            }
+        }
+    });
+    EXPECT_EQ(errors.load(), 0);
+    const int total = 4 * kPerThread;
+    const int open_sessions = total - ended.load();
+    EXPECT_EQ(count("open_sessions"), open_sessions);
+    test::PgAdmin admin(schema_->base_url());
+    ASSERT_TRUE(admin.ok()) << admin.error();
+    EXPECT_EQ(admin.scalar("SELECT COALESCE(SUM(open_count), 0) FROM " +
+                           schema_->table("quota_open")),
+              open_sessions);
+    EXPECT_EQ(admin.scalar("SELECT COUNT(*) FROM " + schema_->table("quota_open") + " o WHERE " +
+                           "open_count <> (SELECT COUNT(*) FROM " +
+                           schema_->table("open_sessions") + " s WHERE s.user_id = o.user_id)"),
+              0);
+    // Charged: 30 min per open session, 30 s per ended one.
+    EXPECT_EQ(admin.scalar("SELECT SUM(charged_ms) FROM " + schema_->table("quota_usage")),
+              static_cast<std::int64_t>(open_sessions) * q.reserve_ms +
+                  static_cast<std::int64_t>(ended.load()) * 30'000);
+    EXPECT_EQ(admin.scalar("SELECT SUM(sessions) FROM " + schema_->table("quota_usage")), total);
+}
+
 TEST_F(PgStoreTest, QuotaSettlesInBatchedEnds) {
     PgOptions o;
     o.writers = 1;  // one writer: ends queued together go out as one batched statement
