@@ -220,6 +220,10 @@ int main(int argc, char** argv) {
     add_flag(serve, serve_opts, "--token-ttl", "VOICEGATE_TOKEN_TTL", "client-secret lifetime in seconds (10..7200)");
     add_flag(serve, serve_opts, "--cors-origins", "VOICEGATE_CORS_ORIGINS", "allowed browser origins, comma-separated");
     add_flag(serve, serve_opts, "--base-url", "OPENAI_BASE_URL", "upstream base URL");
+    add_flag(serve, serve_opts, "--quota-concurrent", "VOICEGATE_QUOTA_CONCURRENT", "open sessions per user at once (0: unlimited)");
+    add_flag(serve, serve_opts, "--quota-minutes-per-day", "VOICEGATE_QUOTA_MINUTES_PER_DAY", "billable minutes per user per UTC day (0: unlimited)");
+    add_flag(serve, serve_opts, "--quota-sessions-per-day", "VOICEGATE_QUOTA_SESSIONS_PER_DAY", "sessions per user per UTC day (0: unlimited)");
+    add_flag(serve, serve_opts, "--session-max-minutes", "VOICEGATE_SESSION_MAX_MINUTES", "minutes reserved per session until /end (1..1440)");
     serve->add_flag_function("--emulator", [&](std::int64_t) { serve_opts.flags["VOICEGATE_EMULATOR"] = "1"; },
                              "use the built-in emulator even on a non-loopback address");
     serve->add_flag_function("--dev", [&](std::int64_t) { serve_opts.flags["VOICEGATE_DEV"] = "1"; },

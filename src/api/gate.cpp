@@ -250,4 +250,46 @@ boost::asio::awaitable<Result<void>> Gate::limit_route(
     co_return Result<void>{};
 }
 
+std::optional<Failure> Gate::recent_quota_denial(const std::string& user) const {
+    const std::int64_t now = clock_.now_ms();
+    std::lock_guard lock(quota_mutex_);
+    const auto it = quota_denials_.find(user);
+    if (it == quota_denials_.end()) {
+        return std::nullopt;
+    }
+    if (it->second.until_ms <= now) {
+        quota_denials_.erase(it);
+        return std::nullopt;
+    }
+    Failure f = it->second.failure;
+    f.retry_after_s = static_cast<int>(std::max<std::int64_t>(0, f.resets_at - now / 1000));
+    return f;
+}
+
+void Gate::note_quota_denial(const std::string& user, const Failure& f) const {
+    // Short on purpose: another instance may end one of the user's sessions meanwhile, and only
+    // the store knows.
+    constexpr std::int64_t kRememberMs = 5'000;
+    constexpr std::size_t kMaxUsers = 100'000;
+    const std::int64_t now = clock_.now_ms();
+    const std::int64_t until = std::min(now + kRememberMs, f.resets_at * 1000);
+    if (until <= now) {
+        return;
+    }
+    std::lock_guard lock(quota_mutex_);
+    if (quota_denials_.size() >= kMaxUsers) {
+        // Bounded memory: drop what has run out, and everything if that is not enough.
+        std::erase_if(quota_denials_, [now](const auto& kv) { return kv.second.until_ms <= now; });
+        if (quota_denials_.size() >= kMaxUsers) {
+            quota_denials_.clear();
+        }
+    }
+    quota_denials_[user] = QuotaDenial{until, f};
+}
+
+void Gate::forget_quota_denial(const std::string& user) const {
+    std::lock_guard lock(quota_mutex_);
+    quota_denials_.erase(user);
+}
+
 }  // namespace voicegate::api

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <memory>
+#include <mutex>
+#include <unordered_map>
 #include <optional>
 #include <string>
 
@@ -72,6 +74,17 @@ public:
 
     bool auth_enabled() const { return verifier_.has_value(); }
 
+    /// A quota refusal of `user` remembered by note_quota_denial() and still in force, so the
+    /// token handler can refuse without minting a secret upstream first; its Retry-After is
+    /// recomputed for now. Thread-safe.
+    std::optional<Failure> recent_quota_denial(const std::string& user) const;
+    /// Remembers that the store refused `user` with the quota Failure `f`, until
+    /// min(f.resets_at, now + 5 s): the store stays the judge, this only spares upstream calls.
+    /// Thread-safe.
+    void note_quota_denial(const std::string& user, const Failure& f) const;
+    /// Forgets `user`'s refusal (this process ended one of the user's sessions). Thread-safe.
+    void forget_quota_denial(const std::string& user) const;
+
 private:
     boost::asio::awaitable<void> refresh_jwks() const;
 
@@ -86,6 +99,13 @@ private:
     std::vector<std::pair<std::string, ratelimit::Rate>> route_rates_;
     std::unique_ptr<auth::JwksCache> jwks_;
     std::optional<auth::JwtVerifier> verifier_;
+
+    struct QuotaDenial {
+        std::int64_t until_ms = 0;
+        Failure failure;
+    };
+    mutable std::mutex quota_mutex_;  // never held across a co_await
+    mutable std::unordered_map<std::string, QuotaDenial> quota_denials_;
 };
 
 }  // namespace voicegate::api

@@ -11,6 +11,15 @@
 namespace voicegate::api {
 namespace json = boost::json;
 
+store::QuotaLimits quota_limits(const config::QuotaConfig& quota) {
+    store::QuotaLimits limits;
+    limits.concurrent = quota.concurrent;
+    limits.sessions_per_day = quota.sessions_per_day;
+    limits.minutes_per_day = quota.minutes_per_day;
+    limits.reserve_ms = static_cast<std::int64_t>(quota.session_max_minutes) * 60'000;
+    return limits;
+}
+
 TokenHandler::TokenHandler(const config::Config& config, const Gate& gate,
                            upstream::RealtimeApi& realtime, store::SessionStore& sessions,
                            const Clock& clock)
@@ -62,6 +71,15 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
         }
         co_return res;
     }
+    if (auto refused = gate_.recent_quota_denial(params->user_id)) {
+        // Refused by the store moments ago: do not mint a secret that would be thrown away.
+        const Failure failure = std::move(*refused);
+        auto res = co_await deny(req, failure, params->user_id);
+        for (auto& h : limit_headers) {
+            res.headers.push_back(std::move(h));
+        }
+        co_return res;
+    }
     upstream::ClientSecretRequest up;
     up.ttl_seconds = config_.tokens.ttl_s;
     up.session = build_upstream_session(*params);
@@ -85,7 +103,19 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
     if (auto ua = req.header("user-agent")) {
         rec.user_agent = std::string(ua->substr(0, 256));
     }
+    rec.quota = quota_limits(config_.quota);
     auto saved = co_await sessions_.create_session(std::move(rec));
+    if (!saved && saved.error().code == Error::quota_exhausted) {
+        // The store decided, atomically with every other instance. The secret minted above is
+        // dropped unused (never logged or returned); it expires upstream on its own.
+        const Failure failure = saved.error();
+        gate_.note_quota_denial(params->user_id, failure);
+        auto res = co_await deny(req, failure, params->user_id);
+        for (auto& h : limit_headers) {
+            res.headers.push_back(std::move(h));
+        }
+        co_return res;
+    }
     if (!saved) {
         // Never hand out a token the service cannot account for.
         spdlog::error("token {}: session {} not recorded: {}", req.request_id, secret->session_id,
@@ -141,6 +171,10 @@ boost::asio::awaitable<http::Response> EndHandler::handle(http::Request& req) co
         co_return http::error_response(outcome.error(), dev);
     }
     const auto& row = outcome->row;
+    if (!outcome->already_ended) {
+        // A slot or some minutes may have come free: let the store decide the user's next token.
+        gate_.forget_quota_denial(row.issued.user_id);
+    }
     json::object data;
     data["sessionId"] = row.issued.session_id;
     data["duration"] = duration_json(row.reported_duration_s.value_or(0));

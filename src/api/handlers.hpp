@@ -11,6 +11,9 @@
 
 namespace voicegate::api {
 
+/// The store's quota limits for the configured quotas (SPEC §4). Pure.
+store::QuotaLimits quota_limits(const config::QuotaConfig& quota);
+
 /// POST /api/realtime/token: validates the request, mints a client secret upstream, records
 /// the session durably, and answers with the diary app's exact shape (SPEC §3.1).
 /// Thread safety: immutable after construction; safe to call from every event loop.

@@ -318,6 +318,26 @@ const std::vector<Setting>& settings() {
              c.limits.route_rates = std::move(out);
              return std::string();
          }},
+        {"VOICEGATE_QUOTA_CONCURRENT", "quota.concurrent", false,
+         "open sessions per user at once (0: unlimited)",
+         [](Config& c, const std::string& v) {
+             return set_int(c.quota.concurrent, v, 0, 1'000'000'000);
+         }},
+        {"VOICEGATE_QUOTA_MINUTES_PER_DAY", "quota.minutes_per_day", false,
+         "billable minutes per user per UTC day (0: unlimited)",
+         [](Config& c, const std::string& v) {
+             return set_int(c.quota.minutes_per_day, v, 0, 1'000'000'000);
+         }},
+        {"VOICEGATE_QUOTA_SESSIONS_PER_DAY", "quota.sessions_per_day", false,
+         "sessions per user per UTC day (0: unlimited)",
+         [](Config& c, const std::string& v) {
+             return set_int(c.quota.sessions_per_day, v, 0, 1'000'000'000);
+         }},
+        {"VOICEGATE_SESSION_MAX_MINUTES", "quota.session_max_minutes", false,
+         "minutes a session is assumed to last when issued (reserved until /end), 1..1440",
+         [](Config& c, const std::string& v) {
+             return set_int(c.quota.session_max_minutes, v, 1, 1440);
+         }},
         {"VOICEGATE_TRUSTED_PROXIES", "limits.trusted_proxies", false,
          "CIDRs whose X-Forwarded-For is believed",
          [](Config& c, const std::string& v) {

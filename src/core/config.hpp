@@ -123,6 +123,18 @@ struct LimitsConfig {
     std::string redis_key_prefix = "voicegate:rl:";
 };
 
+/// Per-user quotas (SPEC §2.1, §4), enforced by the store atomically with recording a session.
+/// 0 for a quota means unlimited.
+struct QuotaConfig {
+    int concurrent = 2;          // VOICEGATE_QUOTA_CONCURRENT: open sessions per user at once
+    int minutes_per_day = 60;    // VOICEGATE_QUOTA_MINUTES_PER_DAY: billable minutes per UTC day
+    int sessions_per_day = 200;  // VOICEGATE_QUOTA_SESSIONS_PER_DAY
+    // VOICEGATE_SESSION_MAX_MINUTES: how long a session is assumed to last when it is issued
+    // (the reservation charged until /end settles it, and how long it holds a concurrent slot).
+    int session_max_minutes = 30;
+    bool enabled() const { return concurrent > 0 || minutes_per_day > 0 || sessions_per_day > 0; }
+};
+
 /// The whole configuration. Built once at start-up, then immutable.
 struct Config {
     ServerConfig server;
@@ -133,6 +145,7 @@ struct Config {
     LogConfig log;
     AuthConfig auth;
     LimitsConfig limits;
+    QuotaConfig quota;
 
     /// True when no key is set: the in-process emulator answers instead of OpenAI.
     bool uses_emulator() const { return upstream.api_key.empty(); }

@@ -51,6 +51,35 @@ CREATE INDEX events_at ON events (at_ms);
 CREATE INDEX events_type_at ON events (type, at_ms);
 )sql";
 
+// Version 2: per-user quota bookkeeping (SPEC §4), kept so that deciding costs O(1) per token
+// rather than a scan of the user's sessions. `quota_usage` holds each user's sessions and
+// charged ms per UTC day (days since the epoch); `open_sessions` the sessions that hold a
+// concurrent slot until they end or their reservation expires, and `quota_open` how many rows
+// each user has there (so a decision reads one counter instead of counting the rows: a user's
+// never-ended sessions pile up there until they expire when the limit is high).
+// `sessions.quota_reserved_ms` is what the session reserved (NULL: issued without quotas), so
+// settling at /end is exact even if the configuration changed in between.
+constexpr std::string_view kV2 = R"sql(
+ALTER TABLE sessions ADD COLUMN quota_reserved_ms BIGINT;
+CREATE TABLE quota_usage (
+    user_id    TEXT NOT NULL,
+    day        BIGINT NOT NULL,
+    sessions   BIGINT NOT NULL DEFAULT 0,
+    charged_ms BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, day)
+);
+CREATE TABLE open_sessions (
+    session_id    TEXT PRIMARY KEY,
+    user_id       TEXT NOT NULL,
+    expires_at_ms BIGINT NOT NULL
+);
+CREATE INDEX open_sessions_user_expiry ON open_sessions (user_id, expires_at_ms);
+CREATE TABLE quota_open (
+    user_id    TEXT PRIMARY KEY,
+    open_count BIGINT NOT NULL DEFAULT 0
+);
+)sql";
+
 constexpr std::string_view kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     "version INTEGER PRIMARY KEY, applied_at_ms BIGINT NOT NULL)";
@@ -86,6 +115,7 @@ Failure with_context(Failure f, std::string_view context) {
 const std::vector<Migration>& migrations() {
     static const std::vector<Migration> kAll{
         {1, "sessions and events", kV1},
+        {2, "quota bookkeeping", kV2},
     };
     return kAll;
 }

@@ -47,6 +47,15 @@ constexpr std::string_view kCreateSql =
 constexpr std::array<unsigned, 9> kCreateTypes{kText, kText, kText, kText, kText,
                                                kInt8, kInt8, kText, kText};
 
+// What a first end charges, in ms: the smaller of the reported (a negative counts as 0) and the
+// observed duration, rounded half away from zero as billable_ms() does (numeric ROUND; float8's
+// rounds half to even).
+#define VG_BILLABLE_MS(reported, observed) \
+    "ROUND((LEAST(GREATEST(" reported ", 0), " observed ") * 1000)::numeric)::bigint"
+
+// At a session's first end (`upd` non-empty) the quota bookkeeping is settled in the same
+// statement: its open slot is released and its day's charge goes from the reservation to what
+// it used. The day is quota_day() of the issue time (integer division: times after 1970).
 // `cur` locks the row (FOR UPDATE: a concurrent end, from this or another instance, waits and
 // then sees status 'ended'); `upd` changes it only while it is 'issued' and the owner matches.
 constexpr std::string_view kEndSql =
@@ -58,7 +67,15 @@ constexpr std::string_view kEndSql =
     " message_count = $4, ended_by = $5"
     " FROM cur WHERE s.session_id = cur.session_id AND s.status = 'issued'"
     " AND cur.status = 'issued' AND (NOT $6 OR cur.user_id = $7)"
-    " RETURNING s.user_id, s.observed_duration_s),"
+    " RETURNING s.user_id, s.observed_duration_s, s.issued_at_ms, s.quota_reserved_ms),"
+    " rel AS (DELETE FROM open_sessions WHERE session_id = $1 AND EXISTS (SELECT 1 FROM upd)"
+    " RETURNING user_id),"
+    " oc AS (UPDATE quota_open SET open_count = open_count - 1"
+    " WHERE user_id IN (SELECT user_id FROM rel)),"
+    " qu AS (UPDATE quota_usage AS q SET charged_ms = q.charged_ms"
+    " + " VG_BILLABLE_MS("$3", "upd.observed_duration_s") " - upd.quota_reserved_ms"
+    " FROM upd WHERE upd.quota_reserved_ms IS NOT NULL AND q.user_id = upd.user_id"
+    " AND q.day = upd.issued_at_ms / 86400000),"
     " ev AS ("
     " INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
     " SELECT $2, 'session_ended', $1, upd.user_id, NULLIF($8, ''), NULLIF($5, ''),"
@@ -89,6 +106,63 @@ constexpr std::array<unsigned, 1> kEventsTypes{kText};
 constexpr std::string_view kLockSql =
     "SELECT session_id FROM sessions WHERE session_id = ANY($1) ORDER BY session_id FOR UPDATE";
 constexpr std::array<unsigned, 1> kLockTypes{kTextArray};
+
+// create_session with the quota check (SPEC §4), for one op: run after lock_users holds the
+// user's advisory lock, so this statement's snapshot already shows every create of the user
+// committed before (READ COMMITTED takes it at statement start). Concurrent ends are not
+// serialized by the lock; missing one only makes the decision stricter for this instant.
+// Expired slots are deleted here, each once, and the open count is the user's counter less
+// them (a CTE does not see another's changes), so deciding costs O(1) amortized. Denied:
+// nothing is written but that cleanup, and the answer's counts say why; a duplicate id also
+// inserts nothing, with counts that allow.
+// $10 reserve ms, $11 day, $12 concurrent, $13 sessions per day, $14 charged-ms cap (0: none).
+constexpr std::string_view kCreateQuotaSql =
+    "WITH del AS (DELETE FROM open_sessions WHERE user_id = $2 AND expires_at_ms <= $6"
+    " RETURNING 1),"
+    " cnt AS (SELECT COALESCE((SELECT open_count FROM quota_open WHERE user_id = $2), 0)"
+    " - (SELECT COUNT(*) FROM del) AS n_open,"
+    " COALESCE((SELECT MIN(expires_at_ms) FROM open_sessions"
+    " WHERE user_id = $2 AND expires_at_ms > $6), 0) AS first_expiry),"
+    " used AS (SELECT COALESCE(MAX(sessions), 0) AS sessions, COALESCE(MAX(charged_ms), 0)"
+    " AS charged FROM quota_usage WHERE user_id = $2 AND day = $11),"
+    " ok AS (SELECT 1 FROM cnt, used WHERE NOT (($12 > 0 AND cnt.n_open >= $12)"
+    " OR ($13 > 0 AND used.sessions >= $13) OR ($14 > 0 AND used.charged >= $14))),"
+    " ins AS ("
+    " INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms,"
+    " token_expires_at, client_ip, user_agent, status, quota_reserved_ms)"
+    " SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, 'issued', $10 FROM ok"
+    " ON CONFLICT (session_id) DO NOTHING RETURNING *),"
+    " ev AS ("
+    " INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
+    " SELECT issued_at_ms, 'token_issued', session_id, user_id, NULLIF(client_ip, ''), NULL,"
+    " jsonb_strip_nulls(jsonb_build_object('model', model, 'voice', voice,"
+    " 'profile', NULLIF(profile, '')))::text FROM ins),"
+    " os AS (INSERT INTO open_sessions (session_id, user_id, expires_at_ms)"
+    " SELECT session_id, user_id, issued_at_ms + $10 FROM ins),"
+    // Runs on a refusal too: the expired rows are gone either way.
+    " oc AS (INSERT INTO quota_open (user_id, open_count)"
+    " SELECT $2, (SELECT COUNT(*) FROM ins) - (SELECT COUNT(*) FROM del)"
+    " WHERE EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM del)"
+    " ON CONFLICT (user_id) DO UPDATE SET open_count = quota_open.open_count"
+    " + EXCLUDED.open_count),"
+    " qu AS (INSERT INTO quota_usage (user_id, day, sessions, charged_ms)"
+    " SELECT user_id, $11, 1, $10 FROM ins ON CONFLICT (user_id, day) DO UPDATE"
+    " SET sessions = quota_usage.sessions + 1,"
+    " charged_ms = quota_usage.charged_ms + EXCLUDED.charged_ms)"
+    " SELECT (SELECT COUNT(*) FROM ins), cnt.n_open, cnt.first_expiry, used.sessions,"
+    " used.charged"
+    " FROM cnt, used";
+constexpr std::array<unsigned, 14> kCreateQuotaTypes{kText, kText, kText, kText, kText,
+                                                     kInt8, kInt8, kText, kText, kInt8,
+                                                     kInt8, kInt8, kInt8, kInt8};
+
+// One transaction-scoped advisory lock per user (by hash: a collision only serializes two
+// users), taken in key order by every instance, so batches cannot deadlock on them. The
+// subquery (kept apart by OFFSET 0) fixes the order before the locking function runs.
+constexpr std::string_view kLockUsersSql =
+    "SELECT pg_advisory_xact_lock(1986489704, k) FROM"
+    " (SELECT DISTINCT hashtext(u) AS k FROM unnest($1::text[]) AS u ORDER BY k OFFSET 0) AS keys";
+constexpr std::array<unsigned, 1> kLockUsersTypes{kTextArray};
 
 // The batched forms: each parameter is an array with one element per op, `n` the op's 1-based
 // position; the answer has a row per op that did something, carrying its `n`. Within one
@@ -126,7 +200,8 @@ constexpr std::string_view kEndManySql =
     " r.ended_at, r.reported, r.messages, r.req_ended_by, r.check_owner, r.caller,"
     " r.req_client_ip, r.n,"
     " s.status = 'issued' AND (NOT r.check_owner OR s.user_id = r.caller) AS ending,"
-    " GREATEST(0, r.ended_at - s.issued_at_ms)::float8 / 1000 AS observed"
+    " GREATEST(0, r.ended_at - s.issued_at_ms)::float8 / 1000 AS observed,"
+    " s.quota_reserved_ms AS reserved"
     " FROM unnest($1, $2, $3, $4, $5, $6, $7, $8) WITH ORDINALITY"
     " AS r(id, ended_at, reported, messages, req_ended_by, check_owner, caller,"
     " req_client_ip, n)"
@@ -138,6 +213,18 @@ constexpr std::string_view kEndManySql =
     " message_count = cur.messages, ended_by = cur.req_ended_by"
     " FROM cur WHERE s.session_id = cur.session_id AND cur.ending AND s.status = 'issued'"
     " RETURNING 1),"
+    " rel AS (DELETE FROM open_sessions"
+    " WHERE session_id = ANY (ARRAY(SELECT session_id FROM cur WHERE ending)) RETURNING user_id),"
+    " oc AS (UPDATE quota_open AS o SET open_count = o.open_count - d.n"
+    " FROM (SELECT user_id, COUNT(*) AS n FROM rel GROUP BY user_id) AS d"
+    " WHERE o.user_id = d.user_id),"
+    // Summed per (user, day) first: UPDATE ... FROM applies one joined row per target row.
+    " qu AS (UPDATE quota_usage AS q SET charged_ms = q.charged_ms + d.delta"
+    " FROM (SELECT user_id, issued_at_ms / 86400000 AS day,"
+    " SUM(" VG_BILLABLE_MS("reported", "observed") " - reserved)::bigint AS delta"
+    " FROM cur WHERE ending AND reserved IS NOT NULL"
+    " GROUP BY user_id, issued_at_ms / 86400000) AS d"
+    " WHERE q.user_id = d.user_id AND q.day = d.day),"
     " ev AS ("
     " INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
     " SELECT ended_at, 'session_ended', session_id, user_id, NULLIF(req_client_ip, ''),"
@@ -162,6 +249,7 @@ constexpr std::array<unsigned, 7> kEventManyTypes{kInt8Array, kTextArray, kTextA
                                                   kTextArray, kTextArray, kTextArray};
 
 #undef VG_SESSION_COLUMNS
+#undef VG_BILLABLE_MS
 
 struct StatementDef {
     const char* name;
@@ -170,13 +258,15 @@ struct StatementDef {
 };
 
 const StatementDef& definition(PgStatement s) {
-    static const std::array<StatementDef, 6> kDefs{{
+    static const std::array<StatementDef, 8> kDefs{{
         {"vg_create_session", kCreateSql, kCreateTypes},
         {"vg_end_session", kEndSql, kEndTypes},
         {"vg_append_event", kEventSql, kEventTypes},
         {"vg_get_session", kGetSql, kGetTypes},
         {"vg_events", kEventsSql, kEventsTypes},
         {"vg_lock_sessions", kLockSql, kLockTypes},
+        {"vg_create_session_quota", kCreateQuotaSql, kCreateQuotaTypes},
+        {"vg_lock_users", kLockUsersSql, kLockUsersTypes},
     }};
     return kDefs[static_cast<std::size_t>(s)];
 }
@@ -195,7 +285,8 @@ const StatementDef* many_definition(PgStatement s) {
 Result<void> prepare_all(PgConnection& conn) {
     for (const auto s :
          {PgStatement::create_session, PgStatement::end_session, PgStatement::append_event,
-          PgStatement::get_session, PgStatement::events, PgStatement::lock}) {
+          PgStatement::get_session, PgStatement::events, PgStatement::lock,
+          PgStatement::create_quota, PgStatement::lock_users}) {
         const auto& d = definition(s);
         if (auto r = conn.prepare(d.name, d.sql, d.types); !r) {
             return r.error();
@@ -384,6 +475,19 @@ std::vector<std::string> lock_keys(const std::vector<std::unique_ptr<PgOpBase>>&
     return keys;
 }
 
+/// The sorted, distinct users whose quotas the batch decides (each needs its lock, even alone).
+std::vector<std::string> user_lock_keys(const std::vector<std::unique_ptr<PgOpBase>>& batch) {
+    std::vector<std::string> keys;
+    for (const auto& op : batch) {
+        if (!op->user_key().empty()) {
+            keys.push_back(op->user_key());
+        }
+    }
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    return keys;
+}
+
 /// One statement of a pipelined batch: the ops it runs (indexes into the batch), in the batched
 /// form when there are several.
 struct Planned {
@@ -395,17 +499,26 @@ struct Planned {
 /// wave (so ops on one session keep their order), and within a wave one statement per kind,
 /// creates first (a wave's sessions are distinct, so the order of kinds does not matter).
 std::vector<Planned> plan(const std::vector<std::unique_ptr<PgOpBase>>& batch) {
-    constexpr std::array<PgStatement, 3> kOrder{
-        PgStatement::create_session, PgStatement::append_event, PgStatement::end_session};
+    // create_quota has no batched form: one statement per op, in queue order, within the wave.
+    constexpr std::array<PgStatement, 4> kOrder{
+        PgStatement::create_session, PgStatement::create_quota, PgStatement::append_event,
+        PgStatement::end_session};
     std::vector<Planned> out;
     std::array<std::vector<std::size_t>, kOrder.size()> wave;
     std::unordered_set<std::string_view> seen;
     const auto flush = [&] {
         for (std::size_t k = 0; k < kOrder.size(); ++k) {
-            if (!wave[k].empty()) {
-                out.push_back(Planned{kOrder[k], std::move(wave[k])});
-                wave[k].clear();
+            if (wave[k].empty()) {
+                continue;
             }
+            if (many_definition(kOrder[k]) == nullptr) {
+                for (const std::size_t i : wave[k]) {
+                    out.push_back(Planned{kOrder[k], {i}});
+                }
+            } else {
+                out.push_back(Planned{kOrder[k], std::move(wave[k])});
+            }
+            wave[k].clear();
         }
         seen.clear();
     };
@@ -492,6 +605,8 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
     // deadlock with another instance's batch, and the statements after it see those rows as
     // they are (nothing else can change them before COMMIT).
     const auto keys = lock_keys(batch);
+    // Then the users whose quotas the batch decides, before any statement reads their counts.
+    const auto users = user_lock_keys(batch);
     const auto lost = [&](const Failure& f) {
         connection_lost(f);
         fail_all(batch, f);
@@ -502,6 +617,10 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
     Result<void> sent = c.send_query("BEGIN");
     if (sent && !keys.empty()) {
         sent = c.send_prepared(definition(PgStatement::lock).name, PgParams{pg_text_array(keys)});
+    }
+    if (sent && !users.empty()) {
+        sent = c.send_prepared(definition(PgStatement::lock_users).name,
+                               PgParams{pg_text_array(users)});
     }
     for (std::size_t i = 0; sent && i < planned.size(); ++i) {
         const Planned& p = planned[i];
@@ -547,6 +666,9 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
     Result<void> got = take("begin", nullptr);
     if (got && !keys.empty()) {
         got = take("lock", nullptr);
+    }
+    if (got && !users.empty()) {
+        got = take("lock users", nullptr);
     }
     for (std::size_t i = 0; got && i < planned.size(); ++i) {
         got = take("statement", &planned[i]);
@@ -594,7 +716,8 @@ PgWorker::Outcome PgWorker::write_careful(Batch& batch) {
     struct Send {
         const char* sql = nullptr;       // a plain statement, or
         const PgOpBase* op = nullptr;    // an op's prepared statement, or
-        const PgParams* lock = nullptr;  // the lock statement
+        const PgParams* lock = nullptr;  // the lock statement, or
+        const PgParams* lock_users = nullptr;  // the users' lock statement
     };
     const auto round_trip =
         [&](std::initializer_list<Send> sends) -> Result<std::vector<PgResultPtr>> {
@@ -608,8 +731,10 @@ PgWorker::Outcome PgWorker::write_careful(Batch& batch) {
                 sent = c.send_query(s.sql);
             } else if (s.op != nullptr) {
                 sent = c.send_prepared(definition(s.op->statement()).name, s.op->params());
-            } else {
+            } else if (s.lock != nullptr) {
                 sent = c.send_prepared(definition(PgStatement::lock).name, *s.lock);
+            } else {
+                sent = c.send_prepared(definition(PgStatement::lock_users).name, *s.lock_users);
             }
         }
         if (sent) {
@@ -660,6 +785,16 @@ PgWorker::Outcome PgWorker::write_careful(Batch& batch) {
     for (const auto& r : *begun) {
         if (!pg_tuples_or_command_ok(r.get())) {
             return abandon(pg_error(c.handle(), r.get(), "begin"));
+        }
+    }
+    if (const auto users = user_lock_keys(batch); !users.empty()) {
+        const PgParams user_params{pg_text_array(users)};
+        auto locked = round_trip({{nullptr, nullptr, nullptr, &user_params}});
+        if (!locked) {
+            return lost(locked.error());
+        }
+        if (!pg_tuples_or_command_ok(locked->front().get())) {
+            return abandon(pg_error(c.handle(), locked->front().get(), "lock users"));
         }
     }
     for (auto& op : batch) {
@@ -966,6 +1101,36 @@ boost::asio::awaitable<Result<void>> PgStore::create_session(SessionRecord recor
                     record.client_ip,
                     record.user_agent};
     std::string key = record.session_id;
+    if (record.quota.enabled()) {
+        const QuotaLimits limits = record.quota;
+        const std::int64_t now = record.issued_at_ms;
+        params.push_back(num(std::max<std::int64_t>(0, limits.reserve_ms)));
+        params.push_back(num(quota_day(now)));
+        params.push_back(num(limits.concurrent));
+        params.push_back(num(limits.sessions_per_day));
+        params.push_back(num(limits.minutes_per_day * 60'000));
+        std::string user = record.user_id;
+        auto decode_quota = [limits, now](const PgRows& rows) -> Result<void> {
+            if (rows.size() != 1) {
+                return fail(Error::internal, {}, "postgres: quota check answered no row");
+            }
+            if (rows.int64(0, 0) == 1) {
+                return {};
+            }
+            QuotaUsage usage;
+            usage.open = rows.int64(0, 1);
+            usage.first_expiry_ms = rows.int64(0, 2);
+            usage.sessions_today = rows.int64(0, 3);
+            usage.charged_ms_today = rows.int64(0, 4);
+            if (auto denied = quota_decision(limits, usage, now)) {
+                return *denied;
+            }
+            return fail(Error::internal, {}, "duplicate session id");
+        };
+        co_return co_await submit<void>(worker, PgStatement::create_quota, std::move(params),
+                                        std::move(key), std::move(decode_quota), std::move(user));
+    }
+    std::string no_user;
     auto decode = [](const PgRows& rows) -> Result<void> {
         if (rows.size() == 1) {
             return {};
@@ -973,7 +1138,7 @@ boost::asio::awaitable<Result<void>> PgStore::create_session(SessionRecord recor
         return fail(Error::internal, {}, "duplicate session id");
     };
     co_return co_await submit<void>(worker, PgStatement::create_session, std::move(params),
-                                    std::move(key), std::move(decode));
+                                    std::move(key), std::move(decode), std::move(no_user));
 }
 
 boost::asio::awaitable<Result<EndOutcome>> PgStore::end_session(EndRequest request) {
@@ -1014,8 +1179,9 @@ boost::asio::awaitable<Result<EndOutcome>> PgStore::end_session(EndRequest reque
         }
         return fail(Error::internal, {}, "postgres: end_session changed no row");
     };
+    std::string no_user;
     co_return co_await submit<EndOutcome>(worker, PgStatement::end_session, std::move(params),
-                                          std::move(key), std::move(decode));
+                                          std::move(key), std::move(decode), std::move(no_user));
 }
 
 boost::asio::awaitable<Result<void>> PgStore::append_event(Event event) {
@@ -1032,8 +1198,9 @@ boost::asio::awaitable<Result<void>> PgStore::append_event(Event event) {
                     event.detail};
     std::string key = event.session_id;
     auto decode = [](const PgRows&) -> Result<void> { return {}; };
+    std::string no_user;
     co_return co_await submit<void>(worker, PgStatement::append_event, std::move(params),
-                                    std::move(key), std::move(decode));
+                                    std::move(key), std::move(decode), std::move(no_user));
 }
 
 boost::asio::awaitable<Result<std::optional<SessionRow>>> PgStore::get_session(
@@ -1046,9 +1213,10 @@ boost::asio::awaitable<Result<std::optional<SessionRow>>> PgStore::get_session(
         }
         return std::optional<SessionRow>(read_session(rows, 0));
     };
+    std::string no_user;
     co_return co_await submit<std::optional<SessionRow>>(*reader_, PgStatement::get_session,
                                                          std::move(params), std::move(no_key),
-                                                         std::move(decode));
+                                                         std::move(decode), std::move(no_user));
 }
 
 boost::asio::awaitable<Result<std::vector<Event>>> PgStore::session_events(std::string session_id) {
@@ -1070,8 +1238,10 @@ boost::asio::awaitable<Result<std::vector<Event>>> PgStore::session_events(std::
         }
         return out;
     };
+    std::string no_user;
     co_return co_await submit<std::vector<Event>>(*reader_, PgStatement::events, std::move(params),
-                                                  std::move(no_key), std::move(decode));
+                                                  std::move(no_key), std::move(decode),
+                                                  std::move(no_user));
 }
 
 bool PgStore::ready() const {

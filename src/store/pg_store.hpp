@@ -69,15 +69,31 @@ namespace detail {
 /// The statements PgStore prepares on each connection.
 /// The first three also have a batched form (arrays of every parameter, one row per op) that a
 /// writer uses for several ops of one kind at once.
-enum class PgStatement { create_session, end_session, append_event, get_session, events, lock };
+/// create_quota is create_session with the quota check (run one op per statement, after
+/// lock_users has taken the batch's users' advisory locks).
+enum class PgStatement {
+    create_session,
+    end_session,
+    append_event,
+    get_session,
+    events,
+    lock,
+    create_quota,
+    lock_users
+};
 
 /// A queued PgStore operation, type-erased: one prepared statement with its parameters, and
 /// the decoding of its result. Built on the caller's thread, run on a store thread.
 class PgOpBase {
 public:
-    /// Takes the statement, its parameters and the session the op touches (may be empty).
-    PgOpBase(PgStatement statement, PgParams params, std::string session_key)
-        : statement_(statement), params_(std::move(params)), session_key_(std::move(session_key)) {}
+    /// Takes the statement, its parameters, the session the op touches (may be empty) and the
+    /// user whose quota it decides (empty if none).
+    PgOpBase(PgStatement statement, PgParams params, std::string session_key,
+             std::string user_key = {})
+        : statement_(statement),
+          params_(std::move(params)),
+          session_key_(std::move(session_key)),
+          user_key_(std::move(user_key)) {}
     virtual ~PgOpBase() = default;
     PgOpBase(const PgOpBase&) = delete;
     PgOpBase& operator=(const PgOpBase&) = delete;
@@ -89,6 +105,9 @@ public:
     /// The session the op touches, or empty: ops on one session run in queue order, and the
     /// rows of a batch's end_session ops are locked up front in sorted order.
     const std::string& session_key() const { return session_key_; }
+    /// The user whose quota the op decides, or empty: the batch's transaction takes an
+    /// advisory lock per such user, in sorted order, before any op reads the user's counts.
+    const std::string& user_key() const { return user_key_; }
 
     /// Decodes the statement's successful result into the outcome.
     virtual void decode(const PgRows& rows) = 0;
@@ -103,6 +122,7 @@ private:
     PgStatement statement_;
     PgParams params_;
     std::string session_key_;
+    std::string user_key_;
 };
 
 /// A PgOpBase whose `decode` (a `Result<T>(const PgRows&)`) makes the outcome, completed on
@@ -111,9 +131,9 @@ template <class T, class Decode, class Handler>
 class PgOp final : public PgOpBase {
 public:
     /// Takes the statement and parameters, the decoder and the completion handler.
-    PgOp(PgStatement statement, PgParams params, std::string session_key, Decode decode,
-         Handler handler)
-        : PgOpBase(statement, std::move(params), std::move(session_key)),
+    PgOp(PgStatement statement, PgParams params, std::string session_key, std::string user_key,
+         Decode decode, Handler handler)
+        : PgOpBase(statement, std::move(params), std::move(session_key), std::move(user_key)),
           decode_(std::move(decode)),
           handler_(std::move(handler)),
           work_(boost::asio::prefer(boost::asio::get_associated_executor(handler_),
@@ -238,11 +258,15 @@ private:
 /// and sends BEGIN, the ops and COMMIT in one round trip; each op is one prepared statement
 /// that also writes its audit event, and reports outcomes such as "already ended" as data, so
 /// a batch normally cannot fail part-way. Only after COMMIT is each result posted to the
-/// awaiting coroutine's executor. end_session locks the row (`SELECT ... FOR UPDATE`) and
-/// updates it only while it is `issued`, so concurrent ends, even from two instances, end a
-/// session exactly once. Reads use their own connection and thread. A lost connection makes
-/// ops fail with store_unavailable and ready() false until the worker reconnects (backoff);
-/// each change of state is logged once.
+/// awaiting coroutine's executor. A create with quotas first takes a transaction-scoped
+/// advisory lock on its user (every user of the batch, in sorted order, in a statement of its
+/// own so that READ COMMITTED reads the counts after the lock is held), which makes the quota
+/// decision exact across writers and instances. end_session locks the row
+/// (`SELECT ... FOR UPDATE`) and updates it only while it is `issued`, so concurrent ends, even
+/// from two instances, end a session exactly once, and its first end settles the quota in the
+/// same statement. Reads use their own connection and thread. A lost connection makes ops fail
+/// with store_unavailable and ready() false until the worker reconnects (backoff); each change
+/// of state is logged once.
 /// Thread safety: every method may be called concurrently from any thread or event loop; no
 /// method blocks an event loop except close(). Lifetime: as SqliteStore (close() before the
 /// io_contexts that await it are destroyed; outlive every awaiting coroutine).
@@ -301,13 +325,15 @@ private:
     template <class T, class Decode>
     static boost::asio::awaitable<Result<T>> submit(detail::PgWorker& worker,
                                                     detail::PgStatement statement, PgParams params,
-                                                    std::string session_key, Decode decode) {
+                                                    std::string session_key, Decode decode,
+                                                    std::string user_key) {
         auto initiation = [&worker, statement](auto handler, PgParams p, std::string key,
-                                               Decode d) {
+                                               Decode d, std::string user) {
             using Handler = decltype(handler);
             std::unique_ptr<detail::PgOpBase> op =
                 std::make_unique<detail::PgOp<T, Decode, Handler>>(
-                    statement, std::move(p), std::move(key), std::move(d), std::move(handler));
+                    statement, std::move(p), std::move(key), std::move(user), std::move(d),
+                    std::move(handler));
             if (!worker.enqueue(op)) {
                 op->fail(voicegate::fail(Error::store_unavailable, {}, "store is closed"));
                 op->complete();
@@ -315,7 +341,7 @@ private:
         };
         return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(Result<T>)>(
             std::move(initiation), boost::asio::use_awaitable, std::move(params),
-            std::move(session_key), std::move(decode));
+            std::move(session_key), std::move(decode), std::move(user_key));
     }
 
     detail::PgWorker& writer_for(const std::string& session_id);

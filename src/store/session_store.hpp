@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "core/error.hpp"
+#include "store/quota.hpp"
 
 namespace voicegate::store {
 
@@ -22,6 +23,8 @@ struct SessionRecord {
     std::int64_t token_expires_at = 0;  // unix seconds (upstream expires_at)
     std::string client_ip;
     std::string user_agent;
+    // Checked by create_session in the transaction that records the session; not read back.
+    QuotaLimits quota;
 };
 
 /// What a client reports at `/api/realtime/end`, with the server's view added.
@@ -73,6 +76,14 @@ public:
     virtual ~SessionStore() = default;
 
     /// Records a newly issued session and its `token_issued` event atomically.
+    /// When record.quota is enabled, first checks the user's quotas in the same transaction,
+    /// exactly even against other instances on the same database: the user's open sessions
+    /// (reservations not yet ended nor run out) against `concurrent`, and today's (UTC day of
+    /// issued_at_ms) sessions and charged ms against the daily caps; a cap that is reached fails
+    /// with quota_exhausted and Failure::resets_at (unix s: the earliest open reservation's
+    /// expiry, or the next UTC midnight) and writes nothing. Otherwise the session holds a slot
+    /// until issued_at_ms + reserve_ms and reserve_ms is charged to the day; the first
+    /// end_session releases the slot and settles the charge to billable_ms().
     virtual boost::asio::awaitable<Result<void>> create_session(SessionRecord record) = 0;
 
     /// Ends a session once: session_not_found (404) if unknown, forbidden (403) if check_owner

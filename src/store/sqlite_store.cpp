@@ -178,8 +178,35 @@ const std::string kSelectSession =
 
 const std::string kInsertSession =
     "INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms, "
-    "token_expires_at, client_ip, user_agent, status) "
-    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'issued')";
+    "token_expires_at, client_ip, user_agent, status, quota_reserved_ms) "
+    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 'issued', ?10)";
+
+// Quota bookkeeping (migration 2). The user's expired reservations are dropped as the user
+// comes back (each row once), and the open count is a counter, so a decision costs O(1)
+// amortized however many sessions the user has open or had before.
+const std::string kCountExpired =
+    "SELECT COUNT(*) FROM open_sessions WHERE user_id = ?1 AND expires_at_ms <= ?2";
+const std::string kDropExpired =
+    "DELETE FROM open_sessions WHERE user_id = ?1 AND expires_at_ms <= ?2";
+const std::string kAddOpen =
+    "INSERT INTO quota_open (user_id, open_count) VALUES (?1, ?2) "
+    "ON CONFLICT (user_id) DO UPDATE SET open_count = open_count + excluded.open_count";
+const std::string kReadOpen = "SELECT open_count FROM quota_open WHERE user_id = ?1";
+const std::string kFirstExpiry =
+    "SELECT COALESCE(MIN(expires_at_ms), 0) FROM open_sessions WHERE user_id = ?1";
+const std::string kIsOpen = "SELECT COUNT(*) FROM open_sessions WHERE session_id = ?1";
+const std::string kReadUsage =
+    "SELECT sessions, charged_ms FROM quota_usage WHERE user_id = ?1 AND day = ?2";
+const std::string kInsertOpen =
+    "INSERT INTO open_sessions (session_id, user_id, expires_at_ms) VALUES (?1, ?2, ?3)";
+const std::string kChargeIssue =
+    "INSERT INTO quota_usage (user_id, day, sessions, charged_ms) VALUES (?1, ?2, 1, ?3) "
+    "ON CONFLICT (user_id, day) DO UPDATE SET sessions = sessions + 1, "
+    "charged_ms = charged_ms + excluded.charged_ms";
+const std::string kReservedOf = "SELECT quota_reserved_ms FROM sessions WHERE session_id = ?1";
+const std::string kReleaseOpen = "DELETE FROM open_sessions WHERE session_id = ?1";
+const std::string kSettle =
+    "UPDATE quota_usage SET charged_ms = charged_ms + ?3 WHERE user_id = ?1 AND day = ?2";
 
 const std::string kEndSession =
     "UPDATE sessions SET status = 'ended', ended_at_ms = ?2, reported_duration_s = ?3, "
@@ -259,12 +286,170 @@ Result<void> insert_event(OpContext& ctx, const Event& e) {
     return {};
 }
 
+/// Runs a statement that returns no rows, with `bind` filling its parameters.
+template <class Bind>
+Result<void> run(OpContext& ctx, const std::string& sql, Bind bind) {
+    auto s = ctx.conn.use(sql);
+    if (!s) {
+        return s.error();
+    }
+    bind(*s);
+    auto done = s->step();
+    if (!done) {
+        return done.error();
+    }
+    return {};
+}
+
+/// The first column of the first row of `sql` (0 if no row), with `bind` filling parameters.
+template <class Bind>
+Result<std::int64_t> scalar(OpContext& ctx, const std::string& sql, Bind bind) {
+    auto s = ctx.conn.use(sql);
+    if (!s) {
+        return s.error();
+    }
+    bind(*s);
+    auto row = s->step();
+    if (!row) {
+        return row.error();
+    }
+    return *row ? s->column_int(0) : 0;
+}
+
+/// Reads the user's quota state as of rec.issued_at_ms and decides. Exact: the single writer
+/// runs it inside the batch's BEGIN IMMEDIATE transaction, so no other writer, in this process
+/// or another on the same file, can change the user's rows between the reads and the insert.
+Result<void> check_quota(OpContext& ctx, const SessionRecord& rec) {
+    const auto& user = rec.user_id;
+    const std::int64_t now = rec.issued_at_ms;
+    const auto user_now = [&](StatementUse& s) { s.bind(1, user).bind(2, now); };
+    auto expired = scalar(ctx, kCountExpired, user_now);
+    if (!expired) {
+        return expired.error();
+    }
+    if (*expired > 0) {
+        if (auto r = run(ctx, kDropExpired, user_now); !r) {
+            return r.error();
+        }
+        if (auto r = run(ctx, kAddOpen,
+                         [&](StatementUse& s) { s.bind(1, user).bind(2, -*expired); });
+            !r) {
+            return r.error();
+        }
+    }
+    QuotaUsage usage;
+    auto open = scalar(ctx, kReadOpen, [&](StatementUse& s) { s.bind(1, user); });
+    if (!open) {
+        return open.error();
+    }
+    usage.open = *open;
+    if (rec.quota.concurrent > 0 && usage.open >= rec.quota.concurrent) {
+        auto first = scalar(ctx, kFirstExpiry, [&](StatementUse& s) { s.bind(1, user); });
+        if (!first) {
+            return first.error();
+        }
+        usage.first_expiry_ms = *first;
+    }
+    {
+        auto s = ctx.conn.use(kReadUsage);
+        if (!s) {
+            return s.error();
+        }
+        s->bind(1, user).bind(2, quota_day(now));
+        auto row = s->step();
+        if (!row) {
+            return row.error();
+        }
+        if (*row) {
+            usage.sessions_today = s->column_int(0);
+            usage.charged_ms_today = s->column_int(1);
+        }
+    }
+    if (auto denied = quota_decision(rec.quota, usage, now)) {
+        return *denied;
+    }
+    return {};
+}
+
+/// Takes the session's slot and charges its reservation to the day of issue.
+Result<void> reserve_quota(OpContext& ctx, const SessionRecord& rec) {
+    const std::int64_t reserve = std::max<std::int64_t>(0, rec.quota.reserve_ms);
+    if (auto r = run(ctx, kInsertOpen,
+                     [&](StatementUse& s) {
+                         s.bind(1, rec.session_id)
+                             .bind(2, rec.user_id)
+                             .bind(3, rec.issued_at_ms + reserve);
+                     });
+        !r) {
+        return r.error();
+    }
+    const auto one_more = [&](StatementUse& s) {
+        s.bind(1, rec.user_id).bind(2, std::int64_t{1});
+    };
+    if (auto r = run(ctx, kAddOpen, one_more); !r) {
+        return r.error();
+    }
+    return run(ctx, kChargeIssue, [&](StatementUse& s) {
+        s.bind(1, rec.user_id).bind(2, quota_day(rec.issued_at_ms)).bind(3, reserve);
+    });
+}
+
+/// At a session's first end: frees its slot and replaces its reservation by what it used.
+Result<void> settle_quota(OpContext& ctx, const SessionRow& row, double reported_s,
+                          double observed_s) {
+    std::optional<std::int64_t> reserved;
+    {
+        auto s = ctx.conn.use(kReservedOf);
+        if (!s) {
+            return s.error();
+        }
+        s->bind(1, row.issued.session_id);
+        auto found = s->step();
+        if (!found) {
+            return found.error();
+        }
+        if (*found && !s->column_is_null(0)) {
+            reserved = s->column_int(0);
+        }
+    }
+    if (!reserved) {
+        return {};  // issued without quotas: nothing was booked
+    }
+    // Its slot may already be gone (expired and dropped at a later issue).
+    const auto session = [&](StatementUse& s) { s.bind(1, row.issued.session_id); };
+    auto open = scalar(ctx, kIsOpen, session);
+    if (!open) {
+        return open.error();
+    }
+    if (*open > 0) {
+        if (auto r = run(ctx, kReleaseOpen, session); !r) {
+            return r.error();
+        }
+        const auto one_less = [&](StatementUse& s) {
+            s.bind(1, row.issued.user_id).bind(2, std::int64_t{-1});
+        };
+        if (auto r = run(ctx, kAddOpen, one_less); !r) {
+            return r.error();
+        }
+    }
+    const std::int64_t delta = billable_ms(reported_s, observed_s) - *reserved;
+    return run(ctx, kSettle, [&](StatementUse& s) {
+        s.bind(1, row.issued.user_id).bind(2, quota_day(row.issued.issued_at_ms)).bind(3, delta);
+    });
+}
+
 Result<void> do_create(OpContext& ctx, SessionRecord& rec) {
     if (rec.session_id.empty() || rec.user_id.empty()) {
         return fail(Error::bad_request, "A session needs an id and a user.");
     }
     if (rec.issued_at_ms == 0) {
         rec.issued_at_ms = ctx.clock.now_ms();
+    }
+    const bool quota = rec.quota.enabled();
+    if (quota) {
+        if (auto r = check_quota(ctx, rec); !r) {
+            return r.error();  // the op's savepoint is rolled back: nothing is written
+        }
     }
     {
         auto s = ctx.conn.use(kInsertSession);
@@ -280,6 +465,11 @@ Result<void> do_create(OpContext& ctx, SessionRecord& rec) {
             .bind(7, rec.token_expires_at)
             .bind(8, rec.client_ip)
             .bind(9, rec.user_agent);
+        if (quota) {
+            s->bind(10, std::max<std::int64_t>(0, rec.quota.reserve_ms));
+        } else {
+            s->bind_null(10);
+        }
         auto done = s->step();
         if (!done) {
             Failure f = done.error();
@@ -287,6 +477,11 @@ Result<void> do_create(OpContext& ctx, SessionRecord& rec) {
                 f.details = "duplicate session id; " + f.details;
             }
             return f;
+        }
+    }
+    if (quota) {
+        if (auto r = reserve_quota(ctx, rec); !r) {
+            return r.error();
         }
     }
     boost::json::object detail{{"model", rec.model}, {"voice", rec.voice}};
@@ -338,6 +533,9 @@ Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
         if (!done) {
             return done.error();
         }
+    }
+    if (auto r = settle_quota(ctx, row, req.reported_duration_s, observed); !r) {
+        return r.error();
     }
     row.status = "ended";
     row.ended_at_ms = ended_at;

@@ -15,6 +15,9 @@ public:
         if (fail_writes) {
             co_return fail(Error::store_unavailable, {}, "fake: writes fail");
         }
+        if (refuse_creates) {
+            co_return *refuse_creates;
+        }
         store::SessionRow row;
         row.issued = record;
         row.status = "issued";
@@ -65,6 +68,7 @@ public:
     std::vector<store::Event> events;
     int ends = 0;
     bool fail_writes = false;
+    std::optional<Failure> refuse_creates;  // e.g. a quota refusal, as the real stores decide
 
 private:
     std::mutex mu_;

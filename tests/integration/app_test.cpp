@@ -66,6 +66,76 @@ TEST(AppIntegration, DiaryAppFlowTokenThenEnd) {
     EXPECT_EQ(a.at("sessionData").at("endedBy"), "user");
 }
 
+std::int64_t unix_now() {
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string session_of(const HttpResult& r) {
+    auto body = parse(r);
+    return body.contains("sessionId") ? std::string(body.at("sessionId").as_string()) : "";
+}
+
+// SPEC §4 over HTTP: a session reserves VOICEGATE_SESSION_MAX_MINUTES until /end settles it,
+// so a client that never calls /end is charged the whole reservation, and a user at the daily
+// cap gets 403 quota_exhausted with the reset time (next UTC midnight).
+TEST(AppIntegration, DailyMinutesQuotaChargesSessionsNeverEnded) {
+    RunningApp app(test_config({{"VOICEGATE_QUOTA_MINUTES_PER_DAY", "60"},
+                                {"VOICEGATE_SESSION_MAX_MINUTES", "30"},
+                                {"VOICEGATE_QUOTA_CONCURRENT", "0"}}));
+    const std::string body = R"({"userId":"quota-user"})";
+    auto first = app.post("/api/realtime/token", body);
+    ASSERT_EQ(first.status, 200) << first.body;
+    ASSERT_EQ(app.post("/api/realtime/token", body).status, 200);  // never ended either
+
+    const auto before = unix_now();
+    auto refused = app.post("/api/realtime/token", body);
+    const auto after = unix_now();
+    ASSERT_EQ(refused.status, 403) << refused.body;
+    auto json_body = parse(refused);
+    EXPECT_EQ(json_body.at("success"), false);
+    EXPECT_EQ(json_body.at("code"), "quota_exhausted");
+    EXPECT_FALSE(json_body.contains("token"));
+    const auto resets_at = json_body.at("resetsAt").as_int64();
+    const auto midnight = [](std::int64_t t) { return (t / 86400 + 1) * 86400; };
+    EXPECT_TRUE(resets_at == midnight(before) || resets_at == midnight(after)) << resets_at;
+    const auto retry_after = std::stoll(refused.header("retry-after"));
+    EXPECT_NEAR(static_cast<double>(retry_after), static_cast<double>(resets_at - before), 3);
+    // Another user is not affected.
+    EXPECT_EQ(app.post("/api/realtime/token", R"({"userId":"someone-else"})").status, 200);
+
+    // Ending the first session settles it to its billable time (~0 s observed): room again.
+    auto end = app.post("/api/realtime/end", R"({"sessionId":")" + session_of(first) +
+                                                 R"(","duration":60,"messageCount":1})");
+    ASSERT_EQ(end.status, 200) << end.body;
+    auto again = app.post("/api/realtime/token", body);
+    EXPECT_EQ(again.status, 200) << again.body;
+    EXPECT_EQ(app.post("/api/realtime/token", body).status, 403);
+}
+
+TEST(AppIntegration, ConcurrentSessionsQuotaOverHttp) {
+    RunningApp app(test_config({{"VOICEGATE_QUOTA_CONCURRENT", "2"},
+                                {"VOICEGATE_QUOTA_MINUTES_PER_DAY", "0"},
+                                {"VOICEGATE_SESSION_MAX_MINUTES", "10"}}));
+    const std::string body = R"({"userId":"busy-user"})";
+    auto first = app.post("/api/realtime/token", body);
+    ASSERT_EQ(first.status, 200) << first.body;
+    ASSERT_EQ(app.post("/api/realtime/token", body).status, 200);
+    const auto before = unix_now();
+    auto refused = app.post("/api/realtime/token", body);
+    ASSERT_EQ(refused.status, 403) << refused.body;
+    EXPECT_EQ(parse(refused).at("code"), "quota_exhausted");
+    // Resets when the first reservation runs out, 10 minutes after it was issued.
+    EXPECT_NEAR(static_cast<double>(parse(refused).at("resetsAt").as_int64()),
+                static_cast<double>(before + 600), 3);
+    ASSERT_EQ(app.post("/api/realtime/end",
+                       R"({"sessionId":")" + session_of(first) + R"(","duration":1})")
+                  .status,
+              200);
+    EXPECT_EQ(app.post("/api/realtime/token", body).status, 200);
+}
+
 TEST(AppIntegration, ErrorRowsOfSpec32) {
     RunningApp app(test_config());
     // 400 bad JSON, wrong types, unknown model / voice.

@@ -116,9 +116,12 @@ TEST(Identity, DeniedAddressIs403OnEveryRoute) {
 }
 
 TEST(Identity, TrustedProxyForwardedAddressIsLimited) {
+    // Quotas off: every request here is the anonymous user's.
     RunningApp app(test_config({{"VOICEGATE_TRUSTED_PROXIES", "127.0.0.1/32"},
                                 {"VOICEGATE_RATE_IP", "2/min"},
-                                {"VOICEGATE_RATE_USER", "100/min"}}));
+                                {"VOICEGATE_RATE_USER", "100/min"},
+                                {"VOICEGATE_QUOTA_CONCURRENT", "0"},
+                                {"VOICEGATE_QUOTA_MINUTES_PER_DAY", "0"}}));
     auto from = [&](const std::string& ip) {
         return app.post("/api/realtime/token", "{}", {{"X-Forwarded-For", "203.0.113.9, " + ip}});
     };
@@ -136,7 +139,9 @@ TEST(Identity, TrustedProxyForwardedAddressIsLimited) {
 }
 
 TEST(Identity, UserRateLimitOverHttp) {
-    RunningApp app(test_config({{"VOICEGATE_RATE_USER", "3/min"}}));
+    RunningApp app(test_config({{"VOICEGATE_RATE_USER", "3/min"},
+                                {"VOICEGATE_QUOTA_CONCURRENT", "0"},
+                                {"VOICEGATE_QUOTA_MINUTES_PER_DAY", "0"}}));
     for (int i = 0; i < 3; ++i) {
         EXPECT_EQ(app.post("/api/realtime/token", R"({"userId":"u"})").status, 200);
     }

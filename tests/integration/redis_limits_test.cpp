@@ -68,6 +68,10 @@ protected:
     config::Config cfg(std::map<std::string, std::string> env, const std::string& redis_url = {}) {
         env["REDIS_URL"] = redis_url.empty() ? url_ : redis_url;
         env["VOICEGATE_REDIS_KEY_PREFIX"] = prefix_;
+        // Quotas off: these tests are about the rate limits, with many sessions of one user.
+        env.emplace("VOICEGATE_QUOTA_CONCURRENT", "0");
+        env.emplace("VOICEGATE_QUOTA_MINUTES_PER_DAY", "0");
+        env.emplace("VOICEGATE_QUOTA_SESSIONS_PER_DAY", "0");
         return test_config(std::move(env));
     }
     std::string proxied_url(const TcpProxy& proxy) const {

@@ -44,6 +44,15 @@ http::Response run(F&& f) {
     return fut.get();
 }
 
+std::string header_of(const http::Response& res, std::string_view name) {
+    for (const auto& [k, v] : res.headers) {
+        if (k == name) {
+            return v;
+        }
+    }
+    return {};
+}
+
 config::Config config_with(std::map<std::string, std::string> env) {
     config::Sources s;
     s.env = std::move(env);
@@ -212,6 +221,67 @@ TEST_F(HandlerTest, StoreFailureMeansNoToken) {
     auto res = token("{}");
     EXPECT_EQ(res.status, 503);
     EXPECT_EQ(res.body.find("ek_"), std::string::npos);
+}
+
+TEST_F(HandlerTest, TokenHandsTheConfiguredQuotasToTheStore) {
+    ASSERT_EQ(token(R"({"userId":"u"})").status, 200);
+    const auto& q = store_.rows["sess_C9CiUVUzUzYIssh3ELY1d"].issued.quota;
+    EXPECT_EQ(q.concurrent, 2);
+    EXPECT_EQ(q.sessions_per_day, 200);
+    EXPECT_EQ(q.minutes_per_day, 60);
+    EXPECT_EQ(q.reserve_ms, 30 * 60'000);
+}
+
+TEST_F(HandlerTest, QuotaRefusalIs403WithResetTimeAndSparesUpstreamForAWhile) {
+    ASSERT_EQ(token(R"({"userId":"u"})").status, 200);  // a session of u, ended below
+    Failure refusal = fail(Error::quota_exhausted, "Daily minutes quota exhausted for this user.");
+    refusal.resets_at = clock_.now_ms() / 1000 + 3600;
+    refusal.retry_after_s = 3600;
+    store_.refuse_creates = refusal;
+
+    auto res = token(R"({"userId":"u"})");
+    ASSERT_EQ(res.status, 403) << res.body;
+    auto body = json::parse(res.body).as_object();
+    EXPECT_EQ(body.at("success"), false);
+    EXPECT_EQ(body.at("code"), "quota_exhausted");
+    EXPECT_EQ(body.at("resetsAt"), refusal.resets_at);
+    EXPECT_EQ(body.at("error"), "Daily minutes quota exhausted for this user.");
+    EXPECT_EQ(header_of(res, "Retry-After"), "3600");
+    EXPECT_EQ(res.body.find("ek_"), std::string::npos) << "the minted secret is dropped";
+    ASSERT_FALSE(store_.events.empty());
+    EXPECT_EQ(store_.events.back().type, "token_denied");
+    EXPECT_EQ(store_.events.back().reason, "quota_exhausted");
+    EXPECT_EQ(realtime_.requests.size(), 2U);
+
+    // Refused again at once without minting upstream, Retry-After counting down.
+    clock_.advance_ms(1000);
+    auto cached = token(R"({"userId":"u"})");
+    EXPECT_EQ(cached.status, 403);
+    EXPECT_EQ(json::parse(cached.body).at("resetsAt"), refusal.resets_at);
+    EXPECT_EQ(header_of(cached, "Retry-After"), "3599");
+    EXPECT_EQ(realtime_.requests.size(), 2U);
+    EXPECT_EQ(store_.events.back().reason, "quota_exhausted");
+    // Other users are not affected.
+    store_.refuse_creates.reset();
+    EXPECT_EQ(token(R"({"userId":"v"})").status, 200);
+    EXPECT_EQ(realtime_.requests.size(), 3U);
+    store_.refuse_creates = refusal;
+    // The fake upstream hands out one session id: give the session back to u.
+    store_.rows["sess_C9CiUVUzUzYIssh3ELY1d"].issued.user_id = "u";
+    store_.rows["sess_C9CiUVUzUzYIssh3ELY1d"].status = "issued";
+
+    // After 5 s the store is asked again.
+    clock_.advance_ms(4000);
+    EXPECT_EQ(token(R"({"userId":"u"})").status, 403);
+    EXPECT_EQ(realtime_.requests.size(), 4U);
+
+    // Ending one of u's sessions here forgets the refusal at once.
+    store_.refuse_creates.reset();
+    EXPECT_EQ(token(R"({"userId":"u"})").status, 403) << "still remembered";
+    EXPECT_EQ(realtime_.requests.size(), 4U);
+    ASSERT_EQ(end(R"({"sessionId":"sess_C9CiUVUzUzYIssh3ELY1d","duration":60})").status, 200);
+    EXPECT_EQ(token(R"({"userId":"u"})").status, 200);
+    EXPECT_EQ(realtime_.requests.size(), 5U);
 }
 
 TEST_F(HandlerTest, EndOnceThenAlreadyEnded) {

@@ -138,6 +138,35 @@ TEST(Config, PlainHttpUpstreamOnlyOnLoopback) {
     EXPECT_EQ(r.config->upstream.base_url, "http://127.0.0.1:9090/v1");
 }
 
+TEST(Config, QuotaSettings) {
+    Sources s;
+    auto r = load_config(s);
+    ASSERT_TRUE(r.config);
+    EXPECT_EQ(r.config->quota.concurrent, 2);
+    EXPECT_EQ(r.config->quota.minutes_per_day, 60);
+    EXPECT_EQ(r.config->quota.sessions_per_day, 200);
+    EXPECT_EQ(r.config->quota.session_max_minutes, 30);
+
+    s.toml_text = "[quota]\nconcurrent = 5\nminutes_per_day = 0\nsessions_per_day = 7\n"
+                  "session_max_minutes = 45\n";
+    s.env = {{"VOICEGATE_QUOTA_SESSIONS_PER_DAY", "9"}};
+    s.flags = {{"VOICEGATE_QUOTA_CONCURRENT", "0"}};
+    r = load_config(s);
+    ASSERT_TRUE(r.config) << r.errors.at(0);
+    EXPECT_EQ(r.config->quota.concurrent, 0) << "flag over file";
+    EXPECT_EQ(r.config->quota.minutes_per_day, 0) << "0: unlimited";
+    EXPECT_EQ(r.config->quota.sessions_per_day, 9) << "environment over file";
+    EXPECT_EQ(r.config->quota.session_max_minutes, 45);
+
+    Sources bad;
+    bad.env = {{"VOICEGATE_QUOTA_CONCURRENT", "-1"},
+               {"VOICEGATE_QUOTA_MINUTES_PER_DAY", "lots"},
+               {"VOICEGATE_SESSION_MAX_MINUTES", "0"}};
+    auto b = load_config(bad);
+    EXPECT_FALSE(b.config);
+    EXPECT_EQ(b.errors.size(), 3U);
+}
+
 TEST(Config, RedisSettings) {
     Sources s;
     auto r = load_config(s);

@@ -52,18 +52,18 @@ TEST(Migrations, MigrateAppliesEverythingOnceAndRecordsIt) {
     EXPECT_EQ(first->from_version, 0);
     EXPECT_EQ(first->to_version, latest_schema_version());
     EXPECT_EQ(first->applied.size(), migrations().size());
-    EXPECT_EQ(describe(*first), "schema at version 1 (applied 1 migration: 1)");
+    EXPECT_EQ(describe(*first), "schema at version 2 (applied 2 migrations: 1 2)");
     EXPECT_EQ(scalar(*c, "SELECT applied_at_ms FROM schema_migrations WHERE version = 1"), kNowMs);
 
     auto second = migrate(*c, clock);
     ASSERT_TRUE(second);
     EXPECT_EQ(second->from_version, latest_schema_version());
     EXPECT_TRUE(second->applied.empty());
-    EXPECT_EQ(describe(*second), "schema at version 1 (up to date)");
-    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM schema_migrations"), 1);
+    EXPECT_EQ(describe(*second), "schema at version 2 (up to date)");
+    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM schema_migrations"), 2);
     auto v = current_schema_version(*c);
     ASSERT_TRUE(v);
-    EXPECT_EQ(*v, 1);
+    EXPECT_EQ(*v, 2);
 }
 
 TEST(Migrations, SchemaHasTheSpecTablesColumnsAndIndexes) {
@@ -94,7 +94,8 @@ TEST(Migrations, SchemaHasTheSpecTablesColumnsAndIndexes) {
                             "cached_image_tokens",
                             "output_text_tokens",
                             "output_audio_tokens",
-                            "estimated_cost_usd"}) {
+                            "estimated_cost_usd",
+                            "quota_reserved_ms"}) {
         EXPECT_EQ(scalar(*c, std::string("SELECT COUNT(*) FROM pragma_table_info('sessions') "
                                          "WHERE name = '") +
                                  col + "'"),
@@ -110,7 +111,8 @@ TEST(Migrations, SchemaHasTheSpecTablesColumnsAndIndexes) {
             << col;
     }
     for (const char* index :
-         {"sessions_user_issued", "sessions_issued", "events_at", "events_type_at"}) {
+         {"sessions_user_issued", "sessions_issued", "events_at", "events_type_at",
+          "open_sessions_user_expiry", "sqlite_autoindex_quota_usage_1"}) {
         EXPECT_EQ(scalar(*c, std::string("SELECT COUNT(*) FROM sqlite_master WHERE type = "
                                          "'index' AND name = '") +
                                  index + "'"),
@@ -182,9 +184,9 @@ TEST(Migrations, TwoConnectionsToOneFileApplyEachVersionOnce) {
     auto rb = migrate(*b, clock);
     ASSERT_TRUE(ra);
     ASSERT_TRUE(rb);
-    EXPECT_EQ(ra->applied.size(), 1U);
+    EXPECT_EQ(ra->applied.size(), migrations().size());
     EXPECT_TRUE(rb->applied.empty());
-    EXPECT_EQ(scalar(*b, "SELECT COUNT(*) FROM schema_migrations"), 1);
+    EXPECT_EQ(scalar(*b, "SELECT COUNT(*) FROM schema_migrations"), latest_schema_version());
 }
 
 }  // namespace

@@ -273,6 +273,134 @@ TEST_F(PgStoreTest, EverySuccessIsAlreadyVisibleToAnIndependentConnection) {
     EXPECT_EQ((*row)->message_count, 7);
 }
 
+// The exactness bar: two voicegate processes on one database (two stores, each with two
+// writer connections), N concurrent token requests for one user with a limit L < N: exactly L
+// succeed, three rounds over, with the bookkeeping rows checked.
+TEST_F(PgStoreTest, TwoInstancesGrantExactlyTheConcurrentQuota) {
+    PgStore& a = open();
+    PgStore& b = open();
+    constexpr int kRequests = 20;
+    constexpr int kLimit = 5;
+    QuotaLimits q;
+    q.concurrent = kLimit;
+    q.reserve_ms = 30 * 60'000;
+    for (int round = 0; round < 3; ++round) {
+        const std::string user = "u" + std::to_string(round);
+        std::atomic<int> ok{0};
+        std::atomic<int> refused{0};
+        std::atomic<int> errors{0};
+        run_on_loops(4, kRequests / 4, [&](int t, int i) -> asio::awaitable<void> {
+            PgStore& store = t % 2 == 0 ? a : b;
+            SessionRecord rec = make_record(
+                "sess_" + user + "_" + std::to_string(t) + "_" + std::to_string(i), user);
+            rec.quota = q;
+            auto r = co_await store.create_session(std::move(rec));
+            if (r) {
+                ++ok;
+            } else if (r.error().code == Error::quota_exhausted) {
+                ++refused;
+            } else {
+                ++errors;
+            }
+        });
+        EXPECT_EQ(errors.load(), 0) << "round " << round;
+        EXPECT_EQ(ok.load(), kLimit) << "round " << round;
+        EXPECT_EQ(refused.load(), kRequests - kLimit) << "round " << round;
+        EXPECT_EQ(count("open_sessions", "user_id = '" + user + "'"), kLimit);
+        EXPECT_EQ(count("quota_open", "user_id = '" + user + "' AND open_count = " +
+                                          std::to_string(kLimit)),
+                  1);
+        EXPECT_EQ(count("sessions", "user_id = '" + user + "'"), kLimit);
+        EXPECT_EQ(count("quota_usage", "user_id = '" + user + "' AND sessions = " +
+                                           std::to_string(kLimit) + " AND charged_ms = " +
+                                           std::to_string(kLimit * q.reserve_ms)),
+                  1);
+    }
+}
+
+// Creates and ends of many users' sessions at once through two instances: no errors (lock
+// conflicts are retried), and the bookkeeping adds up: each user's open count matches their
+// open rows, and every ended session was settled to its 30 s.
+TEST_F(PgStoreTest, TwoInstancesMixingQuotaCreatesAndEndsKeepTheBooksExact) {
+    PgStore& a = open();
+    PgStore& b = open();
+    QuotaLimits q;
+    q.concurrent = 1000;
+    q.minutes_per_day = 100'000;
+    q.reserve_ms = 30 * 60'000;
+    constexpr int kUsers = 6;
+    constexpr int kPerThread = 150;
+    std::atomic<int> errors{0};
+    std::atomic<int> ended{0};
+    run_on_loops(4, kPerThread, [&](int t, int i) -> asio::awaitable<void> {
+        PgStore& store = t % 2 == 0 ? a : b;
+        PgStore& other = t % 2 == 0 ? b : a;
+        const std::string user = "u" + std::to_string((t * kPerThread + i) % kUsers);
+        const std::string id = "sess_m" + std::to_string(t) + "_" + std::to_string(i);
+        SessionRecord rec = make_record(id, user);
+        rec.quota = q;
+        auto c = co_await store.create_session(std::move(rec));
+        if (!c) {
+            ++errors;
+            co_return;
+        }
+        if (i % 3 != 0) {  // two in three are ended, through the other instance
+            auto e = co_await other.end_session(make_end(id, user));
+            if (!e || e->already_ended) {
+                ++errors;
+            } else {
+                ++ended;
+            }
+        }
+    });
+    EXPECT_EQ(errors.load(), 0);
+    const int total = 4 * kPerThread;
+    const int open_sessions = total - ended.load();
+    EXPECT_EQ(count("open_sessions"), open_sessions);
+    test::PgAdmin admin(schema_->base_url());
+    ASSERT_TRUE(admin.ok()) << admin.error();
+    EXPECT_EQ(admin.scalar("SELECT COALESCE(SUM(open_count), 0) FROM " +
+                           schema_->table("quota_open")),
+              open_sessions);
+    EXPECT_EQ(admin.scalar("SELECT COUNT(*) FROM " + schema_->table("quota_open") + " o WHERE " +
+                           "open_count <> (SELECT COUNT(*) FROM " +
+                           schema_->table("open_sessions") + " s WHERE s.user_id = o.user_id)"),
+              0);
+    // Charged: 30 min per open session, 30 s per ended one.
+    EXPECT_EQ(admin.scalar("SELECT SUM(charged_ms) FROM " + schema_->table("quota_usage")),
+              static_cast<std::int64_t>(open_sessions) * q.reserve_ms +
+                  static_cast<std::int64_t>(ended.load()) * 30'000);
+    EXPECT_EQ(admin.scalar("SELECT SUM(sessions) FROM " + schema_->table("quota_usage")), total);
+}
+
+TEST_F(PgStoreTest, QuotaSettlesInBatchedEnds) {
+    PgOptions o;
+    o.writers = 1;  // one writer: ends queued together go out as one batched statement
+    PgStore& store = open(o);
+    QuotaLimits q;
+    q.minutes_per_day = 600;
+    q.reserve_ms = 30 * 60'000;
+    constexpr int kSessions = 40;
+    for (int i = 0; i < kSessions; ++i) {
+        SessionRecord rec = make_record("sess_q" + std::to_string(i), "u" + std::to_string(i % 4));
+        rec.quota = q;
+        ASSERT_TRUE(run_coro(io_, store.create_session(std::move(rec))));
+    }
+    std::atomic<int> errors{0};
+    run_on_loops(1, kSessions, [&](int, int i) -> asio::awaitable<void> {
+        // Reported 30 s, observed 30 s (make_end): each charge goes from 30 min to 30 s.
+        auto r = co_await store.end_session(
+            make_end("sess_q" + std::to_string(i), "u" + std::to_string(i % 4)));
+        if (!r || r->already_ended) {
+            ++errors;
+        }
+    });
+    EXPECT_EQ(errors.load(), 0);
+    EXPECT_EQ(count("open_sessions"), 0);
+    EXPECT_EQ(count("quota_open", "open_count = 0"), 4);
+    EXPECT_EQ(count("quota_usage", "sessions = 10 AND charged_ms = 300000"), 4);
+}
+
 TEST_F(PgStoreTest, TwoInstancesEndEachSessionExactlyOnce) {
     PgStore& a = open();
     PgStore& b = open();  // a second voicegate instance on the same database

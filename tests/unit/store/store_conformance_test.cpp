@@ -466,6 +466,171 @@ TEST_P(StoreConformance, ConcurrentEndsOfOneSessionEndItExactlyOnce) {
     EXPECT_EQ(ended_events, 1);
 }
 
+// ---- Quotas (SPEC §4): decided in the store, atomically with recording the session ----
+
+constexpr std::int64_t kMin = 60'000;
+// 01:00 UTC, so the tests have most of a UTC day before midnight.
+constexpr std::int64_t kDayStart = 19'675LL * kMsPerDay;
+constexpr std::int64_t kT0 = kDayStart + 60 * kMin;
+
+SessionRecord quota_record(const std::string& id, const std::string& user, std::int64_t at_ms,
+                           QuotaLimits limits) {
+    SessionRecord r = make_record(id, user, at_ms);
+    r.quota = limits;
+    return r;
+}
+
+QuotaLimits limits(std::int64_t concurrent, std::int64_t sessions, std::int64_t minutes,
+                   std::int64_t reserve_ms) {
+    QuotaLimits q;
+    q.concurrent = concurrent;
+    q.sessions_per_day = sessions;
+    q.minutes_per_day = minutes;
+    q.reserve_ms = reserve_ms;
+    return q;
+}
+
+EndRequest end_with(const std::string& id, const std::string& user, std::int64_t at_ms,
+                    double reported_s) {
+    return make_end(id, user, at_ms, reported_s, 1);
+}
+
+void expect_exhausted(const Result<void>& r, std::int64_t resets_at_s) {
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, Error::quota_exhausted) << r.error().details;
+    EXPECT_EQ(r.error().resets_at, resets_at_s) << r.error().details;
+}
+
+TEST_P(StoreConformance, ConcurrentQuotaRefusesUntilASessionEnds) {
+    const auto q = limits(2, 0, 0, 30 * kMin);
+    ASSERT_TRUE(create(quota_record("sess_a", "u", kT0, q)));
+    ASSERT_TRUE(create(quota_record("sess_b", "u", kT0 + 1000, q)));
+    ASSERT_TRUE(create(quota_record("sess_other", "someone_else", kT0 + 1000, q)));
+    // Resets when the earliest reservation runs out.
+    const auto denied = create(quota_record("sess_c", "u", kT0 + 2000, q));
+    expect_exhausted(denied, (kT0 + 30 * kMin) / 1000);
+    // A refusal writes nothing.
+    EXPECT_FALSE(get("sess_c"));
+    EXPECT_TRUE(events("sess_c").empty());
+
+    ASSERT_TRUE(end(end_with("sess_a", "u", kT0 + 3000, 3)));
+    EXPECT_TRUE(create(quota_record("sess_c", "u", kT0 + 4000, q)));
+    expect_exhausted(create(quota_record("sess_d", "u", kT0 + 5000, q)),
+                     (kT0 + 1000 + 30 * kMin) / 1000);
+}
+
+TEST_P(StoreConformance, ConcurrentSlotIsReleasedWhenTheReservationExpires) {
+    const auto q = limits(2, 0, 0, 60'000);
+    ASSERT_TRUE(create(quota_record("sess_a", "u", kT0, q)));
+    ASSERT_TRUE(create(quota_record("sess_b", "u", kT0 + 10'000, q)));
+    expect_exhausted(create(quota_record("sess_c", "u", kT0 + 59'999, q)), (kT0 + 60'000) / 1000);
+    // Never ended, but its reservation is over: the slot is free again (only that one).
+    ASSERT_TRUE(create(quota_record("sess_c", "u", kT0 + 60'000, q)));
+    // Ending the session whose slot already went frees nothing more.
+    ASSERT_TRUE(end(end_with("sess_a", "u", kT0 + 60'001, 30)));
+    expect_exhausted(create(quota_record("sess_d", "u", kT0 + 60'002, q)), (kT0 + 70'000) / 1000);
+    ASSERT_TRUE(end(end_with("sess_b", "u", kT0 + 60'003, 30)));
+    ASSERT_TRUE(create(quota_record("sess_d", "u", kT0 + 60'004, q)));
+    expect_exhausted(create(quota_record("sess_e", "u", kT0 + 60'005, q)), (kT0 + 120'000) / 1000);
+}
+
+TEST_P(StoreConformance, SessionsPerDayQuotaResetsAtUtcMidnight) {
+    const auto q = limits(0, 3, 0, kMin);
+    for (int i = 0; i < 3; ++i) {
+        ASSERT_TRUE(create(quota_record("sess_" + std::to_string(i), "u", kT0 + i, q)));
+    }
+    const std::int64_t midnight_s = (kDayStart + kMsPerDay) / 1000;
+    expect_exhausted(create(quota_record("sess_x", "u", kT0 + 10, q)), midnight_s);
+    // Ending sessions does not give back the day's session count.
+    ASSERT_TRUE(end(end_with("sess_0", "u", kT0 + 1000, 1)));
+    expect_exhausted(create(quota_record("sess_x", "u", kDayStart + kMsPerDay - 1, q)),
+                     midnight_s);
+    EXPECT_TRUE(create(quota_record("sess_x", "u", kDayStart + kMsPerDay, q)));
+    EXPECT_TRUE(create(quota_record("sess_y", "other", kT0 + 20, q)));
+}
+
+TEST_P(StoreConformance, MinutesQuotaChargesTheSmallerOfReportedAndObserved) {
+    // Cap 10 min; each session reserves 30 min until it ends.
+    const auto q = limits(0, 0, 10, 30 * kMin);
+    const std::int64_t midnight_s = (kDayStart + kMsPerDay) / 1000;
+    ASSERT_TRUE(create(quota_record("sess_a", "u", kT0, q)));
+    expect_exhausted(create(quota_record("sess_b", "u", kT0, q)), midnight_s);  // 30 charged
+    // Reported 5 min, observed 10 min: charged 5.
+    ASSERT_TRUE(end(end_with("sess_a", "u", kT0 + 10 * kMin, 300)));
+    ASSERT_TRUE(create(quota_record("sess_b", "u", kT0 + 10 * kMin, q)));  // 5 < 10; now 35
+    // Reported 100 min, observed 4 min: charged 4 (total 9).
+    ASSERT_TRUE(end(end_with("sess_b", "u", kT0 + 14 * kMin, 6000)));
+    ASSERT_TRUE(create(quota_record("sess_c", "u", kT0 + 14 * kMin, q)));  // 9 < 10; now 39
+    ASSERT_TRUE(end(end_with("sess_c", "u", kT0 + 15 * kMin, 60)));        // 1 min: total 10
+    // Refused once the cap is reached, even though no session is open.
+    expect_exhausted(create(quota_record("sess_d", "u", kT0 + 15 * kMin, q)), midnight_s);
+}
+
+TEST_P(StoreConformance, NeverEndedSessionStaysChargedItsWholeReservation) {
+    const auto q = limits(0, 0, 60, 30 * kMin);
+    ASSERT_TRUE(create(quota_record("sess_a", "u", kT0, q)));
+    ASSERT_TRUE(create(quota_record("sess_b", "u", kT0 + 1000, q)));
+    // Hours later, both reservations long over and never ended: still 60 min charged.
+    const std::int64_t midnight_s = (kDayStart + kMsPerDay) / 1000;
+    expect_exhausted(create(quota_record("sess_c", "u", kT0 + 5 * 60 * kMin, q)), midnight_s);
+    // The next UTC day starts afresh.
+    EXPECT_TRUE(create(quota_record("sess_c", "u", kDayStart + kMsPerDay + 1, q)));
+    // An end long after issue settles to what was used (charged on the day of issue).
+    ASSERT_TRUE(end(end_with("sess_a", "u", kDayStart + kMsPerDay + 2, 60)));
+    EXPECT_TRUE(create(quota_record("sess_d", "u", kT0 + 5 * 60 * kMin + 1, q)));
+}
+
+TEST_P(StoreConformance, RepeatEndDoesNotSettleTwice) {
+    const auto q = limits(0, 0, 10, 30 * kMin);
+    ASSERT_TRUE(create(quota_record("sess_a", "u", kT0, q)));
+    ASSERT_TRUE(end(end_with("sess_a", "u", kT0 + 10 * kMin, 300)));  // charged 5
+    auto again = end(end_with("sess_a", "u", kT0 + 11 * kMin, 0));
+    ASSERT_TRUE(again);
+    EXPECT_TRUE(again->already_ended);
+    ASSERT_TRUE(create(quota_record("sess_b", "u", kT0 + 12 * kMin, q)));  // 35 charged
+    // Had the repeat settled again (0 - 30), the charge would be back under the cap.
+    expect_exhausted(create(quota_record("sess_c", "u", kT0 + 12 * kMin, q)),
+                     (kDayStart + kMsPerDay) / 1000);
+}
+
+TEST_P(StoreConformance, ZeroLimitsAreUnlimited) {
+    // All zero: no check at all.
+    for (int i = 0; i < 30; ++i) {
+        ASSERT_TRUE(
+            create(quota_record("sess_n" + std::to_string(i), "u", kT0, limits(0, 0, 0, 0))));
+    }
+    // One limit set, the others 0: only that one counts.
+    const auto q = limits(0, 1000, 0, 30 * kMin);
+    for (int i = 0; i < 30; ++i) {
+        ASSERT_TRUE(create(quota_record("sess_q" + std::to_string(i), "v", kT0, q)));
+    }
+}
+
+TEST_P(StoreConformance, ConcurrentRequestsGetExactlyTheLimit) {
+    constexpr int kRequests = 20;
+    constexpr int kLimit = 5;
+    const auto q = limits(kLimit, 0, 0, 30 * kMin);
+    std::atomic<int> ok{0};
+    std::atomic<int> refused{0};
+    std::atomic<int> errors{0};
+    SessionStore& store = *store_;
+    run_on_loops(4, kRequests / 4, [&](int t, int i) -> asio::awaitable<void> {
+        auto rec = quota_record("sess_" + std::to_string(t) + "_" + std::to_string(i), "u",
+                                kT0 + t * 10 + i, q);
+        auto r = co_await store.create_session(std::move(rec));
+        if (r) {
+            ++ok;
+        } else if (r.error().code == Error::quota_exhausted) {
+            ++refused;
+        } else {
+            ++errors;
+        }
+    });
+    EXPECT_EQ(errors.load(), 0);
+    EXPECT_EQ(ok.load(), kLimit);
+    EXPECT_EQ(refused.load(), kRequests - kLimit);
+}
+
 INSTANTIATE_TEST_SUITE_P(Engines, StoreConformance, ::testing::ValuesIn(kBackends),
                          [](const auto& param_info) { return param_info.param.name; });
 
