@@ -5,6 +5,7 @@
 #include "integration/two_instances.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 
@@ -119,8 +120,93 @@ TEST_F(TwoInstancesTest, SessionIssuedOnOneInstanceEndsOnTheOther) {
         << admin.last_error();
 }
 
-// Quotas across instances: start({{"VOICEGATE_QUOTA_CONCURRENT", "2"}, ...})
-// and spread the requests over instance(0) and instance(1) as above.
+// Seconds from now until `resets_at` as the body says it, and the Retry-After header.
+void expect_quota_refusal(const HttpResult& r, std::int64_t min_wait_s, std::int64_t max_wait_s) {
+    ASSERT_EQ(r.status, 403) << r.body;
+    auto body = json::parse(r.body).as_object();
+    EXPECT_EQ(body.at("code"), "quota_exhausted") << r.body;
+    EXPECT_EQ(body.if_contains("token"), nullptr) << "a refused request got a token";
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const std::int64_t resets_at = body.at("resetsAt").to_number<std::int64_t>();
+    EXPECT_GE(resets_at - now, min_wait_s) << r.body;
+    EXPECT_LE(resets_at - now, max_wait_s) << r.body;
+    ASSERT_FALSE(r.header("retry-after").empty());
+    EXPECT_NEAR(std::stoll(r.header("retry-after")), resets_at - now, 2);
+}
+
+TEST_F(TwoInstancesTest, ConcurrentQuotaIsExactAcrossTwoProcesses) {
+    constexpr int kLimit = 5;
+    constexpr int kRequests = 20;
+    ASSERT_NO_FATAL_FAILURE(start({{"VOICEGATE_QUOTA_CONCURRENT", std::to_string(kLimit)},
+                                   {"VOICEGATE_SESSION_MAX_MINUTES", "30"}}));
+    const auto auth = bearer("quota-user");
+    std::atomic<bool> go{false};
+    std::vector<HttpResult> results(kRequests);
+    std::vector<std::thread> clients;
+    for (int i = 0; i < kRequests; ++i) {
+        clients.emplace_back([&, i] {
+            while (!go.load()) {
+                std::this_thread::yield();
+            }
+            results[static_cast<std::size_t>(i)] =
+                instance(i % 2).post("/api/realtime/token", "{}", auth);
+        });
+    }
+    go = true;
+    for (auto& t : clients) {
+        t.join();
+    }
+    std::vector<std::string> issued;
+    int refused = 0;
+    for (const auto& r : results) {
+        if (r.status == 200) {
+            issued.emplace_back(json::parse(r.body).at("sessionId").as_string());
+        } else {
+            ++refused;
+            // A slot frees when the earliest reservation runs out: within 30 minutes.
+            expect_quota_refusal(r, 29 * 60, 30 * 60 + 5);
+        }
+    }
+    EXPECT_EQ(static_cast<int>(issued.size()), kLimit);
+    EXPECT_EQ(refused, kRequests - kLimit);
+    PgAdmin admin(schema().base_url());
+    ASSERT_TRUE(admin.ok()) << admin.error();
+    EXPECT_EQ(admin.scalar("SELECT count(*) FROM " + schema().table("sessions") +
+                           " WHERE user_id = 'quota-user'"),
+              kLimit)
+        << admin.last_error();
+    ASSERT_FALSE(issued.empty());
+
+    // Ending one session (on the other instance than the one that issued it, whichever that
+    // was) frees exactly one slot, for both instances.
+    const std::string end =
+        R"({"sessionId":")" + issued.front() + R"(","duration":60,"messageCount":2,"endedBy":"user"})";
+    ASSERT_EQ(instance(1).post("/api/realtime/end", end, auth).status, 200);
+    EXPECT_EQ(instance(1).post("/api/realtime/token", "{}", auth).status, 200);
+    expect_quota_refusal(instance(1).post("/api/realtime/token", "{}", auth), 0, 30 * 60 + 5);
+}
+
+TEST_F(TwoInstancesTest, NeverEndedSessionsUseUpTheDailyMinutesOnEveryInstance) {
+    // Two never-ended 30-minute reservations reach a 60-minute day: the client that skips /end
+    // is charged, and the other instance knows it.
+    ASSERT_NO_FATAL_FAILURE(start({{"VOICEGATE_QUOTA_CONCURRENT", "0"},
+                                   {"VOICEGATE_QUOTA_MINUTES_PER_DAY", "60"},
+                                   {"VOICEGATE_SESSION_MAX_MINUTES", "30"}}));
+    const auto auth = bearer("never-ends");
+    ASSERT_EQ(instance(0).post("/api/realtime/token", "{}", auth).status, 200);
+    ASSERT_EQ(instance(0).post("/api/realtime/token", "{}", auth).status, 200);
+    // Refused until the next UTC midnight, on the instance that issued nothing.
+    const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count();
+    const std::int64_t to_midnight = 86'400 - now % 86'400;
+    expect_quota_refusal(instance(1).post("/api/realtime/token", "{}", auth), to_midnight - 5,
+                         to_midnight + 5);
+    // Another user is not affected.
+    EXPECT_EQ(instance(1).post("/api/realtime/token", "{}", bearer("someone-else")).status, 200);
+}
 
 }  // namespace
 }  // namespace voicegate::test
