@@ -51,6 +51,7 @@ struct Params {
     int sessions = 100'000;
     std::size_t batch_max = 1024;
     std::size_t writers = 2;
+    bool quota = false;  // book per-user quotas (limits too high to refuse), as `serve` does
 };
 
 struct PhaseResult {
@@ -135,7 +136,8 @@ int run_store(const Params& params, const char* label, SessionStore& store,
     const std::int64_t t0 = 1'700'000'000'000;
 
     auto before = batches();
-    auto created = run_phase(params, params.sessions, [&store, t0](int i) -> asio::awaitable<bool> {
+    const bool quota = params.quota;
+    auto created = run_phase(params, params.sessions, [&store, t0, quota](int i) -> asio::awaitable<bool> {
         voicegate::store::SessionRecord r;
         r.session_id = session_id(i);
         r.user_id = "user_" + std::to_string(i % 1000);
@@ -145,6 +147,12 @@ int run_store(const Params& params, const char* label, SessionStore& store,
         r.token_expires_at = (t0 + i) / 1000 + 1800;
         r.client_ip = "203.0.113.7";
         r.user_agent = "bench/1.0";
+        if (quota) {
+            r.quota.concurrent = 1'000'000'000;
+            r.quota.sessions_per_day = 1'000'000'000;
+            r.quota.minutes_per_day = 1'000'000'000;
+            r.quota.reserve_ms = 30 * 60'000;
+        }
         auto res = co_await store.create_session(std::move(r));
         co_return res.has_value();
     });
@@ -250,6 +258,8 @@ int main(int argc, char** argv) {
     app.add_option("--database-url", database_url,
                    "measure PostgreSQL instead: postgres://... (a throw-away schema is used "
                    "unless the URL has schema=)");
+    app.add_flag("--quota", params.quota,
+                 "book per-user quotas at create and end, as serve does (limits never reached)");
     app.add_option("--writers", params.writers, "PostgreSQL writer connections")
         ->check(CLI::Range(1, 64));
     CLI11_PARSE(app, argc, argv);

@@ -184,8 +184,6 @@ const std::string kInsertSession =
 // Quota bookkeeping (migration 2). The user's expired reservations are dropped as the user
 // comes back (each row once), and the open count is a counter, so a decision costs O(1)
 // amortized however many sessions the user has open or had before.
-const std::string kCountExpired =
-    "SELECT COUNT(*) FROM open_sessions WHERE user_id = ?1 AND expires_at_ms <= ?2";
 const std::string kDropExpired =
     "DELETE FROM open_sessions WHERE user_id = ?1 AND expires_at_ms <= ?2";
 const std::string kAddOpen =
@@ -194,17 +192,17 @@ const std::string kAddOpen =
 const std::string kReadOpen = "SELECT open_count FROM quota_open WHERE user_id = ?1";
 const std::string kFirstExpiry =
     "SELECT COALESCE(MIN(expires_at_ms), 0) FROM open_sessions WHERE user_id = ?1";
-const std::string kIsOpen = "SELECT COUNT(*) FROM open_sessions WHERE session_id = ?1";
 const std::string kReadUsage =
     "SELECT sessions, charged_ms FROM quota_usage WHERE user_id = ?1 AND day = ?2";
 const std::string kInsertOpen =
-    "INSERT INTO open_sessions (session_id, user_id, expires_at_ms) VALUES (?1, ?2, ?3)";
+    "INSERT INTO open_sessions (user_id, expires_at_ms, session_id) VALUES (?1, ?2, ?3)";
 const std::string kChargeIssue =
     "INSERT INTO quota_usage (user_id, day, sessions, charged_ms) VALUES (?1, ?2, 1, ?3) "
     "ON CONFLICT (user_id, day) DO UPDATE SET sessions = sessions + 1, "
     "charged_ms = charged_ms + excluded.charged_ms";
 const std::string kReservedOf = "SELECT quota_reserved_ms FROM sessions WHERE session_id = ?1";
-const std::string kReleaseOpen = "DELETE FROM open_sessions WHERE session_id = ?1";
+const std::string kReleaseOpen =
+    "DELETE FROM open_sessions WHERE user_id = ?1 AND expires_at_ms = ?2 AND session_id = ?3";
 const std::string kSettle =
     "UPDATE quota_usage SET charged_ms = charged_ms + ?3 WHERE user_id = ?1 AND day = ?2";
 
@@ -323,16 +321,12 @@ Result<void> check_quota(OpContext& ctx, const SessionRecord& rec) {
     const auto& user = rec.user_id;
     const std::int64_t now = rec.issued_at_ms;
     const auto user_now = [&](StatementUse& s) { s.bind(1, user).bind(2, now); };
-    auto expired = scalar(ctx, kCountExpired, user_now);
-    if (!expired) {
-        return expired.error();
+    if (auto r = run(ctx, kDropExpired, user_now); !r) {
+        return r.error();
     }
-    if (*expired > 0) {
-        if (auto r = run(ctx, kDropExpired, user_now); !r) {
-            return r.error();
-        }
+    if (const std::int64_t expired = sqlite3_changes64(ctx.conn.handle()); expired > 0) {
         if (auto r = run(ctx, kAddOpen,
-                         [&](StatementUse& s) { s.bind(1, user).bind(2, -*expired); });
+                         [&](StatementUse& s) { s.bind(1, user).bind(2, -expired); });
             !r) {
             return r.error();
         }
@@ -376,9 +370,9 @@ Result<void> reserve_quota(OpContext& ctx, const SessionRecord& rec) {
     const std::int64_t reserve = std::max<std::int64_t>(0, rec.quota.reserve_ms);
     if (auto r = run(ctx, kInsertOpen,
                      [&](StatementUse& s) {
-                         s.bind(1, rec.session_id)
-                             .bind(2, rec.user_id)
-                             .bind(3, rec.issued_at_ms + reserve);
+                         s.bind(1, rec.user_id)
+                             .bind(2, rec.issued_at_ms + reserve)
+                             .bind(3, rec.session_id);
                      });
         !r) {
         return r.error();
@@ -416,15 +410,15 @@ Result<void> settle_quota(OpContext& ctx, const SessionRow& row, double reported
         return {};  // issued without quotas: nothing was booked
     }
     // Its slot may already be gone (expired and dropped at a later issue).
-    const auto session = [&](StatementUse& s) { s.bind(1, row.issued.session_id); };
-    auto open = scalar(ctx, kIsOpen, session);
-    if (!open) {
-        return open.error();
+    const auto slot = [&](StatementUse& s) {
+        s.bind(1, row.issued.user_id)
+            .bind(2, row.issued.issued_at_ms + *reserved)
+            .bind(3, row.issued.session_id);
+    };
+    if (auto r = run(ctx, kReleaseOpen, slot); !r) {
+        return r.error();
     }
-    if (*open > 0) {
-        if (auto r = run(ctx, kReleaseOpen, session); !r) {
-            return r.error();
-        }
+    if (sqlite3_changes64(ctx.conn.handle()) > 0) {
         const auto one_less = [&](StatementUse& s) {
             s.bind(1, row.issued.user_id).bind(2, std::int64_t{-1});
         };
@@ -639,16 +633,6 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
         }
         reader_conn = std::move(*reader);
     }
-    // Checkpoints on a thread of their own, never inside a group commit (see Checkpointer).
-    std::unique_ptr<detail::Checkpointer> checkpointer;
-    if (!memory) {
-        auto started = detail::Checkpointer::start(options.path, options.busy_timeout_ms);
-        if (!started) {
-            return started.error();
-        }
-        checkpointer = std::move(*started);
-        checkpointer->attach(**writer);
-    }
     const Clock& clock = *options.clock;
     auto writer_worker =
         std::make_unique<detail::Worker>(std::move(*writer), clock, options.batch_max, true);
@@ -657,18 +641,13 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
         reader_worker = std::make_unique<detail::Worker>(std::move(reader_conn), clock,
                                                          options.batch_max, false);
     }
-    return std::unique_ptr<SqliteStore>(new SqliteStore(std::move(options), std::move(checkpointer),
-                                                        std::move(writer_worker),
-                                                        std::move(reader_worker)));
+    return std::unique_ptr<SqliteStore>(
+        new SqliteStore(std::move(options), std::move(writer_worker), std::move(reader_worker)));
 }
 
-SqliteStore::SqliteStore(SqliteOptions options, std::unique_ptr<detail::Checkpointer> checkpointer,
-                         std::unique_ptr<detail::Worker> writer,
+SqliteStore::SqliteStore(SqliteOptions options, std::unique_ptr<detail::Worker> writer,
                          std::unique_ptr<detail::Worker> reader)
-    : options_(std::move(options)),
-      checkpointer_(std::move(checkpointer)),
-      writer_(std::move(writer)),
-      reader_(std::move(reader)) {}
+    : options_(std::move(options)), writer_(std::move(writer)), reader_(std::move(reader)) {}
 
 SqliteStore::~SqliteStore() {
     close();
@@ -720,9 +699,6 @@ void SqliteStore::close() {
     writer_->stop();
     if (reader_) {
         reader_->stop();
-    }
-    if (checkpointer_) {
-        checkpointer_->stop();  // after the writer: its last commits may still wake it
     }
 }
 

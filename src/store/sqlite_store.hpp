@@ -23,7 +23,6 @@
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "store/session_store.hpp"
-#include "store/sqlite_checkpointer.hpp"
 
 namespace voicegate::store {
 
@@ -208,17 +207,12 @@ public:
     /// Group-commit counters, summed over the writer and the reader. Thread-safe.
     StoreStats stats() const;
 
-    /// WAL checkpoints run so far by the checkpoint thread (0 for ":memory:"). Thread-safe.
-    std::uint64_t wal_checkpoints() const {
-        return checkpointer_ ? checkpointer_->checkpoints() : 0;
-    }
-
     /// The options the store was opened with (clock resolved).
     const SqliteOptions& options() const { return options_; }
 
 private:
-    SqliteStore(SqliteOptions options, std::unique_ptr<detail::Checkpointer> checkpointer,
-                std::unique_ptr<detail::Worker> writer, std::unique_ptr<detail::Worker> reader);
+    SqliteStore(SqliteOptions options, std::unique_ptr<detail::Worker> writer,
+                std::unique_ptr<detail::Worker> reader);
 
     /// Queues `fn` (a `Result<T>(detail::OpContext&)`) on `worker`; the returned awaitable
     /// suspends until the op is done and resumes on the awaiting coroutine's executor.
@@ -243,8 +237,6 @@ private:
     detail::Worker& reads() { return reader_ ? *reader_ : *writer_; }
 
     SqliteOptions options_;
-    // Declared before the writer, so it is destroyed after it: the writer's WAL hook calls it.
-    std::unique_ptr<detail::Checkpointer> checkpointer_;  // null for ":memory:"
     std::unique_ptr<detail::Worker> writer_;
     std::unique_ptr<detail::Worker> reader_;  // null for ":memory:"
     std::atomic<bool> open_{true};

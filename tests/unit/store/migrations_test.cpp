@@ -112,13 +112,20 @@ TEST(Migrations, SchemaHasTheSpecTablesColumnsAndIndexes) {
     }
     for (const char* index :
          {"sessions_user_issued", "sessions_issued", "events_at", "events_type_at",
-          "open_sessions_user_expiry", "sqlite_autoindex_quota_usage_1"}) {
+          "sqlite_autoindex_quota_usage_1"}) {
         EXPECT_EQ(scalar(*c, std::string("SELECT COUNT(*) FROM sqlite_master WHERE type = "
                                          "'index' AND name = '") +
                                  index + "'"),
                   1)
             << index;
     }
+    // open_sessions is clustered on (user, expiry, session): no rowid, no second index.
+    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM pragma_index_list('open_sessions') "
+                         "WHERE origin = 'pk'"),
+              1);
+    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'open_sessions' "
+                         "AND sql LIKE '%WITHOUT ROWID%'"),
+              1);
     // events.id auto-increments (rowid alias on SQLite).
     ASSERT_TRUE(
         c->exec_script("INSERT INTO events (at_ms, type) VALUES (1, 'a');"

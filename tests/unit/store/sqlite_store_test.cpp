@@ -231,31 +231,6 @@ TEST(SqliteStore, EndIsVisibleToAnIndependentConnectionAtOnce) {
               1);
 }
 
-TEST(SqliteStore, CheckpointsRunOffTheWriterAndKeepTheWalBounded) {
-    test::TempDir dir;
-    const auto path = dir.file("wal.db");
-    auto store = open_file(path, "normal");
-    ASSERT_TRUE(store);
-    asio::io_context io;
-    // One commit per create, several pages each: far past SQLite's 1,000-page threshold.
-    constexpr int kSessions = 3000;
-    for (int i = 0; i < kSessions; ++i) {
-        ASSERT_TRUE(run_coro(io, store->create_session(record("sess_w" + std::to_string(i)))));
-    }
-    // The checkpoint thread ran (SQLite's own in-commit checkpoint is replaced by it) ...
-    for (int i = 0; i < 200 && store->wal_checkpoints() == 0; ++i) {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    EXPECT_GE(store->wal_checkpoints(), 1U);
-    // ... and kept the WAL from growing with the number of commits (8,000 pages is where it
-    // falls back to a RESTART checkpoint; 4 KiB pages).
-    const auto wal_bytes = std::filesystem::file_size(path + "-wal");
-    EXPECT_LT(wal_bytes, 9000U * 4096U) << wal_bytes;
-    // Everything is there, seen from another connection.
-    Outside other(path);
-    EXPECT_EQ(other.integer("SELECT COUNT(*) FROM sessions"), kSessions);
-}
-
 TEST(SqliteStore, EndSurvivesKillNineRightAfterSuccess) {
     test::TempDir dir;
     const auto path = dir.file("kill9.db");
