@@ -54,16 +54,14 @@ CREATE INDEX events_type_at ON events (type, at_ms);
 
 // Version 2: per-user quota bookkeeping (SPEC §4), kept so that deciding costs O(1) per token
 // rather than a scan of the user's sessions. `quota_usage` holds each user's sessions and
-// charged ms per UTC day (days since the epoch); `open_sessions` the sessions that hold a
-// concurrent slot until they end or their reservation expires, and `quota_open` how many rows
-// each user has there (so a decision reads one counter instead of counting the rows: a user's
-// never-ended sessions pile up there until they expire when the limit is high).
+// charged ms per UTC day (days since the epoch). `quota_slots` counts each user's concurrent
+// slots by the whole minute at which they are released (a session's reservation expiry rounded
+// up to the minute, store/quota.hpp): a user has at most one row per minute of the reservation,
+// a decision sums them, and the rows are small and few, so bookkeeping touches a handful of
+// pages per group commit. (One row per open session, keyed by its random id, cost a random page
+// per write and halved the store's throughput.)
 // `sessions.quota_reserved_ms` is what the session reserved (NULL: issued without quotas), so
 // settling at /end is exact even if the configuration changed in between.
-// `open_sessions` is keyed by (user, expiry, session) and, on SQLite, clustered on that key
-// (WITHOUT ROWID): each issue and end touches the user's own few pages, where a key on the
-// random session id alone cost a random page per write and halved the store's throughput.
-// An end finds its row by the whole key (expiry = issued_at_ms + quota_reserved_ms).
 constexpr std::string_view kV2 = R"sql(
 ALTER TABLE sessions ADD COLUMN quota_reserved_ms BIGINT;
 CREATE TABLE quota_usage (
@@ -73,16 +71,12 @@ CREATE TABLE quota_usage (
     charged_ms BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, day)
 );
-CREATE TABLE open_sessions (
+CREATE TABLE quota_slots (
     user_id       TEXT NOT NULL,
-    expires_at_ms BIGINT NOT NULL,
-    session_id    TEXT NOT NULL,
-    PRIMARY KEY (user_id, expires_at_ms, session_id)
+    release_at_ms BIGINT NOT NULL,
+    n             BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (user_id, release_at_ms)
 )${without_rowid};
-CREATE TABLE quota_open (
-    user_id    TEXT PRIMARY KEY,
-    open_count BIGINT NOT NULL DEFAULT 0
-);
 )sql";
 
 constexpr std::string_view kCreateMigrationsTable =

@@ -32,6 +32,11 @@ constexpr unsigned kBoolArray = 1000;
 // One statement per op; each writes its audit event in the same statement and reports outcomes
 // (duplicate id, not found, forbidden, already ended) as data rather than as errors, so that a
 // pipelined batch normally runs to COMMIT without a failure.
+// store/quota.hpp's slot_release_ms, in SQL: the whole minute at which a reservation that
+// expires at EXPIRY (ms) releases its concurrent slot.
+#define VG_SLOT_RELEASE(expiry) "(((" expiry ") + 59999) / 60000 * 60000)"
+static_assert(kSlotGranularityMs == 60'000, "VG_SLOT_RELEASE assumes one-minute slots");
+
 constexpr std::string_view kCreateSql =
     "WITH ins AS ("
     " INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms,"
@@ -68,11 +73,10 @@ constexpr std::string_view kEndSql =
     " FROM cur WHERE s.session_id = cur.session_id AND s.status = 'issued'"
     " AND cur.status = 'issued' AND (NOT $6 OR cur.user_id = $7)"
     " RETURNING s.user_id, s.observed_duration_s, s.issued_at_ms, s.quota_reserved_ms),"
-    " rel AS (DELETE FROM open_sessions AS o USING upd WHERE o.user_id = upd.user_id"
-    " AND o.expires_at_ms = upd.issued_at_ms + upd.quota_reserved_ms AND o.session_id = $1"
-    " RETURNING o.user_id),"
-    " oc AS (UPDATE quota_open SET open_count = open_count - 1"
-    " WHERE user_id IN (SELECT user_id FROM rel)),"
+    " rel AS (UPDATE quota_slots AS o SET n = o.n - 1 FROM upd"
+    " WHERE upd.quota_reserved_ms IS NOT NULL AND o.user_id = upd.user_id"
+    " AND o.release_at_ms = " VG_SLOT_RELEASE("upd.issued_at_ms + upd.quota_reserved_ms")
+    " AND o.n > 0),"
     " qu AS (UPDATE quota_usage AS q SET charged_ms = q.charged_ms"
     " + " VG_BILLABLE_MS("$3", "upd.observed_duration_s") " - upd.quota_reserved_ms"
     " FROM upd WHERE upd.quota_reserved_ms IS NOT NULL AND q.user_id = upd.user_id"
@@ -118,12 +122,9 @@ constexpr std::array<unsigned, 1> kLockTypes{kTextArray};
 // inserts nothing, with counts that allow.
 // $10 reserve ms, $11 day, $12 concurrent, $13 sessions per day, $14 charged-ms cap (0: none).
 constexpr std::string_view kCreateQuotaSql =
-    "WITH del AS (DELETE FROM open_sessions WHERE user_id = $2 AND expires_at_ms <= $6"
-    " RETURNING 1),"
-    " cnt AS (SELECT COALESCE((SELECT open_count FROM quota_open WHERE user_id = $2), 0)"
-    " - (SELECT COUNT(*) FROM del) AS n_open,"
-    " COALESCE((SELECT MIN(expires_at_ms) FROM open_sessions"
-    " WHERE user_id = $2 AND expires_at_ms > $6), 0) AS first_expiry),"
+    "WITH del AS (DELETE FROM quota_slots WHERE user_id = $2 AND release_at_ms <= $6),"
+    " cnt AS (SELECT COALESCE(SUM(n), 0) AS n_open, COALESCE(MIN(release_at_ms), 0)"
+    " AS first_expiry FROM quota_slots WHERE user_id = $2 AND release_at_ms > $6 AND n > 0),"
     " used AS (SELECT COALESCE(MAX(sessions), 0) AS sessions, COALESCE(MAX(charged_ms), 0)"
     " AS charged FROM quota_usage WHERE user_id = $2 AND day = $11),"
     " ok AS (SELECT 1 FROM cnt, used WHERE NOT (($12 > 0 AND cnt.n_open >= $12)"
@@ -138,14 +139,9 @@ constexpr std::string_view kCreateQuotaSql =
     " SELECT issued_at_ms, 'token_issued', session_id, user_id, NULLIF(client_ip, ''), NULL,"
     " jsonb_strip_nulls(jsonb_build_object('model', model, 'voice', voice,"
     " 'profile', NULLIF(profile, '')))::text FROM ins),"
-    " os AS (INSERT INTO open_sessions (user_id, expires_at_ms, session_id)"
-    " SELECT user_id, issued_at_ms + $10, session_id FROM ins),"
-    // Runs on a refusal too: the expired rows are gone either way.
-    " oc AS (INSERT INTO quota_open (user_id, open_count)"
-    " SELECT $2, (SELECT COUNT(*) FROM ins) - (SELECT COUNT(*) FROM del)"
-    " WHERE EXISTS (SELECT 1 FROM ins) OR EXISTS (SELECT 1 FROM del)"
-    " ON CONFLICT (user_id) DO UPDATE SET open_count = quota_open.open_count"
-    " + EXCLUDED.open_count),"
+    " os AS (INSERT INTO quota_slots (user_id, release_at_ms, n)"
+    " SELECT user_id, " VG_SLOT_RELEASE("issued_at_ms + $10") ", 1 FROM ins"
+    " ON CONFLICT (user_id, release_at_ms) DO UPDATE SET n = quota_slots.n + 1),"
     " qu AS (INSERT INTO quota_usage (user_id, day, sessions, charged_ms)"
     " SELECT user_id, $11, 1, $10 FROM ins ON CONFLICT (user_id, day) DO UPDATE"
     " SET sessions = quota_usage.sessions + 1,"
@@ -214,13 +210,11 @@ constexpr std::string_view kEndManySql =
     " message_count = cur.messages, ended_by = cur.req_ended_by"
     " FROM cur WHERE s.session_id = cur.session_id AND cur.ending AND s.status = 'issued'"
     " RETURNING 1),"
-    " rel AS (DELETE FROM open_sessions AS o USING cur"
-    " WHERE cur.ending AND cur.reserved IS NOT NULL AND o.user_id = cur.user_id"
-    " AND o.expires_at_ms = cur.issued_at_ms + cur.reserved AND o.session_id = cur.session_id"
-    " RETURNING o.user_id),"
-    " oc AS (UPDATE quota_open AS o SET open_count = o.open_count - d.n"
-    " FROM (SELECT user_id, COUNT(*) AS n FROM rel GROUP BY user_id) AS d"
-    " WHERE o.user_id = d.user_id),"
+    // Counted per slot first: UPDATE ... FROM applies one joined row per target row.
+    " rel AS (UPDATE quota_slots AS o SET n = GREATEST(0, o.n - d.c)"
+    " FROM (SELECT user_id, " VG_SLOT_RELEASE("issued_at_ms + reserved") " AS release_at,"
+    " COUNT(*) AS c FROM cur WHERE ending AND reserved IS NOT NULL GROUP BY 1, 2) AS d"
+    " WHERE o.user_id = d.user_id AND o.release_at_ms = d.release_at),"
     // Summed per (user, day) first: UPDATE ... FROM applies one joined row per target row.
     " qu AS (UPDATE quota_usage AS q SET charged_ms = q.charged_ms + d.delta"
     " FROM (SELECT user_id, issued_at_ms / 86400000 AS day,"

@@ -21,12 +21,21 @@ struct QuotaLimits {
 /// What the store knows of a user when it decides, read under the user's lock.
 struct QuotaUsage {
     std::int64_t open = 0;              // open sessions whose reservation has not expired
-    std::int64_t first_expiry_ms = 0;   // the earliest of their expiries (0 if none)
+    std::int64_t first_expiry_ms = 0;   // the earliest release of their slots (0 if none)
     std::int64_t sessions_today = 0;    // sessions issued today
     std::int64_t charged_ms_today = 0;  // ms charged today (reservations and settlements)
 };
 
 constexpr std::int64_t kMsPerDay = 86'400'000;
+
+/// Concurrent slots are released at whole minutes: a session's slot is held until its
+/// reservation expiry rounded up to the minute (at most 60 s longer than the reservation).
+constexpr std::int64_t kSlotGranularityMs = 60'000;
+
+/// When the slot of a reservation expiring at `expiry_ms` is released; the key of quota_slots.
+constexpr std::int64_t slot_release_ms(std::int64_t expiry_ms) {
+    return (expiry_ms + kSlotGranularityMs - 1) / kSlotGranularityMs * kSlotGranularityMs;
+}
 
 /// The UTC day (days since the epoch) of a unix time in ms; the key of quota_usage. Pure.
 constexpr std::int64_t quota_day(std::int64_t unix_ms) {

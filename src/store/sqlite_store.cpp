@@ -185,24 +185,23 @@ const std::string kInsertSession =
 // comes back (each row once), and the open count is a counter, so a decision costs O(1)
 // amortized however many sessions the user has open or had before.
 const std::string kDropExpired =
-    "DELETE FROM open_sessions WHERE user_id = ?1 AND expires_at_ms <= ?2";
-const std::string kAddOpen =
-    "INSERT INTO quota_open (user_id, open_count) VALUES (?1, ?2) "
-    "ON CONFLICT (user_id) DO UPDATE SET open_count = open_count + excluded.open_count";
-const std::string kReadOpen = "SELECT open_count FROM quota_open WHERE user_id = ?1";
-const std::string kFirstExpiry =
-    "SELECT COALESCE(MIN(expires_at_ms), 0) FROM open_sessions WHERE user_id = ?1";
+    "DELETE FROM quota_slots WHERE user_id = ?1 AND release_at_ms <= ?2";
+const std::string kReadSlots =
+    "SELECT COALESCE(SUM(n), 0), COALESCE(MIN(release_at_ms), 0) FROM quota_slots "
+    "WHERE user_id = ?1 AND n > 0";
 const std::string kReadUsage =
     "SELECT sessions, charged_ms FROM quota_usage WHERE user_id = ?1 AND day = ?2";
-const std::string kInsertOpen =
-    "INSERT INTO open_sessions (user_id, expires_at_ms, session_id) VALUES (?1, ?2, ?3)";
+const std::string kTakeSlot =
+    "INSERT INTO quota_slots (user_id, release_at_ms, n) VALUES (?1, ?2, 1) "
+    "ON CONFLICT (user_id, release_at_ms) DO UPDATE SET n = n + 1";
 const std::string kChargeIssue =
     "INSERT INTO quota_usage (user_id, day, sessions, charged_ms) VALUES (?1, ?2, 1, ?3) "
     "ON CONFLICT (user_id, day) DO UPDATE SET sessions = sessions + 1, "
     "charged_ms = charged_ms + excluded.charged_ms";
 const std::string kReservedOf = "SELECT quota_reserved_ms FROM sessions WHERE session_id = ?1";
-const std::string kReleaseOpen =
-    "DELETE FROM open_sessions WHERE user_id = ?1 AND expires_at_ms = ?2 AND session_id = ?3";
+// A slot already released (its minute passed) is no longer counted: decrementing it is moot.
+const std::string kFreeSlot =
+    "UPDATE quota_slots SET n = n - 1 WHERE user_id = ?1 AND release_at_ms = ?2 AND n > 0";
 const std::string kSettle =
     "UPDATE quota_usage SET charged_ms = charged_ms + ?3 WHERE user_id = ?1 AND day = ?2";
 
@@ -321,28 +320,25 @@ Result<void> check_quota(OpContext& ctx, const SessionRecord& rec) {
     const auto& user = rec.user_id;
     const std::int64_t now = rec.issued_at_ms;
     const auto user_now = [&](StatementUse& s) { s.bind(1, user).bind(2, now); };
+    // Released slots go first (each row once), then the rest is what the user holds.
     if (auto r = run(ctx, kDropExpired, user_now); !r) {
         return r.error();
     }
-    if (const std::int64_t expired = sqlite3_changes64(ctx.conn.handle()); expired > 0) {
-        if (auto r = run(ctx, kAddOpen,
-                         [&](StatementUse& s) { s.bind(1, user).bind(2, -expired); });
-            !r) {
-            return r.error();
-        }
-    }
     QuotaUsage usage;
-    auto open = scalar(ctx, kReadOpen, [&](StatementUse& s) { s.bind(1, user); });
-    if (!open) {
-        return open.error();
-    }
-    usage.open = *open;
-    if (rec.quota.concurrent > 0 && usage.open >= rec.quota.concurrent) {
-        auto first = scalar(ctx, kFirstExpiry, [&](StatementUse& s) { s.bind(1, user); });
-        if (!first) {
-            return first.error();
+    {
+        auto s = ctx.conn.use(kReadSlots);
+        if (!s) {
+            return s.error();
         }
-        usage.first_expiry_ms = *first;
+        s->bind(1, user);
+        auto row = s->step();
+        if (!row) {
+            return row.error();
+        }
+        if (*row) {
+            usage.open = s->column_int(0);
+            usage.first_expiry_ms = s->column_int(1);
+        }
     }
     {
         auto s = ctx.conn.use(kReadUsage);
@@ -368,19 +364,11 @@ Result<void> check_quota(OpContext& ctx, const SessionRecord& rec) {
 /// Takes the session's slot and charges its reservation to the day of issue.
 Result<void> reserve_quota(OpContext& ctx, const SessionRecord& rec) {
     const std::int64_t reserve = std::max<std::int64_t>(0, rec.quota.reserve_ms);
-    if (auto r = run(ctx, kInsertOpen,
+    if (auto r = run(ctx, kTakeSlot,
                      [&](StatementUse& s) {
-                         s.bind(1, rec.user_id)
-                             .bind(2, rec.issued_at_ms + reserve)
-                             .bind(3, rec.session_id);
+                         s.bind(1, rec.user_id).bind(2, slot_release_ms(rec.issued_at_ms + reserve));
                      });
         !r) {
-        return r.error();
-    }
-    const auto one_more = [&](StatementUse& s) {
-        s.bind(1, rec.user_id).bind(2, std::int64_t{1});
-    };
-    if (auto r = run(ctx, kAddOpen, one_more); !r) {
         return r.error();
     }
     return run(ctx, kChargeIssue, [&](StatementUse& s) {
@@ -409,22 +397,13 @@ Result<void> settle_quota(OpContext& ctx, const SessionRow& row, double reported
     if (!reserved) {
         return {};  // issued without quotas: nothing was booked
     }
-    // Its slot may already be gone (expired and dropped at a later issue).
-    const auto slot = [&](StatementUse& s) {
-        s.bind(1, row.issued.user_id)
-            .bind(2, row.issued.issued_at_ms + *reserved)
-            .bind(3, row.issued.session_id);
-    };
-    if (auto r = run(ctx, kReleaseOpen, slot); !r) {
+    if (auto r = run(ctx, kFreeSlot,
+                     [&](StatementUse& s) {
+                         s.bind(1, row.issued.user_id)
+                             .bind(2, slot_release_ms(row.issued.issued_at_ms + *reserved));
+                     });
+        !r) {
         return r.error();
-    }
-    if (sqlite3_changes64(ctx.conn.handle()) > 0) {
-        const auto one_less = [&](StatementUse& s) {
-            s.bind(1, row.issued.user_id).bind(2, std::int64_t{-1});
-        };
-        if (auto r = run(ctx, kAddOpen, one_less); !r) {
-            return r.error();
-        }
     }
     const std::int64_t delta = billable_ms(reported_s, observed_s) - *reserved;
     return run(ctx, kSettle, [&](StatementUse& s) {

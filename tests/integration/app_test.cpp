@@ -126,9 +126,12 @@ TEST(AppIntegration, ConcurrentSessionsQuotaOverHttp) {
     auto refused = app.post("/api/realtime/token", body);
     ASSERT_EQ(refused.status, 403) << refused.body;
     EXPECT_EQ(parse(refused).at("code"), "quota_exhausted");
-    // Resets when the first reservation runs out, 10 minutes after it was issued.
-    EXPECT_NEAR(static_cast<double>(parse(refused).at("resetsAt").as_int64()),
-                static_cast<double>(before + 600), 3);
+    // Resets when the first reservation runs out, 10 minutes after it was issued, at the
+    // whole minute that follows (slots are released at whole minutes).
+    const auto resets_at = parse(refused).at("resetsAt").as_int64();
+    EXPECT_GE(resets_at, before + 600 - 3);
+    EXPECT_LE(resets_at, before + 660 + 3);
+    EXPECT_EQ(resets_at % 60, 0);
     ASSERT_EQ(app.post("/api/realtime/end",
                        R"({"sessionId":")" + session_of(first) + R"(","duration":1})")
                   .status,

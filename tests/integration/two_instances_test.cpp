@@ -165,8 +165,9 @@ TEST_F(TwoInstancesTest, ConcurrentQuotaIsExactAcrossTwoProcesses) {
             issued.emplace_back(json::parse(r.body).at("sessionId").as_string());
         } else {
             ++refused;
-            // A slot frees when the earliest reservation runs out: within 30 minutes.
-            expect_quota_refusal(r, 29 * 60, 30 * 60 + 5);
+            // A slot frees when the earliest reservation runs out (30 minutes), at the whole
+            // minute that follows.
+            expect_quota_refusal(r, 29 * 60, 31 * 60 + 5);
         }
     }
     EXPECT_EQ(static_cast<int>(issued.size()), kLimit);
@@ -185,7 +186,7 @@ TEST_F(TwoInstancesTest, ConcurrentQuotaIsExactAcrossTwoProcesses) {
         R"({"sessionId":")" + issued.front() + R"(","duration":60,"messageCount":2,"endedBy":"user"})";
     ASSERT_EQ(instance(1).post("/api/realtime/end", end, auth).status, 200);
     EXPECT_EQ(instance(1).post("/api/realtime/token", "{}", auth).status, 200);
-    expect_quota_refusal(instance(1).post("/api/realtime/token", "{}", auth), 0, 30 * 60 + 5);
+    expect_quota_refusal(instance(1).post("/api/realtime/token", "{}", auth), 0, 31 * 60 + 5);
 }
 
 TEST_F(TwoInstancesTest, NeverEndedSessionsUseUpTheDailyMinutesOnEveryInstance) {

@@ -119,11 +119,11 @@ TEST(Migrations, SchemaHasTheSpecTablesColumnsAndIndexes) {
                   1)
             << index;
     }
-    // open_sessions is clustered on (user, expiry, session): no rowid, no second index.
-    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM pragma_index_list('open_sessions') "
+    // quota_slots is clustered on (user, release minute): no rowid, no second index.
+    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM pragma_index_list('quota_slots') "
                          "WHERE origin = 'pk'"),
               1);
-    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'open_sessions' "
+    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'quota_slots' "
                          "AND sql LIKE '%WITHOUT ROWID%'"),
               1);
     // events.id auto-increments (rowid alias on SQLite).

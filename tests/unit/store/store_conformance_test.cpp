@@ -515,12 +515,14 @@ TEST_P(StoreConformance, ConcurrentQuotaRefusesUntilASessionEnds) {
 
     ASSERT_TRUE(end(end_with("sess_a", "u", kT0 + 3000, 3)));
     EXPECT_TRUE(create(quota_record("sess_c", "u", kT0 + 4000, q)));
-    expect_exhausted(create(quota_record("sess_d", "u", kT0 + 5000, q)),
-                     (kT0 + 1000 + 30 * kMin) / 1000);
+    // sess_b's reservation ends at kT0 + 30 min + 1 s: its slot is held to the whole minute.
+    expect_exhausted(create(quota_record("sess_d", "u", kT0 + 5000, q)), (kT0 + 31 * kMin) / 1000);
 }
 
 TEST_P(StoreConformance, ConcurrentSlotIsReleasedWhenTheReservationExpires) {
     const auto q = limits(2, 0, 0, 60'000);
+    // Slots are released at whole minutes (kT0 is one): sess_a's at kT0 + 1 min, sess_b's
+    // (reservation over at kT0 + 70 s) at kT0 + 2 min.
     ASSERT_TRUE(create(quota_record("sess_a", "u", kT0, q)));
     ASSERT_TRUE(create(quota_record("sess_b", "u", kT0 + 10'000, q)));
     expect_exhausted(create(quota_record("sess_c", "u", kT0 + 59'999, q)), (kT0 + 60'000) / 1000);
@@ -528,7 +530,7 @@ TEST_P(StoreConformance, ConcurrentSlotIsReleasedWhenTheReservationExpires) {
     ASSERT_TRUE(create(quota_record("sess_c", "u", kT0 + 60'000, q)));
     // Ending the session whose slot already went frees nothing more.
     ASSERT_TRUE(end(end_with("sess_a", "u", kT0 + 60'001, 30)));
-    expect_exhausted(create(quota_record("sess_d", "u", kT0 + 60'002, q)), (kT0 + 70'000) / 1000);
+    expect_exhausted(create(quota_record("sess_d", "u", kT0 + 60'002, q)), (kT0 + 120'000) / 1000);
     ASSERT_TRUE(end(end_with("sess_b", "u", kT0 + 60'003, 30)));
     ASSERT_TRUE(create(quota_record("sess_d", "u", kT0 + 60'004, q)));
     expect_exhausted(create(quota_record("sess_e", "u", kT0 + 60'005, q)), (kT0 + 120'000) / 1000);
