@@ -9,6 +9,7 @@
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "support/log_capture.hpp"
 #include "integration/app_harness.hpp"
 
 namespace voicegate::test {
@@ -273,27 +274,6 @@ TEST(AppIntegration, UnreachableUpstreamIs503WithRetryAfter) {
     EXPECT_FALSE(r.header("retry-after").empty());
     EXPECT_EQ(r.body.find("sk-test"), std::string::npos);
 }
-
-// Captures everything the service logs while it runs.
-class LogCapture {
-public:
-    LogCapture() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
-        previous_ = spdlog::default_logger();
-        auto logger = std::make_shared<spdlog::logger>("capture", sink_);
-        logger->set_level(spdlog::level::trace);
-        spdlog::set_default_logger(logger);
-    }
-    ~LogCapture() { spdlog::set_default_logger(previous_); }
-    std::string text() {
-        spdlog::default_logger()->flush();
-        return out_.str();
-    }
-
-private:
-    std::ostringstream out_;
-    std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
-    std::shared_ptr<spdlog::logger> previous_;
-};
 
 TEST(AppIntegration, LogsNeverHoldKeyOrWholeToken) {
     LogCapture capture;

@@ -12,6 +12,7 @@
 
 #include "integration/app_harness.hpp"
 #include "ratelimit/redis_url.hpp"
+#include "support/log_capture.hpp"
 #include "support/redis_test_env.hpp"
 #include "support/tcp_proxy.hpp"
 
@@ -22,37 +23,6 @@ namespace voicegate::test {
 namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
-
-class LogCapture {
-public:
-    LogCapture() : sink_(std::make_shared<spdlog::sinks::ostream_sink_mt>(out_)) {
-        previous_ = spdlog::default_logger();
-        auto logger = std::make_shared<spdlog::logger>("capture", sink_);
-        logger->set_level(spdlog::level::trace);
-        spdlog::set_default_logger(logger);
-    }
-    ~LogCapture() { spdlog::set_default_logger(previous_); }
-    LogCapture(const LogCapture&) = delete;
-    LogCapture& operator=(const LogCapture&) = delete;
-    std::string text() {
-        spdlog::default_logger()->flush();
-        return out_.str();
-    }
-    int count(const std::string& needle) {
-        const auto all = text();
-        int n = 0;
-        for (auto pos = all.find(needle); pos != std::string::npos;
-             pos = all.find(needle, pos + needle.size())) {
-            ++n;
-        }
-        return n;
-    }
-
-private:
-    std::ostringstream out_;
-    std::shared_ptr<spdlog::sinks::ostream_sink_mt> sink_;
-    std::shared_ptr<spdlog::logger> previous_;
-};
 
 class RedisLimits : public ::testing::Test {
 protected:
