@@ -128,13 +128,6 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(
             return r.error();
         }
     }
-    if (options.wal_autocheckpoint_pages > 0) {
-        if (auto r = conn->exec_script("PRAGMA wal_autocheckpoint=" +
-                                       std::to_string(options.wal_autocheckpoint_pages));
-            !r) {
-            return r.error();
-        }
-    }
     if (options.read_only) {
         if (auto r = conn->exec_script("PRAGMA query_only=1"); !r) {
             return r.error();

@@ -68,7 +68,6 @@ struct SqliteConnectionOptions {
     std::string synchronous;  // "FULL" | "NORMAL" | "" (leave the default)
     bool wal = true;          // journal_mode=WAL (ignored for :memory:)
     int busy_timeout_ms = 5000;
-    int wal_autocheckpoint_pages = 0;  // PRAGMA wal_autocheckpoint; 0: SQLite's default (1000)
 };
 
 /// One SQLite connection with a prepared-statement cache. Opened with SQLITE_OPEN_NOMUTEX: the

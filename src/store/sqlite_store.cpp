@@ -592,7 +592,6 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
     wopts.synchronous = sync;
     wopts.wal = true;
     wopts.busy_timeout_ms = options.busy_timeout_ms;
-    wopts.wal_autocheckpoint_pages = options.wal_autocheckpoint_pages;
     auto writer = SqliteConnection::open(wopts);
     if (!writer) {
         return writer.error();

@@ -35,12 +35,6 @@ struct SqliteOptions {
                                        // checkpoints (survives kill -9, not power loss)
     std::size_t batch_max = 1024;      // most ops per group commit (>= 1)
     int busy_timeout_ms = 5000;        // wait for locks held by other processes
-    // The commit that finds the WAL this many pages long copies it into the database (and
-    // fsyncs). SQLite's default, 1,000, had that work take a quarter of the store's time at
-    // full load (profiled); 10,000 (a WAL of up to ~40 MB) lets hot pages (appends, index
-    // tails, quota counters) be copied once per checkpoint instead of ten times, and makes the
-    // stall rarer. Store bench, quotas on, 200k sessions: creates +18%, p99 11 ms -> 4 ms.
-    int wal_autocheckpoint_pages = 10'000;
     const Clock* clock = nullptr;      // fills missing timestamps; nullptr -> system clock
 };
 
