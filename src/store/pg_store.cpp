@@ -472,7 +472,8 @@ std::vector<std::string> lock_keys(const std::vector<std::unique_ptr<PgOpBase>>&
     return keys;
 }
 
-/// The sorted, distinct users whose quotas the batch decides (each needs its lock, even alone).
+/// The sorted, distinct users whose quotas the batch decides or settles (each needs its lock,
+/// even alone).
 std::vector<std::string> user_lock_keys(const std::vector<std::unique_ptr<PgOpBase>>& batch) {
     std::vector<std::string> keys;
     for (const auto& op : batch) {
@@ -1176,9 +1177,14 @@ boost::asio::awaitable<Result<EndOutcome>> PgStore::end_session(EndRequest reque
         }
         return fail(Error::internal, {}, "postgres: end_session changed no row");
     };
-    std::string no_user;
+    // With auth on, the caller is the session's owner (or gets a 403): the end then takes the
+    // same per-user lock as the user's quota-checked creates, in the same sorted order, so two
+    // instances' batches settling the same users' quota rows cannot deadlock. Without auth the
+    // owner is unknown until the row is read; a rare deadlock there is detected by PostgreSQL
+    // and the batch retried (PgStoreStats::conflict_retries).
+    std::string user = request.check_owner ? request.caller_user_id : std::string();
     co_return co_await submit<EndOutcome>(worker, PgStatement::end_session, std::move(params),
-                                          std::move(key), std::move(decode), std::move(no_user));
+                                          std::move(key), std::move(decode), std::move(user));
 }
 
 boost::asio::awaitable<Result<void>> PgStore::append_event(Event event) {
