@@ -2,6 +2,8 @@
 
 #include <array>
 #include <atomic>
+#include <mutex>
+#include <vector>
 
 #include <boost/asio/this_coro.hpp>
 #include <openssl/evp.h>
@@ -69,24 +71,40 @@ std::string sha1_hex(std::string_view text) {
     return out;
 }
 
-// Reachability shared by every loop's connection: logs once per change.
+// Reachability of Redis over every loop's connection, logged once per change of the whole:
+// "unreachable" when a first connection fails, "reconnected" once every failed one is back.
+// Judging by any single connection would flap while loops recover one by one (one loop back,
+// another's attempt still failing), logging the same outage twice.
 class HealthLog {
 public:
-    HealthLog(std::string where, bool fail_open)
-        : where_(std::move(where)), fail_open_(fail_open) {}
+    HealthLog(std::string where, bool fail_open, std::size_t connections)
+        : where_(std::move(where)), fail_open_(fail_open), conns_(connections) {}
 
-    void note(bool up, const std::string& why) {
+    void note(std::size_t conn, bool up, const std::string& why) {
         const int want = up ? kUp : kDown;
-        if (state_.load(std::memory_order_relaxed) == want) {
+        // The common case (a request on a healthy connection) is one relaxed load.
+        if (conn >= conns_.size() || conns_[conn].load(std::memory_order_relaxed) == want) {
             return;
         }
-        const int before = state_.exchange(want);
-        if (before == want) {
+        std::lock_guard lock(mutex_);
+        if (conns_[conn].exchange(want) == want) {
             return;
         }
-        if (up && before == kUnknown) {
+        int down = 0;
+        int ups = 0;
+        for (const auto& c : conns_) {
+            const int v = c.load();
+            down += v == kDown ? 1 : 0;
+            ups += v == kUp ? 1 : 0;
+        }
+        const int whole = down > 0 ? kDown : (ups > 0 ? kUp : kUnknown);
+        const int before = whole_.exchange(whole);
+        if (whole == before || whole == kUnknown) {
+            return;
+        }
+        if (whole == kUp && before == kUnknown) {
             spdlog::info("redis: connected to {}; rate limits are shared", where_);
-        } else if (up) {
+        } else if (whole == kUp) {
             spdlog::info("redis: reconnected to {}", where_);
         } else {
             spdlog::warn("redis: unreachable ({}: {}); rate limiting fails {} until it is back",
@@ -97,7 +115,7 @@ public:
     }
 
     RedisLimiter::Health health() const {
-        switch (state_.load()) {
+        switch (whole_.load()) {
             case kUp:
                 return RedisLimiter::Health::up;
             case kDown:
@@ -113,7 +131,9 @@ private:
     static constexpr int kDown = 2;
     std::string where_;  // the redacted URL
     bool fail_open_;
-    std::atomic<int> state_{kUnknown};
+    std::vector<std::atomic<int>> conns_;  // each loop's connection: kUnknown, kUp or kDown
+    std::mutex mutex_;                     // changes of state (rare)
+    std::atomic<int> whole_{kUnknown};
 };
 
 // The script's answer as Decisions, or why it is not a valid answer to `checks`.
@@ -159,10 +179,12 @@ struct RedisLimiter::Impl {
     std::vector<std::pair<asio::io_context*, std::unique_ptr<RedisConnection>>> conns;
     std::atomic<bool> closed{false};  // shut down: failures are not outages
 
-    RedisConnection* find(const asio::execution_context& ctx) const {
-        for (const auto& [loop, conn] : conns) {
-            if (static_cast<const asio::execution_context*>(loop) == &ctx) {
-                return conn.get();
+    /// The connection of the loop `ctx` and its index, or nullptr.
+    RedisConnection* find(const asio::execution_context& ctx, std::size_t& index) const {
+        for (std::size_t i = 0; i < conns.size(); ++i) {
+            if (static_cast<const asio::execution_context*>(conns[i].first) == &ctx) {
+                index = i;
+                return conns[i].second.get();
             }
         }
         return nullptr;
@@ -181,16 +203,18 @@ const std::string& RedisLimiter::script_sha1() {
 RedisLimiter::RedisLimiter(RedisLimiterOptions options, const std::vector<asio::io_context*>& loops)
     : impl_(std::make_shared<Impl>()) {
     impl_->opts = std::move(options);
-    impl_->health = std::make_shared<HealthLog>(impl_->opts.url.redacted(), impl_->opts.fail_open);
-    for (auto* loop : loops) {
+    impl_->health = std::make_shared<HealthLog>(impl_->opts.url.redacted(), impl_->opts.fail_open,
+                                                loops.size());
+    for (std::size_t i = 0; i < loops.size(); ++i) {
+        auto* loop = loops[i];
         RedisConnectionOptions co;
         co.url = impl_->opts.url;
         co.setup = {{"SCRIPT", "LOAD", std::string(kScript)}};
         co.connect_timeout = impl_->opts.connect_timeout;
         co.backoff_min = impl_->opts.backoff_min;
         co.backoff_max = impl_->opts.backoff_max;
-        co.on_state = [health = impl_->health](bool up, const std::string& why) {
-            health->note(up, why);
+        co.on_state = [health = impl_->health, i](bool up, const std::string& why) {
+            health->note(i, up, why);
         };
         impl_->conns.emplace_back(loop, std::make_unique<RedisConnection>(*loop, std::move(co)));
     }
@@ -224,7 +248,8 @@ asio::awaitable<Result<std::vector<Decision>>> RedisLimiter::check(std::vector<L
         co_return std::vector<Decision>{};
     }
     const auto ex = co_await asio::this_coro::executor;
-    RedisConnection* conn = impl->find(asio::query(ex, asio::execution::context));
+    std::size_t conn_index = 0;
+    RedisConnection* conn = impl->find(asio::query(ex, asio::execution::context), conn_index);
     if (conn == nullptr) {
         co_return fail(Error::internal, {}, "redis limiter used off its event loops");
     }
@@ -253,12 +278,12 @@ asio::awaitable<Result<std::vector<Decision>>> RedisLimiter::check(std::vector<L
     Result<std::vector<Decision>> out =
         reply ? parse_answer(*reply, checks) : Result<std::vector<Decision>>(reply.error());
     if (out) {
-        impl->health->note(true, {});
+        impl->health->note(conn_index, true, {});
         co_return out;
     }
     if (!impl->closed) {
         const auto& why = out.error().details;
-        impl->health->note(false, why.rfind("redis: ", 0) == 0 ? why.substr(7) : why);
+        impl->health->note(conn_index, false, why.rfind("redis: ", 0) == 0 ? why.substr(7) : why);
     }
     if (impl->opts.fail_open) {
         // Allowed and not enforced: limit 0 renders no RateLimit headers.
