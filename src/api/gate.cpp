@@ -212,21 +212,17 @@ boost::asio::awaitable<Result<void>> Gate::limit_token(
     co_return Result<void>{};
 }
 
-bool Gate::route_limited(std::string_view path) const {
-    return std::any_of(route_rates_.begin(), route_rates_.end(),
-                       [&](const auto& r) { return r.first == path; });
+const ratelimit::Rate* Gate::route_rate(std::string_view path) const {
+    const auto it = std::find_if(route_rates_.begin(), route_rates_.end(),
+                                 [&](const auto& r) { return r.first == path; });
+    return it == route_rates_.end() ? nullptr : &it->second;
 }
 
 boost::asio::awaitable<Result<void>> Gate::limit_route(
-    const std::string& path, const std::string& ip,
+    const std::string& path, const ratelimit::Rate& rate, const std::string& ip,
     std::vector<std::pair<std::string, std::string>>& headers) const {
-    const auto it = std::find_if(route_rates_.begin(), route_rates_.end(),
-                                 [&](const auto& r) { return r.first == path; });
-    if (it == route_rates_.end()) {
-        co_return Result<void>{};
-    }
     std::vector<ratelimit::LimitCheck> checks;
-    checks.push_back({"route:" + path + ":ip:" + ip, it->second});
+    checks.push_back({"route:" + path + ":ip:" + ip, rate});
     auto decided = co_await limiter_.check(std::move(checks));
     if (!decided) {
         co_return limiter_unavailable(decided.error());

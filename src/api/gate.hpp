@@ -61,16 +61,16 @@ public:
         const std::string& user, const std::string& ip,
         std::vector<std::pair<std::string, std::string>>& headers) const;
 
-    /// The operator's extra per-client-IP limit on `path` (VOICEGATE_RATE_ROUTES), if any.
-    /// Same answers as limit_token: 429 with Retry-After, 503 when the limiter cannot decide;
-    /// `headers` receives RateLimit-Policy / RateLimit. Succeeds at once for an unlisted path.
-    /// The caller must co_await at once (the references must outlive the call).
-    boost::asio::awaitable<Result<void>> limit_route(
-        const std::string& path, const std::string& ip,
-        std::vector<std::pair<std::string, std::string>>& headers) const;
+    /// The operator's extra per-client-IP limit on `path` (VOICEGATE_RATE_ROUTES), or nullptr.
+    const ratelimit::Rate* route_rate(std::string_view path) const;
 
-    /// True if `path` has an operator limit (saves a coroutine frame on unlisted routes).
-    bool route_limited(std::string_view path) const;
+    /// Counts one request to `path` from `ip` against `rate` (from route_rate). Same answers as
+    /// limit_token: 429 with Retry-After, 503 when the limiter cannot decide; `headers`
+    /// receives RateLimit-Policy / RateLimit. The caller must co_await at once (the references
+    /// must outlive the call).
+    boost::asio::awaitable<Result<void>> limit_route(
+        const std::string& path, const ratelimit::Rate& rate, const std::string& ip,
+        std::vector<std::pair<std::string, std::string>>& headers) const;
 
     bool auth_enabled() const { return verifier_.has_value(); }
 

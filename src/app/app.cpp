@@ -303,8 +303,8 @@ asio::awaitable<http::Response> App::Impl::handle(http::Request& req) {
     // The operator's per-route limits (VOICEGATE_RATE_ROUTES) come before the handler.
     std::vector<std::pair<std::string, std::string>> limit_headers;
     Result<void> allowed;
-    if (gate->route_limited(req.path)) {
-        allowed = co_await gate->limit_route(req.path, req.client_ip, limit_headers);
+    if (const auto* rate = gate->route_rate(req.path)) {
+        allowed = co_await gate->limit_route(req.path, *rate, req.client_ip, limit_headers);
     }
     http::Response res;
     if (allowed) {

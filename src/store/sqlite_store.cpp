@@ -298,21 +298,6 @@ Result<void> run(OpContext& ctx, const std::string& sql, Bind bind) {
     return {};
 }
 
-/// The first column of the first row of `sql` (0 if no row), with `bind` filling parameters.
-template <class Bind>
-Result<std::int64_t> scalar(OpContext& ctx, const std::string& sql, Bind bind) {
-    auto s = ctx.conn.use(sql);
-    if (!s) {
-        return s.error();
-    }
-    bind(*s);
-    auto row = s->step();
-    if (!row) {
-        return row.error();
-    }
-    return *row ? s->column_int(0) : 0;
-}
-
 /// Reads the user's quota state as of rec.issued_at_ms and decides. Exact: the single writer
 /// runs it inside the batch's BEGIN IMMEDIATE transaction, so no other writer, in this process
 /// or another on the same file, can change the user's rows between the reads and the insert.

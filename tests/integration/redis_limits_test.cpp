@@ -12,6 +12,7 @@
 
 #include "integration/app_harness.hpp"
 #include "ratelimit/redis_url.hpp"
+#include "support/eventually.hpp"
 #include "support/log_capture.hpp"
 #include "support/redis_test_env.hpp"
 #include "support/tcp_proxy.hpp"
@@ -46,17 +47,6 @@ protected:
     }
     std::string proxied_url(const TcpProxy& proxy) const {
         return "redis://127.0.0.1:" + std::to_string(proxy.port()) + "/0";
-    }
-    template <class Pred>
-    static bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-        const auto end = std::chrono::steady_clock::now() + limit;
-        while (std::chrono::steady_clock::now() < end) {
-            if (pred()) {
-                return true;
-            }
-            std::this_thread::sleep_for(50ms);
-        }
-        return pred();
     }
 
     LogCapture log_;  // first: outlives the Apps

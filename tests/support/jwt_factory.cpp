@@ -72,6 +72,21 @@ TestKey TestKey::ec(const char* curve) {
     return TestKey(std::shared_ptr<EVP_PKEY>(k, EVP_PKEY_free));
 }
 
+const TestKey& shared_rsa_key() {
+    static const auto k = TestKey::rsa();
+    return k;
+}
+
+const TestKey& shared_ec_key() {
+    static const auto k = TestKey::ec("P-256");
+    return k;
+}
+
+const TestKey& shared_p384_key() {
+    static const auto k = TestKey::ec("P-384");
+    return k;
+}
+
 bool TestKey::is_rsa() const {
     return EVP_PKEY_is_a(key_.get(), "RSA") == 1;
 }

@@ -35,6 +35,12 @@ private:
     std::shared_ptr<EVP_PKEY> key_;
 };
 
+/// One key of each kind for the whole test process, made on first use (RSA key generation is
+/// slow); for tests that need "a" key, not a key of their own.
+const TestKey& shared_rsa_key();
+const TestKey& shared_ec_key();  // P-256
+const TestKey& shared_p384_key();
+
 /// `{"keys":[...]}` as JSON text.
 std::string jwks_json(const std::vector<boost::json::object>& keys);
 

@@ -14,19 +14,10 @@
 namespace voicegate::auth {
 namespace {
 namespace json = boost::json;
+using test::shared_ec_key;
+using test::shared_p384_key;
+using test::shared_rsa_key;
 
-const test::TestKey& rsa_key() {
-    static const auto k = test::TestKey::rsa();
-    return k;
-}
-const test::TestKey& ec_key() {
-    static const auto k = test::TestKey::ec("P-256");
-    return k;
-}
-const test::TestKey& p384_key() {
-    static const auto k = test::TestKey::ec("P-384");
-    return k;
-}
 
 // Parses a one-key JWKS and returns the skip reason ("" if the key was kept).
 std::string skip_reason(const json::object& jwk) {
@@ -44,8 +35,8 @@ std::string skip_reason(const json::object& jwk) {
 
 TEST(ParseJwks, BuildsRsaAndP256Keys) {
     auto set = parse_jwks(
-        test::jwks_json({rsa_key().public_jwk("r1", "RS256"), ec_key().public_jwk("e1", "ES256"),
-                         ec_key().public_jwk("e2", "", "")}));
+        test::jwks_json({shared_rsa_key().public_jwk("r1", "RS256"), shared_ec_key().public_jwk("e1", "ES256"),
+                         shared_ec_key().public_jwk("e2", "", "")}));
     ASSERT_TRUE(set) << set.error().message;
     ASSERT_EQ(set->keys.size(), 3U);
     EXPECT_TRUE(set->skipped.empty());
@@ -62,8 +53,8 @@ TEST(ParseJwks, BuildsRsaAndP256Keys) {
 
 TEST(ParseJwks, KeysAcceptOnlyTheirOwnAlgorithm) {
     auto set =
-        parse_jwks(test::jwks_json({rsa_key().public_jwk("r", ""), ec_key().public_jwk("e", ""),
-                                    rsa_key().public_jwk("r-pinned", "RS256")}));
+        parse_jwks(test::jwks_json({shared_rsa_key().public_jwk("r", ""), shared_ec_key().public_jwk("e", ""),
+                                    shared_rsa_key().public_jwk("r-pinned", "RS256")}));
     ASSERT_TRUE(set);
     const auto& rsa = set->keys[0];
     const auto& ec = set->keys[1];
@@ -98,15 +89,15 @@ TEST(ParseJwks, RefusesUnusableDocuments) {
 }
 
 TEST(ParseJwks, SkipsUnusableKeysWithAReason) {
-    auto rsa = rsa_key().public_jwk("r", "RS256");
-    auto ec = ec_key().public_jwk("e", "ES256");
+    auto rsa = shared_rsa_key().public_jwk("r", "RS256");
+    auto ec = shared_ec_key().public_jwk("e", "ES256");
 
     EXPECT_NE(skip_reason(json::object{{"kty", "oct"}, {"k", "c2VjcmV0"}, {"kid", "h"}})
                   .find("symmetric"),
               std::string::npos);
-    EXPECT_NE(skip_reason(p384_key().public_jwk("p384", "ES384")).find("P-384"), std::string::npos);
+    EXPECT_NE(skip_reason(shared_p384_key().public_jwk("p384", "ES384")).find("P-384"), std::string::npos);
     // A P-384 key that claims ES256 is still refused on its curve.
-    EXPECT_NE(skip_reason(p384_key().public_jwk("p384", "ES256")).find("curve"), std::string::npos);
+    EXPECT_NE(skip_reason(shared_p384_key().public_jwk("p384", "ES256")).find("curve"), std::string::npos);
     EXPECT_NE(skip_reason(json::object{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", "AAAA"}})
                   .find("not supported"),
               std::string::npos);
@@ -156,36 +147,36 @@ TEST(ParseJwks, RefusesWeakOrBrokenRsaKeys) {
     const auto small = test::TestKey::rsa(1024);
     EXPECT_NE(skip_reason(small.public_jwk("small", "RS256")).find("1024 bits"), std::string::npos);
 
-    auto even = rsa_key().public_jwk("even", "RS256");
+    auto even = shared_rsa_key().public_jwk("even", "RS256");
     auto n = *base64url_decode(even["n"].as_string());
     n.back() = static_cast<char>(n.back() & ~1);
     even["n"] = base64url_encode(n);
     EXPECT_NE(skip_reason(even).find("even"), std::string::npos);
 
-    auto e1 = rsa_key().public_jwk("e1", "RS256");
+    auto e1 = shared_rsa_key().public_jwk("e1", "RS256");
     e1["e"] = base64url_encode(std::string(1, '\x01'));
     EXPECT_NE(skip_reason(e1).find("exponent"), std::string::npos);
 }
 
 TEST(ParseJwks, RefusesEcPointsOffTheCurveOrOfTheWrongSize) {
-    auto off = ec_key().public_jwk("off", "ES256");
+    auto off = shared_ec_key().public_jwk("off", "ES256");
     auto y = *base64url_decode(off["y"].as_string());
     y.back() = static_cast<char>(y.back() ^ 1);
     off["y"] = base64url_encode(y);
     EXPECT_NE(skip_reason(off).find("not on the curve"), std::string::npos);
 
     // P-384 coordinates dressed up as P-256.
-    auto dressed = p384_key().public_jwk("dressed", "ES256");
+    auto dressed = shared_p384_key().public_jwk("dressed", "ES256");
     dressed["crv"] = "P-256";
     EXPECT_NE(skip_reason(dressed).find("32 bytes"), std::string::npos);
 
-    auto short_x = ec_key().public_jwk("short", "ES256");
+    auto short_x = shared_ec_key().public_jwk("short", "ES256");
     short_x["x"] = base64url_encode(std::string(31, '\x01'));
     EXPECT_NE(skip_reason(short_x).find("32 bytes"), std::string::npos);
 }
 
 TEST(ParseJwks, KeepsAtMostTheKeyLimit) {
-    std::vector<json::object> keys(kMaxJwksKeys + 3, ec_key().public_jwk("same", "ES256"));
+    std::vector<json::object> keys(kMaxJwksKeys + 3, shared_ec_key().public_jwk("same", "ES256"));
     auto set = parse_jwks(test::jwks_json(keys));
     ASSERT_TRUE(set);
     EXPECT_EQ(set->keys.size(), kMaxJwksKeys);
@@ -199,7 +190,7 @@ TEST(JwksCache, StartsEmptyAndSwapsSnapshots) {
     EXPECT_TRUE(before->keys.empty());
     EXPECT_EQ(cache.generation(), 0U);
 
-    auto set = parse_jwks(test::jwks_json({ec_key().public_jwk("e1", "ES256")}));
+    auto set = parse_jwks(test::jwks_json({shared_ec_key().public_jwk("e1", "ES256")}));
     ASSERT_TRUE(set);
     cache.update(std::move(*set));
     EXPECT_EQ(cache.generation(), 1U);

@@ -17,6 +17,9 @@
 namespace voicegate::auth {
 namespace {
 namespace json = boost::json;
+using test::shared_ec_key;
+using test::shared_p384_key;
+using test::shared_rsa_key;
 
 // Supabase's well-known local-development secret: 40+ bytes, used as raw bytes.
 const std::string kSecret = "super-secret-jwt-token-with-at-least-32-characters-long";
@@ -32,29 +35,17 @@ JwtConfig config(std::string secret, std::string issuer = {},
     return c;
 }
 
-const test::TestKey& rsa_key() {
-    static const auto k = test::TestKey::rsa();
-    return k;
-}
-const test::TestKey& ec_key() {
-    static const auto k = test::TestKey::ec("P-256");
-    return k;
-}
 const test::TestKey& other_ec_key() {
     static const auto k = test::TestKey::ec("P-256");
-    return k;
-}
-const test::TestKey& p384_key() {
-    static const auto k = test::TestKey::ec("P-384");
     return k;
 }
 
 class JwtVerifierTest : public ::testing::Test {
 protected:
     JwtVerifierTest() {
-        auto set = parse_jwks(test::jwks_json({rsa_key().public_jwk("rsa-1", "RS256"),
-                                               ec_key().public_jwk("ec-1", "ES256"),
-                                               p384_key().public_jwk("p384", "ES384")}));
+        auto set = parse_jwks(test::jwks_json({shared_rsa_key().public_jwk("rsa-1", "RS256"),
+                                               shared_ec_key().public_jwk("ec-1", "ES256"),
+                                               shared_p384_key().public_jwk("p384", "ES384")}));
         EXPECT_TRUE(set);
         EXPECT_EQ(set->keys.size(), 2U);  // the P-384 key is skipped
         jwks_.update(std::move(*set));
@@ -125,7 +116,7 @@ TEST_F(JwtVerifierTest, AcceptsHs256) {
 
 TEST_F(JwtVerifierTest, AcceptsRs256) {
     const auto v = full();
-    auto r = v.verify(test::sign_rs256(header("RS256", "rsa-1"), claims(), rsa_key()));
+    auto r = v.verify(test::sign_rs256(header("RS256", "rsa-1"), claims(), shared_rsa_key()));
     ASSERT_TRUE(r) << r.error().details;
     EXPECT_EQ(r->sub, kUserId);
     EXPECT_EQ(r->role, "authenticated");
@@ -133,15 +124,15 @@ TEST_F(JwtVerifierTest, AcceptsRs256) {
 
 TEST_F(JwtVerifierTest, AcceptsEs256) {
     const auto v = full();
-    auto r = v.verify(test::sign_es256(header("ES256", "ec-1"), claims(), ec_key()));
+    auto r = v.verify(test::sign_es256(header("ES256", "ec-1"), claims(), shared_ec_key()));
     ASSERT_TRUE(r) << r.error().details;
     EXPECT_EQ(r->sub, kUserId);
 }
 
 TEST_F(JwtVerifierTest, AcceptsAsymmetricTokensWithoutKid) {
     const auto v = full();
-    EXPECT_TRUE(v.verify(test::sign_es256(header("ES256"), claims(), ec_key())));
-    EXPECT_TRUE(v.verify(test::sign_rs256(header("RS256"), claims(), rsa_key())));
+    EXPECT_TRUE(v.verify(test::sign_es256(header("ES256"), claims(), shared_ec_key())));
+    EXPECT_TRUE(v.verify(test::sign_rs256(header("RS256"), claims(), shared_rsa_key())));
 }
 
 TEST_F(JwtVerifierTest, AcceptsSupabaseAccessTokens) {
@@ -163,8 +154,8 @@ TEST_F(JwtVerifierTest, AcceptsSupabaseAccessTokens) {
         {"is_anonymous", false}};
     const auto v = verifier(config(kSecret, kIssuer, {"authenticated"}));
     for (const auto& token :
-         {test::sign_es256(header("ES256", "ec-1"), supabase_claims, ec_key()),
-          test::sign_rs256(header("RS256", "rsa-1"), supabase_claims, rsa_key()),
+         {test::sign_es256(header("ES256", "ec-1"), supabase_claims, shared_ec_key()),
+          test::sign_rs256(header("RS256", "rsa-1"), supabase_claims, shared_rsa_key()),
           test::sign_hs256(header("HS256"), supabase_claims, kSecret)}) {
         auto r = v.verify(token);
         ASSERT_TRUE(r) << r.error().details;
@@ -240,11 +231,11 @@ TEST_F(JwtVerifierTest, RefusesAlgNone) {
 
 TEST_F(JwtVerifierTest, RefusesHs256SignedWithThePublicKey) {
     // The classic key-confusion attack: HMAC keyed with the server's public RSA/EC key.
-    const auto rsa_jwk = rsa_key().public_jwk("rsa-1");
-    const std::vector<std::string> public_bytes = {rsa_key().public_pem(),
-                                                   rsa_key().public_der(),
-                                                   ec_key().public_pem(),
-                                                   ec_key().public_der(),
+    const auto rsa_jwk = shared_rsa_key().public_jwk("rsa-1");
+    const std::vector<std::string> public_bytes = {shared_rsa_key().public_pem(),
+                                                   shared_rsa_key().public_der(),
+                                                   shared_ec_key().public_pem(),
+                                                   shared_ec_key().public_der(),
                                                    *base64url_decode(rsa_jwk.at("n").as_string()),
                                                    json::serialize(rsa_jwk)};
 
@@ -265,16 +256,16 @@ TEST_F(JwtVerifierTest, RefusesUnconfiguredAlgorithms) {
     expect_refused(jwks_only, test::sign_hs256(header("HS256"), claims(), kSecret),
                    JwtReason::alg_not_allowed);
     const auto secret_only = verifier(config(kSecret), false);
-    expect_refused(secret_only, test::sign_rs256(header("RS256", "rsa-1"), claims(), rsa_key()),
+    expect_refused(secret_only, test::sign_rs256(header("RS256", "rsa-1"), claims(), shared_rsa_key()),
                    JwtReason::alg_not_allowed);
-    expect_refused(secret_only, test::sign_es256(header("ES256", "ec-1"), claims(), ec_key()),
+    expect_refused(secret_only, test::sign_es256(header("ES256", "ec-1"), claims(), shared_ec_key()),
                    JwtReason::alg_not_allowed);
 
     const auto v = full();
     for (const char* alg : {"HS384", "HS512", "RS384", "RS512", "PS256", "ES384", "ES512", "EdDSA",
                             "RSA-OAEP", "dir", "hs256", "rs256"}) {
         const auto in = test::signing_input(header(alg, "rsa-1"), claims());
-        expect_refused(v, in + "." + base64url_encode(test::rsa_sha256(rsa_key(), in)),
+        expect_refused(v, in + "." + base64url_encode(test::rsa_sha256(shared_rsa_key(), in)),
                        JwtReason::unsupported_alg);
     }
 }
@@ -282,20 +273,20 @@ TEST_F(JwtVerifierTest, RefusesUnconfiguredAlgorithms) {
 TEST_F(JwtVerifierTest, RefusesKeysOfTheWrongType) {
     const auto v = full();
     // RS256 header pointing at the EC key (signed with RSA, or with the EC key itself).
-    expect_refused(v, test::sign_rs256(header("RS256", "ec-1"), claims(), rsa_key()),
+    expect_refused(v, test::sign_rs256(header("RS256", "ec-1"), claims(), shared_rsa_key()),
                    JwtReason::key_mismatch);
     {
         const auto in = test::signing_input(header("RS256", "ec-1"), claims());
-        expect_refused(v, in + "." + base64url_encode(test::ecdsa_sha256_der(ec_key(), in)),
+        expect_refused(v, in + "." + base64url_encode(test::ecdsa_sha256_der(shared_ec_key(), in)),
                        JwtReason::key_mismatch);
     }
     // ES256 header pointing at the RSA key.
-    expect_refused(v, test::sign_es256(header("ES256", "rsa-1"), claims(), ec_key()),
+    expect_refused(v, test::sign_es256(header("ES256", "rsa-1"), claims(), shared_ec_key()),
                    JwtReason::key_mismatch);
     // RS256 signature under an ES256 header, no kid: the EC key refuses it.
     {
         const auto in = test::signing_input(header("ES256"), claims());
-        expect_refused(v, in + "." + base64url_encode(test::rsa_sha256(rsa_key(), in)),
+        expect_refused(v, in + "." + base64url_encode(test::rsa_sha256(shared_rsa_key(), in)),
                        JwtReason::bad_signature);
     }
 }
@@ -303,19 +294,19 @@ TEST_F(JwtVerifierTest, RefusesKeysOfTheWrongType) {
 TEST_F(JwtVerifierTest, RefusesEs256OnTheWrongCurve) {
     const auto v = full();
     // The P-384 key was skipped at JWKS parsing: its kid is unknown.
-    expect_refused(v, test::sign_es256(header("ES256", "p384"), claims(), p384_key()),
+    expect_refused(v, test::sign_es256(header("ES256", "p384"), claims(), shared_p384_key()),
                    JwtReason::unknown_kid);
     // A P-384 signature (96 bytes r||s) presented for the P-256 key.
-    expect_refused(v, test::sign_es256(header("ES256", "ec-1"), claims(), p384_key()),
+    expect_refused(v, test::sign_es256(header("ES256", "ec-1"), claims(), shared_p384_key()),
                    JwtReason::bad_signature);
     // Same, no kid.
-    expect_refused(v, test::sign_es256(header("ES256"), claims(), p384_key()),
+    expect_refused(v, test::sign_es256(header("ES256"), claims(), shared_p384_key()),
                    JwtReason::bad_signature);
 }
 
 TEST_F(JwtVerifierTest, RefusesEs256InDerForm) {
     const auto in = test::signing_input(header("ES256", "ec-1"), claims());
-    expect_refused(full(), in + "." + base64url_encode(test::ecdsa_sha256_der(ec_key(), in)),
+    expect_refused(full(), in + "." + base64url_encode(test::ecdsa_sha256_der(shared_ec_key(), in)),
                    JwtReason::bad_signature);
 }
 
@@ -331,10 +322,10 @@ TEST_F(JwtVerifierTest, RefusesBadSignatures) {
     expect_refused(v, test::sign_hs256(header("HS256"), claims(), kSecret + "x"),
                    JwtReason::bad_signature);
     expect_refused(
-        v, flip_last_sig_char(test::sign_rs256(header("RS256", "rsa-1"), claims(), rsa_key())),
+        v, flip_last_sig_char(test::sign_rs256(header("RS256", "rsa-1"), claims(), shared_rsa_key())),
         JwtReason::bad_signature);
     expect_refused(
-        v, flip_last_sig_char(test::sign_es256(header("ES256", "ec-1"), claims(), ec_key())),
+        v, flip_last_sig_char(test::sign_es256(header("ES256", "ec-1"), claims(), shared_ec_key())),
         JwtReason::bad_signature);
     expect_refused(v, test::sign_es256(header("ES256", "ec-1"), claims(), other_ec_key()),
                    JwtReason::bad_signature);
@@ -490,7 +481,7 @@ TEST_F(JwtVerifierTest, UnknownKidAsksForARefreshThatThenSucceeds) {
     // The wiring the HTTP layer does: gate, fetch, parse, update, verify once more.
     ASSERT_TRUE(jwks_.should_refresh(clock_.now_ms()));
     auto fetched = parse_jwks(test::jwks_json(
-        {ec_key().public_jwk("ec-1", "ES256"), rotated.public_jwk("ec-2", "ES256")}));
+        {shared_ec_key().public_jwk("ec-1", "ES256"), rotated.public_jwk("ec-2", "ES256")}));
     ASSERT_TRUE(fetched);
     jwks_.update(std::move(*fetched));
     auto second = v.verify_detailed(token);
@@ -509,7 +500,7 @@ TEST_F(JwtVerifierTest, UnknownKidAsksForARefreshThatThenSucceeds) {
 TEST_F(JwtVerifierTest, OtherFailuresDoNotAskForARefresh) {
     const auto v = full();
     for (const auto& token : {test::sign_es256(header("ES256", "ec-1"), claims(), other_ec_key()),
-                              test::sign_rs256(header("RS256", "ec-1"), claims(), rsa_key()),
+                              test::sign_rs256(header("RS256", "ec-1"), claims(), shared_rsa_key()),
                               test::sign_hs256(header("HS256"), claims(-100), kSecret)}) {
         EXPECT_FALSE(v.verify_detailed(token).refresh_may_help());
     }
@@ -517,12 +508,12 @@ TEST_F(JwtVerifierTest, OtherFailuresDoNotAskForARefresh) {
 
 TEST_F(JwtVerifierTest, AsymmetricAlgWithNoKeysOfThatTypeIsUnknownKid) {
     JwksCache only_ec;
-    auto set = parse_jwks(test::jwks_json({ec_key().public_jwk("ec-1", "ES256")}));
+    auto set = parse_jwks(test::jwks_json({shared_ec_key().public_jwk("ec-1", "ES256")}));
     ASSERT_TRUE(set);
     only_ec.update(std::move(*set));
     auto v = JwtVerifier::create(JwtConfig{}, &only_ec, clock_);
     ASSERT_TRUE(v);
-    const auto r = v->verify_detailed(test::sign_rs256(header("RS256"), claims(), rsa_key()));
+    const auto r = v->verify_detailed(test::sign_rs256(header("RS256"), claims(), shared_rsa_key()));
     EXPECT_EQ(r.reason, JwtReason::unknown_kid);
 }
 
@@ -551,11 +542,11 @@ TEST_F(JwtVerifierTest, CreateRefusesUnusableConfigs) {
 
 TEST_F(JwtVerifierTest, VerifiesConcurrentlyWhileKeysRotate) {
     const auto v = full();
-    const auto es = test::sign_es256(header("ES256", "ec-1"), claims(), ec_key());
-    const auto rs = test::sign_rs256(header("RS256", "rsa-1"), claims(), rsa_key());
+    const auto es = test::sign_es256(header("ES256", "ec-1"), claims(), shared_ec_key());
+    const auto rs = test::sign_rs256(header("RS256", "rsa-1"), claims(), shared_rsa_key());
     const auto hs = test::sign_hs256(header("HS256"), claims(), kSecret);
     const auto jwks_text = test::jwks_json(
-        {rsa_key().public_jwk("rsa-1", "RS256"), ec_key().public_jwk("ec-1", "ES256")});
+        {shared_rsa_key().public_jwk("rsa-1", "RS256"), shared_ec_key().public_jwk("ec-1", "ES256")});
     std::atomic<int> failures{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "ratelimit/redis_connection.hpp"
+#include "support/eventually.hpp"
 #include "support/log_capture.hpp"
 #include "support/loop_thread.hpp"
 #include "support/redis_test_env.hpp"
@@ -25,6 +26,7 @@ namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using test::LogCapture;
+using test::eventually;
 using test::TcpProxy;
 
 class RedisLimiterTest : public ::testing::Test {
@@ -78,18 +80,6 @@ protected:
             raw_loop_.run(raw_->command(std::move(argv), std::chrono::steady_clock::now() + 5s));
         EXPECT_TRUE(r) << (r ? "" : r.error().details);
         return r ? *r : RedisReply{};
-    }
-    // Waits until `pred` holds (polling), at most `limit`.
-    template <class Pred>
-    static bool eventually(Pred pred, std::chrono::milliseconds limit = 10s) {
-        const auto end = std::chrono::steady_clock::now() + limit;
-        while (std::chrono::steady_clock::now() < end) {
-            if (pred()) {
-                return true;
-            }
-            std::this_thread::sleep_for(20ms);
-        }
-        return pred();
     }
 
     LogCapture log_;  // first: outlives everything that logs

@@ -19,13 +19,16 @@
 #include <gtest/gtest.h>
 
 #include "fakes/manual_clock.hpp"
+#include "support/eventually.hpp"
 #include "support/pg_test_db.hpp"
 #include "support/run_coro.hpp"
 
 namespace voicegate::store {
 namespace {
 namespace asio = boost::asio;
+using test::eventually;
 using test::run_coro;
+using test::run_on_loops;
 
 TEST(PgUrl, SplitsTheSchemaOffAndLeavesTheRestToLibpq) {
     auto a = parse_pg_url("postgres://u:p@h:5432/db?sslmode=require&schema=voicegate&x=1");
@@ -68,25 +71,6 @@ TEST(PgUrl, QuotesIdentifiersAndArrays) {
     EXPECT_EQ(pg_text_array({}), "{}");
 }
 
-// Runs `per_thread` coroutines made by `make(thread, i)` on `threads` threads, each with its own
-// io_context (the share-nothing layout of the service).
-void run_on_loops(int threads, int per_thread,
-                  const std::function<asio::awaitable<void>(int, int)>& make) {
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) {
-        pool.emplace_back([t, per_thread, &make] {
-            asio::io_context io;
-            for (int i = 0; i < per_thread; ++i) {
-                asio::co_spawn(io, make(t, i), asio::detached);
-            }
-            io.run();
-        });
-    }
-    for (auto& th : pool) {
-        th.join();
-    }
-}
-
 SessionRecord make_record(const std::string& id, const std::string& user) {
     SessionRecord r;
     r.session_id = id;
@@ -110,19 +94,6 @@ EndRequest make_end(const std::string& id, const std::string& user, std::int64_t
     e.ended_by = "user";
     e.ended_at_ms = 1'700'000'030'000;
     return e;
-}
-
-// Polls `condition` every 20 ms for up to `limit`.
-bool eventually(const std::function<bool()>& condition,
-                std::chrono::milliseconds limit = std::chrono::seconds(15)) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < until) {
-        if (condition()) {
-            return true;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    return condition();
 }
 
 class PgStoreTest : public ::testing::Test {

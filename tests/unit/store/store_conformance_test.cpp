@@ -30,6 +30,7 @@ namespace voicegate::store {
 namespace {
 namespace asio = boost::asio;
 using test::run_coro;
+using test::run_on_loops;
 
 /// Where a backend may put its database: a temp directory, or (PostgreSQL) a store URL with a
 /// throw-away schema.
@@ -376,25 +377,6 @@ TEST_P(StoreConformance, AfterCloseEveryOpIsStoreUnavailable) {
     ASSERT_FALSE(g);
     EXPECT_EQ(g.error().code, Error::store_unavailable);
     store_->close();  // idempotent
-}
-
-// Runs `per_thread` coroutines made by `make(thread, i)` on `threads` threads, each with its own
-// io_context (the share-nothing layout of the service).
-void run_on_loops(int threads, int per_thread,
-                  const std::function<asio::awaitable<void>(int, int)>& make) {
-    std::vector<std::thread> pool;
-    for (int t = 0; t < threads; ++t) {
-        pool.emplace_back([t, per_thread, &make] {
-            asio::io_context io;
-            for (int i = 0; i < per_thread; ++i) {
-                asio::co_spawn(io, make(t, i), asio::detached);
-            }
-            io.run();
-        });
-    }
-    for (auto& th : pool) {
-        th.join();
-    }
 }
 
 TEST_P(StoreConformance, ConcurrentCreateAndEndFromManyLoopsAllCountOnce) {
