@@ -174,7 +174,7 @@ using detail::OpContext;
 const std::string kSelectSession =
     "SELECT session_id, user_id, model, voice, profile, issued_at_ms, token_expires_at, "
     "client_ip, user_agent, status, ended_at_ms, reported_duration_s, observed_duration_s, "
-    "message_count, ended_by FROM sessions WHERE session_id = ?1";
+    "message_count, ended_by, quota_reserved_ms FROM sessions WHERE session_id = ?1";
 
 const std::string kInsertSession =
     "INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms, "
@@ -198,7 +198,6 @@ const std::string kChargeIssue =
     "INSERT INTO quota_usage (user_id, day, sessions, charged_ms) VALUES (?1, ?2, 1, ?3) "
     "ON CONFLICT (user_id, day) DO UPDATE SET sessions = sessions + 1, "
     "charged_ms = charged_ms + excluded.charged_ms";
-const std::string kReservedOf = "SELECT quota_reserved_ms FROM sessions WHERE session_id = ?1";
 // A slot already released (its minute passed) is no longer counted: decrementing it is moot.
 const std::string kFreeSlot =
     "UPDATE quota_slots SET n = n - 1 WHERE user_id = ?1 AND release_at_ms = ?2 AND n > 0";
@@ -248,7 +247,10 @@ SessionRow read_row(const StatementUse& s) {
     return row;
 }
 
-Result<std::optional<SessionRow>> find_session(OpContext& ctx, const std::string& session_id) {
+/// Reads one session; `reserved_ms`, when given, receives what it reserved against the quotas
+/// (nullopt: issued without quotas), read in the same lookup.
+Result<std::optional<SessionRow>> find_session(OpContext& ctx, const std::string& session_id,
+                                               std::optional<std::int64_t>* reserved_ms = nullptr) {
     auto s = ctx.conn.use(kSelectSession);
     if (!s) {
         return s.error();
@@ -260,6 +262,9 @@ Result<std::optional<SessionRow>> find_session(OpContext& ctx, const std::string
     }
     if (!*row) {
         return std::optional<SessionRow>();
+    }
+    if (reserved_ms != nullptr && !s->column_is_null(15)) {
+        *reserved_ms = s->column_int(15);
     }
     return std::optional<SessionRow>(read_row(*s));
 }
@@ -361,24 +366,11 @@ Result<void> reserve_quota(OpContext& ctx, const SessionRecord& rec) {
     });
 }
 
-/// At a session's first end: frees its slot and replaces its reservation by what it used.
-Result<void> settle_quota(OpContext& ctx, const SessionRow& row, double reported_s,
+/// At a session's first end: frees its slot and replaces its reservation (`reserved`, as read
+/// with the row) by what it used.
+Result<void> settle_quota(OpContext& ctx, const SessionRow& row,
+                          const std::optional<std::int64_t>& reserved, double reported_s,
                           double observed_s) {
-    std::optional<std::int64_t> reserved;
-    {
-        auto s = ctx.conn.use(kReservedOf);
-        if (!s) {
-            return s.error();
-        }
-        s->bind(1, row.issued.session_id);
-        auto found = s->step();
-        if (!found) {
-            return found.error();
-        }
-        if (*found && !s->column_is_null(0)) {
-            reserved = s->column_int(0);
-        }
-    }
     if (!reserved) {
         return {};  // issued without quotas: nothing was booked
     }
@@ -457,7 +449,8 @@ Result<void> do_create(OpContext& ctx, SessionRecord& rec) {
 }
 
 Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
-    auto found = find_session(ctx, req.session_id);
+    std::optional<std::int64_t> reserved;
+    auto found = find_session(ctx, req.session_id, &reserved);
     if (!found) {
         return found.error();
     }
@@ -492,7 +485,7 @@ Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
             return done.error();
         }
     }
-    if (auto r = settle_quota(ctx, row, req.reported_duration_s, observed); !r) {
+    if (auto r = settle_quota(ctx, row, reserved, req.reported_duration_s, observed); !r) {
         return r.error();
     }
     row.status = "ended";
