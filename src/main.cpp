@@ -5,12 +5,15 @@
 #include <iostream>
 #include <sstream>
 
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include "app/app.hpp"
 #include "app/cli_client.hpp"
+#include "app/seed.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "emulator/options.hpp"
@@ -142,6 +145,54 @@ int cmd_migrate(const CommonOptions& common) {
     return 0;
 }
 
+int cmd_seed(const CommonOptions& common, app::SeedPlan plan) {
+    auto cfg = load(common);
+    if (!cfg) {
+        return 2;
+    }
+    log::init({cfg->log.level, cfg->log.json, false});
+    const std::string where = store::redact_database_url(cfg->store.url);
+    SystemClock clock;
+    plan.now_ms = clock.now_ms();
+    auto opened = store::open_store(cfg->store.url, app::store_options_for(*cfg, &clock));
+    if (!opened) {
+        std::fprintf(stderr, "voicegate seed: cannot open %s: %s %s\n", where.c_str(),
+                     std::string(opened.error().public_message()).c_str(),
+                     opened.error().details.c_str());
+        return 1;
+    }
+    std::fprintf(stderr, "voicegate seed: writing %lld synthetic sessions of %d users over %d days into %s\n",
+                 static_cast<long long>(plan.sessions), plan.users, plan.days, where.c_str());
+    const bool tty = isatty(fileno(stderr)) != 0;
+    int last_decile = -1;
+    auto progress = [&](const app::SeedProgress& p) {
+        if (tty) {
+            std::fprintf(stderr, "\r%s ", app::render_progress(p).c_str());
+            if (p.finished) {
+                std::fputc('\n', stderr);
+            }
+            return;
+        }
+        // Not a terminal (CI, a log file): a line per tenth, and the last one.
+        const int decile = p.total > 0 ? static_cast<int>(p.done * 10 / p.total) : 10;
+        if (decile != last_decile || p.finished) {
+            last_decile = decile;
+            std::fprintf(stderr, "%s\n", app::render_progress(p).c_str());
+        }
+    };
+    auto seeded = app::run_seed(**opened, plan, progress);
+    (*opened)->close();
+    log::shutdown();
+    if (!seeded) {
+        std::fprintf(stderr, "voicegate seed: stopped: %s %s\n",
+                     std::string(seeded.error().public_message()).c_str(),
+                     seeded.error().details.c_str());
+        return 1;
+    }
+    std::fprintf(stderr, "voicegate seed: done; users are named seed-user-NNNNN\n");
+    return 0;
+}
+
 struct TokenOptions {
     std::string server;
     std::string model;
@@ -250,6 +301,25 @@ int main(int argc, char** argv) {
     auto* migrate = cli.add_subcommand("migrate", "Apply storage schema migrations and exit");
     add_config_options(migrate, migrate_opts);
 
+    CommonOptions seed_opts;
+    app::SeedPlan seed_plan;
+    auto* seed = cli.add_subcommand(
+        "seed", "Fill the database with realistic synthetic sessions (for demos and benchmarks)");
+    add_config_options(seed, seed_opts);
+    seed->add_option("--sessions", seed_plan.sessions, "sessions to write (default 10000)")
+        ->check(CLI::Range(std::int64_t{1}, std::int64_t{100'000'000}));
+    seed->add_option("--users", seed_plan.users, "users, with Zipf-skewed activity (default 5000)")
+        ->check(CLI::Range(1, 10'000'000));
+    seed->add_option("--days", seed_plan.days, "spread over the last N UTC days up to now (default 90)")
+        ->check(CLI::Range(1, 3660));
+    seed->add_option("--never-ended", seed_plan.never_ended, "share of sessions never ended (default 0.1)")
+        ->check(CLI::Range(0.0, 1.0));
+    seed->add_option("--seed", seed_plan.seed, "random seed (default 42)");
+    seed->footer(
+        "\nWrites through the same store calls as the service (sessions, events, rollups), in "
+        "group commits.\nSeeded users are named seed-user-NNNNN. Example:\n"
+        "  voicegate seed --sessions 1000000 --database-url sqlite:demo.db\n");
+
     CommonOptions token_common;
     TokenOptions token_opts;
     auto* token = cli.add_subcommand("token", "Mint a token from a running voicegate (like the README's curl)");
@@ -283,6 +353,9 @@ int main(int argc, char** argv) {
     }
     if (*migrate) {
         return cmd_migrate(migrate_opts);
+    }
+    if (*seed) {
+        return cmd_seed(seed_opts, seed_plan);
     }
     if (*token) {
         return cmd_token(token_common, token_opts);

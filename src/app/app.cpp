@@ -140,12 +140,16 @@ struct App::Impl {
     asio::awaitable<http::Response> handle(http::Request& req);
 };
 
+store::StoreOptions store_options_for(const config::Config& config, const Clock* clock) {
+    store::StoreOptions options;
+    options.synchronous = config.store.sqlite_synchronous;
+    options.batch_max = static_cast<std::size_t>(config.store.batch_max);
+    options.clock = clock;
+    return options;
+}
+
 void App::Impl::build() {
-    store::StoreOptions store_options;
-    store_options.synchronous = cfg.store.sqlite_synchronous;
-    store_options.batch_max = static_cast<std::size_t>(cfg.store.batch_max);
-    store_options.clock = clock.get();
-    auto opened = store::open_store(cfg.store.url, store_options);
+    auto opened = store::open_store(cfg.store.url, store_options_for(cfg, clock.get()));
     if (!opened) {
         throw std::runtime_error("cannot open storage " +
                                  store::redact_database_url(cfg.store.url) + ": " +

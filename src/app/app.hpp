@@ -7,6 +7,7 @@
 
 #include "core/clock.hpp"
 #include "core/config.hpp"
+#include "store/open_store.hpp"
 
 namespace voicegate::app {
 
@@ -42,6 +43,10 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+/// The store settings of `config` (engine-independent ones and the price table), as `serve` opens
+/// the store; also used by the CLI commands that open it (seed). Pure.
+store::StoreOptions store_options_for(const config::Config& config, const Clock* clock);
 
 /// Runs `voicegate emulate`: the upstream emulator alone on `listen` until SIGINT/SIGTERM.
 int run_emulator(const std::string& listen, int threads,
