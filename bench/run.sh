@@ -8,6 +8,8 @@
 #   added latency     emulator directly vs voicegate at a fixed 1,000 req/s (BENCH_RATE)
 #   /end throughput   voicegate on SQLite and on PostgreSQL, each session ended once
 #   memory            a fresh voicegate idle, then holding 10,000 idle client connections
+#   operators         `voicegate seed` 1,000,000 sessions into SQLite and PostgreSQL, then the admin
+#                     usage query (each groupBy, 30 days) and the dashboard's first data paint
 #
 # PostgreSQL and Redis are throw-away instances that scripts/services.sh starts under the bench's
 # temp dir and stops on exit; if they cannot start, their rows are NOT MEASURED (said clearly)
@@ -27,7 +29,8 @@
 # wait for a 1-min load average under 0.5 before starting, default 0),
 # BENCH_SQLITE_SYNCHRONOUS (normal, the service default: every 200 survives kill -9; full: also
 # fsynced against power loss), BENCH_SERVICES (1; 0: start no PostgreSQL/Redis, their rows are
-# NOT MEASURED), VOICEGATE_BIN.
+# NOT MEASURED), BENCH_USAGE (1; 0: skip the operators runs), BENCH_USAGE_SESSIONS (1000000),
+# VOICEGATE_BIN.
 # PID_<name> and START_<name> are set by start/`printf -v` and read by name (${!var}).
 # shellcheck disable=SC2034,SC2154,SC2016
 set -euo pipefail
@@ -643,6 +646,54 @@ fi
 result memory fresh_kb="$FRESH_KB" idle_kb="$IDLE_KB" conns="$IDLE_CONNS" conns_open="$IDLE_CONNS_OPEN" \
   conns_kb="$CONN_KB" peak_kb="$(mem_kb "$PID_vgmem" VmHWM)"
 stop vgmem
+
+# --- operators: the admin usage query over 1,000,000 seeded sessions, the dashboard's paint ---
+
+# usage_run LABEL PORT DATABASE_URL: seeds USAGE_SESSIONS sessions (voicegate seed: the store's
+# own writes, rollups included), serves them, times /api/admin/usage for each groupBy over the
+# last 30 days (bench/usage-query.mjs) and, on SQLite, the dashboard's first data paint.
+usage_run() {
+  local label=$1 port=$2 url=$3 t0 seeded_s var
+  log "$label: seeding $USAGE_SESSIONS sessions (voicegate seed)"
+  t0=$(date +%s)
+  env -i PATH="$PATH" VOICEGATE_SQLITE_SYNCHRONOUS="$SQLITE_SYNC" VOICEGATE_STORE_BATCH_MAX=8192 \
+    VOICEGATE_LOG_LEVEL=warn "$VG" seed --sessions "$USAGE_SESSIONS" --database-url "$url" \
+    2> >(sed "s/^/[bench $label] /" >&2) || die "$label: voicegate seed failed"
+  seeded_s=$(($(date +%s) - t0))
+  # shellcheck disable=SC2046
+  start "$label" env -i PATH="$PATH" $(vg_env "$port" "$WORK/unused.db") DATABASE_URL="$url" \
+    VOICEGATE_ADMIN_TOKEN="$ADMIN_TOKEN" "$VG" serve
+  wait_ready "$label" "http://127.0.0.1:$port/readyz"
+  VOICEGATE_ADMIN_TOKEN="$ADMIN_TOKEN" node "$BENCH/usage-query.mjs" "http://127.0.0.1:$port" \
+    >"$WORK/$label.query.json" || die "$label: the usage query failed"
+  local paint=null
+  if [ "${4:-}" = paint ]; then
+    if VOICEGATE_ADMIN_TOKEN="$ADMIN_TOKEN" CHROMIUM_PATH=/usr/bin/chromium \
+      node "$BENCH/dashboard-paint.mjs" "http://127.0.0.1:$port" >"$WORK/$label.paint.json"; then
+      paint=$(cat "$WORK/$label.paint.json")
+    else
+      log "$label: dashboard paint NOT MEASURED (bench/dashboard-paint.mjs failed)"
+    fi
+  fi
+  var=PID_$label
+  result "$label" sessions="$USAGE_SESSIONS" seed_s="$seeded_s" query="$(cat "$WORK/$label.query.json")" \
+    paint="$paint" rss_kb="$(mem_kb "${!var}" VmRSS)"
+  log "$label: $(node -e 'const q=JSON.parse(process.argv[1]);console.log(Object.entries(q.groupBy).map(([k,v])=>k+" "+v.median_ms.toFixed(1)+" ms").join(", "))' "$(cat "$WORK/$label.query.json")")"
+  stop "$label"
+}
+USAGE_SESSIONS=${BENCH_USAGE_SESSIONS:-1000000}
+ADMIN_TOKEN="bench-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+if [ "${BENCH_USAGE:-1}" = 1 ]; then
+  usage_run usage-sqlite "$(free_port)" "sqlite:$WORK/usage.db" paint
+  if [ "$SERVICES_OK" = 1 ]; then
+    usage_run usage-pg "$(free_port)" "$PG_URL?schema=bench_usage"
+  else
+    result usage-pg skipped="$(q "$SERVICES_WHY")"
+  fi
+else
+  result usage-sqlite skipped='"BENCH_USAGE=0"'
+  result usage-pg skipped='"BENCH_USAGE=0"'
+fi
 
 result emulator-final rss_peak_kb="$(mem_kb "$PID_emulator" VmHWM)"
 stop emulator
