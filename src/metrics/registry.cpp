@@ -85,7 +85,11 @@ std::string format_value(double v) {
         auto [p, ec] = std::to_chars(buf, buf + sizeof buf, static_cast<long long>(v));
         return std::string(buf, p);
     }
-    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    // Plain decimals ("0.0005", as bucket bounds are usually written) where they stay short.
+    const double mag = std::fabs(v);
+    const auto format = mag >= 1e-6 && mag < 1e15 ? std::chars_format::fixed
+                                                   : std::chars_format::general;
+    auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v, format);
     return std::string(buf, p);
 }
 
