@@ -13,6 +13,10 @@
 namespace voicegate::alerts {
 namespace asio = boost::asio;
 
+namespace {
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
+}  // namespace
+
 struct Notifier::State {
     NotifierOptions options;
     std::shared_ptr<upstream::HttpClient> http;
@@ -105,7 +109,7 @@ asio::awaitable<void> Notifier::post(std::shared_ptr<State> state, std::string b
         spdlog::warn("alert webhook: attempt {} failed ({}); retrying", attempt + 1, why);
         asio::steady_timer timer(ex);
         timer.expires_after(o.retry_base * (1 << std::min(attempt, 10)));
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        co_await timer.async_wait(kUseTuple);
     }
 }
 

@@ -1,5 +1,6 @@
 #include "app/app.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -37,6 +38,8 @@ namespace voicegate::app {
 namespace asio = boost::asio;
 
 namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 int loop_count(int configured) {
     if (configured > 0) {
@@ -138,6 +141,7 @@ struct App::Impl {
     std::shared_ptr<upstream::HttpClient> webhook_client;  // alert webhooks
     std::unique_ptr<alerts::Notifier> notifier;            // with telemetry->detector
     std::shared_ptr<asio::steady_timer> alert_timer;       // on the first loop
+    std::atomic<bool> alerts_stopping{false};
 
     std::mutex mu;
     std::condition_variable cv;
@@ -263,8 +267,7 @@ void App::Impl::build_telemetry() {
     no.retries = cfg.alerts.webhook_retries;
     if (!no.webhook_url.empty()) {
         upstream::HttpClientOptions ho;
-        ho.connect_timeout = no.timeout;
-        ho.ca_file = cfg.upstream.ca_file;
+        ho.connect_timeout = no.timeout;  // the system CAs: webhooks go elsewhere than OpenAI
         ho.pool_size = 2;
         webhook_client = std::make_shared<upstream::HttpClient>(loops.pointers(), ho);
     }
@@ -277,8 +280,8 @@ asio::awaitable<void> App::Impl::run_alerts() {
     const auto timer = alert_timer;
     for (;;) {
         timer->expires_after(std::chrono::seconds(cfg.alerts.interval_s));
-        auto [ec] = co_await timer->async_wait(asio::as_tuple(asio::use_awaitable));
-        if (ec) {
+        auto [ec] = co_await timer->async_wait(kUseTuple);
+        if (ec || alerts_stopping.load()) {
             co_return;  // cancelled at shutdown
         }
         alerts::Totals totals;
@@ -286,6 +289,9 @@ asio::awaitable<void> App::Impl::run_alerts() {
         totals.upstream_errors = telemetry->upstream.error_calls();
         for (auto& alert : telemetry->detector->evaluate(totals)) {
             co_await notifier->deliver(std::move(alert));
+        }
+        if (alerts_stopping.load()) {
+            co_return;
         }
     }
 }
@@ -507,6 +513,7 @@ void App::wait() {
         d.redis->shutdown();  // its connections would keep the loops from running out of work
     }
     if (d.alert_timer) {
+        d.alerts_stopping = true;
         asio::post(*d.loops.pointers().front(), [t = d.alert_timer] { t->cancel(); });
     }
     if (d.emu_server) {

@@ -76,7 +76,7 @@ void HttpMetrics::collect(Writer& w) const {
         }
     }
     w.header(kLatency,
-             "Time from a request's arrival to its response written, by route pattern.",
+             "Time from a request read to its response written, by route pattern.",
              "histogram");
     for (std::size_t r = 0; r < routes_.size(); ++r) {
         w.histogram(kLatency, {{"route", routes_[r]}}, *latency_[r]);
