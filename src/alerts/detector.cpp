@@ -16,9 +16,10 @@ constexpr std::int64_t kMsPerDay = 86'400'000;
 
 // A baseline after `empty` further windows without events.
 double decayed(double baseline, std::int64_t empty) {
-    return empty <= 0 ? baseline
-                      : baseline * std::pow(1 - kAlpha, static_cast<double>(std::min<std::int64_t>(
-                                                             empty, 1000)));
+    return empty <= 0
+               ? baseline
+               : baseline *
+                     std::pow(1 - kAlpha, static_cast<double>(std::min<std::int64_t>(empty, 1000)));
 }
 
 const char* figure_name(const std::string& rule) {
@@ -83,9 +84,10 @@ void WindowTracker::add(const std::string& subject, double amount) {
     a.rule = rule_;
     a.subject = subject;
     a.at_ms = now;
-    a.figures = {{figure_name(rule_), s.count},     {"baseline", s.baseline},
-                 {"factor", config_.factor},       {"floor", config_.floor},
-                 {"max", config_.max},             {"window_s", static_cast<double>(window_ms_ / 1000)}};
+    a.figures = {
+        {figure_name(rule_), s.count}, {"baseline", s.baseline},
+        {"factor", config_.factor},    {"floor", config_.floor},
+        {"max", config_.max},          {"window_s", static_cast<double>(window_ms_ / 1000)}};
     stripe.crossed.push_back(std::move(a));
 }
 
@@ -115,13 +117,17 @@ Detector::Detector(const config::AlertsConfig& config, const Clock& clock)
     user_minutes_ =
         std::make_unique<WindowTracker>("user_minutes", config_.user_minutes, kMsPerDay, clock_);
     denials_ = std::make_unique<WindowTracker>(
-        "denial_spike", config_.denials,
-        static_cast<std::int64_t>(config_.denials.window_s) * 1000, clock_);
+        "denial_spike", config_.denials, static_cast<std::int64_t>(config_.denials.window_s) * 1000,
+        clock_);
 }
 
-void Detector::token_requested(const std::string& user) { user_rate_->add(user, 1); }
+void Detector::token_requested(const std::string& user) {
+    user_rate_->add(user, 1);
+}
 
-void Detector::token_denied() { denials_->add("all", 1); }
+void Detector::token_denied() {
+    denials_->add("all", 1);
+}
 
 void Detector::session_ended(const std::string& user, std::int64_t billable_ms) {
     user_minutes_->add(user, static_cast<double>(billable_ms) / 60'000.0);
@@ -218,8 +224,8 @@ std::string to_json(const Alert& alert) {
     gmtime_r(&secs, &tm);
     char at[32];
     const auto n = std::strftime(at, sizeof at, "%Y-%m-%dT%H:%M:%S", &tm);
-    const std::string iso = std::string(at, n) + "." +
-                            std::to_string(1000 + alert.at_ms % 1000).substr(1) + "Z";
+    const std::string iso =
+        std::string(at, n) + "." + std::to_string(1000 + alert.at_ms % 1000).substr(1) + "Z";
     json::object out{{"type", "alert"},
                      {"rule", alert.rule},
                      {"subject", alert.subject},

@@ -17,9 +17,9 @@ namespace voicegate::alerts {
 
 /// One anomaly worth telling an operator about.
 struct Alert {
-    std::string rule;         // user_rate | user_minutes | denial_spike | upstream_error_spike
-    std::string subject;      // the user id, or "all" for service-wide rules
-    std::int64_t at_ms = 0;   // when it was raised
+    std::string rule;        // user_rate | user_minutes | denial_spike | upstream_error_spike
+    std::string subject;     // the user id, or "all" for service-wide rules
+    std::int64_t at_ms = 0;  // when it was raised
     std::vector<std::pair<std::string, double>> figures;  // what was measured, and the limits
     std::uint64_t suppressed = 0;  // same rule and subject, held back by the cool-down since
                                    // the previous alert
@@ -47,9 +47,9 @@ private:
     struct State {
         std::int64_t window = 0;  // index of the current window
         double count = 0;
-        double baseline = 0;      // EWMA of earlier windows' counts (empty ones count as 0)
+        double baseline = 0;  // EWMA of earlier windows' counts (empty ones count as 0)
         bool has_baseline = false;
-        bool noted = false;       // crossed in this window already
+        bool noted = false;  // crossed in this window already
     };
     struct Stripe {
         std::mutex mutex;

@@ -8,6 +8,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+
 #include <spdlog/spdlog.h>
 
 namespace voicegate::alerts {
@@ -29,9 +30,9 @@ struct Notifier::State {
 Notifier::Notifier(NotifierOptions options, store::SessionStore& store,
                    std::shared_ptr<upstream::HttpClient> http, metrics::Registry& registry)
     : state_(std::make_shared<State>()), store_(store) {
-    auto& alerts = registry.counter("voicegate_alerts_total",
-                                    "Anomaly alerts raised (after the cool-down), by rule.",
-                                    {"rule"});
+    auto& alerts =
+        registry.counter("voicegate_alerts_total",
+                         "Anomaly alerts raised (after the cool-down), by rule.", {"rule"});
     for (const char* rule : {"user_rate", "user_minutes", "denial_spike", "upstream_error_spike"}) {
         by_rule_.emplace_back(rule, &alerts.with({rule}));
     }

@@ -18,7 +18,7 @@ namespace voicegate::alerts {
 
 /// Where and how alerts are delivered.
 struct NotifierOptions {
-    std::string webhook_url;  // empty: events log only. A secret: never logged.
+    std::string webhook_url;                      // empty: events log only. A secret: never logged.
     std::chrono::milliseconds timeout{5'000};     // per webhook attempt
     int retries = 3;                              // after the first attempt
     std::chrono::milliseconds retry_base{1'000};  // back-off: base, 2 x base, 4 x base, ...

@@ -7,8 +7,8 @@ namespace voicegate::api {
 MetricsAccess metrics_access(const config::MetricsConfig& config, const http::Request& req) {
     if (!config.token.empty()) {
         const auto header = req.header("authorization").value_or("");
-        const bool bearer = header.size() > 7 && (header.substr(0, 7) == "Bearer " ||
-                                                  header.substr(0, 7) == "bearer ");
+        const bool bearer = header.size() > 7 &&
+                            (header.substr(0, 7) == "Bearer " || header.substr(0, 7) == "bearer ");
         return bearer && constant_time_equals(header.substr(7), config.token)
                    ? MetricsAccess::allowed
                    : MetricsAccess::refused;

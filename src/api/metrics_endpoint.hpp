@@ -9,9 +9,9 @@ namespace voicegate::api {
 
 /// Who may read GET /metrics (SPEC §6).
 enum class MetricsAccess {
-    allowed,     // the metrics token matched, or a direct loopback client without a token set
-    ask_admin,   // no token set, not loopback: allowed only to the admin identity
-    refused,     // a token is set and the request does not carry it
+    allowed,    // the metrics token matched, or a direct loopback client without a token set
+    ask_admin,  // no token set, not loopback: allowed only to the admin identity
+    refused,    // a token is set and the request does not carry it
 };
 
 /// Decides access to /metrics: with `config.token` set, only `Authorization: Bearer TOKEN`

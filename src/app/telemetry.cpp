@@ -23,7 +23,9 @@ void Telemetry::token_requested(const std::string& user) {
     }
 }
 
-void Telemetry::token_issued(const std::string& /*user*/) { usage.issued(); }
+void Telemetry::token_issued(const std::string& /*user*/) {
+    usage.issued();
+}
 
 void Telemetry::token_denied(const std::string& /*user*/, Error reason) {
     decisions.denied(reason);

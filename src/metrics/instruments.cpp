@@ -17,9 +17,9 @@ const std::vector<double>& batch_size_buckets() {
 }
 
 const std::vector<double>& commit_buckets() {
-    static const std::vector<double> kBuckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
-                                              0.025,  0.05,    0.1,    0.25,  0.5,    1,     2.5,
-                                              5,      10};
+    static const std::vector<double> kBuckets{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                              0.01,   0.025,   0.05,   0.1,   0.25,   0.5,
+                                              1,      2.5,     5,      10};
     return kBuckets;
 }
 
@@ -75,8 +75,7 @@ void HttpMetrics::collect(Writer& w) const {
             }
         }
     }
-    w.header(kLatency,
-             "Time from a request read to its response written, by route pattern.",
+    w.header(kLatency, "Time from a request read to its response written, by route pattern.",
              "histogram");
     for (std::size_t r = 0; r < routes_.size(); ++r) {
         w.histogram(kLatency, {{"route", routes_[r]}}, *latency_[r]);
@@ -87,9 +86,9 @@ void HttpMetrics::collect(Writer& w) const {
 
 const std::vector<std::string>& UpstreamMetrics::error_kinds() {
     static const std::vector<std::string> kKinds{
-        "resolve",   "connect",  "connect_timeout", "tls_handshake", "tls_verify",
-        "connection_lost", "truncated", "protocol", "too_large",     "timeout",
-        "http_429",  "http_4xx", "http_5xx",        "bad_response"};
+        "resolve",         "connect",   "connect_timeout", "tls_handshake", "tls_verify",
+        "connection_lost", "truncated", "protocol",        "too_large",     "timeout",
+        "http_429",        "http_4xx",  "http_5xx",        "bad_response"};
     return kKinds;
 }
 
@@ -105,8 +104,8 @@ UpstreamMetrics::UpstreamMetrics(Registry& registry) {
     }
     latency_ = &registry
                     .histogram("voicegate_upstream_request_duration_seconds",
-                               "Duration of upstream API calls, retries and back-off included.",
-                               {}, latency_buckets())
+                               "Duration of upstream API calls, retries and back-off included.", {},
+                               latency_buckets())
                     .with({});
     retries_ = &registry
                     .counter("voicegate_upstream_retries_total",
@@ -179,7 +178,7 @@ DecisionMetrics::DecisionMetrics(Registry& registry) {
         "Quota decisions at token issue: allowed, or the cap that refused (concurrent, "
         "sessions_per_day, minutes_per_day; cached: a recent refusal remembered, no store call).",
         {"result"});
-    const std::array<const char*, 6> results{"allowed",        "concurrent", "sessions_per_day",
+    const std::array<const char*, 6> results{"allowed",         "concurrent", "sessions_per_day",
                                              "minutes_per_day", "cached",     "other"};
     for (std::size_t i = 0; i < results.size(); ++i) {
         quota_[i] = &quota.with({results[i]});
@@ -198,7 +197,9 @@ void DecisionMetrics::limiter(Check check, Outcome outcome) {
     limiter_[static_cast<std::size_t>(check)][static_cast<std::size_t>(outcome)]->inc();
 }
 
-void DecisionMetrics::quota(Quota result) { quota_[static_cast<std::size_t>(result)]->inc(); }
+void DecisionMetrics::quota(Quota result) {
+    quota_[static_cast<std::size_t>(result)]->inc();
+}
 
 void DecisionMetrics::denied(Error reason) {
     for (const auto& [e, counter] : denials_) {
@@ -253,11 +254,11 @@ StoreMetrics::StoreMetrics(Registry& registry) {
                              "Operations per write transaction (group commit).", {},
                              batch_size_buckets())
                   .with({});
-    commit_ = &registry
-                   .histogram("voicegate_store_commit_duration_seconds",
-                              "Duration of a write transaction, BEGIN to COMMIT.", {},
-                              commit_buckets())
-                   .with({});
+    commit_ =
+        &registry
+             .histogram("voicegate_store_commit_duration_seconds",
+                        "Duration of a write transaction, BEGIN to COMMIT.", {}, commit_buckets())
+             .with({});
     errors_ = &registry
                    .counter("voicegate_store_write_errors_total",
                             "Store operations that failed with a storage error.")
@@ -307,20 +308,23 @@ void register_usage(Registry& registry, const Clock& clock, UsageProvider provid
     auto cache = std::make_shared<CachedUsage>(clock, std::move(provider), cache_ms);
     registry.callback("voicegate_open_sessions",
                       "Sessions issued and not yet ended (" + scope + ").", "gauge",
-                      [cache](auto& out) { out.push_back({{}, cache->get().open_sessions}); });
+                      [cache](auto& out) {
+                          out.push_back({{}, cache->get().open_sessions});
+                      });
     registry.callback(
         "voicegate_billable_time_today_seconds",
         "Billable time of sessions ended today, UTC; divide by 60 for minutes (" + scope + ").",
-        "gauge", [cache](auto& out) { out.push_back({{}, cache->get().billable_seconds_today}); });
-    registry.callback(
-        "voicegate_estimated_cost_usd_today",
-        "Estimated upstream cost of today's sessions in US dollars, UTC (" + scope +
-            "; no sample while no price table is known).",
         "gauge", [cache](auto& out) {
-            if (const auto cost = cache->get().cost_usd_today) {
-                out.push_back({{}, *cost});
-            }
+            out.push_back({{}, cache->get().billable_seconds_today});
         });
+    registry.callback("voicegate_estimated_cost_usd_today",
+                      "Estimated upstream cost of today's sessions in US dollars, UTC (" + scope +
+                          "; no sample while no price table is known).",
+                      "gauge", [cache](auto& out) {
+                          if (const auto cost = cache->get().cost_usd_today) {
+                              out.push_back({{}, *cost});
+                          }
+                      });
 }
 
 namespace {
@@ -338,7 +342,9 @@ void LocalUsage::roll(std::int64_t day) const {
     }
 }
 
-void LocalUsage::issued() { open_.fetch_add(1, kRelaxed); }
+void LocalUsage::issued() {
+    open_.fetch_add(1, kRelaxed);
+}
 
 void LocalUsage::ended(std::int64_t billable_ms) {
     roll(clock_.now_ms() / kMsPerDay);
@@ -369,20 +375,23 @@ double resident_memory_bytes() {
 
 void register_process(Registry& registry, const BuildInfo& build, const Clock& clock,
                       std::function<double()> connections) {
-    registry.callback("voicegate_build_info",
-                      "Always 1; labels name the version, store engine and rate limiter.", "gauge",
-                      [build](auto& out) {
-                          out.push_back({{{"version", build.version},
-                                          {"store", build.store},
-                                          {"limiter", build.limiter}},
-                                         1.0});
-                      });
+    registry.callback(
+        "voicegate_build_info", "Always 1; labels name the version, store engine and rate limiter.",
+        "gauge", [build](auto& out) {
+            out.push_back(
+                {{{"version", build.version}, {"store", build.store}, {"limiter", build.limiter}},
+                 1.0});
+        });
     const double started = static_cast<double>(clock.now_ms()) / 1000.0;
     registry.callback("process_start_time_seconds",
                       "Start time of the process since the Unix epoch in seconds.", "gauge",
-                      [started](auto& out) { out.push_back({{}, started}); });
+                      [started](auto& out) {
+                          out.push_back({{}, started});
+                      });
     registry.callback("process_resident_memory_bytes", "Resident memory size in bytes.", "gauge",
-                      [](auto& out) { out.push_back({{}, resident_memory_bytes()}); });
+                      [](auto& out) {
+                          out.push_back({{}, resident_memory_bytes()});
+                      });
     registry.callback("voicegate_open_connections", "Client connections currently open.", "gauge",
                       [fn = std::move(connections)](auto& out) {
                           out.push_back({{}, fn ? fn() : 0.0});

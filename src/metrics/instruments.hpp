@@ -127,9 +127,9 @@ struct UsageSnapshot {
 using UsageProvider = std::function<UsageSnapshot()>;
 
 /// Registers the usage gauges (`voicegate_open_sessions`,
-/// `voicegate_billable_time_today_seconds`, `voicegate_estimated_cost_usd_today`) evaluated through `provider` at most once per
-/// `cache_ms` (concurrent scrapes share one evaluation). `scope` goes into the HELP text
-/// (e.g. "this instance's").
+/// `voicegate_billable_time_today_seconds`, `voicegate_estimated_cost_usd_today`) evaluated through
+/// `provider` at most once per `cache_ms` (concurrent scrapes share one evaluation). `scope` goes
+/// into the HELP text (e.g. "this instance's").
 void register_usage(Registry& registry, const Clock& clock, UsageProvider provider,
                     std::int64_t cache_ms, const std::string& scope);
 

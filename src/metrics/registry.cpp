@@ -51,10 +51,17 @@ std::string escape_label_value(std::string_view v) {
     out.reserve(v.size());
     for (const char c : v) {
         switch (c) {
-            case '\\': out += "\\\\"; break;
-            case '"': out += "\\\""; break;
-            case '\n': out += "\\n"; break;
-            default: out += c;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -65,9 +72,14 @@ std::string escape_help(std::string_view v) {
     out.reserve(v.size());
     for (const char c : v) {
         switch (c) {
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            default: out += c;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            default:
+                out += c;
         }
     }
     return out;
@@ -87,8 +99,8 @@ std::string format_value(double v) {
     }
     // Plain decimals ("0.0005", as bucket bounds are usually written) where they stay short.
     const double mag = std::fabs(v);
-    const auto format = mag >= 1e-6 && mag < 1e15 ? std::chars_format::fixed
-                                                   : std::chars_format::general;
+    const auto format =
+        mag >= 1e-6 && mag < 1e15 ? std::chars_format::fixed : std::chars_format::general;
     auto [p, ec] = std::to_chars(buf, buf + sizeof buf, v, format);
     return std::string(buf, p);
 }
@@ -162,7 +174,8 @@ Family<Gauge>& Registry::gauge(std::string name, std::string help,
     auto* family = gauges_.back().get();
     collectors_.emplace_back([family, name = std::move(name), help = std::move(help)](Writer& w) {
         w.header(name, help, "gauge");
-        family->each([&](const Labels& labels, const Gauge& g) { w.sample(name, labels, g.value()); });
+        family->each(
+            [&](const Labels& labels, const Gauge& g) { w.sample(name, labels, g.value()); });
     });
     return *family;
 }
@@ -177,7 +190,8 @@ Family<Histogram>& Registry::histogram(std::string name, std::string help,
     auto* family = histograms_.back().get();
     collectors_.emplace_back([family, name = std::move(name), help = std::move(help)](Writer& w) {
         w.header(name, help, "histogram");
-        family->each([&](const Labels& labels, const Histogram& h) { w.histogram(name, labels, h); });
+        family->each(
+            [&](const Labels& labels, const Histogram& h) { w.histogram(name, labels, h); });
     });
     return *family;
 }

@@ -1,10 +1,10 @@
 // Anomaly alerts through the real App: a burst of token requests raises exactly one webhook
 // POST and one `alert` event.
-#include <gtest/gtest.h>
-
 #include <thread>
 
 #include <boost/json.hpp>
+
+#include <gtest/gtest.h>
 
 #include "integration/app_harness.hpp"
 #include "store/sqlite_db.hpp"
@@ -86,11 +86,12 @@ TEST_F(AlertsIntegration, BurstRaisesOneWebhookPostAndOneAlertEvent) {
         EXPECT_NE(m.find("voicegate_alert_webhook_total{result=\"sent\"} 1\n"), std::string::npos);
     }
     EXPECT_EQ(count_rows(db, "SELECT count(*) FROM events WHERE type = 'alert'"), 1);
-    EXPECT_EQ(count_rows(db,
-                         "SELECT count(*) FROM events WHERE type = 'alert' AND reason = 'user_rate' "
-                         "AND user_id = 'burst-user' AND json_extract(detail, '$.figures.requests') "
-                         "= 5 AND json_extract(detail, '$.subject') = 'burst-user'"),
-              1);
+    EXPECT_EQ(
+        count_rows(db,
+                   "SELECT count(*) FROM events WHERE type = 'alert' AND reason = 'user_rate' "
+                   "AND user_id = 'burst-user' AND json_extract(detail, '$.figures.requests') "
+                   "= 5 AND json_extract(detail, '$.subject') = 'burst-user'"),
+        1);
 }
 
 TEST_F(AlertsIntegration, FailedWebhookIsRetriedWithBackoff) {
@@ -112,7 +113,8 @@ TEST_F(AlertsIntegration, FailedWebhookIsRetriedWithBackoff) {
     const auto reqs = hook.requests();
     EXPECT_EQ(reqs[0].body, reqs[2].body);  // the same alert each time
     ASSERT_TRUE(eventually([&] {
-        return app.get("/metrics").body.find("voicegate_alert_webhook_total{result=\"sent\"} 1\n") !=
+        return app.get("/metrics")
+                   .body.find("voicegate_alert_webhook_total{result=\"sent\"} 1\n") !=
                std::string::npos;
     }));
 }

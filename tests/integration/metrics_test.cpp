@@ -1,13 +1,13 @@
 // GET /metrics through the real App over HTTP: exact counter movements, access control, and a
 // real scrape checked by promtool.
-#include <gtest/gtest.h>
-
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
 
 #include <boost/json.hpp>
+
+#include <gtest/gtest.h>
 
 #include "integration/app_harness.hpp"
 #include "support/eventually.hpp"
@@ -46,8 +46,8 @@ TEST(MetricsIntegration, CountersMoveByExactlyWhatHappened) {
                                 {"VOICEGATE_ALERTS", "0"}}));
     auto first = app.post("/api/realtime/token", token_body("alice"));
     ASSERT_EQ(first.status, 200) << first.body;
-    const auto session = std::string(
-        boost::json::parse(first.body).as_object().at("sessionId").as_string());
+    const auto session =
+        std::string(boost::json::parse(first.body).as_object().at("sessionId").as_string());
     // The store refuses the second open session; the third is refused from the gate's memory;
     // the fourth meets the user's rate limit.
     EXPECT_EQ(app.post("/api/realtime/token", token_body("alice")).status, 403);
@@ -69,14 +69,25 @@ TEST(MetricsIntegration, CountersMoveByExactlyWhatHappened) {
     EXPECT_EQ(sample(m, tok + R"(status="200"})"), 1);
     EXPECT_EQ(sample(m, tok + R"(status="403"})"), 2);
     EXPECT_EQ(sample(m, tok + R"(status="429"})"), 1);
-    EXPECT_EQ(sample(m, R"(voicegate_http_requests_total{route="/api/realtime/end",status="200"})"), 1);
+    EXPECT_EQ(sample(m, R"(voicegate_http_requests_total{route="/api/realtime/end",status="200"})"),
+              1);
     EXPECT_EQ(sample(m, R"(voicegate_http_requests_total{route="other",status="404"})"), 1);
-    EXPECT_EQ(sample(m, R"(voicegate_http_request_duration_seconds_count{route="/api/realtime/token"})"), 4);
-    EXPECT_EQ(sample(m, R"(voicegate_http_request_duration_seconds_bucket{route="/api/realtime/token",le="+Inf"})"), 4);
+    EXPECT_EQ(
+        sample(m, R"(voicegate_http_request_duration_seconds_count{route="/api/realtime/token"})"),
+        4);
+    EXPECT_EQ(
+        sample(
+            m,
+            R"(voicegate_http_request_duration_seconds_bucket{route="/api/realtime/token",le="+Inf"})"),
+        4);
 
     EXPECT_EQ(sample(m, R"(voicegate_limiter_decisions_total{check="token",result="allowed"})"), 3);
-    EXPECT_EQ(sample(m, R"(voicegate_limiter_decisions_total{check="token",result="rate_limited"})"), 1);
-    EXPECT_EQ(sample(m, R"(voicegate_limiter_decisions_total{check="token",result="limiter_unavailable"})"), 0);
+    EXPECT_EQ(
+        sample(m, R"(voicegate_limiter_decisions_total{check="token",result="rate_limited"})"), 1);
+    EXPECT_EQ(
+        sample(m,
+               R"(voicegate_limiter_decisions_total{check="token",result="limiter_unavailable"})"),
+        0);
     EXPECT_EQ(sample(m, R"(voicegate_quota_decisions_total{result="allowed"})"), 1);
     EXPECT_EQ(sample(m, R"(voicegate_quota_decisions_total{result="concurrent"})"), 1);
     EXPECT_EQ(sample(m, R"(voicegate_quota_decisions_total{result="cached"})"), 1);
@@ -154,8 +165,8 @@ TEST(PromtoolCheck, RealScrapePassesPromtoolCheckMetrics) {
         std::ofstream out(dir + "/scrape.txt");
         out << text;
     }
-    const std::string cmd = "promtool check metrics < " + dir + "/scrape.txt > " + dir +
-                            "/promtool.out 2>&1";
+    const std::string cmd =
+        "promtool check metrics < " + dir + "/scrape.txt > " + dir + "/promtool.out 2>&1";
     const int rc = std::system(cmd.c_str());
     std::ifstream report(dir + "/promtool.out");
     std::stringstream ss;

@@ -1,8 +1,9 @@
-#include <gtest/gtest.h>
+#include "alerts/detector.hpp"
 
 #include <boost/json.hpp>
 
-#include "alerts/detector.hpp"
+#include <gtest/gtest.h>
+
 #include "fakes/manual_clock.hpp"
 
 namespace voicegate::alerts {
@@ -172,11 +173,11 @@ TEST_F(DetectorTest, UpstreamErrorSpikeNeedsRatioAndCount) {
     Detector d(cfg, clock);  // ratio 0.5, floor 10 errors, per minute
     EXPECT_TRUE(d.evaluate({0, 0}).empty());
     clock.advance_ms(10'000);
-    EXPECT_TRUE(d.evaluate({100, 9}).empty());   // few errors
+    EXPECT_TRUE(d.evaluate({100, 9}).empty());  // few errors
     clock.advance_ms(10'000);
     EXPECT_TRUE(d.evaluate({200, 30}).empty());  // 30 of 200: ratio too low
     clock.advance_ms(10'000);
-    auto alerts = d.evaluate({230, 60});         // 60 of 230 in the last minute... 0.26
+    auto alerts = d.evaluate({230, 60});  // 60 of 230 in the last minute... 0.26
     EXPECT_TRUE(alerts.empty());
     clock.advance_ms(60'000);
     EXPECT_TRUE(d.evaluate({230, 60}).empty());  // quiet minute

@@ -1,11 +1,12 @@
-#include <gtest/gtest.h>
-
 #include "api/metrics_endpoint.hpp"
+
+#include <gtest/gtest.h>
 
 namespace voicegate::api {
 namespace {
 
-http::Request request(std::string ip, std::vector<std::pair<std::string, std::string>> headers = {}) {
+http::Request request(std::string ip,
+                      std::vector<std::pair<std::string, std::string>> headers = {}) {
     http::Request r;
     r.method = "GET";
     r.path = "/metrics";
@@ -30,10 +31,12 @@ TEST(MetricsAccess, TokenIsRequiredFromEveryoneWhenSet) {
     config::MetricsConfig c;
     c.token = "mt-0123456789-abcdef";
     EXPECT_EQ(metrics_access(c, request("127.0.0.1")), MetricsAccess::refused);
-    EXPECT_EQ(metrics_access(c, request("10.0.0.7", {{"authorization", "Bearer mt-0123456789-abcdef"}})),
-              MetricsAccess::allowed);
-    EXPECT_EQ(metrics_access(c, request("10.0.0.7", {{"authorization", "Bearer mt-0123456789-abcdeX"}})),
-              MetricsAccess::refused);
+    EXPECT_EQ(
+        metrics_access(c, request("10.0.0.7", {{"authorization", "Bearer mt-0123456789-abcdef"}})),
+        MetricsAccess::allowed);
+    EXPECT_EQ(
+        metrics_access(c, request("10.0.0.7", {{"authorization", "Bearer mt-0123456789-abcdeX"}})),
+        MetricsAccess::refused);
     EXPECT_EQ(metrics_access(c, request("10.0.0.7", {{"authorization", "mt-0123456789-abcdef"}})),
               MetricsAccess::refused);
 }

@@ -87,7 +87,8 @@ TEST(ConfigAlerts, MetricsTokenMustBeLongAndIsNeverEchoed) {
     auto r = load({{"VOICEGATE_METRICS_TOKEN", "short-tok"}});
     ASSERT_FALSE(r.config);
     EXPECT_EQ(r.errors.at(0), "VOICEGATE_METRICS_TOKEN (environment): invalid value");
-    auto ok = load({{"VOICEGATE_METRICS_TOKEN", "mt-0123456789-abcdef"}, {"VOICEGATE_METRICS", "1"}});
+    auto ok =
+        load({{"VOICEGATE_METRICS_TOKEN", "mt-0123456789-abcdef"}, {"VOICEGATE_METRICS", "1"}});
     ASSERT_TRUE(ok.config);
     EXPECT_EQ(ok.config->metrics.token, "mt-0123456789-abcdef");
     EXPECT_FALSE(load({{"VOICEGATE_METRICS", "0"}}).config->metrics.enabled);

@@ -1,18 +1,21 @@
-#include <gtest/gtest.h>
+#include "metrics/registry.hpp"
 
 #include <cmath>
 #include <limits>
 #include <thread>
 
+#include <gtest/gtest.h>
+
 #include "fakes/manual_clock.hpp"
 #include "metrics/instruments.hpp"
-#include "metrics/registry.hpp"
 
 namespace voicegate::metrics {
 namespace {
 
 TEST(MetricsFormat, EscapesLabelValuesAndHelp) {
-    EXPECT_EQ(escape_label_value(R"(a\b"c)" "\nd"), R"(a\\b\"c\nd)");
+    EXPECT_EQ(escape_label_value(R"(a\b"c)"
+                                 "\nd"),
+              R"(a\\b\"c\nd)");
     EXPECT_EQ(escape_label_value("plain/route"), "plain/route");
     EXPECT_EQ(escape_help("x\\y\nz\"q"), "x\\\\y\\nz\"q");  // quotes stay in HELP
     Writer w;
@@ -102,7 +105,7 @@ TEST(MetricsHttp, UnknownRoutesCountAsOther) {
     HttpMetrics m(r, {"/a", "/b"});
     m.record(0, 200, 0.001);
     m.record(1, 404, 0.001);
-    m.record(2, 404, 0.001);                       // "other" itself
+    m.record(2, 404, 0.001);                         // "other" itself
     m.record(static_cast<std::size_t>(-1), 404, 0);  // no route
     m.record(99, 200, 0);
     EXPECT_EQ(m.count("/a", 200), 1U);
@@ -119,12 +122,15 @@ TEST(MetricsHttp, UnknownRoutesCountAsOther) {
 
 TEST(MetricsDecisions, QuotaReasonFromStoreDetails) {
     using Q = DecisionMetrics::Quota;
-    EXPECT_EQ(DecisionMetrics::quota_reason(fail(Error::quota_exhausted, {}, "charged 3600000 ms today, limit 60 min")),
+    EXPECT_EQ(DecisionMetrics::quota_reason(
+                  fail(Error::quota_exhausted, {}, "charged 3600000 ms today, limit 60 min")),
               Q::minutes_per_day);
-    EXPECT_EQ(DecisionMetrics::quota_reason(fail(Error::quota_exhausted, {}, "200 sessions today, limit 200")),
+    EXPECT_EQ(DecisionMetrics::quota_reason(
+                  fail(Error::quota_exhausted, {}, "200 sessions today, limit 200")),
               Q::sessions_per_day);
-    EXPECT_EQ(DecisionMetrics::quota_reason(fail(Error::quota_exhausted, {}, "2 open sessions, limit 2")),
-              Q::concurrent);
+    EXPECT_EQ(
+        DecisionMetrics::quota_reason(fail(Error::quota_exhausted, {}, "2 open sessions, limit 2")),
+        Q::concurrent);
     EXPECT_EQ(DecisionMetrics::quota_reason(fail(Error::quota_exhausted)), Q::other);
 }
 

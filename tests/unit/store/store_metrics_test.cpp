@@ -1,7 +1,7 @@
 // The store engines report their group commits to metrics::StoreMetrics.
-#include <gtest/gtest.h>
-
 #include <boost/asio/io_context.hpp>
+
+#include <gtest/gtest.h>
 
 #include "metrics/instruments.hpp"
 #include "store/open_store.hpp"
