@@ -891,6 +891,67 @@ TEST_P(StoreRollups, LiveListsOpenSessionsWithinTheReservation) {
     EXPECT_EQ(live->today.ended_sessions, 1);
 }
 
+// Group commits put many creates, ends and denials of the same keys into one batch: the batch
+// sums them per key, and the rollups still equal what was written (and what a rebuild finds).
+TEST_P(StoreRollups, ConcurrentWritesFromManyLoopsAreCountedExactlyOnce) {
+    constexpr int kThreads = 4;
+    constexpr int kPerThread = 300;
+    constexpr int kUsers = 7;
+    std::atomic<int> errors{0};
+    SessionStore& store = *store_;
+    const std::int64_t t0 = kIssueDay * kDay + 3'600'000;
+    run_on_loops(kThreads, kPerThread, [&](int t, int i) -> asio::awaitable<void> {
+        const std::string id = "sess_c" + std::to_string(t) + "_" + std::to_string(i);
+        const std::string user = "user_" + std::to_string(i % kUsers);
+        auto rec = make_record(id, user, t0);
+        rec.model = i % 2 == 0 ? "gpt-realtime" : "gpt-realtime-mini";
+        if (!co_await store.create_session(rec)) {
+            ++errors;
+            co_return;
+        }
+        for (int k = 0; k < 2; ++k) {  // the repeat changes nothing
+            auto e = make_end(id, user, t0 + 20'000, 30, 2);
+            e.ended_by = i % 3 == 0 ? "error" : "user";
+            if (!co_await store.end_session(e)) {
+                ++errors;
+            }
+        }
+        Event denied;
+        denied.at_ms = t0 + 1000;
+        denied.type = "token_denied";
+        denied.user_id = user;
+        denied.reason = i % 2 == 0 ? "rate_limited" : "quota_exhausted";
+        if (!co_await store.append_event(denied)) {
+            ++errors;
+        }
+    });
+    ASSERT_EQ(errors.load(), 0);
+    constexpr std::int64_t kAll = kThreads * kPerThread;
+    const auto check = [&](const UsageReport& r) {
+        const auto& t = r.totals;
+        EXPECT_EQ(t.sessions, kAll);
+        EXPECT_EQ(t.ended_sessions, kAll);
+        EXPECT_EQ(t.reported_ms, kAll * 30'000);
+        EXPECT_EQ(t.billable_ms, kAll * 20'000);  // observed 20 s < reported 30 s
+        EXPECT_EQ(t.messages, kAll * 2);
+        EXPECT_EQ(t.ended_error, kThreads * 100);
+        EXPECT_EQ(t.ended_user, kAll - kThreads * 100);
+        EXPECT_EQ(t.denied.at("rate_limited") + t.denied.at("quota_exhausted"), kAll);
+        std::int64_t per_user = 0;
+        for (const auto& row : r.rows) {
+            per_user += row.usage.sessions;
+        }
+        EXPECT_EQ(per_user, kAll);
+        EXPECT_EQ(r.rows.size(), static_cast<std::size_t>(kUsers));
+    };
+    check(usage(kIssueDay, kIssueDay, "user"));
+    const auto by_model = usage(kIssueDay, kIssueDay, "model");
+    ASSERT_EQ(by_model.rows.size(), 2U);
+    EXPECT_EQ(by_model.rows[0].usage.sessions, kAll / 2);
+    ASSERT_TRUE(run_coro(io_, store_->rebuild_rollups()));
+    check(usage(kIssueDay, kIssueDay, "user"));
+}
+
 // Token usage (written by the call supervisor, here straight into the row) makes the cost exact
 // from the tokens instead of the per-minute estimate. Runs where a second connection can reach
 // the database (a file, PostgreSQL); the in-memory database is private to its store.
