@@ -17,7 +17,8 @@ const char* kAdminToken = "admin-test-token-0123456789-abcdef";
 class AdminApi : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override {
-        std::map<std::string, std::string> env{{"VOICEGATE_ADMIN_TOKEN", kAdminToken}};
+        std::map<std::string, std::string> env{{"VOICEGATE_ADMIN_TOKEN", kAdminToken},
+                                               {"VOICEGATE_RATE_USER", "5/min"}};
         if (GetParam() == "Postgres") {
             VOICEGATE_REQUIRE_PG();
             pg_schema_ = std::make_unique<PgTestSchema>();
@@ -125,6 +126,33 @@ TEST_P(AdminApi, EveryEndpointCountsWhatWentThroughTokenAndEnd) {
     auto ev_next = admin("/api/admin/events?limit=1&cursor=" +
                          std::string(ev_page.at("nextCursor").as_string()));
     EXPECT_EQ(ev_next.status, 200) << ev_next.body;
+}
+
+TEST_P(AdminApi, RefusedTokensAreCountedByReason) {
+    // 5 tokens a minute per user, 2 open sessions per user (the default quota).
+    int rate_limited = 0;
+    int quota_exhausted = 0;
+    for (int i = 0; i < 12; ++i) {
+        auto r = app_->post("/api/realtime/token", R"({"userId":"user-greedy"})");
+        rate_limited += r.status == 429 ? 1 : 0;
+        quota_exhausted += r.status == 403 ? 1 : 0;
+    }
+    ASSERT_GT(rate_limited, 0);
+    ASSERT_GT(quota_exhausted, 0);
+    auto usage = body(admin("/api/admin/usage?groupBy=user"));
+    const auto& denied = usage.at("totals").at("denied");
+    EXPECT_EQ(denied.at("rate_limited").to_number<int>(), rate_limited);
+    EXPECT_EQ(denied.at("quota_exhausted").to_number<int>(), quota_exhausted);
+    const auto& row = usage.at("rows").as_array().at(0).as_object();
+    EXPECT_EQ(row.at("key").as_string(), "user-greedy");
+    EXPECT_EQ(row.at("denied").at("rate_limited").to_number<int>(), rate_limited);
+    EXPECT_EQ(row.at("sessions").to_number<int>(), 12 - rate_limited - quota_exhausted);
+    auto live = body(admin("/api/admin/live"));
+    EXPECT_EQ(live.at("today").at("denied").at("quota_exhausted").to_number<int>(),
+              quota_exhausted);
+    auto events = body(admin("/api/admin/events?type=token_denied&userId=user-greedy"));
+    EXPECT_EQ(events.at("events").as_array().size(),
+              static_cast<std::size_t>(rate_limited + quota_exhausted));
 }
 
 TEST_P(AdminApi, WithoutTheAdminIdentityIs401) {
