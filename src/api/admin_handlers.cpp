@@ -144,6 +144,33 @@ std::optional<Failure> first_failure(const R&... results) {
     return out;
 }
 
+// GET /api/admin/sessions?format=csv: a header row of the JSON field names, then one row per
+// session; a further page is announced in X-Next-Cursor.
+http::Response sessions_csv(const std::vector<store::SessionRow>& sessions,
+                            std::pair<std::int64_t, std::int64_t> days, const std::string& next) {
+    http::Response res;
+    res.content_type = "text/csv; charset=utf-8";
+    res.set("Content-Disposition", "attachment; filename=\"voicegate-sessions-" +
+                                       store::format_day(days.first) + "-" +
+                                       store::format_day(days.second) + ".csv\"");
+    if (!next.empty()) {
+        res.set("X-Next-Cursor", next);
+    }
+    const auto header = session_fields(store::SessionRow{});
+    for (std::size_t i = 0; i < header.size(); ++i) {
+        res.body.append(i == 0 ? "" : ",").append(header[i].first);
+    }
+    res.body.append("\r\n");
+    for (const auto& row : sessions) {
+        const auto fields = session_fields(row);
+        for (std::size_t i = 0; i < fields.size(); ++i) {
+            res.body.append(i == 0 ? "" : ",").append(csv_value(fields[i].second));
+        }
+        res.body.append("\r\n");
+    }
+    return res;
+}
+
 http::Response bad_response(const Failure& f, bool dev) {
     return http::error_response(f, dev);
 }
@@ -403,27 +430,7 @@ boost::asio::awaitable<http::Response> AdminHandler::sessions(http::Request& req
     }
     const std::string next = page->next ? encode_session_cursor(*page->next) : std::string();
     if (csv) {
-        http::Response res;
-        res.content_type = "text/csv; charset=utf-8";
-        res.set("Content-Disposition", "attachment; filename=\"voicegate-sessions-" +
-                                           store::format_day(range->first) + "-" +
-                                           store::format_day(range->second) + ".csv\"");
-        if (!next.empty()) {
-            res.set("X-Next-Cursor", next);
-        }
-        const auto header = session_fields(store::SessionRow{});
-        for (std::size_t i = 0; i < header.size(); ++i) {
-            res.body.append(i == 0 ? "" : ",").append(header[i].first);
-        }
-        res.body.append("\r\n");
-        for (const auto& row : page->sessions) {
-            const auto fields = session_fields(row);
-            for (std::size_t i = 0; i < fields.size(); ++i) {
-                res.body.append(i == 0 ? "" : ",").append(csv_value(fields[i].second));
-            }
-            res.body.append("\r\n");
-        }
-        co_return res;
+        co_return sessions_csv(page->sessions, *range, next);
     }
     json::array list;
     for (const auto& row : page->sessions) {
