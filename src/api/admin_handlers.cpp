@@ -335,8 +335,10 @@ boost::asio::awaitable<http::Response> AdminHandler::usage(http::Request& req) c
     }
     json::array rows;
     for (const auto& r : report->rows) {
-        json::object o = totals_json(r.usage);
-        o.emplace("key", r.key);
+        json::object o{{"key", r.key}};  // first, as in the documented rows
+        for (auto& field : totals_json(r.usage)) {
+            o.emplace(field.key(), std::move(field.value()));
+        }
         rows.push_back(std::move(o));
     }
     co_return http::json_response(
