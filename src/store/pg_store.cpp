@@ -4,6 +4,7 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <random>
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
@@ -1288,9 +1289,15 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
         wo.shard = shard;
         return std::make_unique<detail::PgWorker>(std::move(wo), connector, std::move(*conn));
     };
+    // Each writer upserts its own row of a day x model (usage_daily_model.shard), so writers,
+    // of this instance and (most likely) of others, never queue on one hot row; the rows are
+    // summed when read.
+    const auto instance_shard = static_cast<std::int64_t>(std::random_device{}() % 16);
     std::vector<std::unique_ptr<detail::PgWorker>> writers;
     for (std::size_t i = 0; i < options.writers; ++i) {
-        auto w = make("writer " + std::to_string(i + 1), true, static_cast<std::int64_t>(i));
+        auto w = make("writer " + std::to_string(i + 1), true,
+                      instance_shard * static_cast<std::int64_t>(options.writers) +
+                          static_cast<std::int64_t>(i));
         if (!w) {
             return w.error();
         }
