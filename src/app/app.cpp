@@ -20,6 +20,7 @@
 #include <spdlog/spdlog.h>
 
 #include "alerts/notifier.hpp"
+#include "api/admin_handlers.hpp"
 #include "api/handlers.hpp"
 #include "api/metrics_endpoint.hpp"
 #include "app/telemetry.hpp"
@@ -136,6 +137,7 @@ struct App::Impl {
     std::unique_ptr<api::Gate> gate;
     std::unique_ptr<api::TokenHandler> token;
     std::unique_ptr<api::EndHandler> end;
+    std::unique_ptr<api::AdminHandler> admin;
     http::Router router;
     std::unique_ptr<http::Server> server;
     std::shared_ptr<upstream::HttpClient> webhook_client;  // alert webhooks
@@ -170,6 +172,7 @@ store::StoreOptions store_options_for(const config::Config& config, const Clock*
     options.synchronous = config.store.sqlite_synchronous;
     options.batch_max = static_cast<std::size_t>(config.store.batch_max);
     options.clock = clock;
+    options.prices = config.prices;
     return options;
 }
 
@@ -224,6 +227,7 @@ void App::Impl::build() {
     token = std::make_unique<api::TokenHandler>(cfg, *gate, *realtime, *store, *clock,
                                                 telemetry.get());
     end = std::make_unique<api::EndHandler>(cfg, *gate, *store, *clock, telemetry.get());
+    admin = std::make_unique<api::AdminHandler>(cfg, *gate, *store, *clock);
     build_routes();
 
     http::ServerOptions so;
@@ -355,6 +359,11 @@ void App::Impl::build_routes() {
             co_return co_await serve_metrics(r);
         });
     }
+    router.add("GET", "/api/admin/usage", [this](http::Request& r) { return admin->usage(r); });
+    router.add("GET", "/api/admin/live", [this](http::Request& r) { return admin->live(r); });
+    router.add("GET", "/api/admin/sessions",
+               [this](http::Request& r) { return admin->sessions(r); });
+    router.add("GET", "/api/admin/events", [this](http::Request& r) { return admin->events(r); });
     auto serve_static = [this](http::Request& r) -> asio::awaitable<http::Response> {
         co_return api::static_response(r, cfg.server.dev);
     };

@@ -27,6 +27,7 @@
 #include "core/error.hpp"
 #include "store/migrations.hpp"
 #include "store/pg_db.hpp"
+#include "store/rollup.hpp"
 #include "store/session_store.hpp"
 
 namespace voicegate::metrics {
@@ -56,6 +57,22 @@ struct PgOptions {
     int reconnect_max_ms = 5'000;  // up to this
     const Clock* clock = nullptr;  // fills missing timestamps; nullptr -> system clock
     metrics::StoreMetrics* metrics = nullptr;  // write batches; borrowed, outlives the store
+    PriceTable prices = default_prices();  // for sessions.estimated_cost_usd at end
+};
+
+/// SqlExec over a PgConnection, in pipeline mode (a store thread's) or not (`voicegate
+/// migrate`). Not thread-safe.
+class PgExec final : public SqlExec {
+public:
+    PgExec(PgConnection& conn, bool pipeline, std::chrono::milliseconds timeout)
+        : conn_(conn), pipeline_(pipeline), timeout_(timeout) {}
+    Dialect dialect() const override { return Dialect::postgres; }
+    [[nodiscard]] Result<SqlTable> query(const SqlQuery& q) override;
+
+private:
+    PgConnection& conn_;
+    bool pipeline_;
+    std::chrono::milliseconds timeout_;
 };
 
 /// Counters for metrics and tests. Monotonic; summed over the store's connections.
@@ -84,7 +101,8 @@ enum class PgStatement {
     events,
     lock,
     create_quota,
-    lock_users
+    lock_users,
+    call  // not a statement: a function run on a reader's connection (PgCallOp)
 };
 
 /// A queued PgStore operation, type-erased: one prepared statement with its parameters, and
@@ -122,6 +140,11 @@ public:
     virtual bool storage_failed() const = 0;
     /// Posts the outcome to the waiting coroutine's executor; call once, last.
     virtual void complete() = 0;
+    /// For PgStatement::call: runs the function on `conn` (a reader's, in pipeline mode).
+    virtual void call(PgConnection& conn, std::chrono::milliseconds timeout) {
+        (void)conn;
+        (void)timeout;
+    }
 
 private:
     PgStatement statement_;
@@ -130,21 +153,18 @@ private:
     std::string user_key_;
 };
 
-/// A PgOpBase whose `decode` (a `Result<T>(const PgRows&)`) makes the outcome, completed on
-/// `handler`'s executor. Holds tracked work on that executor while queued.
-template <class T, class Decode, class Handler>
-class PgOp final : public PgOpBase {
+/// The outcome half of an op: holds the Result<T> and the completion handler (with tracked work
+/// on its executor while queued) and posts the one to the other.
+template <class T, class Handler>
+class PgOpOutcome : public PgOpBase {
 public:
-    /// Takes the statement and parameters, the decoder and the completion handler.
-    PgOp(PgStatement statement, PgParams params, std::string session_key, std::string user_key,
-         Decode decode, Handler handler)
+    PgOpOutcome(PgStatement statement, PgParams params, std::string session_key,
+                std::string user_key, Handler handler)
         : PgOpBase(statement, std::move(params), std::move(session_key), std::move(user_key)),
-          decode_(std::move(decode)),
           handler_(std::move(handler)),
           work_(boost::asio::prefer(boost::asio::get_associated_executor(handler_),
                                     boost::asio::execution::outstanding_work.tracked)) {}
 
-    void decode(const PgRows& rows) override { result_.emplace(decode_(rows)); }
     void fail(Failure failure) override {
         result_.emplace(boost::system::in_place_error, std::move(failure));
     }
@@ -166,15 +186,51 @@ public:
                           });
     }
 
+protected:
+    std::optional<Result<T>> result_;
+
 private:
     using WorkExecutor = std::decay_t<decltype(boost::asio::prefer(
         std::declval<boost::asio::associated_executor_t<Handler>>(),
         boost::asio::execution::outstanding_work.tracked))>;
 
-    Decode decode_;
     Handler handler_;
     WorkExecutor work_;
-    std::optional<Result<T>> result_;
+};
+
+/// A PgOpBase whose `decode` (a `Result<T>(const PgRows&)`) makes the outcome, completed on
+/// `handler`'s executor. Holds tracked work on that executor while queued.
+template <class T, class Decode, class Handler>
+class PgOp final : public PgOpOutcome<T, Handler> {
+public:
+    /// Takes the statement and parameters, the decoder and the completion handler.
+    PgOp(PgStatement statement, PgParams params, std::string session_key, std::string user_key,
+         Decode decode, Handler handler)
+        : PgOpOutcome<T, Handler>(statement, std::move(params), std::move(session_key),
+                                  std::move(user_key), std::move(handler)),
+          decode_(std::move(decode)) {}
+
+    void decode(const PgRows& rows) override { this->result_.emplace(decode_(rows)); }
+
+private:
+    Decode decode_;
+};
+
+/// A PgStatement::call op: `fn` (a `Result<T>(PgExec&)`) runs on the reader's thread.
+template <class T, class Fn, class Handler>
+class PgCallOp final : public PgOpOutcome<T, Handler> {
+public:
+    PgCallOp(Fn fn, Handler handler)
+        : PgOpOutcome<T, Handler>(PgStatement::call, {}, {}, {}, std::move(handler)),
+          fn_(std::move(fn)) {}
+    void call(PgConnection& conn, std::chrono::milliseconds timeout) override {
+        PgExec exec(conn, true, timeout);
+        this->result_.emplace(fn_(exec));
+    }
+    void decode(const PgRows&) override {}
+
+private:
+    Fn fn_;
 };
 
 /// How a PgWorker (re)connects and how long it waits.
@@ -186,6 +242,7 @@ struct PgWorkerOptions {
     std::chrono::milliseconds reconnect_min{100};
     std::chrono::milliseconds reconnect_max{5'000};
     metrics::StoreMetrics* metrics = nullptr;  // write batches (writers only); may be null
+    std::int64_t shard = 0;  // the writer's row of usage_daily_model (no hot row between writers)
 };
 
 /// One thread owning one PostgreSQL connection in pipeline mode, draining a queue of ops.
@@ -309,6 +366,17 @@ public:
         std::string session_id) override;
     /// The events of one session, oldest first (tests and diagnostics). Thread-safe.
     boost::asio::awaitable<Result<std::vector<Event>>> session_events(std::string session_id);
+    /// See SessionStore::usage; on the reader connection.
+    boost::asio::awaitable<Result<UsageReport>> usage(UsageQuery query) override;
+    /// See SessionStore::live.
+    boost::asio::awaitable<Result<LiveReport>> live(LiveQuery query) override;
+    /// See SessionStore::list_sessions.
+    boost::asio::awaitable<Result<SessionPage>> list_sessions(SessionQuery query) override;
+    /// See SessionStore::list_events.
+    boost::asio::awaitable<Result<EventPage>> list_events(EventQuery query) override;
+    /// See SessionStore::rebuild_rollups: one transaction on the reader connection that locks
+    /// the rollup tables first (writers' upserts wait, then add on top).
+    boost::asio::awaitable<Result<RebuildReport>> rebuild_rollups() override;
 
     /// True while open and every connection is up. Thread-safe.
     bool ready() const override;
@@ -351,6 +419,23 @@ private:
     }
 
     detail::PgWorker& writer_for(const std::string& session_id);
+
+    /// Runs `fn` (a `Result<T>(PgExec&)`) on the reader's thread and connection.
+    template <class T, class Fn>
+    boost::asio::awaitable<Result<T>> call(Fn fn) {
+        auto initiation = [this](auto handler, Fn f) {
+            using Handler = decltype(handler);
+            std::unique_ptr<detail::PgOpBase> op =
+                std::make_unique<detail::PgCallOp<T, Fn, Handler>>(std::move(f),
+                                                                   std::move(handler));
+            if (!reader_->enqueue(op)) {
+                op->fail(voicegate::fail(Error::store_unavailable, {}, "store is closed"));
+                op->complete();
+            }
+        };
+        return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(Result<T>)>(
+            std::move(initiation), boost::asio::use_awaitable, std::move(fn));
+    }
 
     PgOptions options_;
     std::vector<std::unique_ptr<detail::PgWorker>> writers_;
