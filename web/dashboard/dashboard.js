@@ -9,7 +9,6 @@
 
 const TOKEN_KEY = 'voicegate.adminToken';
 const REFRESH_MS = 15_000;
-const SESSIONS_PAGE = 50;
 const TOP_USERS = 10;
 const DAY_MS = 86_400_000;
 const PALETTE = ['#4f46e5', '#0f7b4f', '#d97706', '#dc2626', '#0891b2', '#7c3aed', '#65a30d', '#db2777'];
@@ -378,7 +377,7 @@ async function loadAggregates() {
 
 async function loadSessions() {
   const cursor = state.pageCursors[state.pageCursors.length - 1];
-  return adminJson('/api/admin/sessions', { ...sessionParams(), limit: SESSIONS_PAGE, cursor });
+  return adminJson('/api/admin/sessions', { ...sessionParams(), limit: $('page-size').value, cursor });
 }
 
 function markFirstPaint() {
@@ -525,6 +524,10 @@ function init() {
   $('page-older').addEventListener('click', () => turnPage(1));
   $('page-newer').addEventListener('click', () => turnPage(-1));
   $('csv-export').addEventListener('click', exportCsv);
+  $('page-size').addEventListener('change', () => {
+    state.pageCursors = [null];
+    turnPage(0);
+  });
 
   if (state.token) start();
   else signOut('');
