@@ -126,7 +126,7 @@ int cmd_serve(const CommonOptions& common) {
     return rc;
 }
 
-int cmd_migrate(const CommonOptions& common) {
+int cmd_migrate(const CommonOptions& common, bool rebuild_rollups) {
     auto cfg = load(common);
     if (!cfg) {
         return 2;
@@ -139,6 +139,21 @@ int cmd_migrate(const CommonOptions& common) {
         return 1;
     }
     std::printf("%s: %s\n", store::redact_database_url(cfg->store.url).c_str(), summary->c_str());
+    if (!rebuild_rollups) {
+        return 0;
+    }
+    auto rebuilt = store::rebuild_database_rollups(cfg->store.url);
+    if (!rebuilt) {
+        std::fprintf(stderr, "voicegate migrate --rebuild-rollups: %s %s\n",
+                     std::string(rebuilt.error().public_message()).c_str(),
+                     rebuilt.error().details.c_str());
+        return 1;
+    }
+    std::printf(
+        "rebuilt the daily rollups in one transaction: %lld sessions and %lld token_denied "
+        "events summed into %lld day x user x model rows and %lld day x user x reason rows\n",
+        static_cast<long long>(rebuilt->sessions), static_cast<long long>(rebuilt->denials),
+        static_cast<long long>(rebuilt->usage_rows), static_cast<long long>(rebuilt->denial_rows));
     return 0;
 }
 
@@ -249,6 +264,10 @@ int main(int argc, char** argv) {
     CommonOptions migrate_opts;
     auto* migrate = cli.add_subcommand("migrate", "Apply storage schema migrations and exit");
     add_config_options(migrate, migrate_opts);
+    bool rebuild_rollups = false;
+    migrate->add_flag("--rebuild-rollups", rebuild_rollups,
+                      "After migrating, recompute every daily usage rollup (day x user x model, "
+                      "denials) from the sessions and events tables, in one transaction");
 
     CommonOptions token_common;
     TokenOptions token_opts;
@@ -282,7 +301,7 @@ int main(int argc, char** argv) {
         return rc;
     }
     if (*migrate) {
-        return cmd_migrate(migrate_opts);
+        return cmd_migrate(migrate_opts, rebuild_rollups);
     }
     if (*token) {
         return cmd_token(token_common, token_opts);

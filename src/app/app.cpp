@@ -12,6 +12,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <spdlog/spdlog.h>
 
+#include "api/admin_handlers.hpp"
 #include "api/handlers.hpp"
 #include "core/ids.hpp"
 #include "emulator/emulator.hpp"
@@ -121,6 +122,7 @@ struct App::Impl {
     std::unique_ptr<api::Gate> gate;
     std::unique_ptr<api::TokenHandler> token;
     std::unique_ptr<api::EndHandler> end;
+    std::unique_ptr<api::AdminHandler> admin;
     http::Router router;
     std::unique_ptr<http::Server> server;
 
@@ -145,6 +147,7 @@ void App::Impl::build() {
     store_options.synchronous = cfg.store.sqlite_synchronous;
     store_options.batch_max = static_cast<std::size_t>(cfg.store.batch_max);
     store_options.clock = clock.get();
+    store_options.prices = cfg.prices;
     auto opened = store::open_store(cfg.store.url, store_options);
     if (!opened) {
         throw std::runtime_error("cannot open storage " +
@@ -188,6 +191,7 @@ void App::Impl::build() {
     gate = std::make_unique<api::Gate>(cfg, *clock, *limiter, make_jwks_fetcher());
     token = std::make_unique<api::TokenHandler>(cfg, *gate, *realtime, *store, *clock);
     end = std::make_unique<api::EndHandler>(cfg, *gate, *store, *clock);
+    admin = std::make_unique<api::AdminHandler>(cfg, *gate, *store, *clock);
     build_routes();
 
     http::ServerOptions so;
@@ -237,6 +241,11 @@ void App::Impl::build_routes() {
     router.add("GET", "/readyz", [this](http::Request&) -> asio::awaitable<http::Response> {
         co_return api::ready_response(*store);
     });
+    router.add("GET", "/api/admin/usage", [this](http::Request& r) { return admin->usage(r); });
+    router.add("GET", "/api/admin/live", [this](http::Request& r) { return admin->live(r); });
+    router.add("GET", "/api/admin/sessions",
+               [this](http::Request& r) { return admin->sessions(r); });
+    router.add("GET", "/api/admin/events", [this](http::Request& r) { return admin->events(r); });
     auto serve_static = [this](http::Request& r) -> asio::awaitable<http::Response> {
         co_return api::static_response(r, cfg.server.dev);
     };

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cmath>
 #include <functional>
 #include <set>
 #include <sstream>
@@ -80,6 +81,99 @@ std::string set_bool(bool& out, const std::string& v) {
         return "must be 1/0 or true/false, got \"" + v + "\"";
     }
     return {};
+}
+
+// A price must be a finite number >= 0 (USD). Returns an error text, empty when valid.
+std::string check_price(std::string_view key, double value) {
+    if (!std::isfinite(value) || value < 0) {
+        return std::string(key) + ": must be a number >= 0 (USD), got " + std::to_string(value);
+    }
+    return {};
+}
+
+// VOICEGATE_PRICES: "MODEL=P1/P2/.../P8[/PER_MINUTE],..." in price_keys() order; each listed
+// model replaces its defaults (without PER_MINUTE the minute estimate is derived).
+std::string apply_price_list(PriceTable& prices, const std::string& v) {
+    PriceTable out;
+    for (const auto& item : split_list(v)) {
+        const auto eq = item.find('=');
+        const std::string model = trim(item.substr(0, eq));
+        if (eq == std::string::npos || model.empty()) {
+            return "\"" + item + "\" is not MODEL=TEXT_IN/TEXT_CACHED/TEXT_OUT/AUDIO_IN/" +
+                   "AUDIO_CACHED/AUDIO_OUT/IMAGE_IN/IMAGE_CACHED[/PER_MINUTE]";
+        }
+        std::vector<std::string> parts;
+        std::stringstream ss(item.substr(eq + 1));
+        for (std::string part; std::getline(ss, part, '/');) {
+            parts.push_back(trim(part));
+        }
+        if (parts.size() != 8 && parts.size() != 9) {
+            return model + ": expected 8 prices (or 9 with the per-minute estimate) separated by "
+                           "/, got " + std::to_string(parts.size());
+        }
+        ModelPrice price;
+        for (std::size_t i = 0; i < parts.size(); ++i) {
+            double d = 0;
+            const auto* end = parts[i].data() + parts[i].size();
+            auto [p, ec] = std::from_chars(parts[i].data(), end, d);
+            if (ec != std::errc() || p != end || parts[i].empty()) {
+                return model + "." + std::string(price_keys()[i]) + ": must be a number, got \"" +
+                       parts[i] + "\"";
+            }
+            if (auto err = check_price(price_keys()[i], d); !err.empty()) {
+                return model + "." + err;
+            }
+            (void)set_price(price, price_keys()[i], d);
+        }
+        if (out.count(model) != 0) {
+            return model + " is listed twice";
+        }
+        out[model] = price;
+    }
+    for (auto& [model, price] : out) {
+        prices[model] = price;
+    }
+    return {};
+}
+
+// Reads [prices."MODEL"] tables: each key of price_keys() a number >= 0. A model of the
+// defaults keeps the prices the table does not set; a new model starts from zero.
+void apply_price_tables(Config& cfg, const toml::table& prices, const std::string& path,
+                        LoadResult& out) {
+    for (const auto& [name, node] : prices) {
+        const std::string model(name.str());
+        const std::string where = path + ": prices." + model;
+        const auto* table = node.as_table();
+        if (table == nullptr) {
+            out.errors.push_back(where + ": expected a table like [prices.\"" + model + "\"]");
+            continue;
+        }
+        const auto known = cfg.prices.find(model);
+        ModelPrice price = known != cfg.prices.end() ? known->second : ModelPrice{};
+        bool ok = true;
+        for (const auto& [key, value] : *table) {
+            const std::string k(key.str());
+            const bool is_number = value.is_integer() || value.is_floating_point();
+            const double number_value = is_number ? value.value_or(0.0) : 0.0;
+            if (std::find(price_keys().begin(), price_keys().end(), k) == price_keys().end()) {
+                out.errors.push_back(where + "." + k + ": unknown price (expected one of "
+                                     "text_in, text_cached, text_out, audio_in, audio_cached, "
+                                     "audio_out, image_in, image_cached, per_minute)");
+                ok = false;
+            } else if (!is_number) {
+                out.errors.push_back(where + "." + k + ": must be a number (USD)");
+                ok = false;
+            } else if (auto err = check_price(k, number_value); !err.empty()) {
+                out.errors.push_back(where + "." + err);
+                ok = false;
+            } else {
+                (void)set_price(price, k, number_value);
+            }
+        }
+        if (ok) {
+            cfg.prices[model] = price;
+        }
+    }
 }
 
 const std::vector<Setting>& settings() {
@@ -318,6 +412,10 @@ const std::vector<Setting>& settings() {
              c.limits.route_rates = std::move(out);
              return std::string();
          }},
+        {"VOICEGATE_PRICES", "", false,
+         "per-model prices, USD per 1M tokens: MODEL=TEXT_IN/TEXT_CACHED/TEXT_OUT/AUDIO_IN/"
+         "AUDIO_CACHED/AUDIO_OUT/IMAGE_IN/IMAGE_CACHED[/PER_MINUTE],... (merged with the defaults)",
+         [](Config& c, const std::string& v) { return apply_price_list(c.prices, v); }},
         {"VOICEGATE_QUOTA_CONCURRENT", "quota.concurrent", false,
          "open sessions per user at once (0: unlimited)",
          [](Config& c, const std::string& v) {
@@ -612,6 +710,10 @@ void apply_toml(Config& cfg, const Sources& src, LoadResult& out) {
             apply_profiles(cfg, *table, src.toml_path, out);
             continue;
         }
+        if (section.str() == "prices") {
+            apply_price_tables(cfg, *table, src.toml_path, out);
+            continue;
+        }
         if (section.str() == "emulator") {
             for (const auto& [k, v] : *table) {
                 if (auto t = toml_to_text(v)) {
@@ -671,6 +773,13 @@ void apply_map(Config& cfg, const std::map<std::string, std::string>& values,
 
 void validate(Config& cfg, LoadResult& out) {
     validate_profiles(cfg, out);
+    for (const auto& model : cfg.tokens.models) {
+        if (cfg.prices.find(model) == cfg.prices.end()) {
+            out.warnings.push_back("prices: the allowed model " + model +
+                                   " has no price; its sessions are estimated at $0 (add "
+                                   "[prices.\"" + model + "\"] or VOICEGATE_PRICES)");
+        }
+    }
     if (cfg.auth.mode.empty()) {
         cfg.auth.mode = cfg.auth.jwt_configured() ? "jwt" : "none";
     }

@@ -10,6 +10,8 @@
 
 #include <boost/json/object.hpp>
 
+#include "core/prices.hpp"
+
 namespace voicegate::config {
 
 /// A server-side session profile (SPEC §3.4): a named session config that a client selects
@@ -146,6 +148,9 @@ struct Config {
     AuthConfig auth;
     LimitsConfig limits;
     QuotaConfig quota;
+    /// Per-model prices for cost estimates (SPEC §2.1, §5): the reference's defaults, merged
+    /// with `[prices."MODEL"]` tables of the config file and VOICEGATE_PRICES.
+    PriceTable prices = default_prices();
 
     /// True when no key is set: the in-process emulator answers instead of OpenAI.
     bool uses_emulator() const { return upstream.api_key.empty(); }

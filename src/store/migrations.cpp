@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <array>
+#include <string>
+
+#include "store/rollup.hpp"
 
 namespace voicegate::store {
 namespace {
@@ -79,6 +82,42 @@ CREATE TABLE quota_slots (
 )${without_rowid};
 )sql";
 
+// Version 3: daily rollups (SPEC §5), kept current by every write in its own transaction so
+// that usage reads never scan `sessions`. `usage_daily` is day x user x model; the small
+// `usage_daily_model` (day x model, one row per writer `shard` so that concurrent PostgreSQL
+// writers do not queue on one hot row) answers the per-day and per-model views;
+// `denials_daily` counts token_denied events per day x user x reason. Days are days since the
+// epoch (UTC). A session counts on its day of issue, its end too. The primary keys start with
+// the day so a date range is one contiguous scan. Existing data is backfilled.
+const std::string& v3_sql() {
+    static const std::string kSql = [] {
+        std::string counters;
+        for (const auto c : usage_columns()) {
+            counters += std::string(",\n    ") + std::string(c) +
+                        (c == "cost_usd" ? " DOUBLE PRECISION NOT NULL DEFAULT 0"
+                                         : " BIGINT NOT NULL DEFAULT 0");
+        }
+        std::string sql =
+            "CREATE TABLE usage_daily (\n    day BIGINT NOT NULL,\n    user_id TEXT NOT NULL,\n"
+            "    model TEXT NOT NULL";
+        sql += counters;
+        sql += ",\n    PRIMARY KEY (day, user_id, model)\n)${without_rowid};\n"
+               "CREATE INDEX usage_daily_user ON usage_daily (user_id, day);\n"
+               "CREATE TABLE usage_daily_model (\n    day BIGINT NOT NULL,\n"
+               "    model TEXT NOT NULL,\n    shard BIGINT NOT NULL DEFAULT 0";
+        sql += counters;
+        sql += ",\n    PRIMARY KEY (day, model, shard)\n)${without_rowid};\n"
+               "CREATE TABLE denials_daily (\n    day BIGINT NOT NULL,\n    user_id TEXT NOT NULL,\n"
+               "    reason TEXT NOT NULL,\n    n BIGINT NOT NULL DEFAULT 0,\n"
+               "    PRIMARY KEY (day, user_id, reason)\n)${without_rowid};\n";
+        for (const auto& st : rollup_rebuild_statements()) {
+            sql += st + ";\n";
+        }
+        return sql;
+    }();
+    return kSql;
+}
+
 constexpr std::string_view kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
     "version INTEGER PRIMARY KEY, applied_at_ms BIGINT NOT NULL)";
@@ -115,6 +154,7 @@ const std::vector<Migration>& migrations() {
     static const std::vector<Migration> kAll{
         {1, "sessions and events", kV1},
         {2, "quota bookkeeping", kV2},
+        {3, "daily usage rollups", v3_sql()},
     };
     return kAll;
 }

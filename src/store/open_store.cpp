@@ -101,6 +101,7 @@ Result<std::unique_ptr<SessionStore>> open_store(const std::string& database_url
         o.url = target->location;
         o.batch_max = options.batch_max;
         o.clock = options.clock;
+    o.prices = options.prices;
         auto store = PgStore::open(std::move(o));
         if (!store) {
             return store.error();
@@ -116,6 +117,7 @@ Result<std::unique_ptr<SessionStore>> open_store(const std::string& database_url
     o.batch_max = options.batch_max;
     o.busy_timeout_ms = options.busy_timeout_ms;
     o.clock = options.clock;
+    o.prices = options.prices;
     auto store = SqliteStore::open(std::move(o));
     if (!store) {
         return store.error();
@@ -151,6 +153,57 @@ Result<std::string> migrate_database(const std::string& database_url, const Cloc
         return report.error();
     }
     return describe(*report);
+}
+
+namespace {
+
+/// Runs `fn` on a synchronous SqlExec over a fresh connection to `database_url`.
+template <class T, class Fn>
+Result<T> with_exec(const std::string& database_url, Fn fn) {
+    auto target = parse_database_url(database_url);
+    if (!target) {
+        return target.error();
+    }
+    if (target->engine == DatabaseTarget::Engine::postgres) {
+#ifdef VOICEGATE_WITH_POSTGRES
+        auto pg = parse_pg_url(target->location);
+        if (!pg) {
+            return pg.error();
+        }
+        auto conn = PgConnection::connect(*pg);
+        if (!conn) {
+            return conn.error();
+        }
+        if (auto r = (*conn)->use_schema(pg->schema, false); !r) {
+            return r.error();
+        }
+        PgExec exec(**conn, false, std::chrono::minutes(10));
+        return fn(exec);
+#else
+        return postgres_not_built();
+#endif
+    }
+    SqliteConnectionOptions o;
+    o.path = target->location;
+    auto conn = SqliteConnection::open(o);
+    if (!conn) {
+        return conn.error();
+    }
+    SqliteExec exec(**conn);
+    return fn(exec);
+}
+
+}  // namespace
+
+Result<RebuildReport> rebuild_database_rollups(const std::string& database_url) {
+    return with_exec<RebuildReport>(database_url,
+                                    [](SqlExec& db) { return rebuild_rollups(db, true); });
+}
+
+Result<RebuildReport> bulk_fill_database(const std::string& database_url,
+                                         const BulkFillOptions& options) {
+    return with_exec<RebuildReport>(database_url,
+                                    [&](SqlExec& db) { return bulk_fill(db, options); });
 }
 
 }  // namespace voicegate::store

@@ -7,6 +7,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "store/rollup.hpp"
 #include "store/session_store.hpp"
 
 namespace voicegate::store {
@@ -17,6 +18,7 @@ struct StoreOptions {
     std::size_t batch_max = 1024;      // most writes per group commit
     int busy_timeout_ms = 5000;        // SQLite: wait for locks held by other processes
     const Clock* clock = nullptr;      // nullptr -> system clock; must outlive the store
+    PriceTable prices = default_prices();  // for the sessions' estimated cost
 };
 
 /// Which engine a DATABASE_URL names, and where.
@@ -45,5 +47,14 @@ std::string redact_database_url(std::string_view url);
 /// summary such as "schema at version 1 (applied 1 migration: 1)". Blocking.
 [[nodiscard]] Result<std::string> migrate_database(const std::string& database_url,
                                                    const Clock* clock = nullptr);
+
+/// Recomputes every daily rollup of the (migrated) database from its sessions and events, in
+/// one transaction (`voicegate migrate --rebuild-rollups`). Blocking.
+[[nodiscard]] Result<RebuildReport> rebuild_database_rollups(const std::string& database_url);
+
+/// Bulk-fills the (migrated, idle) database with synthetic sessions and denials, then rebuilds
+/// the rollups (store/rollup.hpp bulk_fill; for benchmarks and `voicegate seed`). Blocking.
+[[nodiscard]] Result<RebuildReport> bulk_fill_database(const std::string& database_url,
+                                                       const BulkFillOptions& options);
 
 }  // namespace voicegate::store

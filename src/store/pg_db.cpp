@@ -163,6 +163,10 @@ void PgResultDeleter::operator()(pg_result* result) const {
     PQclear(result);
 }
 
+int PgRows::columns() const {
+    return result_ == nullptr ? 0 : PQnfields(result_);
+}
+
 int PgRows::size() const {
     if (result_ == nullptr) {
         return 0;
@@ -347,6 +351,19 @@ Result<void> PgConnection::enter_pipeline() {
 
 Result<void> PgConnection::send_query(const char* sql) {
     if (PQsendQueryParams(conn_, sql, 0, nullptr, nullptr, nullptr, nullptr, 0) != 1) {
+        return lost("send");
+    }
+    return {};
+}
+
+Result<void> PgConnection::send_params(const std::string& sql, const PgParams& params) {
+    std::vector<const char*> values;
+    values.reserve(params.size());
+    for (const auto& p : params) {
+        values.push_back(p.c_str());
+    }
+    if (PQsendQueryParams(conn_, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                          values.data(), nullptr, nullptr, 0) != 1) {
         return lost("send");
     }
     return {};

@@ -55,6 +55,8 @@ public:
     }
     /// Number of rows (0 for a command without rows).
     int size() const;
+    /// Number of columns.
+    int columns() const;
     /// True when the field is NULL.
     bool is_null(int row, int column) const;
     /// The field's text ("" for NULL).
@@ -128,6 +130,8 @@ public:
     [[nodiscard]] Result<void> send_query(const char* sql);
     /// Queues an execution of the prepared statement `name`.
     [[nodiscard]] Result<void> send_prepared(const char* name, const PgParams& params);
+    /// Queues an unprepared statement with text parameters (types inferred by the server).
+    [[nodiscard]] Result<void> send_params(const std::string& sql, const PgParams& params);
     /// Queues a sync point: the server answers everything before it (PGRES_PIPELINE_SYNC).
     [[nodiscard]] Result<void> sync();
     /// The next result of the pipeline (null between queries), flushing what is queued and

@@ -37,6 +37,12 @@ constexpr unsigned kBoolArray = 1000;
 #define VG_SLOT_RELEASE(expiry) "(((" expiry ") + 59999) / 60000 * 60000)"
 static_assert(kSlotGranularityMs == 60'000, "VG_SLOT_RELEASE assumes one-minute slots");
 
+// Rollup deltas go to the connection's temp tables (no lock, no WAL); the batch's last
+// statement before COMMIT (kFlushRollups) sums them by key and upserts each key once.
+#define VG_ROLLUP_ISSUE                                                            \
+    " rd AS (INSERT INTO pg_temp.vg_rollup_delta (day, user_id, model, sessions)" \
+    " SELECT issued_at_ms / 86400000, user_id, model, 1 FROM ins)"
+
 constexpr std::string_view kCreateSql =
     "WITH ins AS ("
     " INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms,"
@@ -47,7 +53,8 @@ constexpr std::string_view kCreateSql =
     " INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
     " SELECT issued_at_ms, 'token_issued', session_id, user_id, NULLIF(client_ip, ''), NULL,"
     " jsonb_strip_nulls(jsonb_build_object('model', model, 'voice', voice,"
-    " 'profile', NULLIF(profile, '')))::text FROM ins)"
+    " 'profile', NULLIF(profile, '')))::text FROM ins),"
+    VG_ROLLUP_ISSUE
     " SELECT session_id FROM ins";
 constexpr std::array<unsigned, 9> kCreateTypes{kText, kText, kText, kText, kText,
                                                kInt8, kInt8, kText, kText};
@@ -57,6 +64,36 @@ constexpr std::array<unsigned, 9> kCreateTypes{kText, kText, kText, kText, kText
 // rounds half to even).
 #define VG_BILLABLE_MS(reported, observed) \
     "ROUND((LEAST(GREATEST(" reported ", 0), " observed ") * 1000)::numeric)::bigint"
+
+// The estimated cost of the session `s` (its tokens, its model's row of the connection's
+// vg_prices) with `billable` ms: from the tokens when it has any, else per minute (as
+// estimate_cost_usd()); 0 for a model without prices.
+#define VG_COST(billable)                                                                       \
+    "COALESCE((SELECT CASE WHEN s.input_text_tokens + s.input_audio_tokens"                    \
+    " + s.input_image_tokens + s.output_text_tokens + s.output_audio_tokens > 0 THEN"          \
+    " ((s.input_text_tokens - s.cached_text_tokens) * p.text_in"                               \
+    " + s.cached_text_tokens * p.text_cached"                                                  \
+    " + (s.input_audio_tokens - s.cached_audio_tokens) * p.audio_in"                           \
+    " + s.cached_audio_tokens * p.audio_cached"                                                \
+    " + (s.input_image_tokens - s.cached_image_tokens) * p.image_in"                           \
+    " + s.cached_image_tokens * p.image_cached + s.output_text_tokens * p.text_out"            \
+    " + s.output_audio_tokens * p.audio_out) / 1e6"                                            \
+    " ELSE (" billable ")::float8 / 60000 * p.per_minute END"                                  \
+    " FROM pg_temp.vg_prices AS p WHERE p.model = s.model), 0)"
+
+// A first end's rollup delta, from `upd` (the ended rows, new values), on the day of issue.
+#define VG_ROLLUP_END                                                                           \
+    " rd AS (INSERT INTO pg_temp.vg_rollup_delta (day, user_id, model, ended, reported_ms,"   \
+    " billable_ms, messages, input_text_tokens, input_audio_tokens, input_image_tokens,"       \
+    " cached_text_tokens, cached_audio_tokens, cached_image_tokens, output_text_tokens,"       \
+    " output_audio_tokens, cost_usd, ended_user, ended_timeout, ended_error)"                 \
+    " SELECT issued_at_ms / 86400000, user_id, model, 1,"                                     \
+    " ROUND((GREATEST(reported_duration_s, 0) * 1000)::numeric)::bigint, "                    \
+    VG_BILLABLE_MS("reported_duration_s", "observed_duration_s") ", message_count,"           \
+    " input_text_tokens, input_audio_tokens, input_image_tokens, cached_text_tokens,"         \
+    " cached_audio_tokens, cached_image_tokens, output_text_tokens, output_audio_tokens,"     \
+    " estimated_cost_usd, (ended_by = 'user')::int, (ended_by = 'timeout')::int,"             \
+    " (ended_by = 'error')::int FROM upd)"
 
 // At a session's first end (`upd` non-empty) the quota bookkeeping is settled in the same
 // statement: its open slot is released and its day's charge goes from the reservation to what
@@ -69,10 +106,12 @@ constexpr std::string_view kEndSql =
     " upd AS ("
     " UPDATE sessions AS s SET status = 'ended', ended_at_ms = $2, reported_duration_s = $3,"
     " observed_duration_s = GREATEST(0, $2 - s.issued_at_ms)::float8 / 1000,"
-    " message_count = $4, ended_by = $5"
+    " message_count = $4, ended_by = $5, estimated_cost_usd = "
+    VG_COST(VG_BILLABLE_MS("$3", "(GREATEST(0, $2 - s.issued_at_ms)::float8 / 1000)"))
     " FROM cur WHERE s.session_id = cur.session_id AND s.status = 'issued'"
     " AND cur.status = 'issued' AND (NOT $6 OR cur.user_id = $7)"
-    " RETURNING s.user_id, s.observed_duration_s, s.issued_at_ms, s.quota_reserved_ms),"
+    " RETURNING s.*),"
+    VG_ROLLUP_END ","
     " rel AS (UPDATE quota_slots AS o SET n = o.n - 1 FROM upd"
     " WHERE upd.quota_reserved_ms IS NOT NULL AND o.user_id = upd.user_id"
     " AND o.release_at_ms = " VG_SLOT_RELEASE("upd.issued_at_ms + upd.quota_reserved_ms")
@@ -91,10 +130,16 @@ constexpr std::string_view kEndSql =
 constexpr std::array<unsigned, 8> kEndTypes{kText, kInt8, kFloat8, kInt8,
                                             kText, kBool, kText,   kText};
 
+// A token_denied event also counts in the denial rollup (day of the event, user, reason).
+#define VG_ROLLUP_DENIAL                                                                \
+    " INSERT INTO pg_temp.vg_denial_delta (day, user_id, reason)"                       \
+    " SELECT at_ms / 86400000, COALESCE(user_id, ''), COALESCE(reason, '') FROM ins"   \
+    " WHERE type = 'token_denied'"
+
 constexpr std::string_view kEventSql =
-    "INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
+    "WITH ins AS (INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
     " VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), NULLIF($5, ''), NULLIF($6, ''),"
-    " NULLIF($7, ''))";
+    " NULLIF($7, '')) RETURNING at_ms, type, user_id, reason)" VG_ROLLUP_DENIAL;
 constexpr std::array<unsigned, 7> kEventTypes{kInt8, kText, kText, kText, kText, kText, kText};
 
 constexpr std::string_view kGetSql =
@@ -139,6 +184,7 @@ constexpr std::string_view kCreateQuotaSql =
     " SELECT issued_at_ms, 'token_issued', session_id, user_id, NULLIF(client_ip, ''), NULL,"
     " jsonb_strip_nulls(jsonb_build_object('model', model, 'voice', voice,"
     " 'profile', NULLIF(profile, '')))::text FROM ins),"
+    VG_ROLLUP_ISSUE ","
     " os AS (INSERT INTO quota_slots (user_id, release_at_ms, n)"
     " SELECT user_id, " VG_SLOT_RELEASE("issued_at_ms + $10") ", 1 FROM ins"
     " ON CONFLICT (user_id, release_at_ms) DO UPDATE SET n = quota_slots.n + 1),"
@@ -181,7 +227,8 @@ constexpr std::string_view kCreateManySql =
     " INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
     " SELECT issued_at_ms, 'token_issued', session_id, user_id, NULLIF(client_ip, ''), NULL,"
     " jsonb_strip_nulls(jsonb_build_object('model', model, 'voice', voice,"
-    " 'profile', NULLIF(profile, '')))::text FROM ins)"
+    " 'profile', NULLIF(profile, '')))::text FROM ins),"
+    VG_ROLLUP_ISSUE
     " SELECT session_id FROM ins";
 constexpr std::array<unsigned, 9> kCreateManyTypes{kTextArray, kTextArray, kTextArray,
                                                    kTextArray, kTextArray, kInt8Array,
@@ -207,9 +254,11 @@ constexpr std::string_view kEndManySql =
     " upd AS ("
     " UPDATE sessions AS s SET status = 'ended', ended_at_ms = cur.ended_at,"
     " reported_duration_s = cur.reported, observed_duration_s = cur.observed,"
-    " message_count = cur.messages, ended_by = cur.req_ended_by"
+    " message_count = cur.messages, ended_by = cur.req_ended_by, estimated_cost_usd = "
+    VG_COST(VG_BILLABLE_MS("cur.reported", "cur.observed"))
     " FROM cur WHERE s.session_id = cur.session_id AND cur.ending AND s.status = 'issued'"
-    " RETURNING 1),"
+    " RETURNING s.*),"
+    VG_ROLLUP_END ","
     // Counted per slot first: UPDATE ... FROM applies one joined row per target row.
     " rel AS (UPDATE quota_slots AS o SET n = GREATEST(0, o.n - d.c)"
     " FROM (SELECT user_id, " VG_SLOT_RELEASE("issued_at_ms + reserved") " AS release_at,"
@@ -237,16 +286,93 @@ constexpr std::array<unsigned, 8> kEndManyTypes{kTextArray, kInt8Array, kFloat8A
 constexpr int kEndManyN = 17;
 
 constexpr std::string_view kEventManySql =
-    "INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
+    "WITH ins AS (INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
     " SELECT at_ms, type, NULLIF(session_id, ''), NULLIF(user_id, ''), NULLIF(client_ip, ''),"
     " NULLIF(reason, ''), NULLIF(detail, '')"
     " FROM unnest($1, $2, $3, $4, $5, $6, $7) WITH ORDINALITY"
-    " AS r(at_ms, type, session_id, user_id, client_ip, reason, detail, n) ORDER BY n";
+    " AS r(at_ms, type, session_id, user_id, client_ip, reason, detail, n) ORDER BY n"
+    " RETURNING at_ms, type, user_id, reason)" VG_ROLLUP_DENIAL;
 constexpr std::array<unsigned, 7> kEventManyTypes{kInt8Array, kTextArray, kTextArray, kTextArray,
                                                   kTextArray, kTextArray, kTextArray};
 
 #undef VG_SESSION_COLUMNS
 #undef VG_BILLABLE_MS
+#undef VG_COST
+#undef VG_ROLLUP_ISSUE
+#undef VG_ROLLUP_END
+#undef VG_ROLLUP_DENIAL
+
+// The batch's rollup deltas, summed by key, upserted once per key in key order (the same
+// order in every transaction: concurrent batches wait for each other's rows, never
+// deadlock). $1 is the writer's shard of usage_daily_model. The temp tables empty at COMMIT.
+const std::string& flush_rollups_sql() {
+    static const std::string kSql = [] {
+        std::string sums;
+        std::string named_sums;
+        std::string set_model;
+        std::string set_user;
+        for (const auto c : usage_columns()) {
+            const std::string col(c);
+            sums += ", SUM(" + col + ")";
+            named_sums += ", SUM(" + col + ") AS " + col;
+            set_model += std::string(set_model.empty() ? "" : ", ") + col + " = usage_daily_model." +
+                         col + " + EXCLUDED." + col;
+            set_user += std::string(set_user.empty() ? "" : ", ") + col + " = usage_daily." + col +
+                        " + EXCLUDED." + col;
+        }
+        std::string cols;
+        for (const auto c : usage_columns()) {
+            cols += ", " + std::string(c);
+        }
+        return "WITH g AS (SELECT day, user_id, model" + named_sums +
+               " FROM pg_temp.vg_rollup_delta GROUP BY day, user_id, model),"
+               " m AS (INSERT INTO usage_daily_model (day, model, shard" + cols +
+               ") SELECT day, model, $1::bigint" + sums +
+               " FROM g GROUP BY day, model ORDER BY day, model"
+               " ON CONFLICT (day, model, shard) DO UPDATE SET " + set_model + "),"
+               " dn AS (INSERT INTO denials_daily (day, user_id, reason, n)"
+               " SELECT day, user_id, reason, SUM(n) FROM pg_temp.vg_denial_delta"
+               " GROUP BY day, user_id, reason ORDER BY day, user_id, reason"
+               " ON CONFLICT (day, user_id, reason) DO UPDATE SET n = denials_daily.n + EXCLUDED.n)"
+               " INSERT INTO usage_daily (day, user_id, model" + cols + ") SELECT day, user_id, model" +
+               cols + " FROM g ORDER BY day, user_id, model"
+               " ON CONFLICT (day, user_id, model) DO UPDATE SET " + set_user;
+    }();
+    return kSql;
+}
+constexpr const char* kFlushRollups = "vg_flush_rollups";
+
+// The connection's temp tables: rollup deltas of the running transaction (emptied at COMMIT)
+// and the price table for cost estimates.
+std::string temp_tables_sql(const PriceTable& prices) {
+    std::string counters;
+    for (const auto c : usage_columns()) {
+        counters += ", " + std::string(c) +
+                    (c == "cost_usd" ? " float8 NOT NULL DEFAULT 0" : " bigint NOT NULL DEFAULT 0");
+    }
+    std::string sql =
+        "CREATE TEMP TABLE IF NOT EXISTS vg_rollup_delta (day bigint, user_id text, model text" +
+        counters +
+        ") ON COMMIT DELETE ROWS;"
+        " CREATE TEMP TABLE IF NOT EXISTS vg_denial_delta (day bigint, user_id text, reason text,"
+        " n bigint NOT NULL DEFAULT 1) ON COMMIT DELETE ROWS;"
+        " CREATE TEMP TABLE IF NOT EXISTS vg_prices (model text PRIMARY KEY, text_in float8,"
+        " text_cached float8, text_out float8, audio_in float8, audio_cached float8,"
+        " audio_out float8, image_in float8, image_cached float8, per_minute float8);"
+        " DELETE FROM vg_prices;";
+    for (const auto& [model, p] : prices) {
+        std::string quoted;
+        for (const char c : model) {
+            quoted += c == '\'' ? std::string("''") : std::string(1, c);
+        }
+        char buf[512];
+        std::snprintf(buf, sizeof buf, ",%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g);",
+                      p.text_in, p.text_cached, p.text_out, p.audio_in, p.audio_cached,
+                      p.audio_out, p.image_in, p.image_cached, p.minute_estimate());
+        sql += " INSERT INTO vg_prices VALUES ('" + quoted + "'" + buf;
+    }
+    return sql;
+}
 
 struct StatementDef {
     const char* name;
@@ -294,7 +420,8 @@ Result<void> prepare_all(PgConnection& conn) {
             }
         }
     }
-    return {};
+    static constexpr std::array<unsigned, 1> kFlushTypes{kInt8};
+    return conn.prepare(kFlushRollups, flush_rollups_sql(), kFlushTypes);
 }
 
 }  // namespace
@@ -629,6 +756,10 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
             sent = c.send_prepared(definition(p.statement).name, batch[p.ops.front()]->params());
         }
     }
+    const PgParams flush_params{std::to_string(options_.shard)};
+    if (sent) {
+        sent = c.send_prepared(kFlushRollups, flush_params);
+    }
     if (sent) {
         sent = c.send_query("COMMIT");
     }
@@ -670,6 +801,9 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
     }
     for (std::size_t i = 0; got && i < planned.size(); ++i) {
         got = take("statement", &planned[i]);
+    }
+    if (got) {
+        got = take("rollups", nullptr);
     }
     if (got) {
         got = take("commit", nullptr);
@@ -715,7 +849,8 @@ PgWorker::Outcome PgWorker::write_careful(Batch& batch) {
         const char* sql = nullptr;       // a plain statement, or
         const PgOpBase* op = nullptr;    // an op's prepared statement, or
         const PgParams* lock = nullptr;  // the lock statement, or
-        const PgParams* lock_users = nullptr;  // the users' lock statement
+        const PgParams* lock_users = nullptr;  // the users' lock statement, or
+        const PgParams* flush = nullptr;       // the rollup flush
     };
     const auto round_trip =
         [&](std::initializer_list<Send> sends) -> Result<std::vector<PgResultPtr>> {
@@ -731,6 +866,8 @@ PgWorker::Outcome PgWorker::write_careful(Batch& batch) {
                 sent = c.send_prepared(definition(s.op->statement()).name, s.op->params());
             } else if (s.lock != nullptr) {
                 sent = c.send_prepared(definition(PgStatement::lock).name, *s.lock);
+            } else if (s.flush != nullptr) {
+                sent = c.send_prepared(kFlushRollups, *s.flush);
             } else {
                 sent = c.send_prepared(definition(PgStatement::lock_users).name, *s.lock_users);
             }
@@ -824,6 +961,14 @@ PgWorker::Outcome PgWorker::write_careful(Batch& batch) {
         }
         op->fail(std::move(e.failure));
     }
+    const PgParams flush_params{std::to_string(options_.shard)};
+    auto flushed = round_trip({{nullptr, nullptr, nullptr, nullptr, &flush_params}});
+    if (!flushed) {
+        return lost(flushed.error());
+    }
+    if (!pg_tuples_or_command_ok(flushed->front().get())) {
+        return abandon(pg_error(c.handle(), flushed->front().get(), "rollups"));
+    }
     auto committed = round_trip({{"COMMIT"}});
     if (!committed) {
         return lost(committed.error());
@@ -836,10 +981,29 @@ PgWorker::Outcome PgWorker::write_careful(Batch& batch) {
 
 void PgWorker::run_read(Batch& batch) {
     PgConnection& c = *conn_;
+    // Calls first, one by one (each runs its own statements, each with a sync).
+    for (auto& op : batch) {
+        if (op->statement() == PgStatement::call) {
+            op->call(c, options_.io_timeout);
+        }
+    }
+    if (!c.ok()) {
+        const Failure f = fail(Error::store_unavailable, {}, "postgres: connection lost");
+        connection_lost(f);
+        for (auto& op : batch) {
+            if (op->statement() != PgStatement::call) {
+                op->fail(f);
+            }
+        }
+        return;
+    }
     const auto deadline = Clock::now() + options_.io_timeout;
     // Pipelined with a sync after each read: a failing read does not abort the others.
     Result<void> sent;
     for (std::size_t i = 0; sent && i < batch.size(); ++i) {
+        if (batch[i]->statement() == PgStatement::call) {
+            continue;
+        }
         sent = c.send_prepared(definition(batch[i]->statement()).name, batch[i]->params());
         if (sent) {
             sent = c.sync();
@@ -847,10 +1011,17 @@ void PgWorker::run_read(Batch& batch) {
     }
     if (!sent) {
         connection_lost(sent.error());
-        fail_all(batch, sent.error());
+        for (auto& op : batch) {
+            if (op->statement() != PgStatement::call) {
+                op->fail(sent.error());
+            }
+        }
         return;
     }
     for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i]->statement() == PgStatement::call) {
+            continue;
+        }
         auto r = c.take(deadline);
         Failure lost_because;
         if (r) {
@@ -878,7 +1049,9 @@ void PgWorker::run_read(Batch& batch) {
         if (!lost_because.details.empty()) {
             connection_lost(lost_because);
             for (std::size_t j = i; j < batch.size(); ++j) {
-                batch[j]->fail(lost_because);
+                if (batch[j]->statement() != PgStatement::call) {
+                    batch[j]->fail(lost_because);
+                }
             }
             return;
         }
@@ -987,6 +1160,64 @@ Result<MigrationReport> run_migrations(const PgTarget& target, const Clock& cloc
 
 }  // namespace
 
+Result<SqlTable> PgExec::query(const SqlQuery& q) {
+    PgParams params;
+    params.reserve(q.params.size());
+    for (const auto& v : q.params) {
+        if (const auto* n = std::get_if<std::int64_t>(&v)) {
+            params.push_back(std::to_string(*n));
+        } else {
+            params.push_back(std::get<std::string>(v));
+        }
+    }
+    const auto to_table = [](const pg_result* res) {
+        const PgRows rows(res);
+        SqlTable out;
+        out.rows.resize(static_cast<std::size_t>(rows.size()));
+        for (int r = 0; r < rows.size(); ++r) {
+            auto& row = out.rows[static_cast<std::size_t>(r)];
+            for (int c = 0; c < rows.columns(); ++c) {
+                if (rows.is_null(r, c)) {
+                    row.emplace_back();
+                } else {
+                    row.emplace_back(std::string(rows.text(r, c)));
+                }
+            }
+        }
+        return out;
+    };
+    if (!pipeline_) {
+        auto r = conn_.exec_params(q.sql, params);
+        if (!r) {
+            return r.error();
+        }
+        return to_table(r->get());
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    Result<void> sent = conn_.send_params(q.sql, params);
+    if (sent) {
+        sent = conn_.sync();
+    }
+    if (!sent) {
+        return sent.error();
+    }
+    auto res = conn_.take(deadline);
+    if (!res) {
+        return res.error();
+    }
+    Result<SqlTable> out = pg_tuples_or_command_ok(res->get())
+                               ? Result<SqlTable>(to_table(res->get()))
+                               : Result<SqlTable>(pg_error(conn_.handle(), res->get(), "read").failure);
+    auto synced = conn_.take(deadline);
+    if (!synced) {
+        return synced.error();
+    }
+    if (!pg_pipeline_sync(synced->get())) {
+        return fail(Error::store_unavailable, {}, "postgres: pipeline out of step");
+    }
+    return out;
+}
+
 Result<MigrationReport> PgStore::migrate(const std::string& url, const Clock& clock) {
     auto target = parse_pg_url(url);
     if (!target) {
@@ -1017,12 +1248,16 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
         return m.error();
     }
     detail::PgWorker::Connector connector =
-        [t = *target]() -> Result<std::unique_ptr<PgConnection>> {
+        [t = *target, temp = detail::temp_tables_sql(options.prices)]()
+        -> Result<std::unique_ptr<PgConnection>> {
         auto conn = PgConnection::connect(t);
         if (!conn) {
             return conn.error();
         }
         if (auto r = (*conn)->use_schema(t.schema, false); !r) {
+            return r.error();
+        }
+        if (auto r = (*conn)->exec_script(temp); !r) {
             return r.error();
         }
         if (auto r = detail::prepare_all(**conn); !r) {
@@ -1033,8 +1268,8 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
         }
         return conn;
     };
-    const auto make = [&](std::string name,
-                          bool transactional) -> Result<std::unique_ptr<detail::PgWorker>> {
+    const auto make = [&](std::string name, bool transactional,
+                          std::int64_t shard) -> Result<std::unique_ptr<detail::PgWorker>> {
         auto conn = connector();
         if (!conn) {
             return conn.error();
@@ -1046,17 +1281,18 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
         wo.io_timeout = std::chrono::milliseconds(options.io_timeout_ms);
         wo.reconnect_min = std::chrono::milliseconds(options.reconnect_min_ms);
         wo.reconnect_max = std::chrono::milliseconds(options.reconnect_max_ms);
+        wo.shard = shard;
         return std::make_unique<detail::PgWorker>(std::move(wo), connector, std::move(*conn));
     };
     std::vector<std::unique_ptr<detail::PgWorker>> writers;
     for (std::size_t i = 0; i < options.writers; ++i) {
-        auto w = make("writer " + std::to_string(i + 1), true);
+        auto w = make("writer " + std::to_string(i + 1), true, static_cast<std::int64_t>(i));
         if (!w) {
             return w.error();
         }
         writers.push_back(std::move(*w));
     }
-    auto reader = make("reader", false);
+    auto reader = make("reader", false, 0);
     if (!reader) {
         return reader.error();
     }
@@ -1245,6 +1481,31 @@ boost::asio::awaitable<Result<std::vector<Event>>> PgStore::session_events(std::
     co_return co_await submit<std::vector<Event>>(*reader_, PgStatement::events, std::move(params),
                                                   std::move(no_key), std::move(decode),
                                                   std::move(no_user));
+}
+
+boost::asio::awaitable<Result<UsageReport>> PgStore::usage(UsageQuery query) {
+    auto fn = [q = std::move(query)](PgExec& db) { return read_usage(db, q); };
+    co_return co_await call<UsageReport>(std::move(fn));
+}
+
+boost::asio::awaitable<Result<LiveReport>> PgStore::live(LiveQuery query) {
+    auto fn = [q = std::move(query)](PgExec& db) { return read_live(db, q); };
+    co_return co_await call<LiveReport>(std::move(fn));
+}
+
+boost::asio::awaitable<Result<SessionPage>> PgStore::list_sessions(SessionQuery query) {
+    auto fn = [q = std::move(query)](PgExec& db) { return read_sessions(db, q); };
+    co_return co_await call<SessionPage>(std::move(fn));
+}
+
+boost::asio::awaitable<Result<EventPage>> PgStore::list_events(EventQuery query) {
+    auto fn = [q = std::move(query)](PgExec& db) { return read_events(db, q); };
+    co_return co_await call<EventPage>(std::move(fn));
+}
+
+boost::asio::awaitable<Result<RebuildReport>> PgStore::rebuild_rollups() {
+    auto fn = [](PgExec& db) { return store::rebuild_rollups(db, true); };
+    co_return co_await call<RebuildReport>(std::move(fn));
 }
 
 bool PgStore::ready() const {

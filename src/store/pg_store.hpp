@@ -27,6 +27,7 @@
 #include "core/error.hpp"
 #include "store/migrations.hpp"
 #include "store/pg_db.hpp"
+#include "store/rollup.hpp"
 #include "store/session_store.hpp"
 
 namespace voicegate::store {
@@ -51,6 +52,22 @@ struct PgOptions {
     int reconnect_min_ms = 100;    // first reconnect delay after a lost connection; doubles
     int reconnect_max_ms = 5'000;  // up to this
     const Clock* clock = nullptr;  // fills missing timestamps; nullptr -> system clock
+    PriceTable prices = default_prices();  // for sessions.estimated_cost_usd at end
+};
+
+/// SqlExec over a PgConnection, in pipeline mode (a store thread's) or not (`voicegate
+/// migrate`). Not thread-safe.
+class PgExec final : public SqlExec {
+public:
+    PgExec(PgConnection& conn, bool pipeline, std::chrono::milliseconds timeout)
+        : conn_(conn), pipeline_(pipeline), timeout_(timeout) {}
+    Dialect dialect() const override { return Dialect::postgres; }
+    [[nodiscard]] Result<SqlTable> query(const SqlQuery& q) override;
+
+private:
+    PgConnection& conn_;
+    bool pipeline_;
+    std::chrono::milliseconds timeout_;
 };
 
 /// Counters for metrics and tests. Monotonic; summed over the store's connections.
@@ -79,7 +96,8 @@ enum class PgStatement {
     events,
     lock,
     create_quota,
-    lock_users
+    lock_users,
+    call  // not a statement: a function run on a reader's connection (PgCallOp)
 };
 
 /// A queued PgStore operation, type-erased: one prepared statement with its parameters, and
@@ -117,6 +135,11 @@ public:
     virtual bool storage_failed() const = 0;
     /// Posts the outcome to the waiting coroutine's executor; call once, last.
     virtual void complete() = 0;
+    /// For PgStatement::call: runs the function on `conn` (a reader's, in pipeline mode).
+    virtual void call(PgConnection& conn, std::chrono::milliseconds timeout) {
+        (void)conn;
+        (void)timeout;
+    }
 
 private:
     PgStatement statement_;
@@ -172,6 +195,51 @@ private:
     std::optional<Result<T>> result_;
 };
 
+/// A PgStatement::call op: `fn` (a `Result<T>(PgExec&)`) runs on the reader's thread.
+template <class T, class Fn, class Handler>
+class PgCallOp final : public PgOpBase {
+public:
+    PgCallOp(Fn fn, Handler handler)
+        : PgOpBase(PgStatement::call, {}, {}),
+          fn_(std::move(fn)),
+          handler_(std::move(handler)),
+          work_(boost::asio::prefer(boost::asio::get_associated_executor(handler_),
+                                    boost::asio::execution::outstanding_work.tracked)) {}
+    void call(PgConnection& conn, std::chrono::milliseconds timeout) override {
+        PgExec exec(conn, true, timeout);
+        result_.emplace(fn_(exec));
+    }
+    void decode(const PgRows&) override {}
+    void fail(Failure failure) override {
+        result_.emplace(boost::system::in_place_error, std::move(failure));
+    }
+    bool storage_failed() const override {
+        return result_ && result_->has_error() &&
+               (result_->error().code == Error::store_unavailable ||
+                result_->error().code == Error::internal);
+    }
+    void complete() override {
+        if (!result_) {
+            result_.emplace(boost::system::in_place_error,
+                            voicegate::fail(Error::store_unavailable, {}, "postgres: not run"));
+        }
+        auto work = std::move(work_);
+        boost::asio::post(work,
+                          [handler = std::move(handler_), result = std::move(*result_)]() mutable {
+                              std::move(handler)(std::move(result));
+                          });
+    }
+
+private:
+    using WorkExecutor = std::decay_t<decltype(boost::asio::prefer(
+        std::declval<boost::asio::associated_executor_t<Handler>>(),
+        boost::asio::execution::outstanding_work.tracked))>;
+    Fn fn_;
+    Handler handler_;
+    WorkExecutor work_;
+    std::optional<Result<T>> result_;
+};
+
 /// How a PgWorker (re)connects and how long it waits.
 struct PgWorkerOptions {
     std::string name;  // for logs: "writer 1", "reader"
@@ -180,6 +248,7 @@ struct PgWorkerOptions {
     std::chrono::milliseconds io_timeout{30'000};
     std::chrono::milliseconds reconnect_min{100};
     std::chrono::milliseconds reconnect_max{5'000};
+    std::int64_t shard = 0;  // the writer's row of usage_daily_model (no hot row between writers)
 };
 
 /// One thread owning one PostgreSQL connection in pipeline mode, draining a queue of ops.
@@ -303,6 +372,17 @@ public:
         std::string session_id) override;
     /// The events of one session, oldest first (tests and diagnostics). Thread-safe.
     boost::asio::awaitable<Result<std::vector<Event>>> session_events(std::string session_id);
+    /// See SessionStore::usage; on the reader connection.
+    boost::asio::awaitable<Result<UsageReport>> usage(UsageQuery query) override;
+    /// See SessionStore::live.
+    boost::asio::awaitable<Result<LiveReport>> live(LiveQuery query) override;
+    /// See SessionStore::list_sessions.
+    boost::asio::awaitable<Result<SessionPage>> list_sessions(SessionQuery query) override;
+    /// See SessionStore::list_events.
+    boost::asio::awaitable<Result<EventPage>> list_events(EventQuery query) override;
+    /// See SessionStore::rebuild_rollups: one transaction on the reader connection that locks
+    /// the rollup tables first (writers' upserts wait, then add on top).
+    boost::asio::awaitable<Result<RebuildReport>> rebuild_rollups() override;
 
     /// True while open and every connection is up. Thread-safe.
     bool ready() const override;
@@ -345,6 +425,23 @@ private:
     }
 
     detail::PgWorker& writer_for(const std::string& session_id);
+
+    /// Runs `fn` (a `Result<T>(PgExec&)`) on the reader's thread and connection.
+    template <class T, class Fn>
+    boost::asio::awaitable<Result<T>> call(Fn fn) {
+        auto initiation = [this](auto handler, Fn f) {
+            using Handler = decltype(handler);
+            std::unique_ptr<detail::PgOpBase> op =
+                std::make_unique<detail::PgCallOp<T, Fn, Handler>>(std::move(f),
+                                                                   std::move(handler));
+            if (!reader_->enqueue(op)) {
+                op->fail(voicegate::fail(Error::store_unavailable, {}, "store is closed"));
+                op->complete();
+            }
+        };
+        return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(Result<T>)>(
+            std::move(initiation), boost::asio::use_awaitable, std::move(fn));
+    }
 
     PgOptions options_;
     std::vector<std::unique_ptr<detail::PgWorker>> writers_;

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -8,6 +10,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "core/error.hpp"
+#include "core/prices.hpp"
 #include "store/quota.hpp"
 
 namespace voicegate::store {
@@ -48,6 +51,7 @@ struct SessionRow {
     std::optional<double> observed_duration_s;  // ended_at - issued_at, seconds
     std::optional<std::int64_t> message_count;
     std::optional<std::string> ended_by;
+    std::optional<double> estimated_cost_usd;  // set at end; filled by list_sessions()
 };
 
 /// The outcome of ending a session.
@@ -58,6 +62,7 @@ struct EndOutcome {
 
 /// One audit-log entry (SPEC §5 `events`); never holds a token or key.
 struct Event {
+    std::int64_t id = 0;  // assigned by the store (read back by list_events)
     std::int64_t at_ms = 0;
     std::string type;  // token_issued | token_denied | session_ended | call_hung_up | admin_action
     std::string session_id;
@@ -65,6 +70,115 @@ struct Event {
     std::string client_ip;
     std::string reason;  // e.g. denial reason
     std::string detail;  // JSON text, optional
+};
+
+/// Usage figures summed over rollup rows (SPEC §5, docs/admin-api.md).
+struct UsageTotals {
+    std::int64_t sessions = 0;        // issued, on the UTC day of issue
+    std::int64_t ended_sessions = 0;  // of those, ended
+    std::int64_t reported_ms = 0;     // client-reported durations
+    std::int64_t billable_ms = 0;     // per session min(reported, observed)
+    std::int64_t messages = 0;
+    TokenUsage tokens;
+    double cost_usd = 0;  // estimate
+    std::int64_t ended_user = 0;
+    std::int64_t ended_timeout = 0;
+    std::int64_t ended_error = 0;
+    std::map<std::string, std::int64_t> denied;  // token_denied events by reason (day of denial)
+};
+
+/// One row of a usage report: the group key (a day "YYYY-MM-DD", a user id or a model).
+struct UsageRow {
+    std::string key;
+    UsageTotals usage;
+};
+
+/// What usage() reads: days since the epoch (UTC), both inclusive.
+struct UsageQuery {
+    std::int64_t from_day = 0;
+    std::int64_t to_day = 0;
+    std::string group_by = "day";  // day | user | model
+    std::string user_id;           // empty: every user
+    std::string model;             // empty: every model
+    std::size_t limit = 100;       // groupBy=user: most rows
+};
+
+/// The answer of usage(): totals over the whole filter, and the rows of the grouping (days:
+/// every day of the range ascending; users: by billable ms descending then id, at most limit;
+/// models: by sessions descending then name).
+struct UsageReport {
+    UsageTotals totals;
+    std::vector<UsageRow> rows;
+};
+
+/// An open session, for the live view.
+struct LiveSession {
+    SessionRow row;
+    std::int64_t reservation_ends_at_ms = 0;
+};
+
+/// What live() reads.
+struct LiveQuery {
+    std::int64_t now_ms = 0;
+    std::int64_t max_age_ms = 0;  // sessions issued longer ago are considered abandoned
+    std::size_t limit = 100;
+};
+
+/// The answer of live(): open sessions (newest first, at most limit), their count, and today's
+/// usage (UTC day of now).
+struct LiveReport {
+    std::int64_t open_sessions = 0;
+    std::vector<LiveSession> sessions;
+    UsageTotals today;
+};
+
+/// Position after the last row of a sessions page (newest first).
+struct SessionCursor {
+    std::int64_t issued_at_ms = 0;
+    std::string session_id;
+};
+
+/// What list_sessions() reads; empty strings are no filter; [from_ms, to_ms) on issued_at.
+struct SessionQuery {
+    std::string user_id;
+    std::string model;
+    std::string status;    // issued | ended
+    std::string ended_by;  // user | timeout | error
+    std::int64_t from_ms = 0;
+    std::int64_t to_ms = 0;
+    std::optional<SessionCursor> after;
+    std::size_t limit = 50;
+};
+
+/// A page of sessions; `next` is set when more rows follow.
+struct SessionPage {
+    std::vector<SessionRow> sessions;
+    std::optional<SessionCursor> next;
+};
+
+/// What list_events() reads; empty strings are no filter; [from_ms, to_ms) on at_ms.
+struct EventQuery {
+    std::string type;
+    std::string user_id;
+    std::string session_id;
+    std::int64_t from_ms = 0;
+    std::int64_t to_ms = 0;
+    std::optional<std::int64_t> before_id;  // cursor: only ids below it
+    std::size_t limit = 100;
+};
+
+/// A page of events, newest first; `next` (the last id) when more rows follow.
+struct EventPage {
+    std::vector<Event> events;
+    std::optional<std::int64_t> next;
+};
+
+/// What rebuild_rollups() wrote.
+struct RebuildReport {
+    std::int64_t sessions = 0;     // sessions summed
+    std::int64_t denials = 0;      // token_denied events summed
+    std::int64_t usage_rows = 0;   // day x user x model rows written
+    std::int64_t denial_rows = 0;  // day x user x reason rows written
 };
 
 /// Durable storage of sessions and events.
@@ -98,6 +212,22 @@ public:
     /// Reads one session; nullopt if unknown.
     virtual boost::asio::awaitable<Result<std::optional<SessionRow>>> get_session(
         std::string session_id) = 0;
+
+    /// Usage by day, user or model over a day range, read only from the daily rollups.
+    /// Never blocks an event loop (a reader thread or connection).
+    virtual boost::asio::awaitable<Result<UsageReport>> usage(UsageQuery query) = 0;
+
+    /// Open sessions: issued, not ended, issued within (now - max_age, now].
+    virtual boost::asio::awaitable<Result<LiveReport>> live(LiveQuery query) = 0;
+
+    /// Sessions newest first (issued_at desc, then id desc), keyset-paged.
+    virtual boost::asio::awaitable<Result<SessionPage>> list_sessions(SessionQuery query) = 0;
+
+    /// Audit events newest first (by id), keyset-paged.
+    virtual boost::asio::awaitable<Result<EventPage>> list_events(EventQuery query) = 0;
+
+    /// Recomputes every rollup from `sessions` and `events` in one transaction.
+    virtual boost::asio::awaitable<Result<RebuildReport>> rebuild_rollups() = 0;
 
     /// True when the store can serve requests (for /readyz).
     virtual bool ready() const = 0;

@@ -93,6 +93,10 @@ bool StatementUse::column_is_null(int column) const {
     return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
 }
 
+int StatementUse::column_count() const {
+    return sqlite3_column_count(stmt_);
+}
+
 Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(
     const SqliteConnectionOptions& options) {
     sqlite3* db = nullptr;

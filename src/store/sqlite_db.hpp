@@ -54,6 +54,8 @@ public:
     std::string column_text(int column) const;
     /// True when the column is NULL.
     bool column_is_null(int column) const;
+    /// The number of columns of the result.
+    int column_count() const;
 
 private:
     void note(int rc);

@@ -16,8 +16,9 @@ bool is_storage_failure(const Failure& f) {
 }
 
 Worker::Worker(std::unique_ptr<SqliteConnection> conn, const Clock& clock, std::size_t batch_max,
-               bool transactional)
+               bool transactional, PriceTable prices)
     : conn_(std::move(conn)),
+      prices_(std::move(prices)),
       clock_(clock),
       batch_max_(std::max<std::size_t>(1, batch_max)),
       transactional_(transactional),
@@ -75,7 +76,7 @@ void Worker::run() {
         if (transactional_) {
             run_batch(batch);
         } else {
-            OpContext ctx{*conn_, clock_};
+            OpContext ctx{*conn_, clock_, &prices_};
             for (auto& op : batch) {
                 (void)op->execute(ctx);
             }
@@ -99,6 +100,20 @@ Result<void> run_cached(SqliteConnection& conn, const std::string& sql) {
     return {};
 }
 
+}  // namespace
+
+/// `sql` with PostgreSQL-style `$N` placeholders as SQLite's `?N`. Pure.
+std::string sqlite_sql(std::string sql) {
+    for (std::size_t i = 0; i + 1 < sql.size(); ++i) {
+        if (sql[i] == '$' && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
+            sql[i] = '?';
+        }
+    }
+    return sql;
+}
+
+namespace {
+
 Failure batch_failure(std::string_view what, const Failure& cause) {
     return fail(Error::store_unavailable, {}, std::string(what) + ": " + cause.details);
 }
@@ -119,12 +134,20 @@ void Worker::run_batch(std::vector<std::unique_ptr<OpBase>>& batch) {
         }
         return;
     }
-    OpContext ctx{*conn_, clock_};
+    // Each op's rollup deltas are kept only if the op succeeded; the batch's are summed by key
+    // and written once per key just before COMMIT.
+    RollupBatch op_rollups;
+    RollupBatch rollups;
+    OpContext ctx{*conn_, clock_, &prices_, &op_rollups, &rollups};
     for (auto& op : batch) {
         if (auto r = run_cached(*conn_, kSavepoint); !r) {
             op->fail(batch_failure("savepoint", r.error()));
         } else {
+            op_rollups.clear();
             const bool ok = op->execute(ctx);
+            if (ok) {
+                rollups.merge(op_rollups);
+            }
             Result<void> undo;
             if (!ok) {
                 undo = run_cached(*conn_, kRollbackTo);
@@ -144,12 +167,67 @@ void Worker::run_batch(std::vector<std::unique_ptr<OpBase>>& batch) {
             return;
         }
     }
+    if (auto r = write_rollups(rollups); !r) {
+        (void)run_cached(*conn_, "ROLLBACK");
+        for (auto& op : batch) {
+            op->fail(batch_failure("rollups", r.error()));
+        }
+        return;
+    }
     if (auto r = run_cached(*conn_, kCommit); !r) {
         (void)conn_->exec_script("ROLLBACK");
         for (auto& op : batch) {
             op->fail(batch_failure("commit", r.error()));
         }
     }
+}
+
+Result<void> Worker::write_rollups(const RollupBatch& rollups) {
+    static const std::string kUsage = sqlite_sql(usage_upsert_sql());
+    static const std::string kUsageModel = sqlite_sql(usage_model_upsert_sql());
+    static const std::string kDenial = sqlite_sql(denial_upsert_sql());
+    const auto bind_counters = [](StatementUse& s, const UsageCounters& c) {
+        for (std::size_t i = 0, n = 0; i < usage_columns().size(); ++i) {
+            if (usage_columns()[i] == "cost_usd") {
+                s.bind(static_cast<int>(4 + i), c.cost_usd);
+            } else {
+                s.bind(static_cast<int>(4 + i), c.n[n++]);
+            }
+        }
+    };
+    for (const auto& [key, c] : rollups.usage()) {
+        auto s = conn_->use(kUsage);
+        if (!s) {
+            return s.error();
+        }
+        s->bind(1, std::get<0>(key)).bind(2, std::get<1>(key)).bind(3, std::get<2>(key));
+        bind_counters(*s, c);
+        if (auto r = s->step(); !r) {
+            return r.error();
+        }
+    }
+    for (const auto& [key, c] : rollups.by_day_model()) {
+        auto s = conn_->use(kUsageModel);
+        if (!s) {
+            return s.error();
+        }
+        s->bind(1, key.first).bind(2, key.second).bind(3, std::int64_t{0});
+        bind_counters(*s, c);
+        if (auto r = s->step(); !r) {
+            return r.error();
+        }
+    }
+    for (const auto& [key, n] : rollups.denials()) {
+        auto s = conn_->use(kDenial);
+        if (!s) {
+            return s.error();
+        }
+        s->bind(1, std::get<0>(key)).bind(2, std::get<1>(key)).bind(3, std::get<2>(key)).bind(4, n);
+        if (auto r = s->step(); !r) {
+            return r.error();
+        }
+    }
+    return {};
 }
 
 void Worker::finish(std::vector<std::unique_ptr<OpBase>>& batch) {
@@ -174,7 +252,9 @@ using detail::OpContext;
 const std::string kSelectSession =
     "SELECT session_id, user_id, model, voice, profile, issued_at_ms, token_expires_at, "
     "client_ip, user_agent, status, ended_at_ms, reported_duration_s, observed_duration_s, "
-    "message_count, ended_by, quota_reserved_ms FROM sessions WHERE session_id = ?1";
+    "message_count, ended_by, quota_reserved_ms, input_text_tokens, input_audio_tokens, "
+    "input_image_tokens, cached_text_tokens, cached_audio_tokens, cached_image_tokens, "
+    "output_text_tokens, output_audio_tokens, estimated_cost_usd FROM sessions WHERE session_id = ?1";
 
 const std::string kInsertSession =
     "INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms, "
@@ -206,7 +286,7 @@ const std::string kSettle =
 
 const std::string kEndSession =
     "UPDATE sessions SET status = 'ended', ended_at_ms = ?2, reported_duration_s = ?3, "
-    "observed_duration_s = ?4, message_count = ?5, ended_by = ?6 "
+    "observed_duration_s = ?4, message_count = ?5, ended_by = ?6, estimated_cost_usd = ?7 "
     "WHERE session_id = ?1 AND status = 'issued'";
 
 const std::string kInsertEvent =
@@ -244,13 +324,17 @@ SessionRow read_row(const StatementUse& s) {
     if (!s.column_is_null(14)) {
         row.ended_by = s.column_text(14);
     }
+    if (row.status == "ended") {
+        row.estimated_cost_usd = s.column_double(24);
+    }
     return row;
 }
 
 /// Reads one session; `reserved_ms`, when given, receives what it reserved against the quotas
 /// (nullopt: issued without quotas), read in the same lookup.
 Result<std::optional<SessionRow>> find_session(OpContext& ctx, const std::string& session_id,
-                                               std::optional<std::int64_t>* reserved_ms = nullptr) {
+                                               std::optional<std::int64_t>* reserved_ms = nullptr,
+                                               TokenUsage* tokens = nullptr) {
     auto s = ctx.conn.use(kSelectSession);
     if (!s) {
         return s.error();
@@ -266,6 +350,11 @@ Result<std::optional<SessionRow>> find_session(OpContext& ctx, const std::string
     if (reserved_ms != nullptr && !s->column_is_null(15)) {
         *reserved_ms = s->column_int(15);
     }
+    if (tokens != nullptr) {
+        *tokens = TokenUsage{s->column_int(16), s->column_int(17), s->column_int(18),
+                             s->column_int(19), s->column_int(20), s->column_int(21),
+                             s->column_int(22), s->column_int(23)};
+    }
     return std::optional<SessionRow>(read_row(*s));
 }
 
@@ -274,7 +363,11 @@ Result<void> insert_event(OpContext& ctx, const Event& e) {
     if (!s) {
         return s.error();
     }
-    s->bind(1, e.at_ms != 0 ? e.at_ms : ctx.clock.now_ms())
+    const std::int64_t at = e.at_ms != 0 ? e.at_ms : ctx.clock.now_ms();
+    if (e.type == "token_denied" && ctx.rollups != nullptr) {
+        ctx.rollups->add_denial(quota_day(at), e.user_id, e.reason);
+    }
+    s->bind(1, at)
         .bind(2, e.type)
         .bind_or_null(3, e.session_id)
         .bind_or_null(4, e.user_id)
@@ -434,6 +527,9 @@ Result<void> do_create(OpContext& ctx, SessionRecord& rec) {
             return r.error();
         }
     }
+    if (ctx.rollups != nullptr) {
+        ctx.rollups->add_usage(quota_day(rec.issued_at_ms), rec.user_id, rec.model, issue_delta());
+    }
     boost::json::object detail{{"model", rec.model}, {"voice", rec.voice}};
     if (!rec.profile.empty()) {
         detail["profile"] = rec.profile;
@@ -450,7 +546,8 @@ Result<void> do_create(OpContext& ctx, SessionRecord& rec) {
 
 Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
     std::optional<std::int64_t> reserved;
-    auto found = find_session(ctx, req.session_id, &reserved);
+    TokenUsage tokens;
+    auto found = find_session(ctx, req.session_id, &reserved, &tokens);
     if (!found) {
         return found.error();
     }
@@ -469,6 +566,14 @@ Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
     const std::int64_t ended_at = req.ended_at_ms != 0 ? req.ended_at_ms : ctx.clock.now_ms();
     const double observed =
         static_cast<double>(std::max<std::int64_t>(0, ended_at - row.issued.issued_at_ms)) / 1000.0;
+    const std::int64_t billable = billable_ms(req.reported_duration_s, observed);
+    const ModelPrice* price = nullptr;
+    if (ctx.prices != nullptr) {
+        if (auto p = ctx.prices->find(row.issued.model); p != ctx.prices->end()) {
+            price = &p->second;
+        }
+    }
+    const double cost = estimate_cost_usd(price, tokens, billable);
     {
         auto s = ctx.conn.use(kEndSession);
         if (!s) {
@@ -479,7 +584,8 @@ Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
             .bind(3, req.reported_duration_s)
             .bind(4, observed)
             .bind(5, req.message_count)
-            .bind(6, req.ended_by);
+            .bind(6, req.ended_by)
+            .bind(7, cost);
         auto done = s->step();
         if (!done) {
             return done.error();
@@ -494,6 +600,13 @@ Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
     row.observed_duration_s = observed;
     row.message_count = req.message_count;
     row.ended_by = req.ended_by;
+    row.estimated_cost_usd = cost;
+    if (ctx.rollups != nullptr) {
+        ctx.rollups->add_usage(quota_day(row.issued.issued_at_ms), row.issued.user_id,
+                               row.issued.model,
+                               end_delta(req.reported_duration_s, billable, req.message_count,
+                                         req.ended_by, tokens, cost));
+    }
 
     Event e;
     e.at_ms = ended_at;
@@ -547,6 +660,41 @@ const Clock& default_clock() {
 
 }  // namespace
 
+Result<SqlTable> SqliteExec::query(const SqlQuery& q) {
+    auto s = conn_.use(detail::sqlite_sql(q.sql));
+    if (!s) {
+        return s.error();
+    }
+    for (std::size_t i = 0; i < q.params.size(); ++i) {
+        const int at = static_cast<int>(i + 1);
+        if (const auto* n = std::get_if<std::int64_t>(&q.params[i])) {
+            s->bind(at, *n);
+        } else {
+            s->bind(at, std::string_view(std::get<std::string>(q.params[i])));
+        }
+    }
+    SqlTable out;
+    for (;;) {
+        auto row = s->step();
+        if (!row) {
+            return row.error();
+        }
+        if (!*row) {
+            return out;
+        }
+        const int n = s->column_count();
+        auto& r = out.rows.emplace_back();
+        r.reserve(static_cast<std::size_t>(n));
+        for (int c = 0; c < n; ++c) {
+            if (s->column_is_null(c)) {
+                r.emplace_back();
+            } else {
+                r.emplace_back(s->column_text(c));
+            }
+        }
+    }
+}
+
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
     std::string sync = options.synchronous;
     std::transform(sync.begin(), sync.end(), sync.begin(),
@@ -592,7 +740,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
     }
     const Clock& clock = *options.clock;
     auto writer_worker =
-        std::make_unique<detail::Worker>(std::move(*writer), clock, options.batch_max, true);
+        std::make_unique<detail::Worker>(std::move(*writer), clock, options.batch_max, true,
+                                         options.prices);
     std::unique_ptr<detail::Worker> reader_worker;
     if (reader_conn) {
         reader_worker = std::make_unique<detail::Worker>(std::move(reader_conn), clock,
@@ -642,6 +791,51 @@ boost::asio::awaitable<Result<std::vector<Event>>> SqliteStore::session_events(
     std::string session_id) {
     auto op = [id = std::move(session_id)](OpContext& ctx) { return do_events(ctx, id); };
     co_return co_await submit<std::vector<Event>>(reads(), std::move(op));
+}
+
+boost::asio::awaitable<Result<UsageReport>> SqliteStore::usage(UsageQuery query) {
+    auto op = [q = std::move(query)](OpContext& ctx) {
+        SqliteExec db(ctx.conn);
+        return read_usage(db, q);
+    };
+    co_return co_await submit<UsageReport>(reads(), std::move(op));
+}
+
+boost::asio::awaitable<Result<LiveReport>> SqliteStore::live(LiveQuery query) {
+    auto op = [q = std::move(query)](OpContext& ctx) {
+        SqliteExec db(ctx.conn);
+        return read_live(db, q);
+    };
+    co_return co_await submit<LiveReport>(reads(), std::move(op));
+}
+
+boost::asio::awaitable<Result<SessionPage>> SqliteStore::list_sessions(SessionQuery query) {
+    auto op = [q = std::move(query)](OpContext& ctx) {
+        SqliteExec db(ctx.conn);
+        return read_sessions(db, q);
+    };
+    co_return co_await submit<SessionPage>(reads(), std::move(op));
+}
+
+boost::asio::awaitable<Result<EventPage>> SqliteStore::list_events(EventQuery query) {
+    auto op = [q = std::move(query)](OpContext& ctx) {
+        SqliteExec db(ctx.conn);
+        return read_events(db, q);
+    };
+    co_return co_await submit<EventPage>(reads(), std::move(op));
+}
+
+boost::asio::awaitable<Result<RebuildReport>> SqliteStore::rebuild_rollups() {
+    auto op = [](OpContext& ctx) {
+        // The batch's earlier ops are in `sessions` already: their pending deltas would count
+        // twice.
+        if (ctx.batch_rollups != nullptr) {
+            ctx.batch_rollups->clear();
+        }
+        SqliteExec db(ctx.conn);
+        return store::rebuild_rollups(db, false);
+    };
+    co_return co_await submit<RebuildReport>(*writer_, std::move(op));
 }
 
 bool SqliteStore::ready() const {

@@ -22,6 +22,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "store/rollup.hpp"
 #include "store/session_store.hpp"
 
 namespace voicegate::store {
@@ -36,6 +37,7 @@ struct SqliteOptions {
     std::size_t batch_max = 1024;      // most ops per group commit (>= 1)
     int busy_timeout_ms = 5000;        // wait for locks held by other processes
     const Clock* clock = nullptr;      // fills missing timestamps; nullptr -> system clock
+    PriceTable prices = default_prices();  // for sessions.estimated_cost_usd at end
 };
 
 /// Counters for metrics. Monotonic.
@@ -52,6 +54,9 @@ namespace detail {
 struct OpContext {
     SqliteConnection& conn;
     const Clock& clock;
+    const PriceTable* prices = nullptr;
+    RollupBatch* rollups = nullptr;  // the running op's rollup deltas (writer only)
+    RollupBatch* batch_rollups = nullptr;  // the batch's, not yet written (writer only)
 };
 
 /// A queued operation, type-erased. Executed and completed on a store thread.
@@ -67,6 +72,9 @@ public:
     /// Posts the outcome to the waiting coroutine's executor; call once, last.
     virtual void complete() = 0;
 };
+
+/// `sql` with PostgreSQL-style `$N` placeholders as SQLite's `?N`. Pure.
+std::string sqlite_sql(std::string sql);
 
 /// True for failures of the storage itself (counted in StoreStats::failed_ops). Pure.
 bool is_storage_failure(const Failure& f);
@@ -122,7 +130,7 @@ public:
     /// Starts the thread. `transactional`: group-commit batches (the writer); otherwise each op
     /// runs on its own (the reader). `clock` must outlive the worker.
     Worker(std::unique_ptr<SqliteConnection> conn, const Clock& clock, std::size_t batch_max,
-           bool transactional);
+           bool transactional, PriceTable prices = {});
     /// Calls stop().
     ~Worker();
     Worker(const Worker&) = delete;
@@ -139,8 +147,10 @@ private:
     void run();
     void run_batch(std::vector<std::unique_ptr<OpBase>>& batch);
     void finish(std::vector<std::unique_ptr<OpBase>>& batch);
+    Result<void> write_rollups(const RollupBatch& rollups);
 
     std::unique_ptr<SqliteConnection> conn_;
+    PriceTable prices_;
     const Clock& clock_;
     std::size_t batch_max_;
     bool transactional_;
@@ -155,6 +165,17 @@ private:
 };
 
 }  // namespace detail
+
+/// SqlExec over a SqliteConnection (`$N` placeholders run as `?N`). Not thread-safe.
+class SqliteExec final : public SqlExec {
+public:
+    explicit SqliteExec(SqliteConnection& conn) : conn_(conn) {}
+    Dialect dialect() const override { return Dialect::sqlite; }
+    [[nodiscard]] Result<SqlTable> query(const SqlQuery& q) override;
+
+private:
+    SqliteConnection& conn_;
+};
 
 /// SessionStore on SQLite with group commit.
 /// One writer thread owns the write connection: callers' ops are queued, the writer drains up
@@ -197,6 +218,17 @@ public:
     /// The events of one session, oldest first (for tests and diagnostics: it scans `events`,
     /// which has no session_id index). Thread-safe.
     boost::asio::awaitable<Result<std::vector<Event>>> session_events(std::string session_id);
+
+    /// See SessionStore::usage; on a file it reads through the reader connection.
+    boost::asio::awaitable<Result<UsageReport>> usage(UsageQuery query) override;
+    /// See SessionStore::live.
+    boost::asio::awaitable<Result<LiveReport>> live(LiveQuery query) override;
+    /// See SessionStore::list_sessions.
+    boost::asio::awaitable<Result<SessionPage>> list_sessions(SessionQuery query) override;
+    /// See SessionStore::list_events.
+    boost::asio::awaitable<Result<EventPage>> list_events(EventQuery query) override;
+    /// See SessionStore::rebuild_rollups; runs on the writer, within one group commit.
+    boost::asio::awaitable<Result<RebuildReport>> rebuild_rollups() override;
 
     /// True until close(). Thread-safe.
     bool ready() const override;

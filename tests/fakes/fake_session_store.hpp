@@ -61,11 +61,39 @@ public:
         }
         co_return std::optional<store::SessionRow>{it->second};
     }
+    boost::asio::awaitable<Result<store::UsageReport>> usage(store::UsageQuery query) override {
+        std::lock_guard lock(mu_);
+        usage_queries.push_back(query);
+        co_return usage_report;
+    }
+    boost::asio::awaitable<Result<store::LiveReport>> live(store::LiveQuery) override {
+        co_return store::LiveReport{};
+    }
+    boost::asio::awaitable<Result<store::SessionPage>> list_sessions(
+        store::SessionQuery query) override {
+        std::lock_guard lock(mu_);
+        store::SessionPage page;
+        for (const auto& [id, row] : rows) {
+            if (query.user_id.empty() || row.issued.user_id == query.user_id) {
+                page.sessions.push_back(row);
+            }
+        }
+        co_return page;
+    }
+    boost::asio::awaitable<Result<store::EventPage>> list_events(store::EventQuery) override {
+        std::lock_guard lock(mu_);
+        co_return store::EventPage{events, std::nullopt};
+    }
+    boost::asio::awaitable<Result<store::RebuildReport>> rebuild_rollups() override {
+        co_return store::RebuildReport{};
+    }
     bool ready() const override { return true; }
     void close() override {}
 
     std::map<std::string, store::SessionRow> rows;
     std::vector<store::Event> events;
+    std::vector<store::UsageQuery> usage_queries;
+    store::UsageReport usage_report;  // what usage() answers
     int ends = 0;
     bool fail_writes = false;
     std::optional<Failure> refuse_creates;  // e.g. a quota refusal, as the real stores decide

@@ -52,18 +52,18 @@ TEST(Migrations, MigrateAppliesEverythingOnceAndRecordsIt) {
     EXPECT_EQ(first->from_version, 0);
     EXPECT_EQ(first->to_version, latest_schema_version());
     EXPECT_EQ(first->applied.size(), migrations().size());
-    EXPECT_EQ(describe(*first), "schema at version 2 (applied 2 migrations: 1 2)");
+    EXPECT_EQ(describe(*first), "schema at version 3 (applied 3 migrations: 1 2 3)");
     EXPECT_EQ(scalar(*c, "SELECT applied_at_ms FROM schema_migrations WHERE version = 1"), kNowMs);
 
     auto second = migrate(*c, clock);
     ASSERT_TRUE(second);
     EXPECT_EQ(second->from_version, latest_schema_version());
     EXPECT_TRUE(second->applied.empty());
-    EXPECT_EQ(describe(*second), "schema at version 2 (up to date)");
-    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM schema_migrations"), 2);
+    EXPECT_EQ(describe(*second), "schema at version 3 (up to date)");
+    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM schema_migrations"), 3);
     auto v = current_schema_version(*c);
     ASSERT_TRUE(v);
-    EXPECT_EQ(*v, 2);
+    EXPECT_EQ(*v, 3);
 }
 
 TEST(Migrations, SchemaHasTheSpecTablesColumnsAndIndexes) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <functional>
 #include <ostream>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -616,6 +617,280 @@ TEST_P(StoreConformance, ConcurrentRequestsGetExactlyTheLimit) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, StoreConformance, ::testing::ValuesIn(kBackends),
+                         [](const auto& param_info) { return param_info.param.name; });
+
+// --- Daily rollups and the read API (issue 4) -----------------------------------------------
+
+constexpr std::int64_t kDay = 86'400'000;
+constexpr std::int64_t kIssueDay = 1'700'000'000'000 / kDay;  // 2023-11-14
+
+class StoreRollups : public StoreConformance {
+protected:
+    UsageReport usage(std::int64_t from, std::int64_t to, const std::string& group = "day",
+                      const std::string& user = {}, const std::string& model = {}) {
+        UsageQuery q;
+        q.from_day = from;
+        q.to_day = to;
+        q.group_by = group;
+        q.user_id = user;
+        q.model = model;
+        auto r = run_coro(io_, store_->usage(q));
+        EXPECT_TRUE(r) << r.error().details;
+        return r ? *r : UsageReport{};
+    }
+    void deny(const std::string& user, const std::string& reason, std::int64_t at_ms) {
+        Event e;
+        e.at_ms = at_ms;
+        e.type = "token_denied";
+        e.user_id = user;
+        e.client_ip = "203.0.113.9";
+        e.reason = reason;
+        ASSERT_TRUE(run_coro(io_, store_->append_event(e)));
+    }
+    // Three sessions on the issue day: two ended (billable 50 s and 30 s), one open; three
+    // denials.
+    void write_history() {
+        const std::int64_t t0 = kIssueDay * kDay + 3'600'000;
+        auto a = make_record("sess_r1", "user_1", t0);
+        auto b = make_record("sess_r2", "user_1", t0 + 1000);
+        auto c = make_record("sess_r3", "user_2", t0 + 2000);
+        c.model = "gpt-realtime-mini";
+        ASSERT_TRUE(create(a));
+        ASSERT_TRUE(create(b));
+        ASSERT_TRUE(create(c));
+        // Reported 100 s, observed 50 s: billable 50 s.
+        ASSERT_TRUE(end(make_end("sess_r1", "user_1", t0 + 50'000, 100, 4)));
+        // Reported 30 s, observed 60 s: billable 30 s.
+        auto e2 = make_end("sess_r2", "user_1", t0 + 61'000, 30, 6);
+        e2.ended_by = "timeout";
+        ASSERT_TRUE(end(e2));
+        deny("user_1", "rate_limited", t0 + 5000);
+        deny("user_1", "rate_limited", t0 + 6000);
+        deny("user_2", "quota_exhausted", t0 + 7000);
+    }
+};
+
+TEST_P(StoreRollups, CountSessionsEndsBillableMinutesCostAndDenials) {
+    write_history();
+    const auto r = usage(kIssueDay, kIssueDay);
+    const auto& t = r.totals;
+    EXPECT_EQ(t.sessions, 3);
+    EXPECT_EQ(t.ended_sessions, 2);
+    EXPECT_EQ(t.reported_ms, 130'000);
+    EXPECT_EQ(t.billable_ms, 80'000);
+    EXPECT_EQ(t.messages, 10);
+    EXPECT_EQ(t.ended_user, 1);
+    EXPECT_EQ(t.ended_timeout, 1);
+    EXPECT_EQ(t.ended_error, 0);
+    // gpt-realtime's per-minute estimate: 600 audio tokens in at $32/1M + 1,200 out at $64/1M.
+    EXPECT_NEAR(t.cost_usd, 80.0 / 60.0 * 0.096, 1e-9);
+    EXPECT_EQ(t.denied.at("rate_limited"), 2);
+    EXPECT_EQ(t.denied.at("quota_exhausted"), 1);
+    ASSERT_EQ(r.rows.size(), 1U);
+    EXPECT_EQ(r.rows[0].key, "2023-11-14");
+    EXPECT_EQ(r.rows[0].usage.sessions, 3);
+    // The stored session carries the same estimate.
+    auto row = get("sess_r1");
+    ASSERT_TRUE(row);
+    EXPECT_EQ(row->status, "ended");
+}
+
+TEST_P(StoreRollups, GroupsByUserAndModelAndFilters) {
+    write_history();
+    const auto by_user = usage(kIssueDay, kIssueDay, "user");
+    ASSERT_EQ(by_user.rows.size(), 2U);
+    EXPECT_EQ(by_user.rows[0].key, "user_1");  // most billable minutes first
+    EXPECT_EQ(by_user.rows[0].usage.billable_ms, 80'000);
+    EXPECT_EQ(by_user.rows[0].usage.denied.at("rate_limited"), 2);
+    EXPECT_EQ(by_user.rows[1].key, "user_2");
+    EXPECT_EQ(by_user.rows[1].usage.sessions, 1);
+    EXPECT_EQ(by_user.totals.sessions, 3);
+
+    const auto by_model = usage(kIssueDay, kIssueDay, "model");
+    ASSERT_EQ(by_model.rows.size(), 2U);
+    EXPECT_EQ(by_model.rows[0].key, "gpt-realtime");
+    EXPECT_EQ(by_model.rows[0].usage.sessions, 2);
+    EXPECT_EQ(by_model.rows[1].key, "gpt-realtime-mini");
+
+    const auto one_user = usage(kIssueDay, kIssueDay, "day", "user_2");
+    EXPECT_EQ(one_user.totals.sessions, 1);
+    EXPECT_EQ(one_user.totals.ended_sessions, 0);
+    EXPECT_EQ(one_user.totals.denied.at("quota_exhausted"), 1);
+    EXPECT_EQ(one_user.totals.denied.count("rate_limited"), 0U);
+
+    const auto one_model = usage(kIssueDay, kIssueDay, "day", "", "gpt-realtime-mini");
+    EXPECT_EQ(one_model.totals.sessions, 1);
+    EXPECT_EQ(usage(kIssueDay + 1, kIssueDay + 3).totals.sessions, 0);
+}
+
+TEST_P(StoreRollups, EndCountsOnTheDayOfIssue) {
+    const std::int64_t late = (kIssueDay + 1) * kDay - 30'000;  // 23:59:30
+    ASSERT_TRUE(create(make_record("sess_late", "user_1", late)));
+    ASSERT_TRUE(end(make_end("sess_late", "user_1", late + 90'000, 90)));
+    deny("user_1", "rate_limited", late + 60'000);  // denials count on their own day
+    const auto r = usage(kIssueDay, kIssueDay + 1);
+    ASSERT_EQ(r.rows.size(), 2U);
+    EXPECT_EQ(r.rows[0].usage.sessions, 1);
+    EXPECT_EQ(r.rows[0].usage.ended_sessions, 1);
+    EXPECT_EQ(r.rows[0].usage.billable_ms, 90'000);
+    EXPECT_TRUE(r.rows[0].usage.denied.empty());
+    EXPECT_EQ(r.rows[1].key, "2023-11-15");
+    EXPECT_EQ(r.rows[1].usage.sessions, 0);
+    EXPECT_EQ(r.rows[1].usage.ended_sessions, 0);
+    EXPECT_EQ(r.rows[1].usage.denied.at("rate_limited"), 1);
+}
+
+TEST_P(StoreRollups, RepeatedEndAndFailedWritesAreNotCounted) {
+    write_history();
+    ASSERT_TRUE(end(make_end("sess_r1", "user_1", 1'700'010'000'000, 500)));  // already ended
+    EXPECT_FALSE(create(make_record("sess_r1", "user_9")));                   // duplicate
+    EXPECT_FALSE(end(make_end("sess_r3", "someone_else", 1'700'010'000'000)));  // forbidden
+    const auto t = usage(kIssueDay, kIssueDay).totals;
+    EXPECT_EQ(t.sessions, 3);
+    EXPECT_EQ(t.ended_sessions, 2);
+    EXPECT_EQ(t.billable_ms, 80'000);
+}
+
+TEST_P(StoreRollups, RebuildGivesIdenticalNumbers) {
+    write_history();
+    const std::int64_t late = (kIssueDay + 1) * kDay - 30'000;
+    ASSERT_TRUE(create(make_record("sess_late", "user_3", late)));
+    ASSERT_TRUE(end(make_end("sess_late", "user_3", late + 90'000, 12.345)));
+    std::vector<UsageReport> before;
+    for (const char* g : {"day", "user", "model"}) {
+        before.push_back(usage(kIssueDay, kIssueDay + 1, g));
+    }
+    auto rebuilt = run_coro(io_, store_->rebuild_rollups());
+    ASSERT_TRUE(rebuilt) << rebuilt.error().details;
+    EXPECT_EQ(rebuilt->sessions, 4);
+    EXPECT_EQ(rebuilt->denials, 3);
+    std::size_t i = 0;
+    for (const char* g : {"day", "user", "model"}) {
+        const auto after = usage(kIssueDay, kIssueDay + 1, g);
+        ASSERT_EQ(after.rows.size(), before[i].rows.size()) << g;
+        for (std::size_t r = 0; r < after.rows.size(); ++r) {
+            const auto& a = after.rows[r];
+            const auto& b = before[i].rows[r];
+            EXPECT_EQ(a.key, b.key) << g;
+            EXPECT_EQ(a.usage.sessions, b.usage.sessions) << g << " " << a.key;
+            EXPECT_EQ(a.usage.ended_sessions, b.usage.ended_sessions) << g << " " << a.key;
+            EXPECT_EQ(a.usage.reported_ms, b.usage.reported_ms) << g << " " << a.key;
+            EXPECT_EQ(a.usage.billable_ms, b.usage.billable_ms) << g << " " << a.key;
+            EXPECT_EQ(a.usage.messages, b.usage.messages) << g << " " << a.key;
+            EXPECT_NEAR(a.usage.cost_usd, b.usage.cost_usd, 1e-9) << g << " " << a.key;
+            EXPECT_EQ(a.usage.ended_user, b.usage.ended_user) << g << " " << a.key;
+            EXPECT_EQ(a.usage.ended_timeout, b.usage.ended_timeout) << g << " " << a.key;
+            EXPECT_EQ(a.usage.denied, b.usage.denied) << g << " " << a.key;
+        }
+        EXPECT_EQ(after.totals.billable_ms, before[i].totals.billable_ms) << g;
+        EXPECT_EQ(after.totals.denied, before[i].totals.denied) << g;
+        ++i;
+    }
+}
+
+TEST_P(StoreRollups, SessionPagesVisitEveryRowExactlyOnce) {
+    const std::int64_t t0 = kIssueDay * kDay;
+    std::set<std::string> all;
+    for (int i = 0; i < 23; ++i) {
+        // Pairs share an issue time, so the cursor's tie-break on the id is exercised.
+        const std::string id = "sess_p" + std::to_string(100 + i);
+        ASSERT_TRUE(create(make_record(id, i % 3 == 0 ? "user_a" : "user_b", t0 + (i / 2) * 1000)));
+        all.insert(id);
+        if (i % 4 == 0) {
+            ASSERT_TRUE(end(make_end(id, i % 3 == 0 ? "user_a" : "user_b", t0 + 100'000, 5)));
+        }
+    }
+    const auto visit = [&](SessionQuery q) {
+        std::vector<std::string> seen;
+        std::optional<std::int64_t> last_ms;
+        for (int pages = 0; pages < 50; ++pages) {
+            auto page = run_coro(io_, store_->list_sessions(q));
+            EXPECT_TRUE(page) << page.error().details;
+            if (!page) {
+                break;
+            }
+            for (const auto& s : page->sessions) {
+                if (last_ms) {
+                    EXPECT_LE(s.issued.issued_at_ms, *last_ms);  // newest first
+                }
+                last_ms = s.issued.issued_at_ms;
+                seen.push_back(s.issued.session_id);
+            }
+            if (!page->next) {
+                break;
+            }
+            q.after = page->next;
+        }
+        return seen;
+    };
+    SessionQuery q;
+    q.limit = 4;
+    const auto seen = visit(q);
+    EXPECT_EQ(seen.size(), all.size());
+    EXPECT_EQ(std::set<std::string>(seen.begin(), seen.end()), all);
+
+    q.user_id = "user_a";
+    EXPECT_EQ(visit(q).size(), 8U);
+    q.user_id.clear();
+    q.status = "ended";
+    const auto ended = visit(q);
+    EXPECT_EQ(ended.size(), 6U);
+    q.status = "issued";
+    EXPECT_EQ(visit(q).size(), 17U);
+    q.status.clear();
+    q.from_ms = t0 + 5000;
+    q.to_ms = t0 + 7000;  // issue times 5 s and 6 s: ids 110..113
+    EXPECT_EQ(visit(q).size(), 4U);
+}
+
+TEST_P(StoreRollups, EventPagesVisitEveryRowExactlyOnceAndFilter) {
+    write_history();  // 3 token_issued, 2 session_ended, 3 token_denied
+    std::set<std::int64_t> ids;
+    EventQuery q;
+    q.limit = 3;
+    for (int pages = 0; pages < 10; ++pages) {
+        auto page = run_coro(io_, store_->list_events(q));
+        ASSERT_TRUE(page) << page.error().details;
+        for (const auto& e : page->events) {
+            EXPECT_TRUE(ids.insert(e.id).second) << e.id;
+        }
+        if (!page->next) {
+            break;
+        }
+        q.before_id = page->next;
+    }
+    EXPECT_EQ(ids.size(), 8U);
+    EventQuery denied;
+    denied.type = "token_denied";
+    denied.user_id = "user_1";
+    auto page = run_coro(io_, store_->list_events(denied));
+    ASSERT_TRUE(page);
+    ASSERT_EQ(page->events.size(), 2U);
+    EXPECT_EQ(page->events[0].reason, "rate_limited");
+    EXPECT_GT(page->events[0].id, page->events[1].id);
+}
+
+TEST_P(StoreRollups, LiveListsOpenSessionsWithinTheReservation) {
+    const std::int64_t now = kIssueDay * kDay + 10 * 3'600'000;
+    ASSERT_TRUE(create(make_record("sess_old", "user_1", now - 31 * 60'000)));  // abandoned
+    ASSERT_TRUE(create(make_record("sess_open1", "user_1", now - 60'000)));
+    ASSERT_TRUE(create(make_record("sess_open2", "user_2", now - 30'000)));
+    ASSERT_TRUE(create(make_record("sess_done", "user_2", now - 20'000)));
+    ASSERT_TRUE(end(make_end("sess_done", "user_2", now - 10'000, 10)));
+    LiveQuery q;
+    q.now_ms = now;
+    q.max_age_ms = 30 * 60'000;
+    auto live = run_coro(io_, store_->live(q));
+    ASSERT_TRUE(live) << live.error().details;
+    EXPECT_EQ(live->open_sessions, 2);
+    ASSERT_EQ(live->sessions.size(), 2U);
+    EXPECT_EQ(live->sessions[0].row.issued.session_id, "sess_open2");
+    EXPECT_EQ(live->sessions[0].reservation_ends_at_ms, now - 30'000 + 30 * 60'000);
+    EXPECT_EQ(live->today.sessions, 4);
+    EXPECT_EQ(live->today.ended_sessions, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(Engines, StoreRollups, ::testing::ValuesIn(kBackends),
                          [](const auto& param_info) { return param_info.param.name; });
 
 }  // namespace

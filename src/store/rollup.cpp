@@ -1,0 +1,416 @@
+#include "store/rollup.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <random>
+
+#include "store/quota.hpp"
+
+namespace voicegate::store {
+namespace {
+
+constexpr std::size_t kCostColumn = 13;
+
+std::size_t counter_index(std::size_t column) {
+    return column < kCostColumn ? column : column - 1;
+}
+
+// `SUM(CASE WHEN status = 'ended' THEN X ELSE 0 END)`: portable SQL.
+std::string ended_sum(const std::string& x) {
+    return "SUM(CASE WHEN status = 'ended' THEN " + x + " ELSE 0 END)";
+}
+
+// Seconds in the column `s` as whole ms, rounded half away from zero (as std::llround).
+std::string ms_of(const std::string& s) {
+    return "CAST(ROUND(CAST((" + s + ") * 1000 AS NUMERIC)) AS BIGINT)";
+}
+
+const std::string kReported =
+    "CASE WHEN reported_duration_s > 0 THEN reported_duration_s ELSE 0 END";
+const std::string kBillable =
+    "CASE WHEN reported_duration_s IS NULL OR reported_duration_s <= 0 THEN 0 "
+    "WHEN reported_duration_s < observed_duration_s THEN reported_duration_s "
+    "ELSE observed_duration_s END";
+
+std::string joined_columns(std::string_view prefix = {}) {
+    std::string out;
+    for (const auto c : usage_columns()) {
+        out.append(out.empty() ? "" : ", ").append(prefix).append(c);
+    }
+    return out;
+}
+
+std::string upsert(std::string_view table, std::string_view keys, int nkeys,
+                   std::string_view conflict) {
+    std::string sql = "INSERT INTO " + std::string(table) + " (" + std::string(keys) + ", " +
+                      joined_columns() + ") VALUES (";
+    const int n = nkeys + static_cast<int>(usage_columns().size());
+    for (int i = 1; i <= n; ++i) {
+        sql.append(i == 1 ? "$" : ", $").append(std::to_string(i));
+    }
+    sql.append(") ON CONFLICT (").append(conflict).append(") DO UPDATE SET ");
+    bool first = true;
+    for (const auto c : usage_columns()) {
+        sql.append(first ? "" : ", ")
+            .append(c)
+            .append(" = ")
+            .append(table)
+            .append(".")
+            .append(c)
+            .append(" + excluded.")
+            .append(c);
+        first = false;
+    }
+    return sql;
+}
+
+}  // namespace
+
+const std::array<std::string_view, 17>& usage_columns() {
+    static const std::array<std::string_view, 17> kColumns{
+        "sessions",           "ended",               "reported_ms",         "billable_ms",
+        "messages",           "input_text_tokens",   "input_audio_tokens",  "input_image_tokens",
+        "cached_text_tokens", "cached_audio_tokens", "cached_image_tokens", "output_text_tokens",
+        "output_audio_tokens", "cost_usd",           "ended_user",          "ended_timeout",
+        "ended_error"};
+    return kColumns;
+}
+
+void UsageCounters::add(const UsageCounters& o) {
+    for (std::size_t i = 0; i < n.size(); ++i) {
+        n[i] += o.n[i];
+    }
+    cost_usd += o.cost_usd;
+}
+
+UsageCounters issue_delta() {
+    UsageCounters d;
+    d.n[0] = 1;
+    return d;
+}
+
+UsageCounters end_delta(double reported_s, std::int64_t billable, std::int64_t messages,
+                        const std::string& ended_by, const TokenUsage& t, double cost_usd) {
+    UsageCounters d;
+    d.n[1] = 1;
+    d.n[2] = std::llround((std::isfinite(reported_s) ? std::max(0.0, reported_s) : 0.0) * 1000.0);
+    d.n[3] = billable;
+    d.n[4] = messages;
+    const std::array<std::int64_t, 8> tokens{t.input_text,   t.input_audio,  t.input_image,
+                                             t.cached_text,  t.cached_audio, t.cached_image,
+                                             t.output_text,  t.output_audio};
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        d.n[5 + i] = tokens[i];
+    }
+    d.cost_usd = cost_usd;
+    d.n[counter_index(14)] = ended_by == "user" ? 1 : 0;
+    d.n[counter_index(15)] = ended_by == "timeout" ? 1 : 0;
+    d.n[counter_index(16)] = ended_by == "error" ? 1 : 0;
+    return d;
+}
+
+void RollupBatch::add_usage(std::int64_t day, const std::string& user, const std::string& model,
+                            const UsageCounters& delta) {
+    usage_[UsageKey{day, user, model}].add(delta);
+}
+
+void RollupBatch::add_denial(std::int64_t day, const std::string& user,
+                             const std::string& reason) {
+    ++denials_[DenialKey{day, user, reason}];
+}
+
+void RollupBatch::merge(RollupBatch& other) {
+    for (auto& [k, v] : other.usage_) {
+        usage_[k].add(v);
+    }
+    for (auto& [k, v] : other.denials_) {
+        denials_[k] += v;
+    }
+    other.clear();
+}
+
+void RollupBatch::clear() {
+    usage_.clear();
+    denials_.clear();
+}
+
+std::map<std::pair<std::int64_t, std::string>, UsageCounters> RollupBatch::by_day_model() const {
+    std::map<std::pair<std::int64_t, std::string>, UsageCounters> out;
+    for (const auto& [k, v] : usage_) {
+        out[{std::get<0>(k), std::get<2>(k)}].add(v);
+    }
+    return out;
+}
+
+std::string usage_upsert_sql() {
+    return upsert("usage_daily", "day, user_id, model", 3, "day, user_id, model");
+}
+
+std::string usage_model_upsert_sql() {
+    return upsert("usage_daily_model", "day, model, shard", 3, "day, model, shard");
+}
+
+std::string denial_upsert_sql() {
+    return "INSERT INTO denials_daily (day, user_id, reason, n) VALUES ($1, $2, $3, $4) "
+           "ON CONFLICT (day, user_id, reason) DO UPDATE SET n = denials_daily.n + excluded.n";
+}
+
+std::vector<std::string> rollup_rebuild_statements() {
+    std::string sums = "COUNT(*), " + ended_sum("1") + ", " + ended_sum(ms_of(kReported)) + ", " +
+                       ended_sum(ms_of(kBillable)) + ", " + ended_sum("message_count");
+    for (std::size_t i = 5; i < kCostColumn; ++i) {
+        sums += ", " + ended_sum(std::string(usage_columns()[i]));
+    }
+    sums += ", " + ended_sum("estimated_cost_usd");
+    for (const char* by : {"user", "timeout", "error"}) {
+        sums += ", SUM(CASE WHEN status = 'ended' AND ended_by = '" + std::string(by) +
+                "' THEN 1 ELSE 0 END)";
+    }
+    std::string model_sums;
+    for (const auto c : usage_columns()) {
+        model_sums.append(model_sums.empty() ? "" : ", ").append("SUM(").append(c).append(")");
+    }
+    return {
+        "DELETE FROM usage_daily",
+        "DELETE FROM usage_daily_model",
+        "DELETE FROM denials_daily",
+        "INSERT INTO usage_daily (day, user_id, model, " + joined_columns() +
+            ") SELECT issued_at_ms / 86400000, user_id, model, " + sums +
+            " FROM sessions GROUP BY issued_at_ms / 86400000, user_id, model",
+        "INSERT INTO usage_daily_model (day, model, shard, " + joined_columns() +
+            ") SELECT day, model, 0, " + model_sums + " FROM usage_daily GROUP BY day, model",
+        "INSERT INTO denials_daily (day, user_id, reason, n) SELECT at_ms / 86400000, "
+        "COALESCE(user_id, ''), COALESCE(reason, ''), COUNT(*) FROM events "
+        "WHERE type = 'token_denied' GROUP BY at_ms / 86400000, COALESCE(user_id, ''), "
+        "COALESCE(reason, '')",
+    };
+}
+
+std::string format_day(std::int64_t day) {
+    // Howard Hinnant's civil_from_days.
+    std::int64_t z = day + 719468;
+    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    const std::int64_t doe = z - era * 146097;
+    const std::int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    std::int64_t y = yoe + era * 400;
+    const std::int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    const std::int64_t mp = (5 * doy + 2) / 153;
+    const std::int64_t d = doy - (153 * mp + 2) / 5 + 1;
+    const std::int64_t m = mp < 10 ? mp + 3 : mp - 9;
+    y += m <= 2 ? 1 : 0;
+    char buf[80];
+    std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lld", static_cast<long long>(y),
+                  static_cast<long long>(m), static_cast<long long>(d));
+    return buf;
+}
+
+std::optional<std::int64_t> parse_day(std::string_view t) {
+    if (t.size() != 10 || t[4] != '-' || t[7] != '-') {
+        return std::nullopt;
+    }
+    const auto num = [&](std::size_t at, std::size_t len) -> std::optional<int> {
+        int v = 0;
+        for (std::size_t i = at; i < at + len; ++i) {
+            if (t[i] < '0' || t[i] > '9') {
+                return std::nullopt;
+            }
+            v = v * 10 + (t[i] - '0');
+        }
+        return v;
+    };
+    const auto y = num(0, 4);
+    const auto m = num(5, 2);
+    const auto d = num(8, 2);
+    if (!y || !m || !d || *m < 1 || *m > 12 || *d < 1 || *y < 1970) {
+        return std::nullopt;
+    }
+    static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    const bool leap = (*y % 4 == 0 && *y % 100 != 0) || *y % 400 == 0;
+    if (*d > kDays[*m - 1] + (*m == 2 && leap ? 1 : 0)) {
+        return std::nullopt;
+    }
+    // days_from_civil.
+    const std::int64_t yy = *y - (*m <= 2 ? 1 : 0);
+    const std::int64_t era = yy / 400;
+    const std::int64_t yoe = yy - era * 400;
+    const std::int64_t mp = *m > 2 ? *m - 3 : *m + 9;
+    const std::int64_t doy = (153 * mp + 2) / 5 + *d - 1;
+    const std::int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+std::int64_t SqlTable::i64(std::size_t r, std::size_t c) const {
+    const auto& v = rows[r][c];
+    if (!v) {
+        return 0;
+    }
+    std::int64_t out = 0;
+    const auto* end = v->data() + v->size();
+    auto [p, ec] = std::from_chars(v->data(), end, out);
+    if (ec == std::errc() && p == end) {
+        return out;
+    }
+    return std::llround(std::strtod(v->c_str(), nullptr));
+}
+
+double SqlTable::f64(std::size_t r, std::size_t c) const {
+    const auto& v = rows[r][c];
+    return v ? std::strtod(v->c_str(), nullptr) : 0.0;
+}
+
+std::string SqlTable::text(std::size_t r, std::size_t c) const {
+    const auto& v = rows[r][c];
+    return v ? *v : std::string();
+}
+
+Result<RebuildReport> rebuild_rollups(SqlExec& db, bool own_transaction) {
+    const bool pg = db.dialect() == Dialect::postgres;
+    std::vector<std::string> script;
+    if (own_transaction) {
+        script.emplace_back(pg ? "BEGIN" : "BEGIN IMMEDIATE");
+        if (pg) {
+            // Writers' rollup upserts wait until the rebuild commits, then add on top of it.
+            script.emplace_back(
+                "LOCK TABLE usage_daily, usage_daily_model, denials_daily IN SHARE ROW "
+                "EXCLUSIVE MODE");
+        }
+    }
+    for (auto& s : rollup_rebuild_statements()) {
+        script.push_back(std::move(s));
+    }
+    RebuildReport report;
+    const auto abort = [&](Failure f) -> Result<RebuildReport> {
+        if (own_transaction) {
+            (void)db.query(SqlQuery{"ROLLBACK", {}});
+        }
+        return f;
+    };
+    for (const auto& sql : script) {
+        if (auto r = db.query(SqlQuery{sql, {}}); !r) {
+            return abort(r.error());
+        }
+    }
+    auto counts = db.query(SqlQuery{
+        "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM events WHERE type = "
+        "'token_denied'), (SELECT COUNT(*) FROM usage_daily), (SELECT COUNT(*) FROM "
+        "denials_daily)",
+        {}});
+    if (!counts) {
+        return abort(counts.error());
+    }
+    if (!counts->rows.empty()) {
+        report.sessions = counts->i64(0, 0);
+        report.denials = counts->i64(0, 1);
+        report.usage_rows = counts->i64(0, 2);
+        report.denial_rows = counts->i64(0, 3);
+    }
+    if (own_transaction) {
+        if (auto r = db.query(SqlQuery{"COMMIT", {}}); !r) {
+            return abort(r.error());
+        }
+    }
+    return report;
+}
+
+Result<RebuildReport> bulk_fill(SqlExec& db, const BulkFillOptions& o) {
+    const PriceTable& prices = o.prices != nullptr ? *o.prices : default_prices();
+    const std::int64_t end_ms = o.end_ms != 0 ? o.end_ms : 1'800'000'000'000;
+    const std::int64_t span_ms = o.days * kMsPerDay;
+    std::mt19937_64 rng(o.seed);
+    // Zipf(1.1) over users: a CDF and a binary search per draw.
+    std::vector<double> cdf(static_cast<std::size_t>(std::max<std::int64_t>(1, o.users)));
+    double total = 0;
+    for (std::size_t i = 0; i < cdf.size(); ++i) {
+        total += 1.0 / std::pow(static_cast<double>(i + 1), 1.1);
+        cdf[i] = total;
+    }
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    std::lognormal_distribution<double> duration(std::log(180.0), 0.9);
+    const std::array<double, 4> model_share{0.55, 0.25, 0.12, 0.08};
+    const bool pg = db.dialect() == Dialect::postgres;
+    if (auto r = db.query(SqlQuery{pg ? "BEGIN" : "BEGIN IMMEDIATE", {}}); !r) {
+        return r.error();
+    }
+    const auto abort = [&](Failure f) -> Result<RebuildReport> {
+        (void)db.query(SqlQuery{"ROLLBACK", {}});
+        return f;
+    };
+    constexpr std::int64_t kChunk = 1000;
+    std::string sql;
+    for (std::int64_t start = 0; start < o.sessions; start += kChunk) {
+        sql = "INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms, "
+              "token_expires_at, client_ip, user_agent, status, ended_at_ms, "
+              "reported_duration_s, observed_duration_s, message_count, ended_by, "
+              "estimated_cost_usd) VALUES ";
+        for (std::int64_t i = start; i < std::min(o.sessions, start + kChunk); ++i) {
+            const auto user = static_cast<std::size_t>(
+                std::lower_bound(cdf.begin(), cdf.end(), unit(rng) * total) - cdf.begin());
+            double pick = unit(rng);
+            std::size_t m = 0;
+            while (m + 1 < o.models.size() && m < model_share.size() && pick > model_share[m]) {
+                pick -= model_share[m];
+                ++m;
+            }
+            const std::string& model = o.models[m];
+            // More activity in recent days (a growing app).
+            const double age = 1.0 - std::sqrt(unit(rng));
+            const std::int64_t issued =
+                end_ms - static_cast<std::int64_t>(age * static_cast<double>(span_ms)) - 1;
+            const bool ended = unit(rng) >= o.never_ended;
+            sql.append(i == start ? "(" : ",(");
+            sql.append("'sess_bulk_" + std::to_string(o.seed) + "_" + std::to_string(i) +
+                       "','user_" + std::to_string(user) + "','" + model + "','marin','',");
+            sql.append(std::to_string(issued) + "," + std::to_string(issued / 1000 + 1800) +
+                       ",'198.51.100.7','bulk/1.0',");
+            if (!ended) {
+                sql.append("'issued',NULL,NULL,NULL,NULL,NULL,0)");
+                continue;
+            }
+            const double observed = std::min(1800.0, duration(rng));
+            const double reported = std::max(0.0, observed - unit(rng) * 3.0);
+            const double r = unit(rng);
+            const char* by = r < 0.8 ? "user" : (r < 0.95 ? "timeout" : "error");
+            const auto found = prices.find(model);
+            const double cost =
+                estimate_cost_usd(found != prices.end() ? &found->second : nullptr, TokenUsage{},
+                                  billable_ms(reported, observed));
+            char buf[160];
+            std::snprintf(buf, sizeof buf, "'ended',%lld,%.3f,%.3f,%lld,'%s',%.9f)",
+                          static_cast<long long>(issued + std::llround(observed * 1000)),
+                          reported, observed,
+                          static_cast<long long>(1 + static_cast<int>(observed / 20)), by, cost);
+            sql.append(buf);
+        }
+        if (auto r = db.query(SqlQuery{sql, {}}); !r) {
+            return abort(r.error());
+        }
+    }
+    const char* kReasons[] = {"rate_limited", "quota_exhausted", "ip_denied"};
+    for (std::int64_t start = 0; start < o.denials; start += kChunk) {
+        sql = "INSERT INTO events (at_ms, type, user_id, client_ip, reason) VALUES ";
+        for (std::int64_t i = start; i < std::min(o.denials, start + kChunk); ++i) {
+            const auto user = static_cast<std::size_t>(
+                std::lower_bound(cdf.begin(), cdf.end(), unit(rng) * total) - cdf.begin());
+            const std::int64_t at =
+                end_ms - static_cast<std::int64_t>(unit(rng) * static_cast<double>(span_ms)) - 1;
+            sql.append(i == start ? "(" : ",(");
+            sql.append(std::to_string(at) + ",'token_denied','user_" + std::to_string(user) +
+                       "','198.51.100.7','" + kReasons[static_cast<std::size_t>(i % 3)] + "')");
+        }
+        if (auto r = db.query(SqlQuery{sql, {}}); !r) {
+            return abort(r.error());
+        }
+    }
+    auto report = rebuild_rollups(db, false);
+    if (!report) {
+        return abort(report.error());
+    }
+    if (auto r = db.query(SqlQuery{"COMMIT", {}}); !r) {
+        return abort(r.error());
+    }
+    return report;
+}
+
+}  // namespace voicegate::store

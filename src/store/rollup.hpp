@@ -1,0 +1,135 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <variant>
+#include <vector>
+
+#include "core/error.hpp"
+#include "core/prices.hpp"
+#include "store/migrations.hpp"
+#include "store/session_store.hpp"
+
+namespace voicegate::store {
+
+/// The counter columns of the usage rollup tables (migration 3), in UsageCounters order.
+const std::array<std::string_view, 17>& usage_columns();
+
+/// Counters of one rollup row (day x user x model), as deltas or sums.
+struct UsageCounters {
+    std::array<std::int64_t, 16> n{};  // usage_columns() 0..12 and 14..16 (cost excluded)
+    double cost_usd = 0;
+    /// Adds `o` field by field.
+    void add(const UsageCounters& o);
+};
+
+/// The delta of issuing one session.
+UsageCounters issue_delta();
+
+/// The delta of a session's first end. Pure.
+UsageCounters end_delta(double reported_s, std::int64_t billable, std::int64_t messages,
+                        const std::string& ended_by, const TokenUsage& tokens, double cost_usd);
+
+/// The rollup deltas of one write batch, summed by key, so that a batch writes one upsert per
+/// distinct key. Not thread-safe (one writer owns it).
+class RollupBatch {
+public:
+    using UsageKey = std::tuple<std::int64_t, std::string, std::string>;   // day, user, model
+    using DenialKey = std::tuple<std::int64_t, std::string, std::string>;  // day, user, reason
+    void add_usage(std::int64_t day, const std::string& user, const std::string& model,
+                   const UsageCounters& delta);
+    void add_denial(std::int64_t day, const std::string& user, const std::string& reason);
+    /// Moves every delta of `other` into this batch.
+    void merge(RollupBatch& other);
+    bool empty() const { return usage_.empty() && denials_.empty(); }
+    void clear();
+    const std::map<UsageKey, UsageCounters>& usage() const { return usage_; }
+    const std::map<DenialKey, std::int64_t>& denials() const { return denials_; }
+    /// The usage deltas summed per (day, model), for the per-day table.
+    std::map<std::pair<std::int64_t, std::string>, UsageCounters> by_day_model() const;
+
+private:
+    std::map<UsageKey, UsageCounters> usage_;
+    std::map<DenialKey, std::int64_t> denials_;
+};
+
+/// "INSERT INTO usage_daily ... ON CONFLICT DO UPDATE SET col = col + excluded.col" with
+/// parameters $1 day, $2 user, $3 model, then the counters ($4...). Pure.
+std::string usage_upsert_sql();
+/// The same for usage_daily_model: $1 day, $2 model, $3 shard, then the counters. Pure.
+std::string usage_model_upsert_sql();
+/// The same for denials_daily: $1 day, $2 user, $3 reason, $4 n. Pure.
+std::string denial_upsert_sql();
+
+/// The UTC calendar day "YYYY-MM-DD" of a day number (days since 1970-01-01). Pure.
+std::string format_day(std::int64_t day);
+/// Parses "YYYY-MM-DD" (a valid Gregorian date) into a day number. Pure.
+std::optional<std::int64_t> parse_day(std::string_view text);
+
+/// A parameter of a query: an integer or a text.
+using SqlValue = std::variant<std::int64_t, std::string>;
+
+/// A query in PostgreSQL's `$N` placeholder style (SQLite runs it as `?N`).
+struct SqlQuery {
+    std::string sql;
+    std::vector<SqlValue> params;
+};
+
+/// Rows of a query as text (NULL as nullopt).
+struct SqlTable {
+    std::vector<std::vector<std::optional<std::string>>> rows;
+    std::int64_t i64(std::size_t r, std::size_t c) const;
+    double f64(std::size_t r, std::size_t c) const;
+    std::string text(std::size_t r, std::size_t c) const;
+    bool is_null(std::size_t r, std::size_t c) const { return !rows[r][c].has_value(); }
+};
+
+/// A synchronous connection to run the shared read and rebuild logic on (each engine adapts
+/// its own). Not thread-safe: used by one store thread.
+class SqlExec {
+public:
+    virtual ~SqlExec() = default;
+    virtual Dialect dialect() const = 0;
+    /// Runs one statement; its rows (none for a command).
+    [[nodiscard]] virtual Result<SqlTable> query(const SqlQuery& q) = 0;
+};
+
+/// The reads of SessionStore, written once for both engines.
+[[nodiscard]] Result<UsageReport> read_usage(SqlExec& db, const UsageQuery& q);
+[[nodiscard]] Result<LiveReport> read_live(SqlExec& db, const LiveQuery& q);
+[[nodiscard]] Result<SessionPage> read_sessions(SqlExec& db, const SessionQuery& q);
+[[nodiscard]] Result<EventPage> read_events(SqlExec& db, const EventQuery& q);
+
+/// The statements that recompute every rollup table (DELETE, then INSERT ... SELECT), in
+/// portable SQL; also migration 3's backfill. Pure.
+std::vector<std::string> rollup_rebuild_statements();
+
+/// Recomputes the rollup tables from `sessions` and `events`. With `own_transaction` it runs in
+/// a transaction of its own that first locks the rollup tables (PostgreSQL) or takes the write
+/// lock (SQLite); otherwise the caller is inside a write transaction already.
+[[nodiscard]] Result<RebuildReport> rebuild_rollups(SqlExec& db, bool own_transaction);
+
+/// Options of bulk_fill(): a realistic synthetic history for benchmarks and `voicegate seed`.
+struct BulkFillOptions {
+    std::int64_t sessions = 1'000'000;
+    std::int64_t users = 5'000;          // Zipf-skewed activity (s = 1.1)
+    std::int64_t days = 90;              // issued over the `days` days before end_ms
+    std::int64_t end_ms = 0;             // 0: now
+    std::vector<std::string> models = {"gpt-realtime", "gpt-realtime-mini", "gpt-realtime-2",
+                                       "gpt-realtime-1.5"};
+    double never_ended = 0.10;           // share of sessions never ended
+    std::uint64_t seed = 42;
+    std::int64_t denials = 20'000;       // token_denied events
+    const PriceTable* prices = nullptr;  // null: default_prices()
+};
+
+/// Inserts `sessions` synthetic sessions (and denial events) in one transaction, then rebuilds
+/// the rollups. Ids are "sess_bulk_<seed>_<n>". Blocking; for an idle database.
+[[nodiscard]] Result<RebuildReport> bulk_fill(SqlExec& db, const BulkFillOptions& options);
+
+}  // namespace voicegate::store

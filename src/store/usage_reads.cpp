@@ -1,0 +1,298 @@
+// The SessionStore reads, written once for SQLite and PostgreSQL over SqlExec.
+#include <algorithm>
+
+#include "store/quota.hpp"
+#include "store/rollup.hpp"
+
+namespace voicegate::store {
+namespace {
+
+// Adds " AND <expr> $N" with the next parameter.
+struct Where {
+    std::string sql;
+    std::vector<SqlValue> params;
+    void add(const std::string& expr, SqlValue v) {
+        params.push_back(std::move(v));
+        sql += (sql.empty() ? " WHERE " : " AND ") + expr + " $" + std::to_string(params.size());
+    }
+    std::string next() const { return "$" + std::to_string(params.size() + 1); }
+};
+
+std::string sums() {
+    std::string out;
+    for (const auto c : usage_columns()) {
+        out.append(out.empty() ? "SUM(" : ", SUM(").append(c).append(")");
+    }
+    return out;
+}
+
+// Reads the 17 sums starting at column `c` of row `r`.
+UsageTotals totals_of(const SqlTable& t, std::size_t r, std::size_t c) {
+    UsageTotals u;
+    u.sessions = t.i64(r, c + 0);
+    u.ended_sessions = t.i64(r, c + 1);
+    u.reported_ms = t.i64(r, c + 2);
+    u.billable_ms = t.i64(r, c + 3);
+    u.messages = t.i64(r, c + 4);
+    u.tokens.input_text = t.i64(r, c + 5);
+    u.tokens.input_audio = t.i64(r, c + 6);
+    u.tokens.input_image = t.i64(r, c + 7);
+    u.tokens.cached_text = t.i64(r, c + 8);
+    u.tokens.cached_audio = t.i64(r, c + 9);
+    u.tokens.cached_image = t.i64(r, c + 10);
+    u.tokens.output_text = t.i64(r, c + 11);
+    u.tokens.output_audio = t.i64(r, c + 12);
+    u.cost_usd = t.f64(r, c + 13);
+    u.ended_user = t.i64(r, c + 14);
+    u.ended_timeout = t.i64(r, c + 15);
+    u.ended_error = t.i64(r, c + 16);
+    return u;
+}
+
+const std::string kSessionColumns =
+    "session_id, user_id, model, voice, profile, issued_at_ms, token_expires_at, client_ip, "
+    "user_agent, status, ended_at_ms, reported_duration_s, observed_duration_s, message_count, "
+    "ended_by, estimated_cost_usd, quota_reserved_ms";
+
+SessionRow session_of(const SqlTable& t, std::size_t r) {
+    SessionRow row;
+    row.issued.session_id = t.text(r, 0);
+    row.issued.user_id = t.text(r, 1);
+    row.issued.model = t.text(r, 2);
+    row.issued.voice = t.text(r, 3);
+    row.issued.profile = t.text(r, 4);
+    row.issued.issued_at_ms = t.i64(r, 5);
+    row.issued.token_expires_at = t.i64(r, 6);
+    row.issued.client_ip = t.text(r, 7);
+    row.issued.user_agent = t.text(r, 8);
+    row.status = t.text(r, 9);
+    if (row.status == "ended") {
+        row.ended_at_ms = t.i64(r, 10);
+        row.reported_duration_s = t.f64(r, 11);
+        row.observed_duration_s = t.f64(r, 12);
+        row.message_count = t.i64(r, 13);
+        row.ended_by = t.text(r, 14);
+        row.estimated_cost_usd = t.f64(r, 15);
+    }
+    return row;
+}
+
+}  // namespace
+
+Result<UsageReport> read_usage(SqlExec& db, const UsageQuery& q) {
+    // The per-day x model table is small (a few rows a day): it answers every view that is not
+    // per user; the day x user x model table only when users matter.
+    const bool per_user = !q.user_id.empty() || q.group_by == "user";
+    const std::string table = per_user ? "usage_daily" : "usage_daily_model";
+    Where w;
+    w.add("day >=", q.from_day);
+    w.add("day <=", q.to_day);
+    if (!q.user_id.empty()) {
+        w.add("user_id =", q.user_id);
+    }
+    Where denial_where = w;
+    if (!q.model.empty()) {
+        w.add("model =", q.model);
+    }
+    UsageReport out;
+    // Totals: over the small table when no user filter applies.
+    {
+        const std::string totals_table = q.user_id.empty() ? "usage_daily_model" : "usage_daily";
+        auto t = db.query(SqlQuery{"SELECT " + sums() + " FROM " + totals_table + w.sql, w.params});
+        if (!t) {
+            return t.error();
+        }
+        if (!t->rows.empty()) {
+            out.totals = totals_of(*t, 0, 0);
+        }
+    }
+    const std::string key = q.group_by == "user" ? "user_id" : (q.group_by == "model" ? "model" : "day");
+    std::string sql = "SELECT " + key + ", " + sums() + " FROM " + table + w.sql + " GROUP BY " + key;
+    std::vector<SqlValue> params = w.params;
+    if (q.group_by == "user") {
+        sql += " ORDER BY SUM(billable_ms) DESC, user_id LIMIT " + w.next();
+        params.emplace_back(static_cast<std::int64_t>(q.limit));
+    }
+    auto rows = db.query(SqlQuery{sql, params});
+    if (!rows) {
+        return rows.error();
+    }
+    std::map<std::string, std::size_t> index;
+    if (q.group_by == "day") {
+        std::map<std::int64_t, UsageTotals> by_day;
+        for (std::size_t r = 0; r < rows->rows.size(); ++r) {
+            by_day[rows->i64(r, 0)] = totals_of(*rows, r, 1);
+        }
+        for (std::int64_t d = q.from_day; d <= q.to_day; ++d) {
+            auto found = by_day.find(d);
+            out.rows.push_back(
+                UsageRow{format_day(d), found != by_day.end() ? found->second : UsageTotals{}});
+        }
+    } else {
+        for (std::size_t r = 0; r < rows->rows.size(); ++r) {
+            out.rows.push_back(UsageRow{rows->text(r, 0), totals_of(*rows, r, 1)});
+        }
+        if (q.group_by == "model") {
+            std::sort(out.rows.begin(), out.rows.end(), [](const auto& a, const auto& b) {
+                return a.usage.sessions != b.usage.sessions ? a.usage.sessions > b.usage.sessions
+                                                            : a.key < b.key;
+            });
+        }
+    }
+    for (std::size_t i = 0; i < out.rows.size(); ++i) {
+        index[out.rows[i].key] = i;
+    }
+    // Denials have no model: they are counted by day, user and reason; with a model filter none
+    // are shown (docs/admin-api.md).
+    if (q.model.empty()) {
+        const std::string dkey = q.group_by == "user" ? "user_id" : (q.group_by == "day" ? "day" : "''");
+        auto d = db.query(SqlQuery{"SELECT " + dkey + ", reason, SUM(n) FROM denials_daily" +
+                                       denial_where.sql + " GROUP BY " + dkey + ", reason",
+                                   denial_where.params});
+        if (!d) {
+            return d.error();
+        }
+        for (std::size_t r = 0; r < d->rows.size(); ++r) {
+            const std::int64_t n = d->i64(r, 2);
+            const std::string reason = d->text(r, 1);
+            out.totals.denied[reason] += n;
+            std::string k = q.group_by == "day" ? format_day(d->i64(r, 0)) : d->text(r, 0);
+            if (auto it = index.find(k); q.group_by != "model" && it != index.end()) {
+                out.rows[it->second].usage.denied[reason] += n;
+            }
+        }
+    }
+    return out;
+}
+
+Result<LiveReport> read_live(SqlExec& db, const LiveQuery& q) {
+    LiveReport out;
+    const std::string where =
+        " FROM sessions WHERE issued_at_ms > $1 AND issued_at_ms <= $2 AND status = 'issued'";
+    const std::vector<SqlValue> params{q.now_ms - q.max_age_ms, q.now_ms};
+    auto count = db.query(SqlQuery{"SELECT COUNT(*)" + where, params});
+    if (!count) {
+        return count.error();
+    }
+    out.open_sessions = count->rows.empty() ? 0 : count->i64(0, 0);
+    auto page_params = params;
+    page_params.emplace_back(static_cast<std::int64_t>(q.limit));
+    auto rows = db.query(SqlQuery{"SELECT " + kSessionColumns + where +
+                                      " ORDER BY issued_at_ms DESC, session_id DESC LIMIT $3",
+                                  page_params});
+    if (!rows) {
+        return rows.error();
+    }
+    for (std::size_t r = 0; r < rows->rows.size(); ++r) {
+        LiveSession s{session_of(*rows, r), 0};
+        const std::int64_t reserved = rows->is_null(r, 16) ? q.max_age_ms : rows->i64(r, 16);
+        s.reservation_ends_at_ms = s.row.issued.issued_at_ms + reserved;
+        out.sessions.push_back(std::move(s));
+    }
+    UsageQuery today;
+    today.from_day = today.to_day = quota_day(q.now_ms);
+    auto usage = read_usage(db, today);
+    if (!usage) {
+        return usage.error();
+    }
+    out.today = usage->totals;
+    return out;
+}
+
+Result<SessionPage> read_sessions(SqlExec& db, const SessionQuery& q) {
+    Where w;
+    if (!q.user_id.empty()) {
+        w.add("user_id =", q.user_id);
+    }
+    if (!q.model.empty()) {
+        w.add("model =", q.model);
+    }
+    if (!q.status.empty()) {
+        w.add("status =", q.status);
+    }
+    if (!q.ended_by.empty()) {
+        w.add("ended_by =", q.ended_by);
+    }
+    if (q.from_ms != 0) {
+        w.add("issued_at_ms >=", q.from_ms);
+    }
+    if (q.to_ms != 0) {
+        w.add("issued_at_ms <", q.to_ms);
+    }
+    if (q.after) {
+        w.params.emplace_back(q.after->issued_at_ms);
+        const std::string ms = "$" + std::to_string(w.params.size());
+        w.params.emplace_back(q.after->session_id);
+        const std::string id = "$" + std::to_string(w.params.size());
+        w.sql += (w.sql.empty() ? " WHERE " : " AND ") + ("(issued_at_ms < " + ms +
+                 " OR (issued_at_ms = " + ms + " AND session_id < " + id + "))");
+    }
+    auto params = w.params;
+    params.emplace_back(static_cast<std::int64_t>(q.limit + 1));
+    auto rows = db.query(SqlQuery{"SELECT " + kSessionColumns + " FROM sessions" + w.sql +
+                                      " ORDER BY issued_at_ms DESC, session_id DESC LIMIT $" +
+                                      std::to_string(params.size()),
+                                  params});
+    if (!rows) {
+        return rows.error();
+    }
+    SessionPage page;
+    for (std::size_t r = 0; r < rows->rows.size() && r < q.limit; ++r) {
+        page.sessions.push_back(session_of(*rows, r));
+    }
+    if (rows->rows.size() > q.limit && !page.sessions.empty()) {
+        const auto& last = page.sessions.back().issued;
+        page.next = SessionCursor{last.issued_at_ms, last.session_id};
+    }
+    return page;
+}
+
+Result<EventPage> read_events(SqlExec& db, const EventQuery& q) {
+    Where w;
+    if (!q.type.empty()) {
+        w.add("type =", q.type);
+    }
+    if (!q.user_id.empty()) {
+        w.add("user_id =", q.user_id);
+    }
+    if (!q.session_id.empty()) {
+        w.add("session_id =", q.session_id);
+    }
+    if (q.from_ms != 0) {
+        w.add("at_ms >=", q.from_ms);
+    }
+    if (q.to_ms != 0) {
+        w.add("at_ms <", q.to_ms);
+    }
+    if (q.before_id) {
+        w.add("id <", *q.before_id);
+    }
+    auto params = w.params;
+    params.emplace_back(static_cast<std::int64_t>(q.limit + 1));
+    auto rows = db.query(SqlQuery{
+        "SELECT id, at_ms, type, session_id, user_id, client_ip, reason, detail FROM events" +
+            w.sql + " ORDER BY id DESC LIMIT $" + std::to_string(params.size()),
+        params});
+    if (!rows) {
+        return rows.error();
+    }
+    EventPage page;
+    for (std::size_t r = 0; r < rows->rows.size() && r < q.limit; ++r) {
+        Event e;
+        e.id = rows->i64(r, 0);
+        e.at_ms = rows->i64(r, 1);
+        e.type = rows->text(r, 2);
+        e.session_id = rows->text(r, 3);
+        e.user_id = rows->text(r, 4);
+        e.client_ip = rows->text(r, 5);
+        e.reason = rows->text(r, 6);
+        e.detail = rows->text(r, 7);
+        page.events.push_back(std::move(e));
+    }
+    if (rows->rows.size() > q.limit && !page.events.empty()) {
+        page.next = page.events.back().id;
+    }
+    return page;
+}
+
+}  // namespace voicegate::store
