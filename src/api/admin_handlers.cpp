@@ -156,7 +156,8 @@ Result<std::map<std::string, std::string>> admin_params(
     if (query.empty()) {
         return out;
     }
-    auto ref = boost::urls::parse_relative_ref("?" + query);
+    const std::string text = "?" + query;  // the view below points into it
+    auto ref = boost::urls::parse_relative_ref(text);
     if (!ref) {
         return bad("query: malformed query string");
     }

@@ -147,7 +147,9 @@ Result<UsageReport> read_usage(SqlExec& db, const UsageQuery& q) {
     if (q.model.empty()) {
         const std::string dkey = q.group_by == "user" ? "user_id" : (q.group_by == "day" ? "day" : "''");
         auto d = db.query(SqlQuery{"SELECT " + dkey + ", reason, SUM(n) FROM denials_daily" +
-                                       denial_where.sql + " GROUP BY " + dkey + ", reason",
+                                       denial_where.sql + " GROUP BY " +
+                                       (q.group_by == "model" ? std::string() : dkey + ", ") +
+                                       "reason",
                                    denial_where.params});
         if (!d) {
             return d.error();
