@@ -5,7 +5,8 @@
 // for aggregates (usage by day, user and model, and live sessions, in parallel); the sessions
 // table loads after. When the charts hold data the page sets `performance.mark('vg-first-data-paint')`
 // and `<body data-ready="true">`, which bench/dashboard-paint.mjs reads.
-// Chart.js is the global `Chart` from /dashboard/vendor/chart.umd.min.js (compiled into the binary).
+// Chart.js is the global `Chart` from /dashboard/vendor/chart.umd.min.js (compiled into the binary),
+// loaded after this module so that the first requests start before the library is parsed.
 
 const TOKEN_KEY = 'voicegate.adminToken';
 const REFRESH_MS = 15_000;
@@ -30,9 +31,13 @@ const state = {
 // ------------------------------------------------------------------ formatting
 
 const fmtInt = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
-const fmtMin = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
+const fmtMin1 = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
+const fmtSmall = new Intl.NumberFormat('en-US', { maximumSignificantDigits: 2 });
 const fmtUsd = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', minimumFractionDigits: 2, maximumFractionDigits: 2 });
-const fmtUsdSmall = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumFractionDigits: 4 });
+const fmtUsdSmall = new Intl.NumberFormat('en-US', { style: 'currency', currency: 'USD', maximumSignificantDigits: 2 });
+
+/** Minutes: one decimal, but a small non-zero amount keeps two significant digits (not "0"). */
+const fmtMin = { format: (v) => (v !== 0 && Math.abs(v) < 0.1 ? fmtSmall.format(v) : fmtMin1.format(v)) };
 
 function usd(v) {
   return v !== 0 && Math.abs(v) < 0.01 ? fmtUsdSmall.format(v) : fmtUsd.format(v);
@@ -73,7 +78,8 @@ function query(params) {
 
 /** GET an admin route with the token; resolves to the Response (2xx) or throws AuthError/ApiError. */
 async function adminFetch(path, params) {
-  const res = await fetch(`${path}?${query(params)}`, {
+  const q = query(params);
+  const res = await fetch(q ? `${path}?${q}` : path, {
     headers: { Authorization: `Bearer ${state.token}` },
     cache: 'no-store',
   });
@@ -274,7 +280,16 @@ function describe(labels, values, fmt = fmtInt) {
   return labels.map((l, i) => `${l}: ${fmt.format(values[i])}`).join(', ');
 }
 
-function renderUsage(byDay, byUser, byModel) {
+/** A breakdown chart from [label, count] pairs (zero counts left out). */
+function setBreakdown(chart, pairs, title) {
+  const shown = pairs.filter(([, n]) => n > 0);
+  const labels = shown.map(([k]) => k);
+  const values = shown.map(([, n]) => n);
+  setChart(chart, labels, [values], `${title}: ${describe(labels, values)}`);
+}
+
+/** Totals, the per-day charts and the endedBy / denial breakdowns: from usage?groupBy=day. */
+function renderDays(byDay) {
   const t = byDay.totals;
   const kpi = (id, value, text) => {
     $(id).textContent = text;
@@ -295,20 +310,19 @@ function renderUsage(byDay, byUser, byModel) {
     `Sessions and billable minutes per day from ${byDay.from} to ${byDay.to}: ${fmtInt.format(t.sessions)} sessions, ${fmtMin.format(t.billableMinutes)} minutes`);
   setChart(c.cost, days, [byDay.rows.map((r) => r.estimatedCostUsd)],
     `Estimated cost per day, ${usd(t.estimatedCostUsd)} in total`);
+  setBreakdown(c.endedBy, Object.entries(t.endedBy || {}), 'Ended sessions by who ended them');
+  setBreakdown(c.denied, Object.entries(t.denied || {}), 'Denied token requests by reason');
+}
 
+function renderUsers(byUser) {
   const users = byUser.rows.slice(0, TOP_USERS);
-  setChart(c.users, users.map((r) => r.key), [users.map((r) => r.billableMinutes)],
+  setChart(state.charts.users, users.map((r) => r.key), [users.map((r) => r.billableMinutes)],
     `Top users by billable minutes: ${describe(users.map((r) => r.key), users.map((r) => r.billableMinutes), fmtMin)}`);
-  setChart(c.models, byModel.rows.map((r) => r.key), [byModel.rows.map((r) => r.sessions)],
-    `Sessions by model: ${describe(byModel.rows.map((r) => r.key), byModel.rows.map((r) => r.sessions))}`);
-  const ended = Object.entries(t.endedBy || {}).filter(([, n]) => n > 0);
-  setChart(c.endedBy, ended.map(([k]) => k), [ended.map(([, n]) => n)],
-    `Ended sessions by who ended them: ${describe(ended.map(([k]) => k), ended.map(([, n]) => n))}`);
-  const denied = Object.entries(t.denied || {}).filter(([, n]) => n > 0);
-  setChart(c.denied, denied.map(([k]) => k), [denied.map(([, n]) => n)],
-    `Denied token requests by reason: ${describe(denied.map(([k]) => k), denied.map(([, n]) => n))}`);
-
   fillDatalist('user-list', byUser.rows.map((r) => r.key));
+}
+
+function renderModels(byModel) {
+  setBreakdown(state.charts.models, byModel.rows.map((r) => [r.key, r.sessions]), 'Sessions by model');
   fillDatalist('model-list', byModel.rows.map((r) => r.key));
 }
 
@@ -363,16 +377,24 @@ function renderSessions(page) {
 
 // ------------------------------------------------------------------ loading
 
-/** First-paint data: aggregates only, in parallel. */
-async function loadAggregates() {
+/**
+ * First-paint data: aggregates only, requested in parallel, each drawn as soon as it arrives
+ * (and the charts exist). Resolves once all four are drawn; `isCurrent()` false drops a stale one.
+ */
+function loadAggregates(isCurrent) {
   const scope = usageScope();
-  const [byDay, byUser, byModel, live] = await Promise.all([
-    adminJson('/api/admin/usage', { ...scope, groupBy: 'day' }),
-    adminJson('/api/admin/usage', { ...scope, groupBy: 'user', limit: TOP_USERS }),
-    adminJson('/api/admin/usage', { ...scope, groupBy: 'model' }),
-    adminJson('/api/admin/live', {}),
+  const part = (promise, render) => promise.then(async (body) => {
+    await chartsReady;
+    if (isCurrent()) render(body);
+  });
+  // The per-user view is asked for last: with many users it is the slowest to compute, and the
+  // server answers the others first.
+  return Promise.all([
+    part(adminJson('/api/admin/usage', { ...scope, groupBy: 'day' }), renderDays),
+    part(adminJson('/api/admin/usage', { ...scope, groupBy: 'model' }), renderModels),
+    part(adminJson('/api/admin/live', {}), renderLive),
+    part(adminJson('/api/admin/usage', { ...scope, groupBy: 'user', limit: TOP_USERS }), renderUsers),
   ]);
-  return { byDay, byUser, byModel, live };
 }
 
 async function loadSessions() {
@@ -383,7 +405,8 @@ async function loadSessions() {
 function markFirstPaint() {
   if (state.painted) return;
   state.painted = true;
-  // The charts are drawn synchronously (no animation); the mark lands on the frame that shows them.
+  // Every first-paint chart is drawn by now, synchronously (no animation); the mark lands on the
+  // frame that shows them.
   requestAnimationFrame(() => {
     performance.mark('vg-first-data-paint');
     document.body.dataset.ready = 'true';
@@ -398,10 +421,8 @@ async function refresh() {
   const gen = state.generation;
   $('refresh').setAttribute('aria-busy', 'true');
   try {
-    const agg = await loadAggregates();
+    await loadAggregates(() => gen === state.generation);
     if (gen !== state.generation) return;
-    renderUsage(agg.byDay, agg.byUser, agg.byModel);
-    renderLive(agg.live);
     markFirstPaint();
     showError($('error'), null);
     const page = await loadSessions();
@@ -492,8 +513,16 @@ function start() {
   refresh();
 }
 
+// This module runs before Chart.js (it comes first in the page, both deferred), so the first
+// requests overlap the library's parse; the charts are made once it has run.
+const chartsReady = new Promise((resolve) => {
+  document.addEventListener('DOMContentLoaded', () => {
+    makeCharts();
+    resolve();
+  }, { once: true });
+});
+
 function init() {
-  makeCharts();
   $('login-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const token = $('admin-token').value.trim();
