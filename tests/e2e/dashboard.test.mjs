@@ -121,6 +121,15 @@ async function waitForKpi(page, name, value) {
   await page.waitForFunction(([n, v]) => document.getElementById(`kpi-${n}`)?.dataset.value === String(v), [name, value]);
 }
 
+/** Polls `condition` (test-side state) until true, for at most ACTION_MS. */
+async function eventually(condition, what) {
+  const deadline = Date.now() + ACTION_MS;
+  while (!condition()) {
+    assert.ok(Date.now() < deadline, `timed out: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function signIn(page, token) {
   await page.locator('#admin-token').fill(token);
   await page.locator('[data-testid="login-submit"]').click();
@@ -302,6 +311,49 @@ describe('dashboard (real binary, admin API, emulator upstream)', { timeout: 180
     assert.match(await page.locator('#login-error').textContent(), /401/);
     await signIn(page, ADMIN_TOKEN);
     await page.locator('body[data-ready="true"]').waitFor();
+  });
+
+  test('auto-refresh: every 15 s, paused by its checkbox, never two refreshes at once', async () => {
+    const p = await context.newPage();
+    p.setDefaultTimeout(ACTION_MS);
+    p.on('pageerror', (err) => pageErrors.push(String(err)));
+    try {
+      await p.clock.install();
+      await p.addInitScript((t) => sessionStorage.setItem('voicegate.adminToken', t), ADMIN_TOKEN);
+      let refreshes = 0; // one groupBy=day request per refresh
+      p.on('request', (r) => { if (/groupBy=day/.test(r.url())) refreshes++; });
+      await p.goto(`${server.baseUrl}/dashboard`);
+      await p.locator('#sessions[data-loaded="true"]').waitFor();
+      await p.locator('#refresh:not([aria-busy])').waitFor();
+      assert.equal(refreshes, 1);
+
+      await p.clock.fastForward(15_000);
+      await eventually(() => refreshes === 2, 'refreshed after 15 s');
+      await p.locator('#refresh:not([aria-busy])').waitFor();
+
+      // While one refresh is slow, more clicks start no second one.
+      await p.route('**/api/admin/usage?*', async (route) => {
+        await new Promise((resolve) => setTimeout(resolve, 400));
+        await route.continue();
+      });
+      await p.locator('#refresh').click();
+      await p.locator('#refresh[aria-busy="true"]').waitFor();
+      await p.locator('#refresh').click();
+      await p.locator('#refresh').click();
+      await p.locator('#refresh:not([aria-busy])').waitFor();
+      assert.equal(refreshes, 3, 'clicks during a refresh do not overlap it');
+      await p.unroute('**/api/admin/usage?*');
+
+      await p.locator('#auto-refresh').uncheck();
+      await p.clock.fastForward(60_000);
+      await p.waitForTimeout(300);
+      assert.equal(refreshes, 3, 'paused: no refresh');
+      await p.locator('#auto-refresh').check();
+      await p.clock.fastForward(15_000);
+      await eventually(() => refreshes === 4, 'resumed');
+    } finally {
+      await p.close();
+    }
   });
 
   test('phone-sized screen: no sideways scrolling, charts drawn', async () => {
