@@ -330,6 +330,10 @@ const std::string& flush_rollups_sql() {
                ") SELECT day, model, $1::bigint" + sums +
                " FROM g GROUP BY day, model ORDER BY day, model"
                " ON CONFLICT (day, model, shard) DO UPDATE SET " + set_model + "),"
+               " du AS (INSERT INTO usage_daily_user (day, user_id, billable_ms)"
+               " SELECT day, user_id, SUM(billable_ms) FROM g GROUP BY day, user_id"
+               " ORDER BY day, user_id ON CONFLICT (day, user_id) DO UPDATE SET"
+               " billable_ms = usage_daily_user.billable_ms + EXCLUDED.billable_ms),"
                " dn AS (INSERT INTO denials_daily (day, user_id, reason, n)"
                " SELECT day, user_id, reason, SUM(n) FROM pg_temp.vg_denial_delta"
                " GROUP BY day, user_id, reason ORDER BY day, user_id, reason"

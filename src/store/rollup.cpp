@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <random>
+#include <unordered_map>
 
 #include "store/quota.hpp"
 
@@ -144,12 +145,27 @@ std::map<std::pair<std::int64_t, std::string>, UsageCounters> RollupBatch::by_da
     return out;
 }
 
+std::map<std::pair<std::int64_t, std::string>, std::int64_t> RollupBatch::billable_by_day_user()
+    const {
+    std::map<std::pair<std::int64_t, std::string>, std::int64_t> out;
+    for (const auto& [k, v] : usage_) {
+        out[{std::get<0>(k), std::get<1>(k)}] += v.n[3];
+    }
+    return out;
+}
+
 std::string usage_upsert_sql() {
     return upsert("usage_daily", "day, user_id, model", 3, "day, user_id, model");
 }
 
 std::string usage_model_upsert_sql() {
     return upsert("usage_daily_model", "day, model, shard", 3, "day, model, shard");
+}
+
+std::string usage_user_upsert_sql() {
+    return "INSERT INTO usage_daily_user (day, user_id, billable_ms) VALUES ($1, $2, $3) "
+           "ON CONFLICT (day, user_id) DO UPDATE SET billable_ms = usage_daily_user.billable_ms + "
+           "excluded.billable_ms";
 }
 
 std::string denial_upsert_sql() {
@@ -175,12 +191,15 @@ std::vector<std::string> rollup_rebuild_statements() {
     return {
         "DELETE FROM usage_daily",
         "DELETE FROM usage_daily_model",
+        "DELETE FROM usage_daily_user",
         "DELETE FROM denials_daily",
         "INSERT INTO usage_daily (day, user_id, model, " + joined_columns() +
             ") SELECT issued_at_ms / 86400000, user_id, model, " + sums +
             " FROM sessions GROUP BY issued_at_ms / 86400000, user_id, model",
         "INSERT INTO usage_daily_model (day, model, shard, " + joined_columns() +
             ") SELECT day, model, 0, " + model_sums + " FROM usage_daily GROUP BY day, model",
+        "INSERT INTO usage_daily_user (day, user_id, billable_ms) SELECT day, user_id, "
+        "SUM(billable_ms) FROM usage_daily GROUP BY day, user_id",
         "INSERT INTO denials_daily (day, user_id, reason, n) SELECT at_ms / 86400000, "
         "COALESCE(user_id, ''), COALESCE(reason, ''), COUNT(*) FROM events "
         "WHERE type = 'token_denied' GROUP BY at_ms / 86400000, COALESCE(user_id, ''), "
@@ -258,6 +277,18 @@ std::int64_t SqlTable::i64(std::size_t r, std::size_t c) const {
 double SqlTable::f64(std::size_t r, std::size_t c) const {
     const auto& v = rows[r][c];
     return v ? std::strtod(v->c_str(), nullptr) : 0.0;
+}
+
+Result<std::vector<std::pair<std::string, std::int64_t>>> SqlExec::sum_by_key(const SqlQuery& q) {
+    auto t = query(q);
+    if (!t) {
+        return t.error();
+    }
+    std::unordered_map<std::string, std::int64_t> sums;
+    for (std::size_t r = 0; r < t->rows.size(); ++r) {
+        sums[t->text(r, 0)] += t->i64(r, 1);
+    }
+    return std::vector<std::pair<std::string, std::int64_t>>(sums.begin(), sums.end());
 }
 
 std::string SqlTable::text(std::size_t r, std::size_t c) const {

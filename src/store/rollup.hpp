@@ -53,6 +53,9 @@ public:
     /// The usage deltas summed per (day, model), for the per-day table.
     std::map<std::pair<std::int64_t, std::string>, UsageCounters> by_day_model() const;
 
+    /// The billable ms summed per (day, user), for the user ranking table.
+    std::map<std::pair<std::int64_t, std::string>, std::int64_t> billable_by_day_user() const;
+
 private:
     std::map<UsageKey, UsageCounters> usage_;
     std::map<DenialKey, std::int64_t> denials_;
@@ -63,6 +66,8 @@ private:
 std::string usage_upsert_sql();
 /// The same for usage_daily_model: $1 day, $2 model, $3 shard, then the counters. Pure.
 std::string usage_model_upsert_sql();
+/// The upsert of usage_daily_user: $1 day, $2 user, $3 billable ms. Pure.
+std::string usage_user_upsert_sql();
 /// The same for denials_daily: $1 day, $2 user, $3 reason, $4 n. Pure.
 std::string denial_upsert_sql();
 
@@ -97,6 +102,11 @@ public:
     virtual Dialect dialect() const = 0;
     /// Runs one statement; its rows (none for a command).
     [[nodiscard]] virtual Result<SqlTable> query(const SqlQuery& q) = 0;
+    /// Runs `q` (columns: a text key, an integer) and sums the integers by key in memory, in
+    /// no particular order. For engines without hash aggregation (SQLite sorts to group);
+    /// this default goes through query().
+    [[nodiscard]] virtual Result<std::vector<std::pair<std::string, std::int64_t>>> sum_by_key(
+        const SqlQuery& q);
 };
 
 /// The reads of SessionStore, written once for both engines.

@@ -1,6 +1,7 @@
 #include "store/sqlite_store.hpp"
 
 #include <algorithm>
+#include <unordered_map>
 
 #include <boost/json.hpp>
 #include <sqlite3.h>
@@ -213,6 +214,17 @@ Result<void> Worker::write_rollups(const RollupBatch& rollups) {
         }
         s->bind(1, key.first).bind(2, key.second).bind(3, std::int64_t{0});
         bind_counters(*s, c);
+        if (auto r = s->step(); !r) {
+            return r.error();
+        }
+    }
+    static const std::string kUsageUser = sqlite_sql(usage_user_upsert_sql());
+    for (const auto& [key, billable] : rollups.billable_by_day_user()) {
+        auto s = conn_->use(kUsageUser);
+        if (!s) {
+            return s.error();
+        }
+        s->bind(1, key.first).bind(2, key.second).bind(3, billable);
         if (auto r = s->step(); !r) {
             return r.error();
         }
@@ -660,8 +672,11 @@ const Clock& default_clock() {
 
 }  // namespace
 
-Result<SqlTable> SqliteExec::query(const SqlQuery& q) {
-    auto s = conn_.use(detail::sqlite_sql(q.sql));
+namespace {
+
+/// The cached statement for `q` on `conn`, with its parameters bound.
+Result<StatementUse> bound(SqliteConnection& conn, const SqlQuery& q) {
+    auto s = conn.use(detail::sqlite_sql(q.sql));
     if (!s) {
         return s.error();
     }
@@ -672,6 +687,36 @@ Result<SqlTable> SqliteExec::query(const SqlQuery& q) {
         } else {
             s->bind(at, std::string_view(std::get<std::string>(q.params[i])));
         }
+    }
+    return s;
+}
+
+}  // namespace
+
+Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteExec::sum_by_key(
+    const SqlQuery& q) {
+    auto s = bound(conn_, q);
+    if (!s) {
+        return s.error();
+    }
+    std::unordered_map<std::string, std::int64_t> sums;
+    for (;;) {
+        auto row = s->step();
+        if (!row) {
+            return row.error();
+        }
+        if (!*row) {
+            break;
+        }
+        sums[s->column_text(0)] += s->column_int(1);
+    }
+    return std::vector<std::pair<std::string, std::int64_t>>(sums.begin(), sums.end());
+}
+
+Result<SqlTable> SqliteExec::query(const SqlQuery& q) {
+    auto s = bound(conn_, q);
+    if (!s) {
+        return s.error();
     }
     SqlTable out;
     for (;;) {

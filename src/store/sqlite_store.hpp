@@ -172,6 +172,9 @@ public:
     explicit SqliteExec(SqliteConnection& conn) : conn_(conn) {}
     Dialect dialect() const override { return Dialect::sqlite; }
     [[nodiscard]] Result<SqlTable> query(const SqlQuery& q) override;
+    /// Hash aggregation straight off the statement (no row copies, no sorter).
+    [[nodiscard]] Result<std::vector<std::pair<std::string, std::int64_t>>> sum_by_key(
+        const SqlQuery& q) override;
 
 private:
     SqliteConnection& conn_;

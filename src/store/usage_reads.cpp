@@ -106,33 +106,91 @@ Result<UsageReport> read_usage(SqlExec& db, const UsageQuery& q) {
             out.totals = totals_of(*t, 0, 0);
         }
     }
-    const std::string key = q.group_by == "user" ? "user_id" : (q.group_by == "model" ? "model" : "day");
-    std::string sql = "SELECT " + key + ", " + sums() + " FROM " + table + w.sql + " GROUP BY " + key;
-    std::vector<SqlValue> params = w.params;
-    if (q.group_by == "user") {
-        sql += " ORDER BY SUM(billable_ms) DESC, user_id LIMIT " + w.next();
-        params.emplace_back(static_cast<std::int64_t>(q.limit));
-    }
-    auto rows = db.query(SqlQuery{sql, params});
-    if (!rows) {
-        return rows.error();
-    }
+    const std::string key =
+        q.group_by == "user" ? "user_id" : (q.group_by == "model" ? "model" : "day");
     std::map<std::string, std::size_t> index;
-    if (q.group_by == "day") {
-        std::map<std::int64_t, UsageTotals> by_day;
-        for (std::size_t r = 0; r < rows->rows.size(); ++r) {
-            by_day[rows->i64(r, 0)] = totals_of(*rows, r, 1);
+    if (q.group_by == "user") {
+        // Two steps: rank the users on billable ms alone (one sum per row keeps grouping the
+        // range's rows cheap), then sum every counter of the top `limit` users only, through
+        // the (user_id, day) index.
+        // Without a model filter the narrow day x user table ranks them. SQLite groups by
+        // sorting, so its rows are summed in memory instead; PostgreSQL hash-aggregates.
+        const std::string rank_table = q.model.empty() ? "usage_daily_user" : "usage_daily";
+        std::vector<std::pair<std::string, std::int64_t>> ranked;
+        if (db.dialect() == Dialect::sqlite) {
+            auto sums_by_user = db.sum_by_key(
+                SqlQuery{"SELECT user_id, billable_ms FROM " + rank_table + w.sql, w.params});
+            if (!sums_by_user) {
+                return sums_by_user.error();
+            }
+            ranked = std::move(*sums_by_user);
+            const auto first = [](const auto& a, const auto& b) {
+                return a.second != b.second ? a.second > b.second : a.first < b.first;
+            };
+            const auto keep = std::min(ranked.size(), q.limit);
+            std::partial_sort(ranked.begin(), ranked.begin() + static_cast<std::ptrdiff_t>(keep),
+                              ranked.end(), first);
+            ranked.resize(keep);
+        } else {
+            auto params = w.params;
+            params.emplace_back(static_cast<std::int64_t>(q.limit));
+            auto t = db.query(SqlQuery{"SELECT user_id, SUM(billable_ms) AS b FROM " + rank_table +
+                                           w.sql + " GROUP BY user_id ORDER BY b DESC, user_id" +
+                                           " LIMIT " + w.next(),
+                                       params});
+            if (!t) {
+                return t.error();
+            }
+            for (std::size_t r = 0; r < t->rows.size(); ++r) {
+                ranked.emplace_back(t->text(r, 0), t->i64(r, 1));
+            }
         }
-        for (std::int64_t d = q.from_day; d <= q.to_day; ++d) {
-            auto found = by_day.find(d);
-            out.rows.push_back(
-                UsageRow{format_day(d), found != by_day.end() ? found->second : UsageTotals{}});
+        for (std::size_t r = 0; r < ranked.size(); ++r) {
+            out.rows.push_back(UsageRow{ranked[r].first, {}});
+            index[out.rows.back().key] = r;
+        }
+        constexpr std::size_t kChunk = 500;
+        for (std::size_t start = 0; start < out.rows.size(); start += kChunk) {
+            Where chunk = w;
+            std::string in;
+            for (std::size_t i = start; i < std::min(out.rows.size(), start + kChunk); ++i) {
+                chunk.params.emplace_back(out.rows[i].key);
+                in += (in.empty() ? "$" : ", $") + std::to_string(chunk.params.size());
+            }
+            auto sums_of = db.query(SqlQuery{"SELECT user_id, " + sums() + " FROM usage_daily" +
+                                                 chunk.sql + " AND user_id IN (" + in +
+                                                 ") GROUP BY user_id",
+                                             chunk.params});
+            if (!sums_of) {
+                return sums_of.error();
+            }
+            for (std::size_t r = 0; r < sums_of->rows.size(); ++r) {
+                if (auto it = index.find(sums_of->text(r, 0)); it != index.end()) {
+                    out.rows[it->second].usage = totals_of(*sums_of, r, 1);
+                }
+            }
         }
     } else {
-        for (std::size_t r = 0; r < rows->rows.size(); ++r) {
-            out.rows.push_back(UsageRow{rows->text(r, 0), totals_of(*rows, r, 1)});
+        auto rows = db.query(SqlQuery{"SELECT " + key + ", " + sums() + " FROM " + table + w.sql +
+                                          " GROUP BY " + key,
+                                      w.params});
+        if (!rows) {
+            return rows.error();
         }
-        if (q.group_by == "model") {
+        if (q.group_by == "day") {
+            std::map<std::int64_t, UsageTotals> by_day;
+            for (std::size_t r = 0; r < rows->rows.size(); ++r) {
+                by_day[rows->i64(r, 0)] = totals_of(*rows, r, 1);
+            }
+            for (std::int64_t d = q.from_day; d <= q.to_day; ++d) {
+                auto found = by_day.find(d);
+                out.rows.push_back(UsageRow{format_day(d), found != by_day.end() ? found->second
+                                                                                 : UsageTotals{}});
+            }
+        } else {
+            for (std::size_t r = 0; r < rows->rows.size(); ++r) {
+                out.rows.push_back(UsageRow{rows->text(r, 0), totals_of(*rows, r, 1)});
+            }
             std::sort(out.rows.begin(), out.rows.end(), [](const auto& a, const auto& b) {
                 return a.usage.sessions != b.usage.sessions ? a.usage.sessions > b.usage.sessions
                                                             : a.key < b.key;

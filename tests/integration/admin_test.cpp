@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "integration/app_harness.hpp"
+#include "support/pg_test_db.hpp"
 
 namespace voicegate::test {
 namespace {
@@ -12,14 +13,21 @@ namespace json = boost::json;
 
 const char* kAdminToken = "admin-test-token-0123456789-abcdef";
 
-class AdminApi : public ::testing::Test {
+// Runs on SQLite (a file) and on PostgreSQL (a throw-away schema of VOICEGATE_TEST_PG_URL).
+class AdminApi : public ::testing::TestWithParam<std::string> {
 protected:
     void SetUp() override {
         std::map<std::string, std::string> env{{"VOICEGATE_ADMIN_TOKEN", kAdminToken}};
-        if (const char* pg = std::getenv("VOICEGATE_ADMIN_TEST_PG_URL")) {
-            env["DATABASE_URL"] = pg;
+        if (GetParam() == "Postgres") {
+            VOICEGATE_REQUIRE_PG();
+            pg_schema_ = std::make_unique<PgTestSchema>();
+            env["DATABASE_URL"] = pg_schema_->url();
         }
         app_ = std::make_unique<RunningApp>(test_config(env));
+    }
+    void TearDown() override {
+        app_.reset();  // closes the store before the schema is dropped
+        pg_schema_.reset();
     }
     HttpResult admin(const std::string& target, bool auth = true) const {
         std::vector<std::pair<std::string, std::string>> h;
@@ -39,10 +47,11 @@ protected:
         EXPECT_EQ(r.status, 200) << r.body;
         return std::string(body(r).at("sessionId").as_string());
     }
+    std::unique_ptr<PgTestSchema> pg_schema_;
     std::unique_ptr<RunningApp> app_;
 };
 
-TEST_F(AdminApi, EveryEndpointCountsWhatWentThroughTokenAndEnd) {
+TEST_P(AdminApi, EveryEndpointCountsWhatWentThroughTokenAndEnd) {
     const auto s1 = issue("user-a");
     issue("user-a");
     issue("user-b");
@@ -118,7 +127,7 @@ TEST_F(AdminApi, EveryEndpointCountsWhatWentThroughTokenAndEnd) {
     EXPECT_EQ(ev_next.status, 200) << ev_next.body;
 }
 
-TEST_F(AdminApi, WithoutTheAdminIdentityIs401) {
+TEST_P(AdminApi, WithoutTheAdminIdentityIs401) {
     for (const char* path : {"/api/admin/usage", "/api/admin/live", "/api/admin/sessions",
                              "/api/admin/events"}) {
         auto r = admin(path, false);
@@ -131,7 +140,7 @@ TEST_F(AdminApi, WithoutTheAdminIdentityIs401) {
     EXPECT_EQ(wrong.status, 401);
 }
 
-TEST_F(AdminApi, BadParametersAre400NamingThem) {
+TEST_P(AdminApi, BadParametersAre400NamingThem) {
     const std::vector<std::pair<std::string, std::string>> cases{
         {"/api/admin/usage?from=2026-13-01", "from"},
         {"/api/admin/usage?to=yesterday", "to"},
@@ -158,6 +167,9 @@ TEST_F(AdminApi, BadParametersAre400NamingThem) {
             << target << " " << r.body;
     }
 }
+
+INSTANTIATE_TEST_SUITE_P(Engines, AdminApi, ::testing::Values("Sqlite", "Postgres"),
+                         [](const auto& param_info) { return param_info.param; });
 
 TEST(AdminApiOff, WithoutAdminTokenOrJwtTheRoutesAre404) {
     RunningApp app(test_config());
