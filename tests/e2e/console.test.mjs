@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  ACTION_MS, ARTIFACTS, launchBrowser, settlesWithin, startServer, stopServer,
+  ACTION_MS, ARTIFACTS, PHONE, horizontalOverflow, launchBrowser, settlesWithin, startServer, stopServer,
 } from './support.mjs';
 
 // ------------------------------------------------------------------ helpers
@@ -342,9 +342,7 @@ describe('test console (real binary, emulator upstream)', { timeout: 180_000 }, 
   });
 
   test('phone-sized screen: no sideways scrolling; alias and legacy temperature are explained', async () => {
-    const phone = await browser.newContext({
-      viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
-    });
+    const phone = await browser.newContext(PHONE);
     try {
       const p = await openConsole(phone, server.baseUrl, pageErrors);
       await p.locator('#user-id').fill('e2e-mobile');
@@ -358,7 +356,7 @@ describe('test console (real binary, emulator upstream)', { timeout: 180_000 }, 
       }
       await p.locator('#token-warnings').waitFor({ state: 'visible' });
       assert.match(await p.locator('#token-warnings').textContent(), /temperature/i);
-      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      const overflow = await horizontalOverflow(p);
       assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
       await p.screenshot({ path: path.join(ARTIFACTS, 'console-mobile.png'), fullPage: true });
     } finally {
