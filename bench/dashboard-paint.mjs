@@ -8,6 +8,7 @@
 // `vg-first-data-paint` performance mark: milliseconds from navigation start to the charts drawn
 // with data. Prints every run and the median (with --json: one JSON object on stdout).
 // The token is read from the environment, never from the command line, and never printed.
+// A 1,000,000-session history to measure against: bench/dashboard-seed.sql (see bench/README.md).
 // Needs playwright-core from tests/e2e (scripts/e2e.sh or `cd tests/e2e && npm ci` installs it)
 // and Chromium at CHROMIUM_PATH (default /usr/bin/chromium).
 

@@ -358,6 +358,7 @@ function renderLive(live) {
     cell(utcTime(s.expiresAt)), cell(utcTime(s.reservationEndsAt)),
   ])));
   $('live-empty').hidden = open.length > 0;
+  $('live-rows').closest('.table-wrap').hidden = open.length === 0;
 }
 
 function renderSessions(page) {
