@@ -15,7 +15,7 @@ import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  ACTION_MS, ARTIFACTS, PHONE, horizontalOverflow, launchBrowser, settlesWithin, startServer, stopServer,
+  ACTION_MS, ARTIFACTS, PHONE, horizontalOverflow, launchBrowser, newPage, settlesWithin, startServer, stopServer,
 } from './support.mjs';
 
 // ------------------------------------------------------------------ helpers
@@ -37,14 +37,7 @@ function runShell(command) {
 }
 
 async function openConsole(context, baseUrl, pageErrors) {
-  const page = await context.newPage();
-  page.setDefaultTimeout(ACTION_MS);
-  page.setDefaultNavigationTimeout(ACTION_MS);
-  page.on('pageerror', (err) => pageErrors.push(String(err)));
-  // The server sends a strict Content-Security-Policy with the page: any violation is a bug.
-  page.on('console', (msg) => {
-    if (/Content Security Policy/i.test(msg.text())) pageErrors.push(msg.text());
-  });
+  const page = await newPage(context, pageErrors);
   await page.goto(`${baseUrl}/`);
   await page.locator('body[data-options="loaded"]').waitFor();
   return page;

@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  ACTION_MS, ARTIFACTS, PHONE, REPO, horizontalOverflow, launchBrowser, settlesWithin, startServer, stopServer,
+  ACTION_MS, ARTIFACTS, PHONE, REPO, horizontalOverflow, launchBrowser, newPage, settlesWithin, startServer, stopServer,
 } from './support.mjs';
 
 const ADMIN_TOKEN = `adm_${crypto.randomBytes(18).toString('base64url')}`;
@@ -129,18 +129,6 @@ async function eventually(condition, what) {
     assert.ok(Date.now() < deadline, `timed out: ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-}
-
-/** A page with bounded waits whose uncaught errors and CSP violations land in `errors`. */
-async function newPage(context, errors) {
-  const page = await context.newPage();
-  page.setDefaultTimeout(ACTION_MS);
-  page.setDefaultNavigationTimeout(ACTION_MS);
-  page.on('pageerror', (err) => errors.push(String(err)));
-  page.on('console', (msg) => {
-    if (/Content Security Policy/i.test(msg.text())) errors.push(msg.text());
-  });
-  return page;
 }
 
 async function signIn(page, token) {

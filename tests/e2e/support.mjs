@@ -124,3 +124,18 @@ export const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor:
 export function horizontalOverflow(page) {
   return page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
 }
+
+/**
+ * A page with bounded waits whose uncaught errors and Content-Security-Policy violations land in
+ * `errors` (the server sends a strict CSP with its pages: any violation is a bug).
+ */
+export async function newPage(context, errors) {
+  const page = await context.newPage();
+  page.setDefaultTimeout(ACTION_MS);
+  page.setDefaultNavigationTimeout(ACTION_MS);
+  page.on('pageerror', (err) => errors.push(String(err)));
+  page.on('console', (msg) => {
+    if (/Content Security Policy/i.test(msg.text())) errors.push(msg.text());
+  });
+  return page;
+}
