@@ -148,21 +148,18 @@ private:
     std::string user_key_;
 };
 
-/// A PgOpBase whose `decode` (a `Result<T>(const PgRows&)`) makes the outcome, completed on
-/// `handler`'s executor. Holds tracked work on that executor while queued.
-template <class T, class Decode, class Handler>
-class PgOp final : public PgOpBase {
+/// The outcome half of an op: holds the Result<T> and the completion handler (with tracked work
+/// on its executor while queued) and posts the one to the other.
+template <class T, class Handler>
+class PgOpOutcome : public PgOpBase {
 public:
-    /// Takes the statement and parameters, the decoder and the completion handler.
-    PgOp(PgStatement statement, PgParams params, std::string session_key, std::string user_key,
-         Decode decode, Handler handler)
+    PgOpOutcome(PgStatement statement, PgParams params, std::string session_key,
+                std::string user_key, Handler handler)
         : PgOpBase(statement, std::move(params), std::move(session_key), std::move(user_key)),
-          decode_(std::move(decode)),
           handler_(std::move(handler)),
           work_(boost::asio::prefer(boost::asio::get_associated_executor(handler_),
                                     boost::asio::execution::outstanding_work.tracked)) {}
 
-    void decode(const PgRows& rows) override { result_.emplace(decode_(rows)); }
     void fail(Failure failure) override {
         result_.emplace(boost::system::in_place_error, std::move(failure));
     }
@@ -184,60 +181,51 @@ public:
                           });
     }
 
+protected:
+    std::optional<Result<T>> result_;
+
 private:
     using WorkExecutor = std::decay_t<decltype(boost::asio::prefer(
         std::declval<boost::asio::associated_executor_t<Handler>>(),
         boost::asio::execution::outstanding_work.tracked))>;
 
-    Decode decode_;
     Handler handler_;
     WorkExecutor work_;
-    std::optional<Result<T>> result_;
+};
+
+/// A PgOpBase whose `decode` (a `Result<T>(const PgRows&)`) makes the outcome, completed on
+/// `handler`'s executor. Holds tracked work on that executor while queued.
+template <class T, class Decode, class Handler>
+class PgOp final : public PgOpOutcome<T, Handler> {
+public:
+    /// Takes the statement and parameters, the decoder and the completion handler.
+    PgOp(PgStatement statement, PgParams params, std::string session_key, std::string user_key,
+         Decode decode, Handler handler)
+        : PgOpOutcome<T, Handler>(statement, std::move(params), std::move(session_key),
+                                  std::move(user_key), std::move(handler)),
+          decode_(std::move(decode)) {}
+
+    void decode(const PgRows& rows) override { this->result_.emplace(decode_(rows)); }
+
+private:
+    Decode decode_;
 };
 
 /// A PgStatement::call op: `fn` (a `Result<T>(PgExec&)`) runs on the reader's thread.
 template <class T, class Fn, class Handler>
-class PgCallOp final : public PgOpBase {
+class PgCallOp final : public PgOpOutcome<T, Handler> {
 public:
     PgCallOp(Fn fn, Handler handler)
-        : PgOpBase(PgStatement::call, {}, {}),
-          fn_(std::move(fn)),
-          handler_(std::move(handler)),
-          work_(boost::asio::prefer(boost::asio::get_associated_executor(handler_),
-                                    boost::asio::execution::outstanding_work.tracked)) {}
+        : PgOpOutcome<T, Handler>(PgStatement::call, {}, {}, {}, std::move(handler)),
+          fn_(std::move(fn)) {}
     void call(PgConnection& conn, std::chrono::milliseconds timeout) override {
         PgExec exec(conn, true, timeout);
-        result_.emplace(fn_(exec));
+        this->result_.emplace(fn_(exec));
     }
     void decode(const PgRows&) override {}
-    void fail(Failure failure) override {
-        result_.emplace(boost::system::in_place_error, std::move(failure));
-    }
-    bool storage_failed() const override {
-        return result_ && result_->has_error() &&
-               (result_->error().code == Error::store_unavailable ||
-                result_->error().code == Error::internal);
-    }
-    void complete() override {
-        if (!result_) {
-            result_.emplace(boost::system::in_place_error,
-                            voicegate::fail(Error::store_unavailable, {}, "postgres: not run"));
-        }
-        auto work = std::move(work_);
-        boost::asio::post(work,
-                          [handler = std::move(handler_), result = std::move(*result_)]() mutable {
-                              std::move(handler)(std::move(result));
-                          });
-    }
 
 private:
-    using WorkExecutor = std::decay_t<decltype(boost::asio::prefer(
-        std::declval<boost::asio::associated_executor_t<Handler>>(),
-        boost::asio::execution::outstanding_work.tracked))>;
     Fn fn_;
-    Handler handler_;
-    WorkExecutor work_;
-    std::optional<Result<T>> result_;
 };
 
 /// How a PgWorker (re)connects and how long it waits.

@@ -196,47 +196,54 @@ Result<void> Worker::write_rollups(const RollupBatch& rollups) {
             }
         }
     };
-    for (const auto& [key, c] : rollups.usage()) {
-        auto s = conn_->use(kUsage);
+    // Runs one cached upsert with `bind` filling its parameters.
+    const auto upsert = [this](const std::string& sql, const auto& bind) -> Result<void> {
+        auto s = conn_->use(sql);
         if (!s) {
             return s.error();
         }
-        s->bind(1, std::get<0>(key)).bind(2, std::get<1>(key)).bind(3, std::get<2>(key));
-        bind_counters(*s, c);
+        bind(*s);
         if (auto r = s->step(); !r) {
             return r.error();
+        }
+        return {};
+    };
+    for (const auto& [key, c] : rollups.usage()) {
+        if (auto r = upsert(kUsage, [&](StatementUse& s) {
+                s.bind(1, std::get<0>(key)).bind(2, std::get<1>(key)).bind(3, std::get<2>(key));
+                bind_counters(s, c);
+            });
+            !r) {
+            return r;
         }
     }
     for (const auto& [key, c] : rollups.by_day_model()) {
-        auto s = conn_->use(kUsageModel);
-        if (!s) {
-            return s.error();
-        }
-        s->bind(1, key.first).bind(2, key.second).bind(3, std::int64_t{0});
-        bind_counters(*s, c);
-        if (auto r = s->step(); !r) {
-            return r.error();
+        if (auto r = upsert(kUsageModel, [&](StatementUse& s) {
+                s.bind(1, key.first).bind(2, key.second).bind(3, std::int64_t{0});
+                bind_counters(s, c);
+            });
+            !r) {
+            return r;
         }
     }
     static const std::string kUsageUser = sqlite_sql(usage_user_upsert_sql());
     for (const auto& [key, billable] : rollups.billable_by_day_user()) {
-        auto s = conn_->use(kUsageUser);
-        if (!s) {
-            return s.error();
-        }
-        s->bind(1, key.first).bind(2, key.second).bind(3, billable);
-        if (auto r = s->step(); !r) {
-            return r.error();
+        if (auto r = upsert(kUsageUser, [&](StatementUse& s) {
+                s.bind(1, key.first).bind(2, key.second).bind(3, billable);
+            });
+            !r) {
+            return r;
         }
     }
     for (const auto& [key, n] : rollups.denials()) {
-        auto s = conn_->use(kDenial);
-        if (!s) {
-            return s.error();
-        }
-        s->bind(1, std::get<0>(key)).bind(2, std::get<1>(key)).bind(3, std::get<2>(key)).bind(4, n);
-        if (auto r = s->step(); !r) {
-            return r.error();
+        if (auto r = upsert(kDenial, [&](StatementUse& s) {
+                s.bind(1, std::get<0>(key))
+                    .bind(2, std::get<1>(key))
+                    .bind(3, std::get<2>(key))
+                    .bind(4, n);
+            });
+            !r) {
+            return r;
         }
     }
     return {};
@@ -839,35 +846,19 @@ boost::asio::awaitable<Result<std::vector<Event>>> SqliteStore::session_events(
 }
 
 boost::asio::awaitable<Result<UsageReport>> SqliteStore::usage(UsageQuery query) {
-    auto op = [q = std::move(query)](OpContext& ctx) {
-        SqliteExec db(ctx.conn);
-        return read_usage(db, q);
-    };
-    co_return co_await submit<UsageReport>(reads(), std::move(op));
+    co_return co_await shared_read(&read_usage, std::move(query));
 }
 
 boost::asio::awaitable<Result<LiveReport>> SqliteStore::live(LiveQuery query) {
-    auto op = [q = std::move(query)](OpContext& ctx) {
-        SqliteExec db(ctx.conn);
-        return read_live(db, q);
-    };
-    co_return co_await submit<LiveReport>(reads(), std::move(op));
+    co_return co_await shared_read(&read_live, std::move(query));
 }
 
 boost::asio::awaitable<Result<SessionPage>> SqliteStore::list_sessions(SessionQuery query) {
-    auto op = [q = std::move(query)](OpContext& ctx) {
-        SqliteExec db(ctx.conn);
-        return read_sessions(db, q);
-    };
-    co_return co_await submit<SessionPage>(reads(), std::move(op));
+    co_return co_await shared_read(&read_sessions, std::move(query));
 }
 
 boost::asio::awaitable<Result<EventPage>> SqliteStore::list_events(EventQuery query) {
-    auto op = [q = std::move(query)](OpContext& ctx) {
-        SqliteExec db(ctx.conn);
-        return read_events(db, q);
-    };
-    co_return co_await submit<EventPage>(reads(), std::move(op));
+    co_return co_await shared_read(&read_events, std::move(query));
 }
 
 boost::asio::awaitable<Result<RebuildReport>> SqliteStore::rebuild_rollups() {

@@ -271,6 +271,17 @@ private:
 
     detail::Worker& reads() { return reader_ ? *reader_ : *writer_; }
 
+    /// Queues `read` (one of store/rollup.hpp's shared reads) with `query` on the reader.
+    template <class T, class Query>
+    boost::asio::awaitable<Result<T>> shared_read(Result<T> (*read)(SqlExec&, const Query&),
+                                                  Query query) {
+        auto op = [read, q = std::move(query)](detail::OpContext& ctx) {
+            SqliteExec db(ctx.conn);
+            return read(db, q);
+        };
+        return submit<T>(reads(), std::move(op));
+    }
+
     SqliteOptions options_;
     std::unique_ptr<detail::Worker> writer_;
     std::unique_ptr<detail::Worker> reader_;  // null for ":memory:"

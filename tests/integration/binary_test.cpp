@@ -142,5 +142,16 @@ TEST(Binary, MigrateReportsSchema) {
     EXPECT_NE(m.output().find("version"), std::string::npos) << m.output();
 }
 
+TEST(Binary, MigrateRebuildsRollupsAndSaysWhatItDid) {
+    const auto dir = make_temp_dir();
+    const std::string url = "sqlite:" + dir + "/r.db";
+    ChildProcess m({VOICEGATE_BINARY, "migrate", "--database-url", url, "--rebuild-rollups"},
+                   clean_env(), dir);
+    EXPECT_EQ(m.wait_exit(15s), 0) << m.output();
+    EXPECT_NE(m.output().find("rebuilt the daily rollups in one transaction: 0 sessions"),
+              std::string::npos)
+        << m.output();
+}
+
 }  // namespace
 }  // namespace voicegate::test

@@ -18,6 +18,7 @@
 
 #include "core/clock.hpp"
 #include "fakes/manual_clock.hpp"
+#include "store/sqlite_db.hpp"
 #include "store/sqlite_store.hpp"
 #include "support/run_coro.hpp"
 #include "support/temp_dir.hpp"
@@ -888,6 +889,50 @@ TEST_P(StoreRollups, LiveListsOpenSessionsWithinTheReservation) {
     EXPECT_EQ(live->sessions[0].reservation_ends_at_ms, now - 30'000 + 30 * 60'000);
     EXPECT_EQ(live->today.sessions, 4);
     EXPECT_EQ(live->today.ended_sessions, 1);
+}
+
+// Token usage (written by the call supervisor, here straight into the row) makes the cost exact
+// from the tokens instead of the per-minute estimate. Runs where a second connection can reach
+// the database (a file, PostgreSQL); the in-memory database is private to its store.
+TEST_P(StoreRollups, CostComesFromTokensWhenTheSessionHasThem) {
+    if (GetParam().name == "SqliteMemory") {
+        return;
+    }
+    const std::int64_t t0 = kIssueDay * kDay;
+    ASSERT_TRUE(create(make_record("sess_tok", "user_1", t0)));
+    const std::string update =
+        "UPDATE sessions SET input_text_tokens = 313, cached_text_tokens = 256, "
+        "input_audio_tokens = 476, cached_audio_tokens = 384, output_text_tokens = 9, "
+        "output_audio_tokens = 23 WHERE session_id = 'sess_tok'";
+    if (GetParam().needs_pg) {
+#ifdef VOICEGATE_WITH_POSTGRES
+        auto target = parse_pg_url(pg_schema_->url());
+        ASSERT_TRUE(target);
+        auto conn = PgConnection::connect(*target);
+        ASSERT_TRUE(conn);
+        ASSERT_TRUE((*conn)->use_schema(target->schema, false));
+        ASSERT_TRUE((*conn)->exec_script(update));
+#endif
+    } else {
+        SqliteConnectionOptions o;
+        o.path = dir_.file("store.db");
+        auto conn = SqliteConnection::open(o);
+        ASSERT_TRUE(conn);
+        ASSERT_TRUE((*conn)->exec_script(update));
+    }
+    ASSERT_TRUE(end(make_end("sess_tok", "user_1", t0 + 600'000, 600)));
+    // gpt-realtime: text 4 / 0.40 / 16, audio 32 / 0.40 / 64 per 1M (reference §6 example).
+    const double expected =
+        (57 * 4.0 + 256 * 0.4 + 92 * 32.0 + 384 * 0.4 + 9 * 16.0 + 23 * 64.0) / 1e6;
+    const auto t = usage(kIssueDay, kIssueDay).totals;
+    EXPECT_NEAR(t.cost_usd, expected, 1e-12);
+    EXPECT_EQ(t.tokens.input_audio, 476);
+    EXPECT_EQ(t.tokens.output_audio, 23);
+    SessionQuery q;
+    auto page = run_coro(io_, store_->list_sessions(q));
+    ASSERT_TRUE(page);
+    ASSERT_EQ(page->sessions.size(), 1U);
+    EXPECT_NEAR(page->sessions[0].estimated_cost_usd.value_or(-1), expected, 1e-12);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, StoreRollups, ::testing::ValuesIn(kBackends),
