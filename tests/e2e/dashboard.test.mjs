@@ -381,6 +381,7 @@ describe('dashboard (real binary, admin API, emulator upstream)', { timeout: 180
     await page.keyboard.type('no-such-model');
     await page.keyboard.press('Enter'); // submits the filters
     await waitForKpi(page, 'sessions', 0);
+    assert.equal((await page.locator('#kpi-denied').textContent()).trim(), '–', 'denials are not counted per model');
     await page.locator('[data-testid="reset-filters"]').click();
     await waitForKpi(page, 'sessions', all.sessions + 1);
   });

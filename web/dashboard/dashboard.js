@@ -301,7 +301,10 @@ function renderDays(byDay) {
   $('kpi-reported').textContent = `${fmtMin.format(t.minutes)} reported by clients`;
   kpi('kpi-cost', t.estimatedCostUsd, usd(t.estimatedCostUsd));
   $('kpi-cost').title = byDay.costBasis || 'Estimated';
-  kpi('kpi-denied', sum(t.denied), fmtInt.format(sum(t.denied)));
+  // A denial comes before any session, so it has no model: with a model filter there is no count.
+  const byModel = Boolean(state.filters.model);
+  kpi('kpi-denied', byModel ? '' : sum(t.denied), byModel ? '–' : fmtInt.format(sum(t.denied)));
+  $('kpi-denied-note').textContent = byModel ? 'not counted per model' : 'all reasons';
   $('cost-basis').textContent = byDay.costBasis ? `Estimated: ${byDay.costBasis}` : 'Estimated.';
 
   const c = state.charts;
