@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Browser tests of the test console (tests/e2e): headless Debian Chromium via playwright-core,
+# Browser tests of the test console and the dashboard (tests/e2e): headless Debian Chromium via playwright-core,
 # against the real binary (VOICEGATE_BIN, default build/voicegate). Installs the npm packages
 # from the lockfile only when node_modules is missing or the lockfile changed.
 # Exits non-zero on any failure and ends with a one-line summary.

@@ -278,8 +278,26 @@ http::Response ready_response(const store::SessionStore& sessions) {
     return http::json_response(200, json::object{{"success", true}, {"status", "ready"}});
 }
 
+namespace {
+
+/// The asset at `path`, else the index.html of the directory `path` names ("/", "/dashboard",
+/// "/dashboard/"), else nullptr.
+const web::Asset* find_page(std::string_view path) {
+    if (const auto* asset = web::find_asset(path)) {
+        return asset;
+    }
+    std::string index(path);
+    if (index.empty() || index.back() != '/') {
+        index += '/';
+    }
+    index += "index.html";
+    return web::find_asset(index);
+}
+
+}  // namespace
+
 http::Response static_response(const http::Request& req, bool dev) {
-    const auto* asset = web::find_asset(req.path == "/" ? "/index.html" : req.path);
+    const auto* asset = find_page(req.path);
     if (asset == nullptr) {
         return http::error_response(fail(Error::not_found), dev);
     }

@@ -63,7 +63,8 @@ http::Response health_response();
 /// GET /readyz: storage and configuration are ready (503 otherwise).
 http::Response ready_response(const store::SessionStore& sessions);
 
-/// GET of an embedded static asset (`/` serves `/index.html`); 404 if unknown. Pure.
+/// GET of an embedded static asset (a directory such as `/` or `/dashboard` serves its
+/// `index.html`); 404 if unknown. Pure.
 http::Response static_response(const http::Request& req, bool dev);
 
 }  // namespace voicegate::api

@@ -367,9 +367,17 @@ void App::Impl::build_routes() {
     auto serve_static = [this](http::Request& r) -> asio::awaitable<http::Response> {
         co_return api::static_response(r, cfg.server.dev);
     };
-    router.add("GET", "/", serve_static);
     for (auto path : web::asset_paths()) {
         router.add("GET", std::string(path), serve_static, "static");
+        // A directory's index.html is served at the directory too: "/", "/dashboard/", "/dashboard".
+        constexpr std::string_view kIndex = "/index.html";
+        if (path.ends_with(kIndex)) {
+            auto dir = path.substr(0, path.size() - kIndex.size() + 1);
+            router.add("GET", std::string(dir), serve_static, "static");
+            if (dir.size() > 1) {
+                router.add("GET", std::string(dir.substr(0, dir.size() - 1)), serve_static, "static");
+            }
+        }
     }
     telemetry->routes(router.routes());
 }

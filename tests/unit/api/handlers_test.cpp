@@ -508,5 +508,24 @@ TEST(StaticFiles, ConsoleIsServedWithSecurityHeaders) {
     EXPECT_EQ(static_response(req, false).status, 404);
 }
 
+TEST(StaticFiles, DashboardIsServedAtItsDirectoryWithTheChartingLibrary) {
+    http::Request req;
+    req.method = "GET";
+    for (const char* path : {"/dashboard", "/dashboard/", "/dashboard/index.html"}) {
+        req.path = path;
+        auto res = static_response(req, false);
+        ASSERT_EQ(res.status, 200) << path;
+        EXPECT_EQ(res.content_type.rfind("text/html", 0), 0U) << path;
+        EXPECT_NE(res.body.find("dashboard"), std::string::npos) << path;
+    }
+    req.path = "/dashboard/vendor/chart.umd.min.js";
+    auto lib = static_response(req, false);
+    ASSERT_EQ(lib.status, 200);
+    EXPECT_EQ(lib.content_type.rfind("text/javascript", 0), 0U);
+    EXPECT_NE(lib.body.find("Chart.js v4"), std::string::npos);
+    req.path = "/dashboard/nope";
+    EXPECT_EQ(static_response(req, false).status, 404);
+}
+
 }  // namespace
 }  // namespace voicegate::api
