@@ -10,14 +10,10 @@ fail() { echo "client-build: $*" >&2; exit 1; }
 command -v node >/dev/null 2>&1 || fail "node is not installed (scripts/deps.sh installs it)"
 command -v npm >/dev/null 2>&1 || fail "npm is not installed (scripts/deps.sh installs it)"
 
+# shellcheck source=lib/node.sh
+source "$(dirname "$0")/lib/node.sh"
+npm_ci_if_changed "$CLIENT" clients/js
 cd "$CLIENT"
-stamp="node_modules/.voicegate-lock.sha256"
-want="$(cat package.json package-lock.json | sha256sum | cut -d' ' -f1)"
-if [ ! -d node_modules ] || [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-  echo "== clients/js: npm ci (lockfile changed or node_modules missing)"
-  npm ci --no-audit --no-fund --loglevel=error
-  echo "$want" > "$stamp"
-fi
 
 # Rebuild only when a source, config or the lockfile is newer than the last build.
 if [ -f dist/.built ] && [ -z "$(find src tsconfig.json tsconfig.cjs.json package.json package-lock.json scripts -newer dist/.built -print -quit)" ]; then

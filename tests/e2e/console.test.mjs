@@ -11,112 +11,12 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const REPO = path.resolve(HERE, '../..');
-const ARTIFACTS = path.join(REPO, 'test-artifacts');
-const BIN = path.resolve(process.env.VOICEGATE_BIN || path.join(HERE, '../../build/voicegate'));
-const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';
-
-const SERVER_START_MS = 30_000;
-const SERVER_STOP_MS = 5_000;
-const ACTION_MS = 10_000;
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-
-// ------------------------------------------------------------------ server
-
-/** Resolves to `true` if `promise` settled within `ms`, else `false`; leaves no timer behind. */
-async function settlesWithin(promise, ms) {
-  let timer;
-  const timeout = new Promise((resolve) => { timer = setTimeout(() => resolve(false), ms); });
-  try {
-    return await Promise.race([promise.then(() => true, () => true), timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Environment for the server: hermetic, emulator mode (no key), nothing inherited that changes policy. */
-function serverEnv() {
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) {
-    if (/^(OPENAI_|VOICEGATE_|JWT_)/.test(k) || k === 'DATABASE_URL' || k === 'REDIS_URL') delete env[k];
-  }
-  return env;
-}
-
-function startServer() {
-  if (!fs.existsSync(BIN)) {
-    throw new Error(`voicegate binary not found at ${BIN}: run \`make build\` or set VOICEGATE_BIN`);
-  }
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'voicegate-e2e-'));
-  // cwd is the data dir, so no stray .env from the developer's checkout is read.
-  const proc = spawn(BIN, [
-    'serve', '--listen', '127.0.0.1:0', '--database-url', `sqlite:${path.join(dataDir, 'vg.db')}`,
-  ], { cwd: dataDir, env: serverEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
-
-  let log = '';
-  const server = { proc, dataDir, baseUrl: '', log: () => log };
-  const killOnExit = () => { try { proc.kill('SIGKILL'); } catch { /* already gone */ } };
-  process.once('exit', killOnExit);
-  server.killOnExit = killOnExit;
-
-  server.ready = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      reject(new Error(`server did not print "listening on" within ${SERVER_START_MS} ms; log:\n${log}`));
-    }, SERVER_START_MS);
-    const onData = (chunk) => {
-      log += chunk.toString();
-      // The service's own line, not that of an emulator it may start beside itself.
-      const complete = log.split('\n').slice(0, -1); // a port cut between two chunks must not match
-      const line = complete.find((l) => /listening on http:/.test(l) && !/emulator listening/.test(l));
-      const m = line && /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(line);
-      if (m && !server.baseUrl) {
-        server.baseUrl = m[1];
-        clearTimeout(timer);
-        resolve(server);
-      }
-    };
-    proc.stderr.on('data', onData);
-    proc.stdout.on('data', onData);
-    proc.once('error', (err) => { clearTimeout(timer); reject(err); });
-    proc.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      if (!server.baseUrl) reject(new Error(`server exited early (code ${code}, signal ${signal}); log:\n${log}`));
-    });
-  });
-  return server;
-}
-
-async function stopServer(server) {
-  if (!server) return;
-  const { proc } = server;
-  if (proc.exitCode === null && proc.signalCode === null) {
-    const exited = new Promise((resolve) => proc.once('exit', resolve));
-    proc.kill('SIGTERM');
-    if (!(await settlesWithin(exited, SERVER_STOP_MS))) {
-      proc.kill('SIGKILL');
-      await settlesWithin(exited, SERVER_STOP_MS);
-    }
-  }
-  process.removeListener('exit', server.killOnExit);
-  fs.rmSync(server.dataDir, { recursive: true, force: true });
-}
+import {
+  ACTION_MS, ARTIFACTS, PHONE, horizontalOverflow, launchBrowser, newPage, settlesWithin, startServer, stopServer,
+} from './support.mjs';
 
 // ------------------------------------------------------------------ helpers
 
@@ -137,14 +37,7 @@ function runShell(command) {
 }
 
 async function openConsole(context, baseUrl, pageErrors) {
-  const page = await context.newPage();
-  page.setDefaultTimeout(ACTION_MS);
-  page.setDefaultNavigationTimeout(ACTION_MS);
-  page.on('pageerror', (err) => pageErrors.push(String(err)));
-  // The server sends a strict Content-Security-Policy with the page: any violation is a bug.
-  page.on('console', (msg) => {
-    if (/Content Security Policy/i.test(msg.text())) pageErrors.push(msg.text());
-  });
+  const page = await newPage(context, pageErrors);
   await page.goto(`${baseUrl}/`);
   await page.locator('body[data-options="loaded"]').waitFor();
   return page;
@@ -180,12 +73,7 @@ describe('test console (real binary, emulator upstream)', { timeout: 180_000 }, 
     await server.ready;
     const res = await fetch(`${server.baseUrl}/api/realtime/options`, { signal: AbortSignal.timeout(ACTION_MS) });
     options = await res.json();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-      timeout: 30_000,
-    });
+    browser = await launchBrowser();
     context = await browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'light' });
     await context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: server.baseUrl });
     page = await openConsole(context, server.baseUrl, pageErrors);
@@ -448,9 +336,7 @@ describe('test console (real binary, emulator upstream)', { timeout: 180_000 }, 
   });
 
   test('phone-sized screen: no sideways scrolling; alias and legacy temperature are explained', async () => {
-    const phone = await browser.newContext({
-      viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true,
-    });
+    const phone = await browser.newContext(PHONE);
     try {
       const p = await openConsole(phone, server.baseUrl, pageErrors);
       await p.locator('#user-id').fill('e2e-mobile');
@@ -464,7 +350,7 @@ describe('test console (real binary, emulator upstream)', { timeout: 180_000 }, 
       }
       await p.locator('#token-warnings').waitFor({ state: 'visible' });
       assert.match(await p.locator('#token-warnings').textContent(), /temperature/i);
-      const overflow = await p.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      const overflow = await horizontalOverflow(p);
       assert.ok(overflow <= 0, `page is ${overflow}px wider than the screen`);
       await p.screenshot({ path: path.join(ARTIFACTS, 'console-mobile.png'), fullPage: true });
     } finally {
