@@ -151,7 +151,12 @@ export function createVoicegateClient(options: VoicegateClientOptions): Voicegat
 
   async function headers(): Promise<Record<string, string>> {
     const h: Record<string, string> = { 'Content-Type': 'application/json', Accept: 'application/json' };
-    const auth = options.getAuthToken ? await options.getAuthToken() : undefined;
+    let auth: string | null | undefined;
+    try {
+      auth = options.getAuthToken ? await options.getAuthToken() : undefined;
+    } catch (cause) {
+      throw new VoicegateError({ code: 'auth_token_failed', message: 'getAuthToken() failed', cause });
+    }
     if (auth) {
       h.Authorization = `Bearer ${auth}`;
     }

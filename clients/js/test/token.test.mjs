@@ -173,6 +173,12 @@ describe('error mapping', () => {
     assert.match(err.message, /ek_…1234/);
   });
 
+  test('a failing getAuthToken is auth_token_failed, and nothing is sent', async () => {
+    const { c, fetch } = client({ [TOKEN]: [reply(200, tokenBody())] }, { getAuthToken: async () => { throw new Error('signed out'); } });
+    await assert.rejects(c.getToken({}), (e) => e.code === 'auth_token_failed' && e.retryable === false);
+    assert.equal(fetch.calls.length, 0);
+  });
+
   test('baseUrl must be http(s)', () => {
     assert.throws(() => createVoicegateClient({ baseUrl: 'voice.example' }), { code: 'bad_config' });
   });
