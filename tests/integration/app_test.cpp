@@ -343,9 +343,10 @@ TEST(AppIntegration, RealUpstreamCallsUrlAndCsp) {
     EXPECT_EQ(app.post("/v1/realtime/calls", "v=0").status, 404);
     const auto page = app.get("/");
     const auto origin = upstream.base_url().substr(0, upstream.base_url().size() - 3);
-    EXPECT_NE(page.header("content-security-policy").find("connect-src 'self' https://api.openai.com " + origin + ";"),
+    const auto csp = page.header("content-security-policy");
+    EXPECT_NE(csp.find("connect-src 'self' https://api.openai.com " + origin + ";"),
               std::string::npos)
-        << page.header("content-security-policy");
+        << csp;
 }
 
 }  // namespace
