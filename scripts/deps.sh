@@ -6,7 +6,7 @@ PKGS=(
   libboost1.81-dev libssl-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev
   libtomlplusplus-dev libgtest-dev libgmock-dev
   postgresql libpq-dev redis-server libhiredis-dev
-  chromium wrk nginx-light procps curl
+  chromium wrk nginx-light procps curl prometheus
 )
 missing=()
 for p in "${PKGS[@]}"; do

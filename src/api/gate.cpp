@@ -43,11 +43,12 @@ std::string read_text_file(const std::string& path) {
 }  // namespace
 
 Gate::Gate(const config::Config& config, const Clock& clock, ratelimit::AsyncLimiter& limiter,
-           JwksFetcher fetch_jwks)
+           JwksFetcher fetch_jwks, metrics::DecisionMetrics* metrics)
     : config_(config),
       clock_(clock),
       limiter_(limiter),
       fetch_jwks_(std::move(fetch_jwks)),
+      metrics_(metrics),
       rate_user_(must_rate(config.limits.rate_user, "VOICEGATE_RATE_USER")),
       rate_ip_(must_rate(config.limits.rate_ip, "VOICEGATE_RATE_IP")) {
     for (const auto& [path, rate] : config.limits.route_rates) {
@@ -174,8 +175,10 @@ boost::asio::awaitable<Result<void>> Gate::limit_token(
     std::vector<ratelimit::LimitCheck> checks;
     checks.push_back({"ip:" + ip, rate_ip_});
     checks.push_back({"user:" + user, rate_user_});
+    using M = metrics::DecisionMetrics;
     auto decided = co_await limiter_.check(std::move(checks));
     if (!decided) {
+        count(M::Check::token, M::Outcome::limiter_unavailable);
         co_return limiter_unavailable(decided.error());
     }
     static constexpr std::array<std::string_view, 2> kPolicies{"ip", "user"};
@@ -199,6 +202,7 @@ boost::asio::awaitable<Result<void>> Gate::limit_token(
         headers.emplace_back("RateLimit-Policy", h.policy);
         headers.emplace_back("RateLimit", h.ratelimit);
     }
+    count(M::Check::token, refused != nullptr ? M::Outcome::rate_limited : M::Outcome::allowed);
     if (refused != nullptr) {
         const bool by_user = refused_by == "user";
         Failure f = fail(Error::rate_limited,
@@ -223,14 +227,18 @@ boost::asio::awaitable<Result<void>> Gate::limit_route(
     std::vector<std::pair<std::string, std::string>>& headers) const {
     std::vector<ratelimit::LimitCheck> checks;
     checks.push_back({"route:" + path + ":ip:" + ip, rate});
+    using M = metrics::DecisionMetrics;
     auto decided = co_await limiter_.check(std::move(checks));
     if (!decided) {
+        count(M::Check::route, M::Outcome::limiter_unavailable);
         co_return limiter_unavailable(decided.error());
     }
     if (decided->empty()) {
+        count(M::Check::route, M::Outcome::allowed);
         co_return Result<void>{};
     }
     const auto& d = decided->front();
+    count(M::Check::route, d.allowed ? M::Outcome::allowed : M::Outcome::rate_limited);
     if (d.limit > 0) {  // limit 0: not enforced (a shared store failing open)
         std::vector<ratelimit::NamedDecision> named{{"route", d}};
         auto h = ratelimit::render_headers(named);

@@ -13,6 +13,7 @@
 #include "core/clock.hpp"
 #include "core/config.hpp"
 #include "http/message.hpp"
+#include "metrics/instruments.hpp"
 #include "net/client_ip.hpp"
 #include "ratelimit/async_limiter.hpp"
 
@@ -31,9 +32,10 @@ using JwksFetcher = std::function<boost::asio::awaitable<Result<std::string>>(co
 class Gate {
 public:
     /// Builds the gate; throws std::runtime_error with a clear message on a start-up problem
-    /// (unreadable JWKS file, no usable key, ...). `limiter` is borrowed.
+    /// (unreadable JWKS file, no usable key, ...). `limiter` is borrowed; so is `metrics`
+    /// (may be null), which counts every limiter decision.
     Gate(const config::Config& config, const Clock& clock, ratelimit::AsyncLimiter& limiter,
-         JwksFetcher fetch_jwks);
+         JwksFetcher fetch_jwks, metrics::DecisionMetrics* metrics = nullptr);
 
     /// Loads the JWKS from its URL (call once at start-up, on an event loop). Logs and keeps
     /// going on failure: tokens then fail until a refresh succeeds.
@@ -87,11 +89,17 @@ public:
 
 private:
     boost::asio::awaitable<void> refresh_jwks() const;
+    void count(metrics::DecisionMetrics::Check check, metrics::DecisionMetrics::Outcome o) const {
+        if (metrics_ != nullptr) {
+            metrics_->limiter(check, o);
+        }
+    }
 
     const config::Config& config_;
     const Clock& clock_;
     ratelimit::AsyncLimiter& limiter_;
     JwksFetcher fetch_jwks_;
+    metrics::DecisionMetrics* metrics_;
     net::CidrList trusted_;
     net::IpRules ip_rules_;
     ratelimit::Rate rate_user_;

@@ -22,12 +22,20 @@ store::QuotaLimits quota_limits(const config::QuotaConfig& quota) {
 
 TokenHandler::TokenHandler(const config::Config& config, const Gate& gate,
                            upstream::RealtimeApi& realtime, store::SessionStore& sessions,
-                           const Clock& clock)
-    : config_(config), gate_(gate), realtime_(realtime), sessions_(sessions), clock_(clock) {}
+                           const Clock& clock, Observer* observer)
+    : config_(config),
+      gate_(gate),
+      realtime_(realtime),
+      sessions_(sessions),
+      clock_(clock),
+      observer_(observer) {}
 
 boost::asio::awaitable<http::Response> TokenHandler::deny(const http::Request& req,
                                                           const Failure& failure,
                                                           const std::string& user) const {
+    if (observer_ != nullptr) {
+        observer_->token_denied(user, failure.code);
+    }
     // The audit log keeps every refusal of a token (SPEC §5), never the token itself.
     store::Event ev;
     ev.at_ms = clock_.now_ms();
@@ -62,6 +70,9 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
         // With auth on, the user is the verified subject; a userId in the body is ignored.
         params->user_id = (*claims)->sub;
     }
+    if (observer_ != nullptr) {
+        observer_->token_requested(params->user_id);
+    }
     std::vector<std::pair<std::string, std::string>> limit_headers;
     auto allowed = co_await gate_.limit_token(params->user_id, req.client_ip, limit_headers);
     if (!allowed) {
@@ -74,6 +85,9 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
     if (auto refused = gate_.recent_quota_denial(params->user_id)) {
         // Refused by the store moments ago: do not mint a secret that would be thrown away.
         const Failure failure = std::move(*refused);
+        if (observer_ != nullptr) {
+            observer_->quota_decision(metrics::DecisionMetrics::Quota::cached);
+        }
         auto res = co_await deny(req, failure, params->user_id);
         for (auto& h : limit_headers) {
             res.headers.push_back(std::move(h));
@@ -109,6 +123,9 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
         // The store decided, atomically with every other instance. The secret minted above is
         // dropped unused (never logged or returned); it expires upstream on its own.
         const Failure failure = saved.error();
+        if (observer_ != nullptr) {
+            observer_->quota_decision(metrics::DecisionMetrics::quota_reason(failure));
+        }
         gate_.note_quota_denial(params->user_id, failure);
         auto res = co_await deny(req, failure, params->user_id);
         for (auto& h : limit_headers) {
@@ -124,6 +141,10 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
         res.log_user = params->user_id;
         co_return res;
     }
+    if (observer_ != nullptr) {
+        observer_->quota_decision(metrics::DecisionMetrics::Quota::allowed);
+        observer_->token_issued(params->user_id);
+    }
     spdlog::debug("token {}: issued {} for session {} (user {}, model {})", req.request_id,
                   redact_secret(secret->value), secret->session_id, params->user_id,
                   secret->model);
@@ -137,8 +158,8 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
 }
 
 EndHandler::EndHandler(const config::Config& config, const Gate& gate,
-                       store::SessionStore& sessions, const Clock& clock)
-    : config_(config), gate_(gate), sessions_(sessions), clock_(clock) {}
+                       store::SessionStore& sessions, const Clock& clock, Observer* observer)
+    : config_(config), gate_(gate), sessions_(sessions), clock_(clock), observer_(observer) {}
 
 boost::asio::awaitable<http::Response> EndHandler::handle(http::Request& req) const {
     const bool dev = config_.server.dev;
@@ -174,6 +195,11 @@ boost::asio::awaitable<http::Response> EndHandler::handle(http::Request& req) co
     if (!outcome->already_ended) {
         // A slot or some minutes may have come free: let the store decide the user's next token.
         gate_.forget_quota_denial(row.issued.user_id);
+        if (observer_ != nullptr) {
+            observer_->session_ended(row.issued.user_id,
+                                     store::billable_ms(row.reported_duration_s.value_or(0),
+                                                        row.observed_duration_s.value_or(0)));
+        }
     }
     json::object data;
     data["sessionId"] = row.issued.session_id;

@@ -6,6 +6,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "api/gate.hpp"
+#include "api/observer.hpp"
 #include "core/clock.hpp"
 #include "core/config.hpp"
 #include "http/message.hpp"
@@ -22,8 +23,9 @@ store::QuotaLimits quota_limits(const config::QuotaConfig& quota);
 /// Thread safety: immutable after construction; safe to call from every event loop.
 class TokenHandler {
 public:
+    /// `observer` (may be null) is told every decision; it must outlive the handler.
     TokenHandler(const config::Config& config, const Gate& gate, upstream::RealtimeApi& realtime,
-                 store::SessionStore& sessions, const Clock& clock);
+                 store::SessionStore& sessions, const Clock& clock, Observer* observer = nullptr);
     boost::asio::awaitable<http::Response> handle(http::Request& req) const;
 
 private:
@@ -35,14 +37,16 @@ private:
     upstream::RealtimeApi& realtime_;
     store::SessionStore& sessions_;
     const Clock& clock_;
+    Observer* observer_;
 };
 
 /// POST /api/realtime/end: records how a session ended, exactly once (SPEC §3.3).
 /// Thread safety: immutable after construction; safe to call from every event loop.
 class EndHandler {
 public:
+    /// `observer` (may be null) is told of every first end; it must outlive the handler.
     EndHandler(const config::Config& config, const Gate& gate, store::SessionStore& sessions,
-               const Clock& clock);
+               const Clock& clock, Observer* observer = nullptr);
     boost::asio::awaitable<http::Response> handle(http::Request& req) const;
 
 private:
@@ -50,6 +54,7 @@ private:
     const Gate& gate_;
     store::SessionStore& sessions_;
     const Clock& clock_;
+    Observer* observer_;
 };
 
 /// GET /api/realtime/options: the models, voices and limits the console offers, and

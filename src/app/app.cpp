@@ -1,5 +1,6 @@
 #include "app/app.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -7,12 +8,21 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <spdlog/spdlog.h>
 
+#include "alerts/notifier.hpp"
 #include "api/handlers.hpp"
+#include "api/metrics_endpoint.hpp"
+#include "app/telemetry.hpp"
 #include "core/ids.hpp"
 #include "emulator/emulator.hpp"
 #include "http/response.hpp"
@@ -28,6 +38,8 @@ namespace voicegate::app {
 namespace asio = boost::asio;
 
 namespace {
+
+constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
 int loop_count(int configured) {
     if (configured > 0) {
@@ -108,11 +120,14 @@ bool origin_allowed(const config::ServerConfig& s, std::string_view origin) {
 struct App::Impl {
     config::Config cfg;
     std::shared_ptr<const Clock> clock;
+    // Before everything that reports to it, so it outlives them.
+    std::unique_ptr<Telemetry> telemetry;
     Loops loops;
     std::shared_ptr<emulator::Emulator> emu;
     std::unique_ptr<http::Server> emu_server;
     std::unique_ptr<store::SessionStore> store;
     std::unique_ptr<upstream::RealtimeApi> realtime;
+    upstream::OpenAiClient* openai = nullptr;  // `realtime`
     std::shared_ptr<upstream::HttpClient> http_client;  // for JWKS fetches
     std::unique_ptr<ratelimit::MemoryLimiter> memory_limiter;  // without REDIS_URL
     std::unique_ptr<ratelimit::AsyncLimiter> limiter;
@@ -123,6 +138,10 @@ struct App::Impl {
     std::unique_ptr<api::EndHandler> end;
     http::Router router;
     std::unique_ptr<http::Server> server;
+    std::shared_ptr<upstream::HttpClient> webhook_client;  // alert webhooks
+    std::unique_ptr<alerts::Notifier> notifier;            // with telemetry->detector
+    std::shared_ptr<asio::steady_timer> alert_timer;       // on the first loop
+    std::atomic<bool> alerts_stopping{false};
 
     std::mutex mu;
     std::condition_variable cv;
@@ -131,9 +150,15 @@ struct App::Impl {
     bool stopped = false;
 
     Impl(config::Config c, std::shared_ptr<const Clock> k)
-        : cfg(std::move(c)), clock(std::move(k)), loops(loop_count(cfg.server.threads)) {}
+        : cfg(std::move(c)),
+          clock(std::move(k)),
+          telemetry(std::make_unique<Telemetry>(cfg, *clock)),
+          loops(loop_count(cfg.server.threads)) {}
 
     void build();
+    void build_telemetry();
+    asio::awaitable<http::Response> serve_metrics(const http::Request& req) const;
+    asio::awaitable<void> run_alerts();
     void build_limiter();
     api::JwksFetcher make_jwks_fetcher();
     void build_routes();
@@ -149,7 +174,9 @@ store::StoreOptions store_options_for(const config::Config& config, const Clock*
 }
 
 void App::Impl::build() {
-    auto opened = store::open_store(cfg.store.url, store_options_for(cfg, clock.get()));
+    auto store_options = store_options_for(cfg, clock.get());
+    store_options.metrics = &telemetry->store;
+    auto opened = store::open_store(cfg.store.url, store_options);
     if (!opened) {
         throw std::runtime_error("cannot open storage " +
                                  store::redact_database_url(cfg.store.url) + ": " +
@@ -186,12 +213,17 @@ void App::Impl::build() {
     up.max_retries = cfg.upstream.max_retries;
     up.pool_size = static_cast<std::size_t>(cfg.upstream.pool_size);
     up.ca_file = cfg.upstream.ca_file;
-    realtime = std::make_unique<upstream::OpenAiClient>(up, loops.pointers());
+    up.metrics = &telemetry->upstream;
+    auto client = std::make_unique<upstream::OpenAiClient>(up, loops.pointers());
+    openai = client.get();
+    realtime = std::move(client);
 
     build_limiter();
-    gate = std::make_unique<api::Gate>(cfg, *clock, *limiter, make_jwks_fetcher());
-    token = std::make_unique<api::TokenHandler>(cfg, *gate, *realtime, *store, *clock);
-    end = std::make_unique<api::EndHandler>(cfg, *gate, *store, *clock);
+    gate = std::make_unique<api::Gate>(cfg, *clock, *limiter, make_jwks_fetcher(),
+                                       &telemetry->decisions);
+    token = std::make_unique<api::TokenHandler>(cfg, *gate, *realtime, *store, *clock,
+                                                telemetry.get());
+    end = std::make_unique<api::EndHandler>(cfg, *gate, *store, *clock, telemetry.get());
     build_routes();
 
     http::ServerOptions so;
@@ -203,8 +235,85 @@ void App::Impl::build() {
     so.idle_timeout = std::chrono::milliseconds(cfg.server.idle_timeout_ms);
     so.access_log = cfg.log.access;
     so.name = "api";
+    so.on_complete = [m = telemetry->http.get()](const http::Request& r, int status, double s) {
+        m->record(r.route, status, s);
+    };
     server = std::make_unique<http::Server>(loops.pointers(), so,
                                             [this](http::Request& r) { return handle(r); });
+    build_telemetry();
+}
+
+void App::Impl::build_telemetry() {
+    auto target = store::parse_database_url(cfg.store.url);
+    metrics::BuildInfo bi;
+    bi.version = VOICEGATE_VERSION;
+    bi.store = target && target->engine == store::DatabaseTarget::Engine::postgres ? "postgres"
+                                                                                    : "sqlite";
+    bi.limiter = cfg.limits.redis_url.empty() ? "memory" : "redis";
+    metrics::register_process(telemetry->registry, bi, *clock, [s = server.get()] {
+        return static_cast<double>(s->active_connections());
+    });
+    // In-process figures until a store-backed provider is wired in.
+    metrics::register_usage(
+        telemetry->registry, *clock, [t = telemetry.get()] { return t->usage.snapshot(); }, 5'000,
+        "this instance's: sessions issued and ended through this process");
+    telemetry->registry.callback(
+        "voicegate_upstream_connections_opened_total",
+        "TCP connections opened to the upstream API (steady state: no new ones per token).",
+        "counter", [client = openai](auto& out) {
+            out.push_back({{}, static_cast<double>(client->http().connections_opened())});
+        });
+    if (!telemetry->detector) {
+        return;
+    }
+    alerts::NotifierOptions no;
+    no.webhook_url = cfg.alerts.webhook_url;
+    no.timeout = std::chrono::milliseconds(cfg.alerts.webhook_timeout_ms);
+    no.retries = cfg.alerts.webhook_retries;
+    if (!no.webhook_url.empty()) {
+        upstream::HttpClientOptions ho;
+        ho.connect_timeout = no.timeout;  // the system CAs: webhooks go elsewhere than OpenAI
+        ho.pool_size = 2;
+        webhook_client = std::make_shared<upstream::HttpClient>(loops.pointers(), ho);
+    }
+    notifier = std::make_unique<alerts::Notifier>(std::move(no), *store, webhook_client,
+                                                  telemetry->registry);
+    alert_timer = std::make_shared<asio::steady_timer>(*loops.pointers().front());
+}
+
+asio::awaitable<void> App::Impl::run_alerts() {
+    const auto timer = alert_timer;
+    for (;;) {
+        timer->expires_after(std::chrono::seconds(cfg.alerts.interval_s));
+        auto [ec] = co_await timer->async_wait(kUseTuple);
+        if (ec || alerts_stopping.load()) {
+            co_return;  // cancelled at shutdown
+        }
+        alerts::Totals totals;
+        totals.upstream_calls = telemetry->upstream.calls();
+        totals.upstream_errors = telemetry->upstream.error_calls();
+        for (auto& alert : telemetry->detector->evaluate(totals)) {
+            co_await notifier->deliver(std::move(alert));
+        }
+        if (alerts_stopping.load()) {
+            co_return;
+        }
+    }
+}
+
+asio::awaitable<http::Response> App::Impl::serve_metrics(const http::Request& req) const {
+    const auto access = api::metrics_access(cfg.metrics, req);
+    bool allowed = access == api::MetricsAccess::allowed;
+    if (access == api::MetricsAccess::ask_admin) {
+        allowed = co_await gate->is_admin(req);
+    }
+    if (allowed) {
+        co_return api::metrics_response(telemetry->registry.render());
+    }
+    auto res = http::error_response(fail(Error::unauthorized, "A metrics token is required."),
+                                    cfg.server.dev);
+    res.set("WWW-Authenticate", "Bearer realm=\"voicegate-metrics\"");
+    co_return res;
 }
 
 void App::Impl::build_limiter() {
@@ -241,6 +350,11 @@ void App::Impl::build_routes() {
     router.add("GET", "/readyz", [this](http::Request&) -> asio::awaitable<http::Response> {
         co_return api::ready_response(*store);
     });
+    if (cfg.metrics.enabled) {
+        router.add("GET", "/metrics", [this](http::Request& r) -> asio::awaitable<http::Response> {
+            co_return co_await serve_metrics(r);
+        });
+    }
     if (emu) {
         // The in-process emulator's calls endpoint on this origin: the console's live session
         // (or an app in development) posts its SDP offer here exactly as it would to OpenAI.
@@ -253,8 +367,9 @@ void App::Impl::build_routes() {
     };
     router.add("GET", "/", serve_static);
     for (auto path : web::asset_paths()) {
-        router.add("GET", std::string(path), serve_static);
+        router.add("GET", std::string(path), serve_static, "static");
     }
+    telemetry->routes(router.routes());
 }
 
 api::JwksFetcher App::Impl::make_jwks_fetcher() {
@@ -287,6 +402,7 @@ api::JwksFetcher App::Impl::make_jwks_fetcher() {
 }
 
 asio::awaitable<http::Response> App::Impl::handle(http::Request& req) {
+    req.route = router.route_index(req.path);
     if (auto admitted = gate->admit(req); !admitted) {
         co_return http::error_response(admitted.error(), cfg.server.dev);
     }
@@ -357,6 +473,9 @@ void App::start() {
         impl_->redis->start();  // connects now, so reachability is logged before any request
     }
     impl_->server->start();
+    if (impl_->alert_timer) {
+        asio::co_spawn(*impl_->loops.pointers().front(), impl_->run_alerts(), asio::detached);
+    }
     impl_->started = true;
     if (impl_->cfg.uses_emulator()) {
         spdlog::warn("OPENAI_API_KEY is not set: using the BUILT-IN EMULATOR; tokens are fake and "
@@ -404,6 +523,10 @@ void App::wait() {
     }
     if (d.redis != nullptr) {
         d.redis->shutdown();  // its connections would keep the loops from running out of work
+    }
+    if (d.alert_timer) {
+        d.alerts_stopping = true;
+        asio::post(*d.loops.pointers().front(), [t = d.alert_timer] { t->cancel(); });
     }
     if (d.emu_server) {
         d.emu_server->begin_drain();

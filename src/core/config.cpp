@@ -406,6 +406,63 @@ const std::vector<Setting>& settings() {
              c.limits.redis_key_prefix = v;
              return std::string();
          }},
+        {"VOICEGATE_METRICS", "metrics.enabled", false, "0: no GET /metrics",
+         [](Config& c, const std::string& v) { return set_bool(c.metrics.enabled, v); }},
+        {"VOICEGATE_METRICS_TOKEN", "", true,
+         "bearer token required by GET /metrics (unset: loopback or the admin identity)",
+         [](Config& c, const std::string& v) {
+             c.metrics.token = trim(v);
+             return c.metrics.token.empty() || c.metrics.token.size() >= 16
+                        ? std::string()
+                        : std::string("must be at least 16 characters");
+         }},
+        {"VOICEGATE_ALERTS", "alerts.enabled", false, "0: no anomaly alerts",
+         [](Config& c, const std::string& v) { return set_bool(c.alerts.enabled, v); }},
+        {"VOICEGATE_ALERT_WEBHOOK_URL", "", true,
+         "https:// URL that receives each alert as a JSON POST (unset: events log only)",
+         [](Config& c, const std::string& v) {
+             c.alerts.webhook_url = trim(v);
+             return std::string();
+         }},
+        {"VOICEGATE_ALERT_INTERVAL_S", "alerts.interval_s", false,
+         "how often the anomaly rules are evaluated, 1..3600 s",
+         [](Config& c, const std::string& v) { return set_int(c.alerts.interval_s, v, 1, 3600); }},
+        {"VOICEGATE_ALERT_COOLDOWN_S", "alerts.cooldown_s", false,
+         "one alert per rule and subject per this many seconds (repeats are counted), 0..604800",
+         [](Config& c, const std::string& v) {
+             return set_int(c.alerts.cooldown_s, v, 0, 604'800);
+         }},
+        {"VOICEGATE_ALERT_WEBHOOK_TIMEOUT_MS", "alerts.webhook_timeout_ms", false,
+         "deadline of one webhook POST attempt",
+         [](Config& c, const std::string& v) {
+             return set_int(c.alerts.webhook_timeout_ms, v, 100, 60'000);
+         }},
+        {"VOICEGATE_ALERT_WEBHOOK_RETRIES", "alerts.webhook_retries", false,
+         "webhook retries after a failed POST (exponential back-off), 0..10",
+         [](Config& c, const std::string& v) {
+             return set_int(c.alerts.webhook_retries, v, 0, 10);
+         }},
+        {"VOICEGATE_ALERT_USER_RATE", "alerts.user_rate", false,
+         "a user's token requests per window: off or window_s=,factor=,floor=,max=",
+         [](Config& c, const std::string& v) {
+             return parse_alert_rule(v, {"window_s", "factor", "floor", "max"},
+                                     c.alerts.user_rate);
+         }},
+        {"VOICEGATE_ALERT_USER_MINUTES", "alerts.user_minutes", false,
+         "a user's billable minutes today: off or factor=,floor=,max=",
+         [](Config& c, const std::string& v) {
+             return parse_alert_rule(v, {"factor", "floor", "max"}, c.alerts.user_minutes);
+         }},
+        {"VOICEGATE_ALERT_DENIALS", "alerts.denials", false,
+         "token denials per minute: off or factor=,floor=,max=",
+         [](Config& c, const std::string& v) {
+             return parse_alert_rule(v, {"factor", "floor", "max"}, c.alerts.denials);
+         }},
+        {"VOICEGATE_ALERT_UPSTREAM_ERRORS", "alerts.upstream_errors", false,
+         "failed upstream calls per minute: off or ratio=,floor=",
+         [](Config& c, const std::string& v) {
+             return parse_alert_rule(v, {"ratio", "floor"}, c.alerts.upstream_errors);
+         }},
         {"VOICEGATE_EMULATOR", "", false, "1: use the built-in emulator even on a public address",
          [](Config& c, const std::string& v) { return set_bool(c.emulator.forced, v); }},
     };
@@ -736,6 +793,17 @@ void validate(Config& cfg, LoadResult& out) {
             out.errors.push_back("JWT_JWKS_URL: must be an https:// URL (http only to loopback)");
         }
     }
+    if (!cfg.alerts.webhook_url.empty()) {
+        // The URL is a secret (webhook URLs embed tokens): the message never shows it.
+        auto url = boost::urls::parse_absolute_uri(cfg.alerts.webhook_url);
+        if (!url || (url->scheme() != "https" &&
+                     !(url->scheme() == "http" && is_loopback(std::string(url->host())))) ||
+            url->has_userinfo() || url->has_query() || url->has_fragment()) {
+            out.errors.push_back(
+                "VOICEGATE_ALERT_WEBHOOK_URL: must be an https:// URL without user info, query "
+                "or fragment (http only to loopback)");
+        }
+    }
     if (cfg.auth.mode == "none" && !loopback && !cfg.auth.allow_anonymous) {
         out.errors.push_back(
             "VOICEGATE_AUTH=none on the non-loopback address " + cfg.server.host +
@@ -791,6 +859,54 @@ bool is_loopback(const std::string& host) {
         return true;
     }
     return host.rfind("127.", 0) == 0;
+}
+
+std::string parse_alert_rule(const std::string& text, const std::vector<std::string>& keys,
+                             AlertRule& rule) {
+    const auto t = trim(text);
+    if (t == "off" || t == "0" || t == "false") {
+        rule.enabled = false;
+        return {};
+    }
+    AlertRule out = rule;
+    out.enabled = true;
+    for (const auto& item : split_list(t)) {
+        const auto eq = item.find('=');
+        const auto key = trim(item.substr(0, eq));
+        if (eq == std::string::npos || std::find(keys.begin(), keys.end(), key) == keys.end()) {
+            std::string accepted;
+            for (const auto& k : keys) {
+                accepted += (accepted.empty() ? "" : ", ") + k + "=";
+            }
+            return "\"" + item + "\" is not one of " + accepted + " (or off)";
+        }
+        const auto value = trim(item.substr(eq + 1));
+        double number = 0;
+        const auto* end = value.data() + value.size();
+        auto [p, ec] = std::from_chars(value.data(), end, number);
+        if (ec != std::errc() || p != end || !(number >= 0) || number > 1e9) {
+            return key + " must be a number from 0 to 1e9, got \"" + value + "\"";
+        }
+        if (key == "factor") {
+            out.factor = number;
+        } else if (key == "floor") {
+            out.floor = number;
+        } else if (key == "max") {
+            out.max = number;
+        } else if (key == "ratio") {
+            if (number > 1) {
+                return "ratio must be between 0 and 1, got " + value;
+            }
+            out.ratio = number;
+        } else if (key == "window_s") {
+            if (number < 10 || number > 86'400 || number != static_cast<int>(number)) {
+                return "window_s must be a whole number from 10 to 86400, got " + value;
+            }
+            out.window_s = static_cast<int>(number);
+        }
+    }
+    rule = out;
+    return {};
 }
 
 bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port) {

@@ -135,6 +135,44 @@ struct QuotaConfig {
     bool enabled() const { return concurrent > 0 || minutes_per_day > 0 || sessions_per_day > 0; }
 };
 
+/// GET /metrics (SPEC §6): open to loopback clients; with `token` set, only to
+/// `Authorization: Bearer TOKEN`; without it, also to the admin identity.
+struct MetricsConfig {
+    bool enabled = true;  // VOICEGATE_METRICS=0 removes the route
+    std::string token;    // VOICEGATE_METRICS_TOKEN (secret)
+};
+
+/// One anomaly rule's thresholds. A rule fires when the figure reaches `max` (if > 0), or
+/// when it reaches `floor` and exceeds `factor` x its baseline (EWMA of earlier windows; if
+/// factor > 0). The upstream-error rule instead uses `ratio` of calls and `floor` errors.
+struct AlertRule {
+    bool enabled = true;
+    double factor = 0;
+    double floor = 0;
+    double max = 0;
+    double ratio = 0;
+    int window_s = 60;
+};
+
+/// Anomaly alerts (issue 4 §5): rules evaluated every `interval_s`, one alert per rule and
+/// subject per `cooldown_s`, written to the events log and optionally POSTed to a webhook.
+struct AlertsConfig {
+    bool enabled = true;      // VOICEGATE_ALERTS
+    std::string webhook_url;  // VOICEGATE_ALERT_WEBHOOK_URL (secret: such URLs embed tokens)
+    int interval_s = 10;      // VOICEGATE_ALERT_INTERVAL_S
+    int cooldown_s = 900;     // VOICEGATE_ALERT_COOLDOWN_S
+    int webhook_timeout_ms = 5'000;  // VOICEGATE_ALERT_WEBHOOK_TIMEOUT_MS, per attempt
+    int webhook_retries = 3;         // VOICEGATE_ALERT_WEBHOOK_RETRIES
+    // VOICEGATE_ALERT_USER_RATE: a user's token requests per window.
+    AlertRule user_rate{true, 10, 30, 0, 0, 60};
+    // VOICEGATE_ALERT_USER_MINUTES: a user's billable minutes today (baseline: earlier days).
+    AlertRule user_minutes{true, 5, 60, 0, 0, 86'400};
+    // VOICEGATE_ALERT_DENIALS: token denials per minute (all users).
+    AlertRule denials{true, 10, 20, 120, 0, 60};
+    // VOICEGATE_ALERT_UPSTREAM_ERRORS: upstream calls failing (429, 5xx, no answer) per minute.
+    AlertRule upstream_errors{true, 0, 10, 0, 0.5, 60};
+};
+
 /// The whole configuration. Built once at start-up, then immutable.
 struct Config {
     ServerConfig server;
@@ -146,6 +184,8 @@ struct Config {
     AuthConfig auth;
     LimitsConfig limits;
     QuotaConfig quota;
+    MetricsConfig metrics;
+    AlertsConfig alerts;
 
     /// True when no key is set: the in-process emulator answers instead of OpenAI.
     bool uses_emulator() const { return upstream.api_key.empty(); }
@@ -177,6 +217,12 @@ std::map<std::string, std::string> parse_dotenv(const std::string& text);
 
 /// The environment variables the loader reads, with one-line help each (for --help and docs).
 const std::vector<std::pair<std::string, std::string>>& known_variables();
+
+/// Parses an alert rule: "off", or comma-separated key=value pairs among `keys` (factor,
+/// floor, max, ratio, window_s) applied over `rule`'s defaults; an error text, empty on success.
+/// Pure.
+std::string parse_alert_rule(const std::string& text, const std::vector<std::string>& keys,
+                             AlertRule& rule);
 
 /// Parses "host:port" (IPv6 as "[::1]:8080"). Pure.
 bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port);

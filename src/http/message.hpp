@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@ struct Request {
     std::string client_ip;   // socket peer (or the resolved client IP once proxies are trusted)
     std::string request_id;  // assigned by the server
     std::int64_t received_at_ms = 0;
+    std::size_t route = static_cast<std::size_t>(-1);  // metrics route index (Router)
 
     /// The first header named `name` (lowercase), if any.
     std::optional<std::string_view> header(std::string_view name) const {

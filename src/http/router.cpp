@@ -6,11 +6,41 @@
 
 namespace voicegate::http {
 
-void Router::add(const std::string& method, const std::string& path, Handler handler) {
-    exact_[path].emplace_back(method, std::move(handler));
+std::size_t Router::name_route(const std::string& route) {
+    const auto it = std::find(route_names_.begin(), route_names_.end(), route);
+    if (it != route_names_.end()) {
+        return static_cast<std::size_t>(it - route_names_.begin());
+    }
+    route_names_.push_back(route);
+    return route_names_.size() - 1;
 }
 
-void Router::add_prefix(const std::string& method, const std::string& prefix, Handler handler) {
+std::size_t Router::route_index(const std::string& path) const {
+    if (auto it = exact_route_.find(path); it != exact_route_.end()) {
+        return it->second;
+    }
+    for (const auto& [prefix, index] : prefix_route_) {
+        if (path.compare(0, prefix.size(), prefix) == 0) {
+            return index;
+        }
+    }
+    return route_names_.size();
+}
+
+void Router::add(const std::string& method, const std::string& path, Handler handler,
+                 const std::string& route) {
+    exact_[path].emplace_back(method, std::move(handler));
+    exact_route_.emplace(path, name_route(route.empty() ? path : route));
+}
+
+void Router::add_prefix(const std::string& method, const std::string& prefix, Handler handler,
+                        const std::string& route) {
+    if (std::none_of(prefix_route_.begin(), prefix_route_.end(),
+                     [&](const auto& p) { return p.first == prefix; })) {
+        prefix_route_.emplace_back(prefix, name_route(route.empty() ? prefix + "*" : route));
+        std::sort(prefix_route_.begin(), prefix_route_.end(),
+                  [](const auto& a, const auto& b) { return a.first.size() > b.first.size(); });
+    }
     auto it = std::find_if(prefixes_.begin(), prefixes_.end(),
                            [&](const auto& p) { return p.first == prefix; });
     if (it == prefixes_.end()) {

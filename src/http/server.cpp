@@ -354,12 +354,16 @@ asio::awaitable<void> Server::Impl::session(Loop& loop, tcp::socket socket) {
         out.prepare_payload();
         stream.expires_after(opts.write_timeout);
         auto [wec, wn] = co_await bhttp::async_write(stream, out, kUseTuple);
-        if (opts.access_log) {
-            const double ms =
-                std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-                    .count();
+        if (opts.access_log || opts.on_complete) {
+            const double seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
             res.status = static_cast<int>(out.result_int());
-            log_access(opts.name, req, res, ms);
+            if (opts.on_complete) {
+                opts.on_complete(req, res.status, seconds);
+            }
+            if (opts.access_log) {
+                log_access(opts.name, req, res, seconds * 1000.0);
+            }
         }
         if (wec || !keep) {
             break;

@@ -32,6 +32,10 @@ struct ServerOptions {
     std::string name = "http";                      // names the server in logs
     bool access_log = true;
     bool trust_request_id = true;  // reuse a sane incoming X-Request-Id
+    /// Called on the connection's loop after each response is written (or failed to write),
+    /// with the status sent and the time from the request's arrival; for metrics. Must be
+    /// cheap and must not block.
+    std::function<void(const Request&, int status, double seconds)> on_complete;
 };
 
 /// An HTTP/1.1 server on Boost.Beast: one SO_REUSEPORT listener per event loop (share-nothing),

@@ -101,6 +101,7 @@ Result<std::unique_ptr<SessionStore>> open_store(const std::string& database_url
         o.url = target->location;
         o.batch_max = options.batch_max;
         o.clock = options.clock;
+        o.metrics = options.metrics;
         auto store = PgStore::open(std::move(o));
         if (!store) {
             return store.error();
@@ -116,6 +117,7 @@ Result<std::unique_ptr<SessionStore>> open_store(const std::string& database_url
     o.batch_max = options.batch_max;
     o.busy_timeout_ms = options.busy_timeout_ms;
     o.clock = options.clock;
+    o.metrics = options.metrics;
     auto store = SqliteStore::open(std::move(o));
     if (!store) {
         return store.error();

@@ -9,6 +9,10 @@
 #include "core/error.hpp"
 #include "store/session_store.hpp"
 
+namespace voicegate::metrics {
+class StoreMetrics;
+}  // namespace voicegate::metrics
+
 namespace voicegate::store {
 
 /// Engine-independent store settings (config section `store`).
@@ -17,6 +21,7 @@ struct StoreOptions {
     std::size_t batch_max = 1024;      // most writes per group commit
     int busy_timeout_ms = 5000;        // SQLite: wait for locks held by other processes
     const Clock* clock = nullptr;      // nullptr -> system clock; must outlive the store
+    metrics::StoreMetrics* metrics = nullptr;  // write batches; may be null; outlives the store
 };
 
 /// Which engine a DATABASE_URL names, and where.

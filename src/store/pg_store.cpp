@@ -10,6 +10,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "metrics/instruments.hpp"
+
 namespace voicegate::store {
 namespace detail {
 namespace {
@@ -384,15 +386,18 @@ void PgWorker::run() {
         if (batch.empty()) {
             continue;
         }
+        double write_seconds = -1;
         if (!conn_) {
             fail_all(batch, fail(Error::store_unavailable, {},
                                  "postgres: no connection to the database; reconnecting"));
         } else if (options_.transactional) {
+            const auto started = Clock::now();
             run_write(batch);
+            write_seconds = std::chrono::duration<double>(Clock::now() - started).count();
         } else {
             run_read(batch);
         }
-        finish(batch);
+        finish(batch, write_seconds);
         batch.clear();
     }
 }
@@ -885,7 +890,7 @@ void PgWorker::run_read(Batch& batch) {
     }
 }
 
-void PgWorker::finish(Batch& batch) {
+void PgWorker::finish(Batch& batch, double write_seconds) {
     // Count before completing, so a caller that sees its result also sees it counted.
     std::uint64_t failed = 0;
     for (const auto& op : batch) {
@@ -893,6 +898,14 @@ void PgWorker::finish(Batch& batch) {
     }
     ops_.fetch_add(batch.size(), std::memory_order_relaxed);
     failed_ops_.fetch_add(failed, std::memory_order_relaxed);
+    if (options_.metrics != nullptr && options_.transactional) {
+        if (write_seconds >= 0) {
+            options_.metrics->batch(batch.size(), write_seconds);
+        }
+        if (failed > 0) {
+            options_.metrics->errors(failed);
+        }
+    }
     for (auto& op : batch) {
         op->complete();
     }
@@ -1046,6 +1059,7 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
         wo.io_timeout = std::chrono::milliseconds(options.io_timeout_ms);
         wo.reconnect_min = std::chrono::milliseconds(options.reconnect_min_ms);
         wo.reconnect_max = std::chrono::milliseconds(options.reconnect_max_ms);
+        wo.metrics = transactional ? options.metrics : nullptr;
         return std::make_unique<detail::PgWorker>(std::move(wo), connector, std::move(*conn));
     };
     std::vector<std::unique_ptr<detail::PgWorker>> writers;

@@ -29,6 +29,10 @@
 #include "store/pg_db.hpp"
 #include "store/session_store.hpp"
 
+namespace voicegate::metrics {
+class StoreMetrics;
+}  // namespace voicegate::metrics
+
 namespace voicegate::store {
 
 /// How PgStore connects and batches.
@@ -51,6 +55,7 @@ struct PgOptions {
     int reconnect_min_ms = 100;    // first reconnect delay after a lost connection; doubles
     int reconnect_max_ms = 5'000;  // up to this
     const Clock* clock = nullptr;  // fills missing timestamps; nullptr -> system clock
+    metrics::StoreMetrics* metrics = nullptr;  // write batches; borrowed, outlives the store
 };
 
 /// Counters for metrics and tests. Monotonic; summed over the store's connections.
@@ -180,6 +185,7 @@ struct PgWorkerOptions {
     std::chrono::milliseconds io_timeout{30'000};
     std::chrono::milliseconds reconnect_min{100};
     std::chrono::milliseconds reconnect_max{5'000};
+    metrics::StoreMetrics* metrics = nullptr;  // write batches (writers only); may be null
 };
 
 /// One thread owning one PostgreSQL connection in pipeline mode, draining a queue of ops.
@@ -226,7 +232,7 @@ private:
     Outcome write_careful(Batch& batch);
     void run_read(Batch& batch);
     void fail_all(Batch& batch, const Failure& failure);
-    void finish(Batch& batch);
+    void finish(Batch& batch, double write_seconds);
 
     PgWorkerOptions options_;
     Connector connector_;

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 #include <sqlite3.h>
 
+#include "metrics/instruments.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite_db.hpp"
 
@@ -16,11 +17,12 @@ bool is_storage_failure(const Failure& f) {
 }
 
 Worker::Worker(std::unique_ptr<SqliteConnection> conn, const Clock& clock, std::size_t batch_max,
-               bool transactional)
+               bool transactional, metrics::StoreMetrics* metrics)
     : conn_(std::move(conn)),
       clock_(clock),
       batch_max_(std::max<std::size_t>(1, batch_max)),
       transactional_(transactional),
+      metrics_(metrics),
       thread_([this] { run(); }) {}
 
 Worker::~Worker() {
@@ -72,15 +74,19 @@ void Worker::run() {
                 queue_.pop_front();
             }
         }
+        double write_seconds = -1;
         if (transactional_) {
+            const auto started = std::chrono::steady_clock::now();
             run_batch(batch);
+            write_seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         } else {
             OpContext ctx{*conn_, clock_};
             for (auto& op : batch) {
                 (void)op->execute(ctx);
             }
         }
-        finish(batch);
+        finish(batch, write_seconds);
         batch.clear();
     }
 }
@@ -152,7 +158,7 @@ void Worker::run_batch(std::vector<std::unique_ptr<OpBase>>& batch) {
     }
 }
 
-void Worker::finish(std::vector<std::unique_ptr<OpBase>>& batch) {
+void Worker::finish(std::vector<std::unique_ptr<OpBase>>& batch, double write_seconds) {
     // Count before completing, so a caller that sees its result also sees it counted.
     std::uint64_t failed = 0;
     for (const auto& op : batch) {
@@ -160,6 +166,12 @@ void Worker::finish(std::vector<std::unique_ptr<OpBase>>& batch) {
     }
     ops_.fetch_add(batch.size(), std::memory_order_relaxed);
     failed_ops_.fetch_add(failed, std::memory_order_relaxed);
+    if (metrics_ != nullptr && transactional_) {
+        metrics_->batch(batch.size(), write_seconds);
+        if (failed > 0) {
+            metrics_->errors(failed);
+        }
+    }
     for (auto& op : batch) {
         op->complete();
     }
@@ -592,7 +604,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
     }
     const Clock& clock = *options.clock;
     auto writer_worker =
-        std::make_unique<detail::Worker>(std::move(*writer), clock, options.batch_max, true);
+        std::make_unique<detail::Worker>(std::move(*writer), clock, options.batch_max, true,
+                                         options.metrics);
     std::unique_ptr<detail::Worker> reader_worker;
     if (reader_conn) {
         reader_worker = std::make_unique<detail::Worker>(std::move(reader_conn), clock,

@@ -24,6 +24,10 @@
 #include "core/error.hpp"
 #include "store/session_store.hpp"
 
+namespace voicegate::metrics {
+class StoreMetrics;
+}  // namespace voicegate::metrics
+
 namespace voicegate::store {
 
 class SqliteConnection;
@@ -36,6 +40,7 @@ struct SqliteOptions {
     std::size_t batch_max = 1024;      // most ops per group commit (>= 1)
     int busy_timeout_ms = 5000;        // wait for locks held by other processes
     const Clock* clock = nullptr;      // fills missing timestamps; nullptr -> system clock
+    metrics::StoreMetrics* metrics = nullptr;  // write batches; borrowed, outlives the store
 };
 
 /// Counters for metrics. Monotonic.
@@ -121,8 +126,9 @@ class Worker {
 public:
     /// Starts the thread. `transactional`: group-commit batches (the writer); otherwise each op
     /// runs on its own (the reader). `clock` must outlive the worker.
+    /// `metrics` (may be null) is told of every write batch.
     Worker(std::unique_ptr<SqliteConnection> conn, const Clock& clock, std::size_t batch_max,
-           bool transactional);
+           bool transactional, metrics::StoreMetrics* metrics = nullptr);
     /// Calls stop().
     ~Worker();
     Worker(const Worker&) = delete;
@@ -138,12 +144,13 @@ public:
 private:
     void run();
     void run_batch(std::vector<std::unique_ptr<OpBase>>& batch);
-    void finish(std::vector<std::unique_ptr<OpBase>>& batch);
+    void finish(std::vector<std::unique_ptr<OpBase>>& batch, double write_seconds);
 
     std::unique_ptr<SqliteConnection> conn_;
     const Clock& clock_;
     std::size_t batch_max_;
     bool transactional_;
+    metrics::StoreMetrics* metrics_;
     mutable std::mutex mutex_;
     std::condition_variable wake_;
     std::deque<std::unique_ptr<OpBase>> queue_;

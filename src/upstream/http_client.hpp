@@ -84,6 +84,9 @@ enum class TransportErrorKind {
     timeout,          // the request's total deadline passed
 };
 
+/// The kind's name as written above ("connect_timeout", ...), for metrics and logs. Pure.
+std::string_view kind_name(TransportErrorKind kind);
+
 /// A transport failure. `detail` may hold system/OpenSSL text and is meant for logs and dev-mode
 /// `details` only; it never holds headers or bodies.
 struct TransportError {

@@ -350,6 +350,16 @@ OpenAiClient::OpenAiClient(OpenAiOptions options, std::shared_ptr<HttpClient> ht
 
 OpenAiClient::~OpenAiClient() = default;
 
+namespace {
+
+void observe_call(metrics::UpstreamMetrics* m, int status, Clock::time_point started) {
+    if (m != nullptr) {
+        m->call(status, std::chrono::duration<double>(Clock::now() - started).count());
+    }
+}
+
+}  // namespace
+
 Failure OpenAiClient::scrub(Failure f) const {
     // Upstream text goes to `details` (dev mode, logs): make sure it cannot carry a secret.
     std::size_t pos = 0;
@@ -398,6 +408,7 @@ asio::awaitable<Result<HttpResponse>> OpenAiClient::request(ApiRequest call) {
                 upstream_id = std::string(*id);
             }
             if (status >= 200 && status < 300) {
+                observe_call(opts_.metrics, status, started);
                 if (attempt > 0) {
                     spdlog::info(
                         "upstream {} answered after {} retries: request_id={} "
@@ -407,10 +418,18 @@ asio::awaitable<Result<HttpResponse>> OpenAiClient::request(ApiRequest call) {
                 co_return std::move(*result);
             }
             failure = map_http_failure(*result);
+            if (opts_.metrics != nullptr) {
+                opts_.metrics->attempt_failed(status == 429  ? "http_429"
+                                              : status >= 500 ? "http_5xx"
+                                                              : "http_4xx");
+            }
             retry = should_retry_status(*result);
             hint = retry_after_hint(*result, unix_now_s());
         } else {
             failure = result.error().to_failure();
+            if (opts_.metrics != nullptr) {
+                opts_.metrics->attempt_failed(kind_name(result.error().kind));
+            }
             retry = result.error().retryable();
         }
         failure = scrub(std::move(failure));
@@ -434,6 +453,9 @@ asio::awaitable<Result<HttpResponse>> OpenAiClient::request(ApiRequest call) {
                     "request_id={} upstream_request_id={} status={}",
                     op, attempt + 1, failure.details, delay.count(), call.request_id, upstream_id,
                     status);
+                if (opts_.metrics != nullptr) {
+                    opts_.metrics->retry();
+                }
                 asio::steady_timer timer(ex);
                 timer.expires_after(delay);
                 co_await timer.async_wait(kUseTuple);
@@ -444,6 +466,7 @@ asio::awaitable<Result<HttpResponse>> OpenAiClient::request(ApiRequest call) {
         if (failure.code == Error::upstream_unavailable && failure.retry_after_s < 0) {
             failure.retry_after_s = opts_.unavailable_retry_after_s;
         }
+        observe_call(opts_.metrics, status, started);
         const auto elapsed =
             std::chrono::duration_cast<milliseconds>(Clock::now() - started).count();
         const bool config_problem = status == 401 || status == 403;
@@ -481,6 +504,9 @@ asio::awaitable<Result<ClientSecret>> OpenAiClient::create_client_secret(
     }
     auto secret = parse_client_secret(response->body, requested_model);
     if (!secret) {
+        if (opts_.metrics != nullptr) {
+            opts_.metrics->attempt_failed("bad_response");
+        }
         const auto id = response->header("x-request-id");
         spdlog::warn(
             "upstream client_secrets answered garbage: status={} request_id={} "

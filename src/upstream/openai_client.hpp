@@ -12,6 +12,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "core/error.hpp"
+#include "metrics/instruments.hpp"
 #include "upstream/http_client.hpp"
 #include "upstream/realtime_api.hpp"
 
@@ -31,6 +32,7 @@ struct OpenAiOptions {
     std::chrono::milliseconds retry_base_delay{500};   // backoff: full jitter in [0, base*2^n]
     std::chrono::milliseconds retry_max_delay{8'000};  // cap of one backoff step
     int unavailable_retry_after_s = 2;  // Retry-After for 503s without an upstream hint
+    metrics::UpstreamMetrics* metrics = nullptr;  // borrowed; must outlive the client
 };
 
 /// One call to the upstream API, relative to the base URL.
