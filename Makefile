@@ -5,7 +5,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 CMAKE_FLAGS ?=
 
-.PHONY: all deps web-deps build build-asan run test test-release test-asan test-e2e bench clean format
+.PHONY: all deps web-deps client-js build build-asan run test test-release test-asan test-e2e bench clean format
 
 all: build
 
@@ -16,13 +16,17 @@ deps:
 web-deps: deps
 	@scripts/web-deps.sh
 
-build: web-deps
+# The JavaScript client (clients/js), built before CMake embeds its ESM files for the console.
+client-js: deps
+	@scripts/client-build.sh
+
+build: web-deps client-js
 	@cmake --preset release $(CMAKE_FLAGS) >/dev/null
 	@cmake --build --preset release -j $(JOBS)
 	@ln -sf release/voicegate build/voicegate 2>/dev/null || true
 	@echo "built build/voicegate"
 
-build-asan: web-deps
+build-asan: web-deps client-js
 	@cmake --preset dev $(CMAKE_FLAGS) >/dev/null
 	@cmake --build --preset dev -j $(JOBS)
 

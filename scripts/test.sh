@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every suite, as CI runs it: unit + integration on the release build, the same under
-# ASan+UBSan, then the browser tests in headless Chromium. Fails on the first failing stage.
+# ASan+UBSan, the JavaScript client's unit tests, then the browser tests in headless Chromium.
+# Fails on the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 JOBS=${JOBS:-$(nproc)}
@@ -25,6 +26,9 @@ stage "unit + integration tests under ASan+UBSan"
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --preset dev -j "$JOBS" --timeout 900
+
+stage "JavaScript client unit tests (clients/js)"
+scripts/client-test.sh
 
 if [ -x scripts/e2e.sh ]; then
   stage "browser tests (headless Chromium)"

@@ -1,5 +1,8 @@
 #pragma once
 
+#include <string>
+#include <string_view>
+
 #include <boost/asio/awaitable.hpp>
 
 #include "api/gate.hpp"
@@ -54,8 +57,14 @@ private:
     Observer* observer_;
 };
 
-/// GET /api/realtime/options: the models, voices and limits the console offers. Pure.
+/// GET /api/realtime/options: the models, voices and limits the console offers, and
+/// `realtimeCallsUrl`, where a browser posts its SDP offer (see realtime_calls_url). Pure.
 http::Response options_response(const config::Config& config);
+
+/// The upstream calls endpoint for browsers: `{OPENAI_BASE_URL}/realtime/calls`, or with the
+/// in-process emulator `/v1/realtime/calls` on this service's own origin (App mounts the
+/// emulator's route there, so a browser elsewhere on the network reaches it too). Pure.
+std::string realtime_calls_url(const config::Config& config);
 
 /// GET /healthz: the process is alive. Pure.
 http::Response health_response();
@@ -64,7 +73,9 @@ http::Response health_response();
 http::Response ready_response(const store::SessionStore& sessions);
 
 /// GET of an embedded static asset (a directory such as `/` or `/dashboard` serves its
-/// `index.html`); 404 if unknown. Pure.
-http::Response static_response(const http::Request& req, bool dev);
+/// `index.html`); 404 if unknown. The page's CSP lets it connect to its own origin, OpenAI and the
+/// origin of `upstream_base` (OPENAI_BASE_URL, when it is another one). Pure.
+http::Response static_response(const http::Request& req, bool dev,
+                               std::string_view upstream_base = {});
 
 }  // namespace voicegate::api

@@ -364,8 +364,15 @@ void App::Impl::build_routes() {
     router.add("GET", "/api/admin/sessions",
                [this](http::Request& r) { return admin->sessions(r); });
     router.add("GET", "/api/admin/events", [this](http::Request& r) { return admin->events(r); });
+    if (emu) {
+        // The in-process emulator's calls endpoint on this origin: the console's live session
+        // (or an app in development) posts its SDP offer here exactly as it would to OpenAI.
+        router.add("POST", "/v1/realtime/calls",
+                   [this](http::Request& r) { return emu->handle(r); });
+    }
     auto serve_static = [this](http::Request& r) -> asio::awaitable<http::Response> {
-        co_return api::static_response(r, cfg.server.dev);
+        co_return api::static_response(r, cfg.server.dev,
+                                       cfg.uses_emulator() ? "" : cfg.upstream.base_url);
     };
     for (auto path : web::asset_paths()) {
         router.add("GET", std::string(path), serve_static, "static");

@@ -11,6 +11,7 @@
 
 #include "support/log_capture.hpp"
 #include "integration/app_harness.hpp"
+#include "unit/emulator/emulator_fixtures.hpp"
 
 namespace voicegate::test {
 namespace {
@@ -297,6 +298,55 @@ TEST(AppIntegration, LogsNeverHoldKeyOrWholeToken) {
     EXPECT_FALSE(logs.empty());
     EXPECT_EQ(logs.find(token), std::string::npos) << logs;
     EXPECT_EQ(logs.find("SECRET-SECRET-SECRET"), std::string::npos) << logs;
+}
+
+}  // namespace
+}  // namespace voicegate::test
+
+namespace voicegate::test {
+namespace {
+
+// The console's live session posts its SDP offer to `realtimeCallsUrl`: with the in-process
+// emulator that is the emulator's own route on the service's origin, answering as OpenAI does.
+TEST(AppIntegration, EmulatorCallsEndpointOnTheServiceOrigin) {
+    RunningApp app(test_config());
+    auto options = json::parse(app.get("/api/realtime/options").body).as_object();
+    EXPECT_EQ(options.at("realtimeCallsUrl"), "/v1/realtime/calls");
+
+    auto issued = parse(app.post("/api/realtime/token", "{}"));
+    const std::string token(issued.at("token").as_string());
+    auto call = http_request("127.0.0.1", app.port(), "POST", "/v1/realtime/calls",
+                             emulator::fixtures::chrome_offer(),
+                             {{"Authorization", "Bearer " + token},
+                              {"Content-Type", "application/sdp"}});
+    ASSERT_EQ(call.status, 201) << call.body;
+    EXPECT_EQ(call.header("location").rfind("/v1/realtime/calls/rtc_", 0), 0U);
+    EXPECT_EQ(call.body.rfind("v=0\r\n", 0), 0U);
+    EXPECT_EQ(call.header("content-type").rfind("application/sdp", 0), 0U);
+
+    auto refused = http_request("127.0.0.1", app.port(), "POST", "/v1/realtime/calls",
+                                emulator::fixtures::chrome_offer(),
+                                {{"Authorization", "Bearer ek_not-issued-0000"},
+                                 {"Content-Type", "application/sdp"}});
+    EXPECT_EQ(refused.status, 401) << refused.body;
+    EXPECT_EQ(refused.body.find("ek_not-issued-0000"), std::string::npos) << "secret echoed";
+}
+
+// With a real upstream the browser posts to {OPENAI_BASE_URL}/realtime/calls, which the page's
+// CSP allows; voicegate itself has no calls route then.
+TEST(AppIntegration, RealUpstreamCallsUrlAndCsp) {
+    ExternalEmulator upstream;
+    RunningApp app(test_config({{"OPENAI_API_KEY", upstream.key()},
+                                {"OPENAI_BASE_URL", upstream.base_url()}}));
+    auto options = json::parse(app.get("/api/realtime/options").body).as_object();
+    EXPECT_EQ(options.at("realtimeCallsUrl").as_string(), upstream.base_url() + "/realtime/calls");
+    EXPECT_EQ(app.post("/v1/realtime/calls", "v=0").status, 404);
+    const auto page = app.get("/");
+    const auto origin = upstream.base_url().substr(0, upstream.base_url().size() - 3);
+    const auto csp = page.header("content-security-policy");
+    EXPECT_NE(csp.find("connect-src 'self' https://api.openai.com " + origin + ";"),
+              std::string::npos)
+        << csp;
 }
 
 }  // namespace

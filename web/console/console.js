@@ -3,12 +3,16 @@
 //   GET  /api/realtime/options   fills the form
 //   POST /api/realtime/token     issues an ephemeral token
 //   POST /api/realtime/end       ends a session and shows the stored record
+// The live voice session loads the client library (clients/js, embedded at /lib/index.js) and
+// posts its SDP offer to the upstream named by the options' realtimeCallsUrl.
 
 const API = {
   options: '/api/realtime/options',
   token: '/api/realtime/token',
   end: '/api/realtime/end',
 };
+const CLIENT_LIBRARY = '/lib/index.js';
+const DEFAULT_CALLS_URL = 'https://api.openai.com/v1/realtime/calls';
 const BEARER_KEY = 'voicegate.console.bearer';
 const MASK = '••••••••';
 const REQUEST_TIMEOUT_MS = 45_000; // above the server's own 30 s upstream deadline
@@ -26,6 +30,7 @@ const state = {
   durationEdited: false,
   sessionEnded: false,
   timer: 0,
+  live: null, // { session, limitMs } while a voice session runs
 };
 
 // ---------------------------------------------------------------- helpers
@@ -325,6 +330,10 @@ function renderOptions(opts) {
   $('server-facts').textContent = facts.join(' · ');
   // Tokens from the built-in emulator look real but cannot reach OpenAI: say so.
   setHidden($('emulator-badge'), opts.emulator !== true);
+  setHidden($('live-emulator-note'), opts.emulator !== true);
+  if (typeof opts.realtimeCallsUrl === 'string' && opts.realtimeCallsUrl && !$('live-upstream').dataset.edited) {
+    $('live-upstream').value = opts.realtimeCallsUrl;
+  }
 
   updateInstructionsCount();
   $('issue-token').disabled = false;
@@ -491,10 +500,9 @@ function renderTokenValue() {
   btn.setAttribute('aria-label', state.revealed ? 'Hide the token' : 'Reveal the token');
 }
 
-async function onIssue(event) {
-  event.preventDefault();
+/** Issues a token with the form's request; true when one was issued (and rendered). */
+async function issueToken() {
   const button = $('issue-token');
-  if (button.disabled) return;
   const body = buildTokenRequest();
   const box = $('token-error');
   clearError(box);
@@ -509,15 +517,22 @@ async function onIssue(event) {
     if (!result.ok) {
       showError(box, 'The token request failed.', result);
       announce(`Token request failed: ${result.error.code}.`);
-      return;
+      return false;
     }
     renderToken(result.body, result.requestId, body.sessionConfig || {});
     announce(`Token issued for session ${result.body.sessionId}.`);
+    return true;
   } finally {
     button.disabled = false;
     button.removeAttribute('aria-busy');
     button.textContent = 'Issue token';
   }
+}
+
+async function onIssue(event) {
+  event.preventDefault();
+  if ($('issue-token').disabled) return;
+  await issueToken();
 }
 
 // ---------------------------------------------------------------- countdown and live duration
@@ -527,6 +542,7 @@ function setText(el, text) {
 }
 
 function tick() {
+  liveTick();
   const issued = state.issued;
   if (!issued) return;
   const now = Date.now() / 1000;
@@ -574,6 +590,26 @@ function buildEndRequest() {
   };
 }
 
+/** Shows a stored `/end` record (from the form or from the live session's end report). */
+function renderEndRecord(sessionId, res, requestId) {
+  const already = res.alreadyEnded === true;
+  if (state.issued && sessionId === state.issued.sessionId) {
+    state.sessionEnded = true;
+    $('end-duration-hint').textContent = 'The session has ended.';
+  }
+  const outcome = $('end-outcome');
+  outcome.textContent = already ? 'Already ended' : 'Ended';
+  outcome.classList.toggle('badge-ok', !already);
+  outcome.classList.toggle('badge-info', already);
+  outcome.dataset.alreadyEnded = String(already);
+  $('end-message').textContent = typeof res.message === 'string' ? res.message : '';
+  setHidden($('end-already'), !already);
+  $('end-record').textContent = JSON.stringify(res, null, 2);
+  $('end-request-id').textContent = requestId ? `request id ${requestId}` : '';
+  setHidden($('end-result'), false);
+  announce(already ? 'The session had already ended; the stored record is shown.' : 'Session ended and logged.');
+}
+
 async function onEnd(event) {
   event.preventDefault();
   const form = $('end-form');
@@ -599,28 +635,188 @@ async function onEnd(event) {
       announce(`End request failed: ${result.error.code}.`);
       return;
     }
-    const res = result.body;
-    const already = res.alreadyEnded === true;
-    if (state.issued && body.sessionId === state.issued.sessionId) {
-      state.sessionEnded = true;
-      $('end-duration-hint').textContent = 'The session has ended.';
-    }
-    const outcome = $('end-outcome');
-    outcome.textContent = already ? 'Already ended' : 'Ended';
-    outcome.classList.toggle('badge-ok', !already);
-    outcome.classList.toggle('badge-info', already);
-    outcome.dataset.alreadyEnded = String(already);
-    $('end-message').textContent = typeof res.message === 'string' ? res.message : '';
-    setHidden($('end-already'), !already);
-    $('end-record').textContent = JSON.stringify(res, null, 2);
-    $('end-request-id').textContent = result.requestId ? `request id ${result.requestId}` : '';
-    setHidden($('end-result'), false);
-    announce(already ? 'The session had already ended; the stored record is shown.' : 'Session ended and logged.');
+    renderEndRecord(body.sessionId, result.body, result.requestId);
   } finally {
     button.disabled = false;
     button.removeAttribute('aria-busy');
     button.textContent = 'End session';
   }
+}
+
+// ---------------------------------------------------------------- live voice session
+
+/** A library error in the shape showError() renders. */
+function libraryErrorResult(err) {
+  const e = err && typeof err === 'object' ? err : {};
+  const retryMs = Number(e.retryAfterMs);
+  return {
+    status: Number(e.status) || 0,
+    error: {
+      code: typeof e.code === 'string' ? e.code : 'client_error',
+      message: typeof e.message === 'string' && e.message ? e.message : String(err),
+    },
+    retryAfter: Number.isFinite(retryMs) && retryMs > 0 ? String(Math.ceil(retryMs / 1000)) : '',
+    requestId: typeof e.requestId === 'string' ? e.requestId : '',
+  };
+}
+
+/** The issued token, if it can still start a call: not ended, not used by a call, not about to expire. */
+function usableIssuedToken() {
+  const issued = state.issued;
+  if (!issued || state.sessionEnded || issued.usedForCall) return null;
+  if (!Number.isFinite(issued.expiresAt) || issued.expiresAt * 1000 - Date.now() < 10_000) return null;
+  return issued;
+}
+
+function setLiveState(text) {
+  setText($('live-state'), text);
+  $('live-state').dataset.state = text;
+}
+
+function showLiveWarning(text) {
+  const box = $('live-warning');
+  box.textContent = text;
+  setHidden(box, !text);
+}
+
+function renderTranscript(t) {
+  const list = $('live-transcript');
+  const key = `${t.role}:${t.itemId}`;
+  let li = [...list.children].find((el) => el.dataset.key === key);
+  if (!li) {
+    li = document.createElement('li');
+    li.dataset.key = key;
+    li.dataset.role = t.role;
+    const who = document.createElement('span');
+    who.className = 'who';
+    who.textContent = t.role === 'user' ? 'You' : 'Assistant';
+    const text = document.createElement('span');
+    text.className = 'text';
+    li.append(who, text);
+    list.append(li);
+  }
+  li.dataset.final = String(t.final);
+  li.querySelector('.text').textContent = t.text;
+  setHidden($('live-transcript-empty'), true);
+  list.scrollTop = list.scrollHeight;
+}
+
+function liveTick() {
+  const live = state.live;
+  if (!live || !live.session) return;
+  setText($('live-elapsed'), formatCountdown(live.session.elapsedMs() / 1000));
+  setText($('live-message-count'), String(live.session.messageCount));
+}
+
+/** Start while idle; End only while a session is up (not while it is starting or ending). */
+function liveButtons(phase) {
+  $('live-start').disabled = phase !== 'idle';
+  $('live-end').disabled = phase !== 'running';
+}
+
+async function onLiveStart() {
+  if (state.live) return;
+  const box = $('live-error');
+  clearError(box);
+  showLiveWarning('');
+  const limitS = Number($('live-limit').value);
+  if (!Number.isFinite(limitS) || limitS < 4) {
+    showError(box, 'The time limit must be at least 4 seconds.', { status: 0, error: { code: 'bad_time_limit', message: `Got "${$('live-limit').value}".` } });
+    return;
+  }
+  state.live = { session: null, limitMs: limitS * 1000 };
+  liveButtons('starting');
+  setHidden($('live-panel'), false);
+  $('live-transcript').replaceChildren();
+  setHidden($('live-transcript-empty'), false);
+  setText($('live-call-id'), '');
+  setText($('live-elapsed'), '00:00');
+  setText($('live-message-count'), '0');
+  $('live-limit-shown').textContent = `of ${formatCountdown(limitS)}`;
+  try {
+    setLiveState('issuing token');
+    if (!usableIssuedToken() && !(await issueToken())) {
+      throw Object.assign(new Error('No token: see the token request error above.'), { code: 'token_failed' });
+    }
+    const issued = usableIssuedToken();
+    if (!issued) throw Object.assign(new Error('The issued token cannot start a call.'), { code: 'token_failed' });
+    setText($('live-session-id'), issued.sessionId);
+
+    setLiveState('loading library');
+    const lib = await import(CLIENT_LIBRARY);
+    const client = lib.createVoicegateClient({
+      baseUrl: window.location.origin,
+      getAuthToken: () => bearerValue() || null,
+    });
+    const upstream = $('live-upstream').value.trim() || DEFAULT_CALLS_URL;
+    const limitMs = state.live.limitMs;
+    setLiveState('connecting');
+    announce('Starting the voice session…');
+    const session = await client.connect({
+      token: { token: issued.token, sessionId: issued.sessionId, expiresAt: issued.expiresAt, config: {} },
+      RTCPeerConnection: window.RTCPeerConnection,
+      mediaDevices: navigator.mediaDevices,
+      upstreamUrl: new URL(upstream, window.location.origin).href,
+      sessionTimeLimitMs: limitMs,
+      warnBeforeMs: Math.min(60_000, Math.floor(limitMs / 2)),
+      on: {
+        connectionStateChange: ({ state: s }) => setLiveState(s),
+        remoteTrack: ({ streams }) => { if (streams[0]) $('live-audio').srcObject = streams[0]; },
+        transcript: (t) => { renderTranscript(t); liveTick(); },
+        timeAlmostUp: ({ remainingMs }) => {
+          showLiveWarning(`Time is almost up: ${Math.ceil(remainingMs / 1000)} s left in this session.`);
+          announce('The voice session is almost over.');
+        },
+        timeUp: () => showLiveWarning('Time is up: the session ends (endedBy timeout).'),
+        error: (err) => showError(box, 'The voice session reported a problem.', libraryErrorResult(err)),
+        endReportFailed: ({ error }) => showError(box, 'The end report could not be recorded (the session is closed).', libraryErrorResult(error)),
+        ended: (result) => onLiveEnded(result),
+      },
+    });
+    state.live.session = session;
+    issued.usedForCall = true; // one call per token: voicegate records one end per session id
+    // 'stable' once the upstream's SDP answer is applied (what an app's setRemoteDescription does).
+    $('live-panel').dataset.signaling = session.peerConnection.signalingState || '';
+    setText($('live-call-id'), session.callId || '(no Location header)');
+    $('live-call-id').dataset.callId = session.callId || '';
+    setLiveState('started');
+    liveButtons('running');
+    announce(`Voice session started (call ${session.callId || 'unknown'}).`);
+  } catch (err) {
+    // A token the upstream refused cannot start another call; one that never reached it can.
+    if (err && err.source === 'upstream' && state.issued) state.issued.usedForCall = true;
+    showError(box, 'The voice session could not start.', libraryErrorResult(err));
+    setLiveState('failed');
+    announce('The voice session could not start.');
+    state.live = null;
+    liveButtons('idle');
+  }
+}
+
+function onLiveEnded(result) {
+  const live = state.live;
+  state.live = null;
+  liveButtons('idle');
+  setLiveState('ended');
+  const report = result.report;
+  $('end-session-id').value = report.sessionId;
+  $('end-duration').value = String(report.duration);
+  $('end-message-count').value = String(report.messageCount);
+  $('end-ended-by').value = report.endedBy;
+  setText($('live-message-count'), String(report.messageCount));
+  if (result.ok && result.record) {
+    clearError($('end-error'));
+    renderEndRecord(report.sessionId, result.record, '');
+  }
+  if (live && live.session) setText($('live-elapsed'), formatCountdown(report.duration));
+}
+
+async function onLiveEnd() {
+  const live = state.live;
+  if (!live || !live.session) return;
+  liveButtons('ending');
+  setLiveState('ending');
+  await live.session.end({ endedBy: 'user' });
 }
 
 // ---------------------------------------------------------------- wiring
@@ -680,6 +876,11 @@ function init() {
       copyWithFeedback(btn, $(btn.dataset.copyTarget).textContent, 'Command');
     });
   }
+
+  $('live-start').addEventListener('click', onLiveStart);
+  $('live-end').addEventListener('click', onLiveEnd);
+  $('live-upstream').addEventListener('input', () => { $('live-upstream').dataset.edited = 'true'; });
+  window.addEventListener('pagehide', () => { if (state.live && state.live.session) state.live.session.end({ endedBy: 'user' }); });
 
   updateInstructionsCount();
   // Four ticks a second keep the display within 250 ms of the real second boundary.

@@ -527,5 +527,31 @@ TEST(StaticFiles, DashboardIsServedAtItsDirectoryWithTheChartingLibrary) {
     EXPECT_EQ(static_response(req, false).status, 404);
 }
 
+TEST(StaticFiles, CspAllowsTheUpstreamOriginOnlyWhenItIsAnotherOne) {
+    http::Request req;
+    req.method = "GET";
+    req.path = "/";
+    const auto csp = [&](std::string_view base) {
+        return header_of(static_response(req, false, base), "Content-Security-Policy");
+    };
+    const std::string plain = "connect-src 'self' https://api.openai.com;";
+    EXPECT_NE(csp("").find(plain), std::string::npos) << csp("");
+    EXPECT_NE(csp("https://api.openai.com/v1").find(plain), std::string::npos);
+    EXPECT_NE(csp("http://127.0.0.1:9000/v1")
+                  .find("connect-src 'self' https://api.openai.com http://127.0.0.1:9000;"),
+              std::string::npos);
+    EXPECT_NE(csp("https://x.example;script-src *").find(plain), std::string::npos)
+        << "nothing that could inject a directive";
+    EXPECT_NE(csp("ftp://x.example/v1").find(plain), std::string::npos);
+}
+
+TEST(Options, RealtimeCallsUrlFollowsTheUpstream) {
+    auto emu = json::parse(options_response(default_config()).body).as_object();
+    EXPECT_EQ(emu.at("realtimeCallsUrl"), "/v1/realtime/calls");
+    EXPECT_EQ(realtime_calls_url(config_with({{"OPENAI_API_KEY", "sk-test-fake-key-0123"},
+                                              {"OPENAI_BASE_URL", "https://up.example/v1/"}})),
+              "https://up.example/v1/realtime/calls");
+}
+
 }  // namespace
 }  // namespace voicegate::api
