@@ -14,6 +14,7 @@
 #include "app/app.hpp"
 #include "app/cli_client.hpp"
 #include "app/seed.hpp"
+#include "app/usage_cli.hpp"
 #include "core/config.hpp"
 #include "core/log.hpp"
 #include "emulator/options.hpp"
@@ -208,6 +209,39 @@ int cmd_seed(const CommonOptions& common, app::SeedPlan plan) {
     return 0;
 }
 
+int cmd_usage(const CommonOptions& common, const app::UsageCliOptions& options) {
+    auto cfg = load(common);
+    if (!cfg) {
+        return 2;
+    }
+    log::init({cfg->log.level, cfg->log.json, false});
+    SystemClock clock;
+    auto query = app::usage_query_from(options, clock.now_ms() / 86'400'000);
+    if (!query) {
+        std::fprintf(stderr, "voicegate usage: %s\n", std::string(query.error().public_message()).c_str());
+        return 2;
+    }
+    const std::string where = store::redact_database_url(cfg->store.url);
+    auto opened = store::open_store(cfg->store.url, app::store_options_for(*cfg, &clock));
+    if (!opened) {
+        std::fprintf(stderr, "voicegate usage: cannot open %s: %s %s\n", where.c_str(),
+                     std::string(opened.error().public_message()).c_str(),
+                     opened.error().details.c_str());
+        return 1;
+    }
+    auto report = app::run_usage_query(**opened, *query);
+    (*opened)->close();
+    log::shutdown();
+    if (!report) {
+        std::fprintf(stderr, "voicegate usage: %s %s\n",
+                     std::string(report.error().public_message()).c_str(),
+                     report.error().details.c_str());
+        return 1;
+    }
+    std::fputs(app::render_usage(*report, *query, options.format).c_str(), stdout);
+    return 0;
+}
+
 struct TokenOptions {
     std::string server;
     std::string model;
@@ -339,6 +373,23 @@ int main(int argc, char** argv) {
         "group commits.\nSeeded users are named seed-user-NNNNN. Example:\n"
         "  voicegate seed --sessions 1000000 --database-url sqlite:demo.db\n");
 
+    CommonOptions usage_opts;
+    app::UsageCliOptions usage_cli;
+    auto* usage = cli.add_subcommand(
+        "usage", "Print usage (sessions, minutes, estimated cost, endedBy, denials) from the database");
+    add_config_options(usage, usage_opts);
+    usage->add_option("--since", usage_cli.since, "Nd, Nw or YYYY-MM-DD (default 30d: the last 30 UTC days)");
+    usage->add_option("--until", usage_cli.until, "YYYY-MM-DD, inclusive (default today, UTC)");
+    usage->add_option("--user", usage_cli.user, "only this user id");
+    usage->add_option("--model", usage_cli.model, "only this model");
+    usage->add_option("--group-by", usage_cli.group_by, "day, user or model (default day)");
+    usage->add_option("--format", usage_cli.format, "table, json (the admin API's body) or csv (default table)");
+    usage->add_option("--limit", usage_cli.limit, "--group-by user: most rows, by billable minutes (default 100)");
+    usage->footer(
+        "\nReads the daily rollups, as GET /api/admin/usage does (the same numbers). Examples:\n"
+        "  voicegate usage --since 7d\n"
+        "  voicegate usage --since 2026-11-01 --until 2026-11-30 --group-by user --format csv\n");
+
     CommonOptions token_common;
     TokenOptions token_opts;
     auto* token = cli.add_subcommand("token", "Mint a token from a running voicegate (like the README's curl)");
@@ -372,6 +423,9 @@ int main(int argc, char** argv) {
     }
     if (*migrate) {
         return cmd_migrate(migrate_opts, rebuild_rollups);
+    }
+    if (*usage) {
+        return cmd_usage(usage_opts, usage_cli);
     }
     if (*seed) {
         return cmd_seed(seed_opts, seed_plan);

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 
+#include "core/json_text.hpp"
 #include "http/response.hpp"
 #include "store/quota.hpp"
 #include "store/rollup.hpp"
@@ -171,6 +172,14 @@ http::Response sessions_csv(const std::vector<store::SessionRow>& sessions,
     return res;
 }
 
+// A 200 with an admin body. Its doubles (minutes, costs) are printed as people write them
+// (431.5, not Boost's 4.315E2).
+http::Response admin_json(const json::value& body) {
+    http::Response r = http::json_response(200, json::object{});
+    r.body = to_json_text(body);
+    return r;
+}
+
 http::Response bad_response(const Failure& f, bool dev) {
     return http::error_response(f, dev);
 }
@@ -291,6 +300,25 @@ std::string csv_cell(const std::string& text) {
     return out + "\"";
 }
 
+json::object usage_json(const store::UsageReport& report, const store::UsageQuery& q) {
+    json::array rows;
+    for (const auto& r : report.rows) {
+        json::object o{{"key", r.key}};  // first, as in the documented rows
+        for (auto& field : totals_json(r.usage)) {
+            o.emplace(field.key(), std::move(field.value()));
+        }
+        rows.push_back(std::move(o));
+    }
+    return json::object{{"success", true},
+                        {"from", store::format_day(q.from_day)},
+                        {"to", store::format_day(q.to_day)},
+                        {"groupBy", q.group_by},
+                        {"costIsEstimate", true},
+                        {"costBasis", cost_basis()},
+                        {"totals", totals_json(report.totals)},
+                        {"rows", std::move(rows)}};
+}
+
 AdminHandler::AdminHandler(const config::Config& config, const Gate& gate,
                            store::SessionStore& sessions, const Clock& clock)
     : config_(config), gate_(gate), sessions_(sessions), clock_(clock) {}
@@ -333,23 +361,7 @@ boost::asio::awaitable<http::Response> AdminHandler::usage(http::Request& req) c
     if (!report) {
         co_return http::error_response(report.error(), dev);
     }
-    json::array rows;
-    for (const auto& r : report->rows) {
-        json::object o{{"key", r.key}};  // first, as in the documented rows
-        for (auto& field : totals_json(r.usage)) {
-            o.emplace(field.key(), std::move(field.value()));
-        }
-        rows.push_back(std::move(o));
-    }
-    co_return http::json_response(
-        200, json::object{{"success", true},
-                          {"from", store::format_day(q.from_day)},
-                          {"to", store::format_day(q.to_day)},
-                          {"groupBy", q.group_by},
-                          {"costIsEstimate", true},
-                          {"costBasis", cost_basis()},
-                          {"totals", totals_json(report->totals)},
-                          {"rows", std::move(rows)}});
+    co_return admin_json(usage_json(*report, q));
 }
 
 boost::asio::awaitable<http::Response> AdminHandler::live(http::Request& req) const {
@@ -378,8 +390,7 @@ boost::asio::awaitable<http::Response> AdminHandler::live(http::Request& req) co
                                     {"reservationEndsAt", iso_time(s.reservation_ends_at_ms)}});
     }
     const auto& t = report->today;
-    co_return http::json_response(
-        200, json::object{{"success", true},
+    co_return admin_json(json::object{{"success", true},
                           {"now", iso_time(q.now_ms)},
                           {"openSessions", report->open_sessions},
                           {"sessions", std::move(list)},
@@ -442,8 +453,7 @@ boost::asio::awaitable<http::Response> AdminHandler::sessions(http::Request& req
         }
         list.push_back(std::move(o));
     }
-    co_return http::json_response(
-        200, json::object{{"success", true},
+    co_return admin_json(json::object{{"success", true},
                           {"costIsEstimate", true},
                           {"costBasis", cost_basis()},
                           {"sessions", std::move(list)},
@@ -512,8 +522,7 @@ boost::asio::awaitable<http::Response> AdminHandler::events(http::Request& req) 
                                     {"reason", opt(e.reason)},
                                     {"detail", std::move(detail)}});
     }
-    co_return http::json_response(
-        200, json::object{{"success", true},
+    co_return admin_json(json::object{{"success", true},
                           {"events", std::move(list)},
                           {"nextCursor", page->next ? json::value("e" + std::to_string(*page->next))
                                                     : json::value(nullptr)}});

@@ -35,6 +35,10 @@ std::optional<store::SessionCursor> decode_session_cursor(const std::string& tex
 /// One CSV cell (RFC 4180 quoting; a cell starting with = + - @ is prefixed with '). Pure.
 std::string csv_cell(const std::string& text);
 
+/// The body of GET /api/admin/usage for `report` (docs/admin-api.md); also `voicegate usage
+/// --format json`. Pure.
+boost::json::object usage_json(const store::UsageReport& report, const store::UsageQuery& query);
+
 /// GET /api/admin/{usage,live,sessions,events} (docs/admin-api.md). Every route needs the admin
 /// identity (401 with WWW-Authenticate: Bearer; 404 when admin is off).
 /// Thread safety: immutable after construction; safe to call from every event loop.

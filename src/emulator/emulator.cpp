@@ -13,7 +13,7 @@
 #include <boost/json.hpp>
 
 #include "core/ids.hpp"
-#include "emulator/json_text.hpp"
+#include "core/json_text.hpp"
 #include "emulator/registry.hpp"
 #include "emulator/sdp.hpp"
 #include "emulator/validate.hpp"

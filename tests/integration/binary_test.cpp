@@ -112,7 +112,7 @@ TEST(Binary, BadConfigGivesOneLinePerProblemAndNoSecrets) {
 }
 
 TEST(Binary, HelpExplainsSubcommands) {
-    for (const char* sub : {"serve", "emulate", "migrate", "token", "version"}) {
+    for (const char* sub : {"serve", "emulate", "migrate", "token", "version", "seed", "usage"}) {
         ChildProcess p({VOICEGATE_BINARY, sub, "--help"}, clean_env());
         EXPECT_EQ(p.wait_exit(10s), 0) << sub;
         EXPECT_NE(p.output().find("Usage"), std::string::npos) << sub << p.output();
@@ -151,6 +151,58 @@ TEST(Binary, MigrateRebuildsRollupsAndSaysWhatItDid) {
     EXPECT_NE(m.output().find("rebuilt the daily rollups in one transaction: 0 sessions"),
               std::string::npos)
         << m.output();
+}
+
+TEST(Binary, SeedThenUsageReportsTheSeededSessionsAndRebuildAgrees) {
+    const auto dir = make_temp_dir();
+    const std::string url = "sqlite:" + dir + "/seed.db";
+    ChildProcess seed({VOICEGATE_BINARY, "seed", "--sessions", "3000", "--users", "200", "--days",
+                       "30", "--database-url", url},
+                      clean_env(), dir);
+    ASSERT_EQ(seed.wait_exit(60s), 0) << seed.output();
+    EXPECT_NE(seed.output().find("3,000/3,000 sessions"), std::string::npos) << seed.output();
+
+    const auto usage_json = [&](const std::vector<std::string>& extra) {
+        std::vector<std::string> args{VOICEGATE_BINARY, "usage", "--since", "30d", "--format",
+                                      "json", "--database-url", url};
+        args.insert(args.end(), extra.begin(), extra.end());
+        ChildProcess u(args, clean_env(), dir);
+        EXPECT_EQ(u.wait_exit(30s), 0) << u.output();
+        return boost::json::parse(u.output()).as_object();
+    };
+    auto by_day = usage_json({});
+    const auto& totals = by_day.at("totals").as_object();
+    EXPECT_EQ(totals.at("sessions").as_int64(), 3000);
+    EXPECT_GT(totals.at("endedSessions").as_int64(), 2400);
+    EXPECT_LT(totals.at("endedSessions").as_int64(), 3000);
+    EXPECT_EQ(by_day.at("rows").as_array().size(), 30U);
+    std::int64_t summed = 0;
+    for (const auto& row : by_day.at("rows").as_array()) {
+        summed += row.as_object().at("sessions").as_int64();
+    }
+    EXPECT_EQ(summed, 3000);
+    auto top = usage_json({"--group-by", "user", "--limit", "3"});
+    ASSERT_EQ(top.at("rows").as_array().size(), 3U);
+    EXPECT_EQ(top.at("rows").as_array()[0].as_object().at("key"), "seed-user-00001")
+        << "the Zipf head is the heaviest user";
+
+    ChildProcess rebuild({VOICEGATE_BINARY, "migrate", "--database-url", url, "--rebuild-rollups"},
+                         clean_env(), dir);
+    ASSERT_EQ(rebuild.wait_exit(30s), 0) << rebuild.output();
+    EXPECT_EQ(usage_json({}).at("totals"), by_day.at("totals")) << "rollups kept by the writes "
+                                                                   "equal a rebuild from sessions";
+
+    ChildProcess table({VOICEGATE_BINARY, "usage", "--since", "7d", "--database-url", url},
+                       clean_env(), dir);
+    ASSERT_EQ(table.wait_exit(30s), 0) << table.output();
+    EXPECT_NE(table.output().find("TOTAL"), std::string::npos) << table.output();
+    EXPECT_NE(table.output().find("est_cost_usd: Estimate"), std::string::npos) << table.output();
+
+    ChildProcess bad({VOICEGATE_BINARY, "usage", "--since", "yesterday", "--database-url", url},
+                     clean_env(), dir);
+    EXPECT_EQ(bad.wait_exit(30s), 2);
+    EXPECT_NE(bad.output().find("--since: expected Nd, Nw or a date YYYY-MM-DD"), std::string::npos)
+        << bad.output();
 }
 
 }  // namespace

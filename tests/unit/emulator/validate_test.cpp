@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "emulator/json_text.hpp"
+#include "core/json_text.hpp"
 
 namespace voicegate::emulator {
 namespace {

@@ -1,11 +1,11 @@
-#include "emulator/json_text.hpp"
+#include "core/json_text.hpp"
 
 #include <charconv>
 #include <cmath>
 
 #include <boost/json.hpp>
 
-namespace voicegate::emulator {
+namespace voicegate {
 namespace {
 
 void append_double(std::string& out, double d) {
@@ -82,4 +82,4 @@ std::string to_json_text(const boost::json::value& v) {
     return out;
 }
 
-}  // namespace voicegate::emulator
+}  // namespace voicegate
