@@ -657,7 +657,7 @@ usage_run() {
   log "$label: seeding $USAGE_SESSIONS sessions (voicegate seed)"
   t0=$(date +%s)
   env -i PATH="$PATH" VOICEGATE_SQLITE_SYNCHRONOUS="$SQLITE_SYNC" VOICEGATE_STORE_BATCH_MAX=8192 \
-    VOICEGATE_LOG_LEVEL=warn "$VG" seed --sessions "$USAGE_SESSIONS" --database-url "$url" \
+    VOICEGATE_LOG_LEVEL=warn "$VG" seed --sessions "$USAGE_SESSIONS" --days 30 --database-url "$url" \
     2> >(sed "s/^/[bench $label] /" >&2) || die "$label: voicegate seed failed"
   seeded_s=$(($(date +%s) - t0))
   # shellcheck disable=SC2046
@@ -669,7 +669,7 @@ usage_run() {
   local paint=null
   if [ "${4:-}" = paint ]; then
     if VOICEGATE_ADMIN_TOKEN="$ADMIN_TOKEN" CHROMIUM_PATH=/usr/bin/chromium \
-      node "$BENCH/dashboard-paint.mjs" "http://127.0.0.1:$port" >"$WORK/$label.paint.json"; then
+      node "$BENCH/dashboard-paint.mjs" "http://127.0.0.1:$port" --json >"$WORK/$label.paint.json"; then
       paint=$(cat "$WORK/$label.paint.json")
     else
       log "$label: dashboard paint NOT MEASURED (bench/dashboard-paint.mjs failed)"
@@ -684,6 +684,9 @@ usage_run() {
 USAGE_SESSIONS=${BENCH_USAGE_SESSIONS:-1000000}
 ADMIN_TOKEN="bench-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 if [ "${BENCH_USAGE:-1}" = 1 ]; then
+  # shellcheck source=../scripts/lib/node.sh
+  source "$ROOT/scripts/lib/node.sh"
+  npm_ci_if_changed "$ROOT/tests/e2e" "bench: playwright-core for the dashboard paint" >&2
   usage_run usage-sqlite "$(free_port)" "sqlite:$WORK/usage.db" paint
   if [ "$SERVICES_OK" = 1 ]; then
     usage_run usage-pg "$(free_port)" "$PG_URL?schema=bench_usage"

@@ -202,10 +202,4 @@ Result<RebuildReport> rebuild_database_rollups(const std::string& database_url) 
                                     [](SqlExec& db) { return rebuild_rollups(db, true); });
 }
 
-Result<RebuildReport> bulk_fill_database(const std::string& database_url,
-                                         const BulkFillOptions& options) {
-    return with_exec<RebuildReport>(database_url,
-                                    [&](SqlExec& db) { return bulk_fill(db, options); });
-}
-
 }  // namespace voicegate::store

@@ -57,9 +57,4 @@ std::string redact_database_url(std::string_view url);
 /// one transaction (`voicegate migrate --rebuild-rollups`). Blocking.
 [[nodiscard]] Result<RebuildReport> rebuild_database_rollups(const std::string& database_url);
 
-/// Bulk-fills the (migrated, idle) database with synthetic sessions and denials, then rebuilds
-/// the rollups (store/rollup.hpp bulk_fill; for benchmarks and `voicegate seed`). Blocking.
-[[nodiscard]] Result<RebuildReport> bulk_fill_database(const std::string& database_url,
-                                                       const BulkFillOptions& options);
-
 }  // namespace voicegate::store

@@ -4,7 +4,6 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
-#include <random>
 #include <unordered_map>
 
 #include "store/quota.hpp"
@@ -341,105 +340,6 @@ Result<RebuildReport> rebuild_rollups(SqlExec& db, bool own_transaction) {
         if (auto r = db.query(SqlQuery{"COMMIT", {}}); !r) {
             return abort(r.error());
         }
-    }
-    return report;
-}
-
-Result<RebuildReport> bulk_fill(SqlExec& db, const BulkFillOptions& o) {
-    const PriceTable& prices = o.prices != nullptr ? *o.prices : default_prices();
-    const std::int64_t end_ms = o.end_ms != 0 ? o.end_ms : 1'800'000'000'000;
-    const std::int64_t span_ms = o.days * kMsPerDay;
-    std::mt19937_64 rng(o.seed);
-    // Zipf(1.1) over users: a CDF and a binary search per draw.
-    std::vector<double> cdf(static_cast<std::size_t>(std::max<std::int64_t>(1, o.users)));
-    double total = 0;
-    for (std::size_t i = 0; i < cdf.size(); ++i) {
-        total += 1.0 / std::pow(static_cast<double>(i + 1), 1.1);
-        cdf[i] = total;
-    }
-    std::uniform_real_distribution<double> unit(0.0, 1.0);
-    std::lognormal_distribution<double> duration(std::log(180.0), 0.9);
-    const std::array<double, 4> model_share{0.55, 0.25, 0.12, 0.08};
-    const bool pg = db.dialect() == Dialect::postgres;
-    if (auto r = db.query(SqlQuery{pg ? "BEGIN" : "BEGIN IMMEDIATE", {}}); !r) {
-        return r.error();
-    }
-    const auto abort = [&](Failure f) -> Result<RebuildReport> {
-        (void)db.query(SqlQuery{"ROLLBACK", {}});
-        return f;
-    };
-    constexpr std::int64_t kChunk = 1000;
-    std::string sql;
-    for (std::int64_t start = 0; start < o.sessions; start += kChunk) {
-        sql = "INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms, "
-              "token_expires_at, client_ip, user_agent, status, ended_at_ms, "
-              "reported_duration_s, observed_duration_s, message_count, ended_by, "
-              "estimated_cost_usd) VALUES ";
-        for (std::int64_t i = start; i < std::min(o.sessions, start + kChunk); ++i) {
-            const auto user = static_cast<std::size_t>(
-                std::lower_bound(cdf.begin(), cdf.end(), unit(rng) * total) - cdf.begin());
-            double pick = unit(rng);
-            std::size_t m = 0;
-            while (m + 1 < o.models.size() && m < model_share.size() && pick > model_share[m]) {
-                pick -= model_share[m];
-                ++m;
-            }
-            const std::string& model = o.models[m];
-            // More activity in recent days (a growing app).
-            const double age = 1.0 - std::sqrt(unit(rng));
-            const std::int64_t issued =
-                end_ms - static_cast<std::int64_t>(age * static_cast<double>(span_ms)) - 1;
-            const bool ended = unit(rng) >= o.never_ended;
-            sql.append(i == start ? "(" : ",(");
-            sql.append("'sess_bulk_" + std::to_string(o.seed) + "_" + std::to_string(i) +
-                       "','user_" + std::to_string(user) + "','" + model + "','marin','',");
-            sql.append(std::to_string(issued) + "," + std::to_string(issued / 1000 + 1800) +
-                       ",'198.51.100.7','bulk/1.0',");
-            if (!ended) {
-                sql.append("'issued',NULL,NULL,NULL,NULL,NULL,0)");
-                continue;
-            }
-            const double observed = std::min(1800.0, duration(rng));
-            const double reported = std::max(0.0, observed - unit(rng) * 3.0);
-            const double r = unit(rng);
-            const char* by = r < 0.8 ? "user" : (r < 0.95 ? "timeout" : "error");
-            const auto found = prices.find(model);
-            const double cost =
-                estimate_cost_usd(found != prices.end() ? &found->second : nullptr, TokenUsage{},
-                                  billable_ms(reported, observed));
-            char buf[160];
-            std::snprintf(buf, sizeof buf, "'ended',%lld,%.3f,%.3f,%lld,'%s',%.9f)",
-                          static_cast<long long>(issued + std::llround(observed * 1000)),
-                          reported, observed,
-                          static_cast<long long>(1 + static_cast<int>(observed / 20)), by, cost);
-            sql.append(buf);
-        }
-        if (auto r = db.query(SqlQuery{sql, {}}); !r) {
-            return abort(r.error());
-        }
-    }
-    const char* kReasons[] = {"rate_limited", "quota_exhausted", "ip_denied"};
-    for (std::int64_t start = 0; start < o.denials; start += kChunk) {
-        sql = "INSERT INTO events (at_ms, type, user_id, client_ip, reason) VALUES ";
-        for (std::int64_t i = start; i < std::min(o.denials, start + kChunk); ++i) {
-            const auto user = static_cast<std::size_t>(
-                std::lower_bound(cdf.begin(), cdf.end(), unit(rng) * total) - cdf.begin());
-            const std::int64_t at =
-                end_ms - static_cast<std::int64_t>(unit(rng) * static_cast<double>(span_ms)) - 1;
-            sql.append(i == start ? "(" : ",(");
-            sql.append(std::to_string(at) + ",'token_denied','user_" + std::to_string(user) +
-                       "','198.51.100.7','" + kReasons[static_cast<std::size_t>(i % 3)] + "')");
-        }
-        if (auto r = db.query(SqlQuery{sql, {}}); !r) {
-            return abort(r.error());
-        }
-    }
-    auto report = rebuild_rollups(db, false);
-    if (!report) {
-        return abort(report.error());
-    }
-    if (auto r = db.query(SqlQuery{"COMMIT", {}}); !r) {
-        return abort(r.error());
     }
     return report;
 }

@@ -124,22 +124,4 @@ std::vector<std::string> rollup_rebuild_statements();
 /// lock (SQLite); otherwise the caller is inside a write transaction already.
 [[nodiscard]] Result<RebuildReport> rebuild_rollups(SqlExec& db, bool own_transaction);
 
-/// Options of bulk_fill(): a realistic synthetic history for benchmarks and `voicegate seed`.
-struct BulkFillOptions {
-    std::int64_t sessions = 1'000'000;
-    std::int64_t users = 5'000;          // Zipf-skewed activity (s = 1.1)
-    std::int64_t days = 90;              // issued over the `days` days before end_ms
-    std::int64_t end_ms = 0;             // 0: now
-    std::vector<std::string> models = {"gpt-realtime", "gpt-realtime-mini", "gpt-realtime-2",
-                                       "gpt-realtime-1.5"};
-    double never_ended = 0.10;           // share of sessions never ended
-    std::uint64_t seed = 42;
-    std::int64_t denials = 20'000;       // token_denied events
-    const PriceTable* prices = nullptr;  // null: default_prices()
-};
-
-/// Inserts `sessions` synthetic sessions (and denial events) in one transaction, then rebuilds
-/// the rollups. Ids are "sess_bulk_<seed>_<n>". Blocking; for an idle database.
-[[nodiscard]] Result<RebuildReport> bulk_fill(SqlExec& db, const BulkFillOptions& options);
-
 }  // namespace voicegate::store
