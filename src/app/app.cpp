@@ -144,6 +144,15 @@ struct App::Impl {
     std::unique_ptr<alerts::Notifier> notifier;            // with telemetry->detector
     std::shared_ptr<asio::steady_timer> alert_timer;       // on the first loop
     std::atomic<bool> alerts_stopping{false};
+    // The usage gauges: today's figures and open sessions of every instance on this database,
+    // read from the store's rollups in the background (a scrape never waits on the store).
+    struct StoreUsage {
+        std::mutex mutex;
+        metrics::UsageSnapshot snapshot;
+    };
+    std::shared_ptr<StoreUsage> store_usage = std::make_shared<StoreUsage>();
+    std::shared_ptr<asio::steady_timer> usage_timer;  // on the first loop
+    std::atomic<bool> usage_stopping{false};
 
     std::mutex mu;
     std::condition_variable cv;
@@ -161,6 +170,7 @@ struct App::Impl {
     void build_telemetry();
     asio::awaitable<http::Response> serve_metrics(const http::Request& req) const;
     asio::awaitable<void> run_alerts();
+    asio::awaitable<void> refresh_usage();
     void build_limiter();
     api::JwksFetcher make_jwks_fetcher();
     void build_routes();
@@ -257,10 +267,16 @@ void App::Impl::build_telemetry() {
     metrics::register_process(telemetry->registry, bi, *clock, [s = server.get()] {
         return static_cast<double>(s->active_connections());
     });
-    // In-process figures until a store-backed provider is wired in.
     metrics::register_usage(
-        telemetry->registry, *clock, [t = telemetry.get()] { return t->usage.snapshot(); }, 5'000,
-        "this instance's: sessions issued and ended through this process");
+        telemetry->registry, *clock,
+        [u = store_usage] {
+            std::lock_guard lock(u->mutex);
+            return u->snapshot;
+        },
+        1'000,
+        "all instances on this database: open = issued within VOICEGATE_SESSION_MAX_MINUTES and not "
+        "ended; today = sessions issued today (UTC), from the daily rollups; refreshed every 5 s");
+    usage_timer = std::make_shared<asio::steady_timer>(*loops.pointers().front());
     telemetry->registry.callback(
         "voicegate_upstream_connections_opened_total",
         "TCP connections opened to the upstream API (steady state: no new ones per token).",
@@ -283,6 +299,32 @@ void App::Impl::build_telemetry() {
     notifier = std::make_unique<alerts::Notifier>(std::move(no), *store, webhook_client,
                                                   telemetry->registry);
     alert_timer = std::make_shared<asio::steady_timer>(*loops.pointers().front());
+}
+
+asio::awaitable<void> App::Impl::refresh_usage() {
+    const auto timer = usage_timer;
+    const auto usage = store_usage;
+    for (;;) {
+        store::LiveQuery q;
+        q.now_ms = clock->now_ms();
+        q.max_age_ms = static_cast<std::int64_t>(cfg.quota.session_max_minutes) * 60'000;
+        q.limit = 0;  // the count and today's totals only
+        auto live = co_await store->live(q);
+        if (live) {
+            std::lock_guard lock(usage->mutex);
+            usage->snapshot.open_sessions = static_cast<double>(live->open_sessions);
+            usage->snapshot.billable_seconds_today =
+                static_cast<double>(live->today.billable_ms) / 1000.0;
+            usage->snapshot.cost_usd_today = live->today.cost_usd;
+        } else {
+            spdlog::warn("metrics: usage gauges not refreshed: {}", live.error().details);
+        }
+        timer->expires_after(std::chrono::seconds(5));
+        auto [ec] = co_await timer->async_wait(kUseTuple);
+        if (ec || usage_stopping.load()) {
+            co_return;  // cancelled at shutdown
+        }
+    }
 }
 
 asio::awaitable<void> App::Impl::run_alerts() {
@@ -493,6 +535,9 @@ void App::start() {
     if (impl_->alert_timer) {
         asio::co_spawn(*impl_->loops.pointers().front(), impl_->run_alerts(), asio::detached);
     }
+    if (impl_->usage_timer) {
+        asio::co_spawn(*impl_->loops.pointers().front(), impl_->refresh_usage(), asio::detached);
+    }
     impl_->started = true;
     if (impl_->cfg.uses_emulator()) {
         spdlog::warn("OPENAI_API_KEY is not set: using the BUILT-IN EMULATOR; tokens are fake and "
@@ -540,6 +585,10 @@ void App::wait() {
     }
     if (d.redis != nullptr) {
         d.redis->shutdown();  // its connections would keep the loops from running out of work
+    }
+    if (d.usage_timer) {
+        d.usage_stopping = true;
+        asio::post(*d.loops.pointers().front(), [t = d.usage_timer] { t->cancel(); });
     }
     if (d.alert_timer) {
         d.alerts_stopping = true;
