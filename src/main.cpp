@@ -130,6 +130,14 @@ int cmd_serve(const CommonOptions& common) {
     return rc;
 }
 
+// Prints "voicegate WHAT: message (details)" for a failure and returns exit code 1.
+int failed(const std::string& what, const Failure& f) {
+    std::fprintf(stderr, "voicegate %s: %s%s%s%s\n", what.c_str(),
+                 std::string(f.public_message()).c_str(), f.details.empty() ? "" : " (",
+                 f.details.c_str(), f.details.empty() ? "" : ")");
+    return 1;
+}
+
 int cmd_migrate(const CommonOptions& common, bool rebuild_rollups) {
     auto cfg = load(common);
     if (!cfg) {
@@ -137,10 +145,7 @@ int cmd_migrate(const CommonOptions& common, bool rebuild_rollups) {
     }
     auto summary = store::migrate_database(cfg->store.url);
     if (!summary) {
-        std::fprintf(stderr, "voicegate migrate: %s %s\n",
-                     std::string(summary.error().public_message()).c_str(),
-                     summary.error().details.c_str());
-        return 1;
+        return failed("migrate", summary.error());
     }
     std::printf("%s: %s\n", store::redact_database_url(cfg->store.url).c_str(), summary->c_str());
     if (!rebuild_rollups) {
@@ -148,10 +153,7 @@ int cmd_migrate(const CommonOptions& common, bool rebuild_rollups) {
     }
     auto rebuilt = store::rebuild_database_rollups(cfg->store.url);
     if (!rebuilt) {
-        std::fprintf(stderr, "voicegate migrate --rebuild-rollups: %s %s\n",
-                     std::string(rebuilt.error().public_message()).c_str(),
-                     rebuilt.error().details.c_str());
-        return 1;
+        return failed("migrate --rebuild-rollups", rebuilt.error());
     }
     std::printf(
         "rebuilt the daily rollups in one transaction: %lld sessions and %lld token_denied "
@@ -172,10 +174,7 @@ int cmd_seed(const CommonOptions& common, app::SeedPlan plan) {
     plan.now_ms = clock.now_ms();
     auto opened = store::open_store(cfg->store.url, app::store_options_for(*cfg, &clock));
     if (!opened) {
-        std::fprintf(stderr, "voicegate seed: cannot open %s: %s %s\n", where.c_str(),
-                     std::string(opened.error().public_message()).c_str(),
-                     opened.error().details.c_str());
-        return 1;
+        return failed("seed: cannot open " + where, opened.error());
     }
     std::fprintf(stderr, "voicegate seed: writing %lld synthetic sessions of %d users over %d days into %s\n",
                  static_cast<long long>(plan.sessions), plan.users, plan.days, where.c_str());
@@ -200,10 +199,7 @@ int cmd_seed(const CommonOptions& common, app::SeedPlan plan) {
     (*opened)->close();
     log::shutdown();
     if (!seeded) {
-        std::fprintf(stderr, "voicegate seed: stopped: %s %s\n",
-                     std::string(seeded.error().public_message()).c_str(),
-                     seeded.error().details.c_str());
-        return 1;
+        return failed("seed: stopped", seeded.error());
     }
     std::fprintf(stderr, "voicegate seed: done; users are named seed-user-NNNNN\n");
     return 0;
@@ -224,19 +220,13 @@ int cmd_usage(const CommonOptions& common, const app::UsageCliOptions& options) 
     const std::string where = store::redact_database_url(cfg->store.url);
     auto opened = store::open_store(cfg->store.url, app::store_options_for(*cfg, &clock));
     if (!opened) {
-        std::fprintf(stderr, "voicegate usage: cannot open %s: %s %s\n", where.c_str(),
-                     std::string(opened.error().public_message()).c_str(),
-                     opened.error().details.c_str());
-        return 1;
+        return failed("usage: cannot open " + where, opened.error());
     }
     auto report = app::run_usage_query(**opened, *query);
     (*opened)->close();
     log::shutdown();
     if (!report) {
-        std::fprintf(stderr, "voicegate usage: %s %s\n",
-                     std::string(report.error().public_message()).c_str(),
-                     report.error().details.c_str());
-        return 1;
+        return failed("usage", report.error());
     }
     std::fputs(app::render_usage(*report, *query, options.format).c_str(), stdout);
     return 0;
