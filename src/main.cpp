@@ -163,7 +163,7 @@ int cmd_migrate(const CommonOptions& common, bool rebuild_rollups) {
     return 0;
 }
 
-int cmd_seed(const CommonOptions& common, app::SeedPlan plan) {
+int cmd_seed(const CommonOptions& common, app::SeedPlan plan, bool append) {
     auto cfg = load(common);
     if (!cfg) {
         return 2;
@@ -175,6 +175,21 @@ int cmd_seed(const CommonOptions& common, app::SeedPlan plan) {
     auto opened = store::open_store(cfg->store.url, app::store_options_for(*cfg, &clock));
     if (!opened) {
         return failed("seed: cannot open " + where, opened.error());
+    }
+    if (!append) {
+        auto held = app::holds_sessions(**opened);
+        if (!held) {
+            return failed("seed: cannot read " + where, held.error());
+        }
+        if (*held) {
+            (*opened)->close();
+            std::fprintf(stderr,
+                         "voicegate seed: %s already holds sessions; seed fills an empty database "
+                         "(use another --database-url, or --append to add synthetic sessions to "
+                         "these)\n",
+                         where.c_str());
+            return 2;
+        }
     }
     std::fprintf(stderr, "voicegate seed: writing %lld synthetic sessions of %d users over %d days into %s\n",
                  static_cast<long long>(plan.sessions), plan.users, plan.days, where.c_str());
@@ -358,6 +373,9 @@ int main(int argc, char** argv) {
     seed->add_option("--never-ended", seed_plan.never_ended, "share of sessions never ended (default 0.1)")
         ->check(CLI::Range(0.0, 1.0));
     seed->add_option("--seed", seed_plan.seed, "random seed (default 42)");
+    bool seed_append = false;
+    seed->add_flag("--append", seed_append,
+                   "add to a database that already holds sessions (refused otherwise)");
     seed->footer(
         "\nWrites through the same store calls as the service (sessions, events, rollups), in "
         "group commits.\nSeeded users are named seed-user-NNNNN. Example:\n"
@@ -418,7 +436,7 @@ int main(int argc, char** argv) {
         return cmd_usage(usage_opts, usage_cli);
     }
     if (*seed) {
-        return cmd_seed(seed_opts, seed_plan);
+        return cmd_seed(seed_opts, seed_plan, seed_append);
     }
     if (*token) {
         return cmd_token(token_common, token_opts);

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <optional>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -250,6 +251,23 @@ Result<void> run_seed(store::SessionStore& store, const SeedPlan& plan,
         return *failure;
     }
     return {};
+}
+
+Result<bool> holds_sessions(store::SessionStore& store) {
+    asio::io_context io(1);
+    std::optional<Result<store::SessionPage>> page;
+    store::SessionQuery q;
+    q.limit = 1;
+    auto read = [&]() -> asio::awaitable<void> { page = co_await store.list_sessions(q); };
+    asio::co_spawn(io, read(), asio::detached);
+    io.run();
+    if (!page) {
+        return fail(Error::internal, {}, "session lookup did not complete");
+    }
+    if (!*page) {
+        return page->error();
+    }
+    return !(*page)->sessions.empty();
 }
 
 std::string render_progress(const SeedProgress& p) {

@@ -68,6 +68,10 @@ struct SeedProgress {
 [[nodiscard]] Result<void> run_seed(store::SessionStore& store, const SeedPlan& plan,
                                     const std::function<void(const SeedProgress&)>& progress);
 
+/// Whether the database already holds sessions (seed refuses to mix synthetic sessions into real
+/// ones unless told to append). Blocking: runs its own event loop.
+[[nodiscard]] Result<bool> holds_sessions(store::SessionStore& store);
+
 /// A one-line progress bar for a terminal: `[#####.....]  52%  520,000/1,000,000  41,230/s  ETA 12s`.
 std::string render_progress(const SeedProgress& p);
 

@@ -198,6 +198,17 @@ TEST(Binary, SeedThenUsageReportsTheSeededSessionsAndRebuildAgrees) {
     EXPECT_NE(table.output().find("TOTAL"), std::string::npos) << table.output();
     EXPECT_NE(table.output().find("est_cost_usd: Estimate"), std::string::npos) << table.output();
 
+    // A database that already holds sessions is refused unless --append.
+    ChildProcess again({VOICEGATE_BINARY, "seed", "--sessions", "10", "--database-url", url},
+                       clean_env(), dir);
+    EXPECT_EQ(again.wait_exit(30s), 2);
+    EXPECT_NE(again.output().find("already holds sessions"), std::string::npos) << again.output();
+    ChildProcess more({VOICEGATE_BINARY, "seed", "--sessions", "10", "--append", "--days", "30",
+                       "--database-url", url},
+                      clean_env(), dir);
+    EXPECT_EQ(more.wait_exit(30s), 0) << more.output();
+    EXPECT_EQ(usage_json({}).at("totals").as_object().at("sessions").as_int64(), 3010);
+
     ChildProcess bad({VOICEGATE_BINARY, "usage", "--since", "yesterday", "--database-url", url},
                      clean_env(), dir);
     EXPECT_EQ(bad.wait_exit(30s), 2);
