@@ -653,7 +653,7 @@ stop vgmem
 # own writes, rollups included), serves them, times /api/admin/usage for each groupBy over the
 # last 30 days (bench/usage-query.mjs) and, on SQLite, the dashboard's first data paint.
 usage_run() {
-  local label=$1 port=$2 url=$3 t0 seeded_s var
+  local label=$1 port=$2 url=$3 t0 seeded_s var  # label: a result name; the server is "vgusage"
   log "$label: seeding $USAGE_SESSIONS sessions (voicegate seed)"
   t0=$(date +%s)
   env -i PATH="$PATH" VOICEGATE_SQLITE_SYNCHRONOUS="$SQLITE_SYNC" VOICEGATE_STORE_BATCH_MAX=8192 \
@@ -661,9 +661,9 @@ usage_run() {
     2> >(sed "s/^/[bench $label] /" >&2) || die "$label: voicegate seed failed"
   seeded_s=$(($(date +%s) - t0))
   # shellcheck disable=SC2046
-  start "$label" env -i PATH="$PATH" $(vg_env "$port" "$WORK/unused.db") DATABASE_URL="$url" \
+  start vgusage env -i PATH="$PATH" $(vg_env "$port" "$WORK/unused.db") DATABASE_URL="$url" \
     VOICEGATE_ADMIN_TOKEN="$ADMIN_TOKEN" "$VG" serve
-  wait_ready "$label" "http://127.0.0.1:$port/readyz"
+  wait_ready vgusage "http://127.0.0.1:$port/readyz"
   VOICEGATE_ADMIN_TOKEN="$ADMIN_TOKEN" node "$BENCH/usage-query.mjs" "http://127.0.0.1:$port" \
     >"$WORK/$label.query.json" || die "$label: the usage query failed"
   local paint=null
@@ -675,11 +675,11 @@ usage_run() {
       log "$label: dashboard paint NOT MEASURED (bench/dashboard-paint.mjs failed)"
     fi
   fi
-  var=PID_$label
+  var=PID_vgusage
   result "$label" sessions="$USAGE_SESSIONS" seed_s="$seeded_s" query="$(cat "$WORK/$label.query.json")" \
     paint="$paint" rss_kb="$(mem_kb "${!var}" VmRSS)"
   log "$label: $(node -e 'const q=JSON.parse(process.argv[1]);console.log(Object.entries(q.groupBy).map(([k,v])=>k+" "+v.median_ms.toFixed(1)+" ms").join(", "))' "$(cat "$WORK/$label.query.json")")"
-  stop "$label"
+  stop vgusage
 }
 USAGE_SESSIONS=${BENCH_USAGE_SESSIONS:-1000000}
 ADMIN_TOKEN="bench-admin-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
