@@ -1509,7 +1509,9 @@ boost::asio::awaitable<Result<std::vector<Event>>> PgStore::session_events(std::
 }
 
 boost::asio::awaitable<Result<UsageReport>> PgStore::usage(UsageQuery query) {
-    auto fn = [q = std::move(query)](PgExec& db) { return read_usage(db, q); };
+    auto fn = [q = std::move(query), cache = &rank_cache_](PgExec& db) {
+        return read_usage(db, q, cache);
+    };
     co_return co_await call<UsageReport>(std::move(fn));
 }
 

@@ -442,6 +442,7 @@ private:
     std::unique_ptr<detail::PgWorker> reader_;
     std::atomic<bool> open_{true};
     std::mutex close_mutex_;
+    UserRankCache rank_cache_;  // usage(groupBy=user) between calls
 };
 
 }  // namespace voicegate::store

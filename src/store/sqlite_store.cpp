@@ -858,7 +858,11 @@ boost::asio::awaitable<Result<std::vector<Event>>> SqliteStore::session_events(
 }
 
 boost::asio::awaitable<Result<UsageReport>> SqliteStore::usage(UsageQuery query) {
-    co_return co_await shared_read(&read_usage, std::move(query));
+    auto op = [q = std::move(query), cache = &rank_cache_](OpContext& ctx) {
+        SqliteExec db(ctx.conn);
+        return read_usage(db, q, cache);
+    };
+    co_return co_await submit<UsageReport>(reads(), std::move(op));
 }
 
 boost::asio::awaitable<Result<LiveReport>> SqliteStore::live(LiveQuery query) {

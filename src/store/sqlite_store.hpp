@@ -294,6 +294,7 @@ private:
     std::unique_ptr<detail::Worker> reader_;  // null for ":memory:"
     std::atomic<bool> open_{true};
     std::mutex close_mutex_;
+    UserRankCache rank_cache_;  // usage(groupBy=user) between calls
 };
 
 }  // namespace voicegate::store

@@ -1,5 +1,6 @@
 // The SessionStore reads, written once for SQLite and PostgreSQL over SqlExec.
 #include <algorithm>
+#include <unordered_map>
 
 #include "store/quota.hpp"
 #include "store/rollup.hpp"
@@ -77,9 +78,66 @@ SessionRow session_of(const SqlTable& t, std::size_t r) {
     return row;
 }
 
+// Billable ms per user over [from_day, to_day] from the cache, reading again only the days
+// whose totals changed since they were cached (see UserRankCache).
+Result<std::vector<std::pair<std::string, std::int64_t>>> rank_from_cache(SqlExec& db,
+                                                                           const UsageQuery& q,
+                                                                           UserRankCache& cache) {
+    auto days = db.query(SqlQuery{"SELECT day, SUM(sessions), SUM(ended), SUM(billable_ms)"
+                                  " FROM usage_daily_model WHERE day >= $1 AND day <= $2"
+                                  " GROUP BY day",
+                                  {q.from_day, q.to_day}});
+    if (!days) {
+        return days.error();
+    }
+    std::unordered_map<std::string, std::int64_t> sums;
+    for (std::size_t r = 0; r < days->rows.size(); ++r) {
+        const std::int64_t day = days->i64(r, 0);
+        auto entry = cache.find(day);
+        if (!entry || entry->sessions != days->i64(r, 1) || entry->ended != days->i64(r, 2) ||
+            entry->billable_ms != days->i64(r, 3)) {
+            // Read after the totals: the rows are at least as new as the totals kept with them,
+            // so a change in between only makes the next call read the day again.
+            auto rows = db.query(
+                SqlQuery{"SELECT user_id, billable_ms FROM usage_daily_user WHERE day = $1", {day}});
+            if (!rows) {
+                return rows.error();
+            }
+            auto fresh = std::make_shared<UserRankCache::Day>();
+            fresh->sessions = days->i64(r, 1);
+            fresh->ended = days->i64(r, 2);
+            fresh->billable_ms = days->i64(r, 3);
+            fresh->users.reserve(rows->rows.size());
+            for (std::size_t u = 0; u < rows->rows.size(); ++u) {
+                fresh->users.emplace_back(rows->text(u, 0), rows->i64(u, 1));
+            }
+            cache.put(day, fresh);
+            entry = std::move(fresh);
+        }
+        for (const auto& [user, billable] : entry->users) {
+            sums[user] += billable;
+        }
+    }
+    return std::vector<std::pair<std::string, std::int64_t>>(sums.begin(), sums.end());
+}
+
 }  // namespace
 
-Result<UsageReport> read_usage(SqlExec& db, const UsageQuery& q) {
+std::shared_ptr<const UserRankCache::Day> UserRankCache::find(std::int64_t day) const {
+    std::lock_guard lock(mutex_);
+    auto it = days_.find(day);
+    return it == days_.end() ? nullptr : it->second;
+}
+
+void UserRankCache::put(std::int64_t day, std::shared_ptr<const Day> entry) {
+    std::lock_guard lock(mutex_);
+    days_[day] = std::move(entry);
+    while (days_.size() > kMaxDays) {
+        days_.erase(days_.begin());  // the oldest day
+    }
+}
+
+Result<UsageReport> read_usage(SqlExec& db, const UsageQuery& q, UserRankCache* rank_cache) {
     // The per-day x model table is small (a few rows a day): it answers every view that is not
     // per user; the day x user x model table only when users matter.
     const bool per_user = !q.user_id.empty() || q.group_by == "user";
@@ -113,13 +171,18 @@ Result<UsageReport> read_usage(SqlExec& db, const UsageQuery& q) {
         // Two steps: rank the users on billable ms alone (one sum per row keeps grouping the
         // range's rows cheap), then sum every counter of the top `limit` users only, through
         // the (user_id, day) index.
-        // Without a model filter the narrow day x user table ranks them. SQLite groups by
-        // sorting, so its rows are summed in memory instead; PostgreSQL hash-aggregates.
+        // Without a model filter the narrow day x user table ranks them, each day's rows kept
+        // in the store's UserRankCache until that day changes. Otherwise SQLite (which groups
+        // by sorting) sums the rows in memory and PostgreSQL hash-aggregates.
         const std::string rank_table = q.model.empty() ? "usage_daily_user" : "usage_daily";
         std::vector<std::pair<std::string, std::int64_t>> ranked;
-        if (db.dialect() == Dialect::sqlite) {
-            auto sums_by_user = db.sum_by_key(
-                SqlQuery{"SELECT user_id, billable_ms FROM " + rank_table + w.sql, w.params});
+        const bool cached = rank_cache != nullptr && q.model.empty() && q.user_id.empty();
+        if (cached || db.dialect() == Dialect::sqlite) {
+            auto sums_by_user =
+                cached ? rank_from_cache(db, q, *rank_cache)
+                       : db.sum_by_key(SqlQuery{"SELECT user_id, billable_ms FROM " + rank_table +
+                                                    w.sql,
+                                                w.params});
             if (!sums_by_user) {
                 return sums_by_user.error();
             }

@@ -724,6 +724,35 @@ TEST_P(StoreRollups, GroupsByUserAndModelAndFilters) {
     EXPECT_EQ(usage(kIssueDay + 1, kIssueDay + 3).totals.sessions, 0);
 }
 
+TEST_P(StoreRollups, UserRankingFollowsALateEndOnAnEarlierDay) {
+    // Ranking users reuses each day's per-user sums between calls until the day changes: a
+    // session ended days after its issue day must still move that day's ranking.
+    write_history();
+    const std::int64_t next_day = (kIssueDay + 1) * kDay + 3'600'000;
+    ASSERT_TRUE(create(make_record("sess_next", "user_3", next_day)));
+    ASSERT_TRUE(end(make_end("sess_next", "user_3", next_day + 40'000, 40)));
+    auto before = usage(kIssueDay, kIssueDay + 1, "user");
+    ASSERT_EQ(before.rows.size(), 3U);
+    EXPECT_EQ(before.rows[0].key, "user_1");  // 80 s
+    EXPECT_EQ(before.rows[1].key, "user_3");  // 40 s
+    EXPECT_EQ(before.rows[2].key, "user_2");  // not ended
+    EXPECT_EQ(usage(kIssueDay, kIssueDay + 1, "user").rows[0].key, "user_1") << "same answer again";
+
+    // user_2's session from the first day ends two days later: 300 s reported and observed.
+    const std::int64_t t0 = kIssueDay * kDay + 3'600'000;
+    ASSERT_TRUE(end(make_end("sess_r3", "user_2", t0 + 2000 + 300'000, 300)));
+    auto after = usage(kIssueDay, kIssueDay + 1, "user");
+    ASSERT_EQ(after.rows.size(), 3U);
+    EXPECT_EQ(after.rows[0].key, "user_2");
+    EXPECT_EQ(after.rows[0].usage.billable_ms, 300'000);
+    EXPECT_EQ(after.rows[1].key, "user_1");
+    EXPECT_EQ(after.rows[2].key, "user_3");
+    // A range that starts at the changed day, and one that leaves it out.
+    EXPECT_EQ(usage(kIssueDay, kIssueDay, "user").rows[0].key, "user_2");
+    EXPECT_EQ(usage(kIssueDay + 1, kIssueDay + 1, "user").rows[0].key, "user_3");
+    ASSERT_EQ(usage(kIssueDay + 1, kIssueDay + 1, "user").rows.size(), 1U);
+}
+
 TEST_P(StoreRollups, EndCountsOnTheDayOfIssue) {
     const std::int64_t late = (kIssueDay + 1) * kDay - 30'000;  // 23:59:30
     ASSERT_TRUE(create(make_record("sess_late", "user_1", late)));
