@@ -148,7 +148,9 @@ const usageDetail = (k) => {
   const u = usage[k];
   if (!u) return `${k}: ${skipped(k === 'sqlite' ? 'usage-sqlite' : 'usage-pg')}`;
   const per = Object.entries(u.query.groupBy).map(([g, v]) => `${g} ${fmt(v.median_ms, 1)}`).join(', ');
-  return `${k} over ${fmt(u.sessions)} sessions: median ms ${per} (p90 of the slowest ${fmt(u.query.groupBy[u.worst_groupBy].p90_ms, 1)})`;
+  const cold = Object.entries(u.query.groupBy).map(([g, v]) => `${g} ${fmt(v.first_ms, 1)}`).join(', ');
+  return `${k} over ${fmt(u.sessions)} sessions: median ms ${per} (p90 of the slowest ${fmt(u.query.groupBy[u.worst_groupBy].p90_ms, 1)}; ` +
+    `first request after start, cold: ${cold})`;
 };
 for (const k of ['sqlite', 'postgresql']) {
   bar(`admin_usage_${k}`, `admin usage query over 1,000,000 sessions < 50 ms (${k})`,
