@@ -13,6 +13,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "app/run_blocking.hpp"
 #include "core/ids.hpp"
 
 namespace voicegate::app {
@@ -254,20 +255,13 @@ Result<void> run_seed(store::SessionStore& store, const SeedPlan& plan,
 }
 
 Result<bool> holds_sessions(store::SessionStore& store) {
-    asio::io_context io(1);
-    std::optional<Result<store::SessionPage>> page;
     store::SessionQuery q;
     q.limit = 1;
-    auto read = [&]() -> asio::awaitable<void> { page = co_await store.list_sessions(q); };
-    asio::co_spawn(io, read(), asio::detached);
-    io.run();
+    auto page = run_blocking<store::SessionPage>([&] { return store.list_sessions(q); });
     if (!page) {
-        return fail(Error::internal, {}, "session lookup did not complete");
+        return page.error();
     }
-    if (!*page) {
-        return page->error();
-    }
-    return !(*page)->sessions.empty();
+    return !page->sessions.empty();
 }
 
 std::string render_progress(const SeedProgress& p) {

@@ -2,7 +2,7 @@
 
 namespace voicegate::app {
 
-Telemetry::Telemetry(const config::Config& config, const Clock& clock) : usage(clock) {
+Telemetry::Telemetry(const config::Config& config, const Clock& clock) {
     if (config.alerts.enabled) {
         detector = std::make_unique<alerts::Detector>(config.alerts, clock);
         registry.callback("voicegate_alerts_suppressed_total",
@@ -23,9 +23,7 @@ void Telemetry::token_requested(const std::string& user) {
     }
 }
 
-void Telemetry::token_issued(const std::string& /*user*/) {
-    usage.issued();
-}
+void Telemetry::token_issued(const std::string& /*user*/) {}
 
 void Telemetry::token_denied(const std::string& /*user*/, Error reason) {
     decisions.denied(reason);
@@ -39,7 +37,6 @@ void Telemetry::quota_decision(metrics::DecisionMetrics::Quota result) {
 }
 
 void Telemetry::session_ended(const std::string& user, std::int64_t billable_ms) {
-    usage.ended(billable_ms);
     if (detector) {
         detector->session_ended(user, billable_ms);
     }

@@ -27,7 +27,6 @@ public:
     metrics::UpstreamMetrics upstream{registry};
     metrics::DecisionMetrics decisions{registry};
     metrics::StoreMetrics store{registry};
-    metrics::LocalUsage usage;
     std::unique_ptr<metrics::HttpMetrics> http;
     std::unique_ptr<alerts::Detector> detector;  // null when alerts are off
 

@@ -3,13 +3,9 @@
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
-#include <optional>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 
 #include "api/admin_handlers.hpp"
+#include "app/run_blocking.hpp"
 #include "core/json_text.hpp"
 #include "core/prices.hpp"
 #include "store/rollup.hpp"
@@ -124,15 +120,7 @@ Result<store::UsageQuery> usage_query_from(const UsageCliOptions& o, std::int64_
 
 Result<store::UsageReport> run_usage_query(store::SessionStore& store,
                                            const store::UsageQuery& query) {
-    boost::asio::io_context io(1);
-    std::optional<Result<store::UsageReport>> out;
-    auto read = [&]() -> boost::asio::awaitable<void> { out = co_await store.usage(query); };
-    boost::asio::co_spawn(io, read(), boost::asio::detached);
-    io.run();
-    if (!out) {
-        return fail(Error::internal, {}, "usage query did not complete");
-    }
-    return std::move(*out);
+    return run_blocking<store::UsageReport>([&] { return store.usage(query); });
 }
 
 std::string render_usage(const store::UsageReport& report, const store::UsageQuery& query,

@@ -331,36 +331,6 @@ namespace {
 constexpr std::int64_t kMsPerDay = 86'400'000;
 }
 
-void LocalUsage::roll(std::int64_t day) const {
-    if (day_.load(std::memory_order_acquire) == day) {
-        return;
-    }
-    std::lock_guard lock(day_mutex_);
-    if (day_.load(std::memory_order_acquire) != day) {
-        billable_ms_today_.store(0, kRelaxed);
-        day_.store(day, std::memory_order_release);
-    }
-}
-
-void LocalUsage::issued() {
-    open_.fetch_add(1, kRelaxed);
-}
-
-void LocalUsage::ended(std::int64_t billable_ms) {
-    roll(clock_.now_ms() / kMsPerDay);
-    open_.fetch_sub(1, kRelaxed);
-    billable_ms_today_.fetch_add(billable_ms, kRelaxed);
-}
-
-UsageSnapshot LocalUsage::snapshot() const {
-    roll(clock_.now_ms() / kMsPerDay);
-    UsageSnapshot s;
-    // Sessions issued by another instance and ended here would make this negative.
-    s.open_sessions = static_cast<double>(std::max<std::int64_t>(0, open_.load(kRelaxed)));
-    s.billable_seconds_today = static_cast<double>(billable_ms_today_.load(kRelaxed)) / 1000.0;
-    return s;
-}
-
 // ---- Process ---------------------------------------------------------------------------------
 
 double resident_memory_bytes() {

@@ -122,7 +122,7 @@ struct UsageSnapshot {
     std::optional<double> cost_usd_today;  // nullopt: unknown (no price table)
 };
 
-/// Supplies usage figures at scrape time. It must not block (it runs on an event loop): a
+/// Supplies usage figures at scrape time. It must not block (it runs on an event loop): the
 /// store-backed provider answers from a value it refreshes in the background.
 using UsageProvider = std::function<UsageSnapshot()>;
 
@@ -132,27 +132,6 @@ using UsageProvider = std::function<UsageSnapshot()>;
 /// into the HELP text (e.g. "this instance's").
 void register_usage(Registry& registry, const Clock& clock, UsageProvider provider,
                     std::int64_t cache_ms, const std::string& scope);
-
-/// What this process issued and ended today, for the usage gauges until a store-backed
-/// provider replaces it. Sessions are counted open from issue until this process ends them.
-/// Thread-safe and lock-free except at the UTC day change.
-class LocalUsage {
-public:
-    explicit LocalUsage(const Clock& clock) : clock_(clock) {}
-    void issued();
-    /// A session ended (first end only) with `billable_ms` billable time.
-    void ended(std::int64_t billable_ms);
-    UsageSnapshot snapshot() const;
-
-private:
-    void roll(std::int64_t day) const;
-
-    const Clock& clock_;
-    std::atomic<std::int64_t> open_{0};
-    mutable std::mutex day_mutex_;
-    mutable std::atomic<std::int64_t> day_{-1};
-    mutable std::atomic<std::int64_t> billable_ms_today_{0};
-};
 
 /// Identity of the build for `voicegate_build_info`.
 struct BuildInfo {

@@ -46,43 +46,35 @@ const std::vector<double>& latency_buckets() {
     return kBuckets;
 }
 
-std::string escape_label_value(std::string_view v) {
+namespace {
+
+// The text format's escapes: backslash and newline everywhere, and the double quote inside
+// label values.
+std::string escape(std::string_view v, bool quote) {
     std::string out;
     out.reserve(v.size());
     for (const char c : v) {
-        switch (c) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '"':
-                out += "\\\"";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out += c;
+        if (c == '\\') {
+            out += "\\\\";
+        } else if (c == '\n') {
+            out += "\\n";
+        } else if (c == '"' && quote) {
+            out += "\\\"";
+        } else {
+            out += c;
         }
     }
     return out;
 }
 
+}  // namespace
+
+std::string escape_label_value(std::string_view v) {
+    return escape(v, true);
+}
+
 std::string escape_help(std::string_view v) {
-    std::string out;
-    out.reserve(v.size());
-    for (const char c : v) {
-        switch (c) {
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                out += c;
-        }
-    }
-    return out;
+    return escape(v, false);
 }
 
 std::string format_value(double v) {

@@ -147,21 +147,6 @@ TEST(MetricsDecisions, DenialsByReason) {
               std::string::npos);
 }
 
-TEST(MetricsUsage, LocalUsageRollsOverAtUtcMidnight) {
-    test::ManualClock clock(86'400'000LL * 20'000 + 86'400'000LL - 60'000);  // 23:59 UTC
-    LocalUsage u(clock);
-    u.issued();
-    u.issued();
-    u.ended(90'000);
-    auto s = u.snapshot();
-    EXPECT_EQ(s.open_sessions, 1);
-    EXPECT_DOUBLE_EQ(s.billable_seconds_today, 90);
-    EXPECT_FALSE(s.cost_usd_today);
-    clock.advance_ms(120'000);  // the next day
-    EXPECT_DOUBLE_EQ(u.snapshot().billable_seconds_today, 0);
-    EXPECT_EQ(u.snapshot().open_sessions, 1);
-}
-
 TEST(MetricsUsage, ProviderIsCachedBetweenScrapes) {
     test::ManualClock clock;
     Registry r;
