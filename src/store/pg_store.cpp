@@ -40,11 +40,12 @@ constexpr unsigned kBoolArray = 1000;
 #define VG_SLOT_RELEASE(expiry) "(((" expiry ") + 59999) / 60000 * 60000)"
 static_assert(kSlotGranularityMs == 60'000, "VG_SLOT_RELEASE assumes one-minute slots");
 
-// Rollup deltas go to the connection's temp tables (no lock, no WAL); the batch's last
-// statement before COMMIT (kFlushRollups) sums them by key and upserts each key once.
-#define VG_ROLLUP_ISSUE                                                            \
-    " rd AS (INSERT INTO pg_temp.vg_rollup_delta (day, user_id, model, sessions)" \
-    " SELECT issued_at_ms / 86400000, user_id, model, 1 FROM ins)"
+// The rollups are not written by these statements: the writer sums each batch's deltas from
+// their answers (RollupBatch) and upserts them once per key before COMMIT (flush_rollups_sql).
+// A session's token columns, in TokenUsage order (its cost and its rollup delta need them).
+#define VG_TOKEN_COLUMNS                                                          \
+    "input_text_tokens, input_audio_tokens, input_image_tokens, cached_text_tokens, " \
+    "cached_audio_tokens, cached_image_tokens, output_text_tokens, output_audio_tokens"
 
 constexpr std::string_view kCreateSql =
     "WITH ins AS ("
@@ -56,8 +57,7 @@ constexpr std::string_view kCreateSql =
     " INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
     " SELECT issued_at_ms, 'token_issued', session_id, user_id, NULLIF(client_ip, ''), NULL,"
     " jsonb_strip_nulls(jsonb_build_object('model', model, 'voice', voice,"
-    " 'profile', NULLIF(profile, '')))::text FROM ins),"
-    VG_ROLLUP_ISSUE
+    " 'profile', NULLIF(profile, '')))::text FROM ins)"
     " SELECT session_id FROM ins";
 constexpr std::array<unsigned, 9> kCreateTypes{kText, kText, kText, kText, kText,
                                                kInt8, kInt8, kText, kText};
@@ -84,19 +84,8 @@ constexpr std::array<unsigned, 9> kCreateTypes{kText, kText, kText, kText, kText
     " ELSE (" billable ")::float8 / 60000 * p.per_minute END"                                  \
     " FROM pg_temp.vg_prices AS p WHERE p.model = s.model), 0)"
 
-// A first end's rollup delta, from `upd` (the ended rows, new values), on the day of issue.
-#define VG_ROLLUP_END                                                                           \
-    " rd AS (INSERT INTO pg_temp.vg_rollup_delta (day, user_id, model, ended, reported_ms,"   \
-    " billable_ms, messages, input_text_tokens, input_audio_tokens, input_image_tokens,"       \
-    " cached_text_tokens, cached_audio_tokens, cached_image_tokens, output_text_tokens,"       \
-    " output_audio_tokens, cost_usd, ended_user, ended_timeout, ended_error)"                 \
-    " SELECT issued_at_ms / 86400000, user_id, model, 1,"                                     \
-    " ROUND((GREATEST(reported_duration_s, 0) * 1000)::numeric)::bigint, "                    \
-    VG_BILLABLE_MS("reported_duration_s", "observed_duration_s") ", message_count,"           \
-    " input_text_tokens, input_audio_tokens, input_image_tokens, cached_text_tokens,"         \
-    " cached_audio_tokens, cached_image_tokens, output_text_tokens, output_audio_tokens,"     \
-    " estimated_cost_usd, (ended_by = 'user')::int, (ended_by = 'timeout')::int,"             \
-    " (ended_by = 'error')::int FROM upd)"
+// What a first end adds to reported ms, as in the rebuild (rollup.cpp).
+#define VG_REPORTED_MS(reported) "ROUND((GREATEST(" reported ", 0) * 1000)::numeric)::bigint"
 
 // At a session's first end (`upd` non-empty) the quota bookkeeping is settled in the same
 // statement: its open slot is released and its day's charge goes from the reservation to what
@@ -104,7 +93,7 @@ constexpr std::array<unsigned, 9> kCreateTypes{kText, kText, kText, kText, kText
 // `cur` locks the row (FOR UPDATE: a concurrent end, from this or another instance, waits and
 // then sees status 'ended'); `upd` changes it only while it is 'issued' and the owner matches.
 constexpr std::string_view kEndSql =
-    "WITH cur AS (SELECT " VG_SESSION_COLUMNS
+    "WITH cur AS (SELECT " VG_SESSION_COLUMNS ", " VG_TOKEN_COLUMNS
     " FROM sessions WHERE session_id = $1 FOR UPDATE),"
     " upd AS ("
     " UPDATE sessions AS s SET status = 'ended', ended_at_ms = $2, reported_duration_s = $3,"
@@ -114,7 +103,6 @@ constexpr std::string_view kEndSql =
     " FROM cur WHERE s.session_id = cur.session_id AND s.status = 'issued'"
     " AND cur.status = 'issued' AND (NOT $6 OR cur.user_id = $7)"
     " RETURNING s.*),"
-    VG_ROLLUP_END ","
     " rel AS (UPDATE quota_slots AS o SET n = o.n - 1 FROM upd"
     " WHERE upd.quota_reserved_ms IS NOT NULL AND o.user_id = upd.user_id"
     " AND o.release_at_ms = " VG_SLOT_RELEASE("upd.issued_at_ms + upd.quota_reserved_ms")
@@ -128,21 +116,24 @@ constexpr std::string_view kEndSql =
     " SELECT $2, 'session_ended', $1, upd.user_id, NULLIF($8, ''), NULLIF($5, ''),"
     " '{\"reported_duration_s\":' || $3::text || ',\"observed_duration_s\":' ||"
     " upd.observed_duration_s::text || ',\"message_count\":' || $4::text || '}' FROM upd)"
-    " SELECT cur.*, upd.user_id IS NOT NULL, upd.observed_duration_s"
+    // The answer's columns as kEndManySql's (kEnd*), n being 0.
+    " SELECT cur.session_id, cur.user_id, cur.model, cur.voice, cur.profile, cur.issued_at_ms,"
+    " cur.token_expires_at, cur.client_ip, cur.user_agent, cur.status, cur.ended_at_ms,"
+    " cur.reported_duration_s, cur.observed_duration_s, cur.message_count, cur.ended_by,"
+    " upd.user_id IS NOT NULL, upd.observed_duration_s, 0, cur.input_text_tokens,"
+    " cur.input_audio_tokens, cur.input_image_tokens, cur.cached_text_tokens,"
+    " cur.cached_audio_tokens, cur.cached_image_tokens, cur.output_text_tokens,"
+    " cur.output_audio_tokens, "
+    VG_BILLABLE_MS("upd.reported_duration_s", "upd.observed_duration_s") ", "
+    VG_REPORTED_MS("upd.reported_duration_s")
     " FROM cur LEFT JOIN upd ON TRUE";
 constexpr std::array<unsigned, 8> kEndTypes{kText, kInt8, kFloat8, kInt8,
                                             kText, kBool, kText,   kText};
 
-// A token_denied event also counts in the denial rollup (day of the event, user, reason).
-#define VG_ROLLUP_DENIAL                                                                \
-    " INSERT INTO pg_temp.vg_denial_delta (day, user_id, reason)"                       \
-    " SELECT at_ms / 86400000, COALESCE(user_id, ''), COALESCE(reason, '') FROM ins"   \
-    " WHERE type = 'token_denied'"
-
 constexpr std::string_view kEventSql =
-    "WITH ins AS (INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
+    "INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
     " VALUES ($1, $2, NULLIF($3, ''), NULLIF($4, ''), NULLIF($5, ''), NULLIF($6, ''),"
-    " NULLIF($7, '')) RETURNING at_ms, type, user_id, reason)" VG_ROLLUP_DENIAL;
+    " NULLIF($7, ''))";
 constexpr std::array<unsigned, 7> kEventTypes{kInt8, kText, kText, kText, kText, kText, kText};
 
 constexpr std::string_view kGetSql =
@@ -187,7 +178,6 @@ constexpr std::string_view kCreateQuotaSql =
     " SELECT issued_at_ms, 'token_issued', session_id, user_id, NULLIF(client_ip, ''), NULL,"
     " jsonb_strip_nulls(jsonb_build_object('model', model, 'voice', voice,"
     " 'profile', NULLIF(profile, '')))::text FROM ins),"
-    VG_ROLLUP_ISSUE ","
     " os AS (INSERT INTO quota_slots (user_id, release_at_ms, n)"
     " SELECT user_id, " VG_SLOT_RELEASE("issued_at_ms + $10") ", 1 FROM ins"
     " ON CONFLICT (user_id, release_at_ms) DO UPDATE SET n = quota_slots.n + 1),"
@@ -230,21 +220,24 @@ constexpr std::string_view kCreateManySql =
     " INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
     " SELECT issued_at_ms, 'token_issued', session_id, user_id, NULLIF(client_ip, ''), NULL,"
     " jsonb_strip_nulls(jsonb_build_object('model', model, 'voice', voice,"
-    " 'profile', NULLIF(profile, '')))::text FROM ins),"
-    VG_ROLLUP_ISSUE
+    " 'profile', NULLIF(profile, '')))::text FROM ins)"
     " SELECT session_id FROM ins";
 constexpr std::array<unsigned, 9> kCreateManyTypes{kTextArray, kTextArray, kTextArray,
                                                    kTextArray, kTextArray, kInt8Array,
                                                    kInt8Array, kTextArray, kTextArray};
 
-// Columns 0-16 as kEndSql's answer, then n (17). `cur` carries each request along with its
+// The answer: the session's columns before the end (0-14), whether this op ended it (15), the
+// observed duration (16), n (17), the token counts (18-25), and what the end adds to billable
+// (26) and reported ms (27), as kEndSql's. `cur` carries each request along with its
 // locked row, so nothing joins back: as cur holds the row lock, the UPDATE changes exactly the
 // rows that cur shows 'issued' with a matching owner, and the answer says so from cur alone.
 constexpr std::string_view kEndManySql =
     "WITH cur AS (SELECT s.session_id, s.user_id, s.model, s.voice, s.profile, s.issued_at_ms,"
     " s.token_expires_at, s.client_ip, s.user_agent, s.status, s.ended_at_ms,"
     " s.reported_duration_s, s.observed_duration_s, s.message_count, s.ended_by,"
-    " r.ended_at, r.reported, r.messages, r.req_ended_by, r.check_owner, r.caller,"
+    " s.input_text_tokens, s.input_audio_tokens, s.input_image_tokens, s.cached_text_tokens,"
+    " s.cached_audio_tokens, s.cached_image_tokens, s.output_text_tokens,"
+    " s.output_audio_tokens, r.ended_at, r.reported, r.messages, r.req_ended_by, r.check_owner, r.caller,"
     " r.req_client_ip, r.n,"
     " s.status = 'issued' AND (NOT r.check_owner OR s.user_id = r.caller) AS ending,"
     " GREATEST(0, r.ended_at - s.issued_at_ms)::float8 / 1000 AS observed,"
@@ -261,7 +254,6 @@ constexpr std::string_view kEndManySql =
     VG_COST(VG_BILLABLE_MS("cur.reported", "cur.observed"))
     " FROM cur WHERE s.session_id = cur.session_id AND cur.ending AND s.status = 'issued'"
     " RETURNING s.*),"
-    VG_ROLLUP_END ","
     // Counted per slot first: UPDATE ... FROM applies one joined row per target row.
     " rel AS (UPDATE quota_slots AS o SET n = GREATEST(0, o.n - d.c)"
     " FROM (SELECT user_id, " VG_SLOT_RELEASE("issued_at_ms + reserved") " AS release_at,"
@@ -283,63 +275,76 @@ constexpr std::string_view kEndManySql =
     " FROM cur WHERE ending ORDER BY n)"
     " SELECT session_id, user_id, model, voice, profile, issued_at_ms, token_expires_at,"
     " client_ip, user_agent, status, ended_at_ms, reported_duration_s, observed_duration_s,"
-    " message_count, ended_by, ending, observed, n FROM cur";
+    " message_count, ended_by, ending, observed, n, " VG_TOKEN_COLUMNS ", "
+    VG_BILLABLE_MS("reported", "observed") ", " VG_REPORTED_MS("reported") " FROM cur";
 constexpr std::array<unsigned, 8> kEndManyTypes{kTextArray, kInt8Array, kFloat8Array, kInt8Array,
                                                 kTextArray, kBoolArray, kTextArray,   kTextArray};
+constexpr int kEndEnding = 15;
+constexpr int kEndObserved = 16;
 constexpr int kEndManyN = 17;
+constexpr int kEndTokens = 18;
+constexpr int kEndBillable = 26;
+constexpr int kEndReportedMs = 27;
 
 constexpr std::string_view kEventManySql =
-    "WITH ins AS (INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
+    "INSERT INTO events (at_ms, type, session_id, user_id, client_ip, reason, detail)"
     " SELECT at_ms, type, NULLIF(session_id, ''), NULLIF(user_id, ''), NULLIF(client_ip, ''),"
     " NULLIF(reason, ''), NULLIF(detail, '')"
     " FROM unnest($1, $2, $3, $4, $5, $6, $7) WITH ORDINALITY"
-    " AS r(at_ms, type, session_id, user_id, client_ip, reason, detail, n) ORDER BY n"
-    " RETURNING at_ms, type, user_id, reason)" VG_ROLLUP_DENIAL;
+    " AS r(at_ms, type, session_id, user_id, client_ip, reason, detail, n) ORDER BY n";
 constexpr std::array<unsigned, 7> kEventManyTypes{kInt8Array, kTextArray, kTextArray, kTextArray,
                                                   kTextArray, kTextArray, kTextArray};
 
 #undef VG_SESSION_COLUMNS
 #undef VG_BILLABLE_MS
 #undef VG_COST
-#undef VG_ROLLUP_ISSUE
-#undef VG_ROLLUP_END
-#undef VG_ROLLUP_DENIAL
+#undef VG_TOKEN_COLUMNS
+#undef VG_REPORTED_MS
 
-// The batch's rollup deltas, summed by key, upserted once per key in key order (the same
-// order in every transaction: concurrent batches wait for each other's rows, never
-// deadlock). $1 is the writer's shard of usage_daily_model. The temp tables empty at COMMIT.
+// The batch's rollup deltas (summed by key in the writer's RollupBatch) upserted once per key,
+// in key order (the same order in every transaction: concurrent batches wait for each other's
+// rows, never deadlock). $1 is the writer's shard of usage_daily_model; $2-$4 the day, user and
+// model of each usage delta and $5-$21 its counters (usage_columns() order); $22-$25 the day,
+// user, reason and count of each denial delta. A user's day row that gains no billable time
+// (sessions issued, none ended) is only made to exist: no update, no row lock.
+constexpr std::size_t kFlushCounters = 17;
 const std::string& flush_rollups_sql() {
     static const std::string kSql = [] {
+        static_assert(kFlushCounters == 17, "usage_columns() has 17 counters");
+        std::string cols;
         std::string sums;
-        std::string named_sums;
         std::string set_model;
         std::string set_user;
         for (const auto c : usage_columns()) {
             const std::string col(c);
+            cols += ", " + col;
             sums += ", SUM(" + col + ")";
-            named_sums += ", SUM(" + col + ") AS " + col;
             set_model += std::string(set_model.empty() ? "" : ", ") + col + " = usage_daily_model." +
                          col + " + EXCLUDED." + col;
             set_user += std::string(set_user.empty() ? "" : ", ") + col + " = usage_daily." + col +
                         " + EXCLUDED." + col;
         }
-        std::string cols;
-        for (const auto c : usage_columns()) {
-            cols += ", " + std::string(c);
+        std::string arrays = "$2, $3, $4";
+        for (std::size_t i = 0; i < kFlushCounters; ++i) {
+            arrays += ", $" + std::to_string(5 + i);
         }
-        return "WITH g AS (SELECT day, user_id, model" + named_sums +
-               " FROM pg_temp.vg_rollup_delta GROUP BY day, user_id, model),"
+        return "WITH g AS (SELECT * FROM unnest(" + arrays + ") AS g(day, user_id, model" + cols +
+               ")),"
+               " u AS (SELECT day, user_id, SUM(billable_ms) AS b FROM g GROUP BY day, user_id),"
                " m AS (INSERT INTO usage_daily_model (day, model, shard" + cols +
                ") SELECT day, model, $1::bigint" + sums +
                " FROM g GROUP BY day, model ORDER BY day, model"
                " ON CONFLICT (day, model, shard) DO UPDATE SET " + set_model + "),"
                " du AS (INSERT INTO usage_daily_user (day, user_id, billable_ms)"
-               " SELECT day, user_id, SUM(billable_ms) FROM g GROUP BY day, user_id"
-               " ORDER BY day, user_id ON CONFLICT (day, user_id) DO UPDATE SET"
+               " SELECT day, user_id, b FROM u WHERE b <> 0 ORDER BY day, user_id"
+               " ON CONFLICT (day, user_id) DO UPDATE SET"
                " billable_ms = usage_daily_user.billable_ms + EXCLUDED.billable_ms),"
+               " dz AS (INSERT INTO usage_daily_user (day, user_id, billable_ms)"
+               " SELECT day, user_id, 0 FROM u WHERE b = 0 ORDER BY day, user_id"
+               " ON CONFLICT (day, user_id) DO NOTHING),"
                " dn AS (INSERT INTO denials_daily (day, user_id, reason, n)"
-               " SELECT day, user_id, reason, SUM(n) FROM pg_temp.vg_denial_delta"
-               " GROUP BY day, user_id, reason ORDER BY day, user_id, reason"
+               " SELECT * FROM unnest($22, $23, $24, $25) AS d(day, user_id, reason, n)"
+               " ORDER BY day, user_id, reason"
                " ON CONFLICT (day, user_id, reason) DO UPDATE SET n = denials_daily.n + EXCLUDED.n)"
                " INSERT INTO usage_daily (day, user_id, model" + cols + ") SELECT day, user_id, model" +
                cols + " FROM g ORDER BY day, user_id, model"
@@ -349,21 +354,132 @@ const std::string& flush_rollups_sql() {
 }
 constexpr const char* kFlushRollups = "vg_flush_rollups";
 
-// The connection's temp tables: rollup deltas of the running transaction (emptied at COMMIT)
-// and the price table for cost estimates.
-std::string temp_tables_sql(const PriceTable& prices) {
-    std::string counters;
-    for (const auto c : usage_columns()) {
-        counters += ", " + std::string(c) +
-                    (c == "cost_usd" ? " float8 NOT NULL DEFAULT 0" : " bigint NOT NULL DEFAULT 0");
+/// The parameter types of flush_rollups_sql().
+const std::vector<unsigned>& flush_rollups_types() {
+    static const std::vector<unsigned> kTypes = [] {
+        std::vector<unsigned> t{kInt8, kInt8Array, kTextArray, kTextArray};
+        for (const auto c : usage_columns()) {
+            t.push_back(c == "cost_usd" ? kFloat8Array : kInt8Array);
+        }
+        t.insert(t.end(), {kInt8Array, kTextArray, kTextArray, kInt8Array});
+        return t;
+    }();
+    return kTypes;
+}
+
+/// A PostgreSQL array literal of numbers, built element by element.
+class NumberArray {
+public:
+    void add(std::int64_t v) { add_text(std::to_string(v)); }
+    void add(double v) {
+        // Shortest text that reads back as the same double.
+        std::array<char, 32> buf{};
+        const auto res = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+        add_text(std::string_view(buf.data(), static_cast<std::size_t>(res.ptr - buf.data())));
     }
+    std::string literal() const { return text_ + "}"; }
+
+private:
+    void add_text(std::string_view v) {
+        if (text_.size() > 1) {
+            text_.push_back(',');
+        }
+        text_.append(v);
+    }
+    std::string text_ = "{";
+};
+
+/// flush_rollups_sql()'s parameters for `rollups`, on the writer's `shard`.
+PgParams flush_rollups_params(const RollupBatch& rollups, std::int64_t shard) {
+    NumberArray days;
+    std::vector<std::string> users;
+    std::vector<std::string> models;
+    std::array<NumberArray, kFlushCounters> counters;
+    for (const auto& [key, c] : rollups.usage()) {
+        days.add(std::get<0>(key));
+        users.push_back(std::get<1>(key));
+        models.push_back(std::get<2>(key));
+        for (std::size_t i = 0, n = 0; i < kFlushCounters; ++i) {
+            if (usage_columns()[i] == "cost_usd") {
+                counters[i].add(c.cost_usd);
+            } else {
+                counters[i].add(c.n[n++]);
+            }
+        }
+    }
+    NumberArray denial_days;
+    std::vector<std::string> denial_users;
+    std::vector<std::string> reasons;
+    NumberArray denial_counts;
+    for (const auto& [key, n] : rollups.denials()) {
+        denial_days.add(std::get<0>(key));
+        denial_users.push_back(std::get<1>(key));
+        reasons.push_back(std::get<2>(key));
+        denial_counts.add(n);
+    }
+    PgParams p{std::to_string(shard), days.literal(), pg_text_array(users), pg_text_array(models)};
+    for (const auto& a : counters) {
+        p.push_back(a.literal());
+    }
+    p.insert(p.end(), {denial_days.literal(), pg_text_array(denial_users), pg_text_array(reasons),
+                       denial_counts.literal()});
+    return p;
+}
+
+/// What op `op` wrote, by its answer `row` (its one row, or none), added to `out`: a session
+/// issued, a first end (its cost from `prices`, as the statement's), a token_denied event.
+/// Only for an op whose statement succeeded.
+void collect_rollup(const PgOpBase& op, const PgRows& row, const PriceTable& prices,
+                    RollupBatch& out) {
+    const PgParams& p = op.params();
+    const auto integer = [](std::string_view text) {
+        std::int64_t v = 0;
+        (void)std::from_chars(text.data(), text.data() + text.size(), v);
+        return v;
+    };
+    switch (op.statement()) {
+        case PgStatement::create_session:
+        case PgStatement::create_quota:
+            // create_quota answers one row whose first column counts the sessions it inserted.
+            if (row.size() == 1 &&
+                (op.statement() == PgStatement::create_session || row.int64(0, 0) == 1)) {
+                out.add_usage(quota_day(integer(p[5])), p[1], p[2], issue_delta());
+            }
+            break;
+        case PgStatement::end_session:
+            if (row.size() == 1 && row.boolean(0, kEndEnding)) {
+                TokenUsage t;
+                const std::array<std::int64_t*, 8> fields{
+                    &t.input_text,   &t.input_audio,  &t.input_image, &t.cached_text,
+                    &t.cached_audio, &t.cached_image, &t.output_text, &t.output_audio};
+                for (std::size_t i = 0; i < fields.size(); ++i) {
+                    *fields[i] = row.int64(0, kEndTokens + static_cast<int>(i));
+                }
+                const std::string model(row.text(0, 2));
+                const auto price = prices.find(model);
+                const std::int64_t billable = row.int64(0, kEndBillable);
+                UsageCounters d = end_delta(0, billable, integer(p[3]), p[4], t,
+                                            estimate_cost_usd(price != prices.end() ? &price->second
+                                                                                    : nullptr,
+                                                              t, billable));
+                d.n[2] = row.int64(0, kEndReportedMs);  // reported ms, rounded by the statement
+                out.add_usage(quota_day(row.int64(0, 5)), std::string(row.text(0, 1)), model, d);
+            }
+            break;
+        case PgStatement::append_event:
+            if (p[1] == "token_denied") {
+                out.add_denial(quota_day(integer(p[0])), p[3], p[5]);
+            }
+            break;
+        default:
+            break;
+    }
+}
+
+// The connection's temp table: the price table for the cost estimates of kEndSql/kEndManySql.
+std::string temp_tables_sql(const PriceTable& prices) {
     std::string sql =
-        "CREATE TEMP TABLE IF NOT EXISTS vg_rollup_delta (day bigint, user_id text, model text" +
-        counters +
-        ") ON COMMIT DELETE ROWS;"
-        " CREATE TEMP TABLE IF NOT EXISTS vg_denial_delta (day bigint, user_id text, reason text,"
-        " n bigint NOT NULL DEFAULT 1) ON COMMIT DELETE ROWS;"
-        " CREATE TEMP TABLE IF NOT EXISTS vg_prices (model text PRIMARY KEY, text_in float8,"
+        "CREATE TEMP TABLE IF NOT EXISTS vg_prices (model text PRIMARY KEY, text_in float8,"
         " text_cached float8, text_out float8, audio_in float8, audio_cached float8,"
         " audio_out float8, image_in float8, image_cached float8, per_minute float8);"
         " DELETE FROM vg_prices;";
@@ -427,8 +543,7 @@ Result<void> prepare_all(PgConnection& conn) {
             }
         }
     }
-    static constexpr std::array<unsigned, 1> kFlushTypes{kInt8};
-    return conn.prepare(kFlushRollups, flush_rollups_sql(), kFlushTypes);
+    return conn.prepare(kFlushRollups, flush_rollups_sql(), flush_rollups_types());
 }
 
 }  // namespace
@@ -702,9 +817,10 @@ PgParams many_params(const std::vector<std::unique_ptr<PgOpBase>>& batch,
 }
 
 /// Hands each op of a batched statement its row of `res` (found by its position `n`, or for
-/// creates by its session id), or no row; append_event ops get none.
+/// creates by its session id), or no row; append_event ops get none. What each op wrote goes
+/// to `rollups`.
 void decode_many(const std::vector<std::unique_ptr<PgOpBase>>& batch, const Planned& planned,
-                 const pg_result* res) {
+                 const pg_result* res, const PriceTable& prices, RollupBatch& rollups) {
     std::vector<int> row_of(planned.ops.size(), -1);
     const PgRows rows(res);
     if (planned.statement == PgStatement::end_session) {
@@ -726,7 +842,9 @@ void decode_many(const std::vector<std::unique_ptr<PgOpBase>>& batch, const Plan
         }
     }
     for (std::size_t k = 0; k < planned.ops.size(); ++k) {
-        batch[planned.ops[k]]->decode(PgRows::one(res, row_of[k]));
+        const PgRows row = PgRows::one(res, row_of[k]);
+        batch[planned.ops[k]]->decode(row);
+        collect_rollup(*batch[planned.ops[k]], row, prices, rollups);
     }
 }
 
@@ -747,8 +865,21 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
         fail_all(batch, f);
         return Outcome::lost;
     };
+    // Reads the sync that ends a round trip.
+    const auto take_sync = [&]() -> Result<void> {
+        auto synced = c.take(deadline);
+        if (!synced) {
+            return synced.error();
+        }
+        if (!pg_pipeline_sync(synced->get())) {
+            return fail(Error::store_unavailable, {}, "postgres: pipeline out of step");
+        }
+        return {};
+    };
 
-    // The whole transaction in one pipeline, answered in one round trip.
+    // Two round trips. The first sends BEGIN, the locks and the ops' statements in one pipeline
+    // (a sync inside the open transaction commits nothing); the second the rollups that their
+    // answers add up to, and COMMIT.
     Result<void> sent = c.send_query("BEGIN");
     if (sent && !keys.empty()) {
         sent = c.send_prepared(definition(PgStatement::lock).name, PgParams{pg_text_array(keys)});
@@ -766,13 +897,6 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
             sent = c.send_prepared(definition(p.statement).name, batch[p.ops.front()]->params());
         }
     }
-    const PgParams flush_params{std::to_string(options_.shard)};
-    if (sent) {
-        sent = c.send_prepared(kFlushRollups, flush_params);
-    }
-    if (sent) {
-        sent = c.send_query("COMMIT");
-    }
     if (sent) {
         sent = c.sync();
     }
@@ -781,6 +905,7 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
     }
 
     std::optional<PgError> first;
+    RollupBatch rollups;
     // Reads one query's result; fails when the connection broke. A failed statement is
     // remembered (the server skips the rest of the pipeline: PGRES_PIPELINE_ABORTED).
     const auto take = [&](std::string_view what, const Planned* p) -> Result<void> {
@@ -792,9 +917,11 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
         if (pg_tuples_or_command_ok(res)) {
             if (p != nullptr && !first) {
                 if (p->ops.size() > 1 && many_definition(p->statement) != nullptr) {
-                    decode_many(batch, *p, res);
+                    decode_many(batch, *p, res, options_.prices, rollups);
                 } else {
-                    batch[p->ops.front()]->decode(PgRows(res));
+                    PgOpBase& op = *batch[p->ops.front()];
+                    op.decode(PgRows(res));
+                    collect_rollup(op, PgRows(res), options_.prices, rollups);
                 }
             }
         } else if (!pg_pipeline_aborted(res) && !first) {
@@ -813,18 +940,36 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
         got = take("statement", &planned[i]);
     }
     if (got) {
-        got = take("rollups", nullptr);
-    }
-    if (got) {
-        got = take("commit", nullptr);
+        got = take_sync();
     }
     if (!got) {
         return lost(got.error());
     }
-    auto synced = c.take(deadline);
-    if (!synced || !pg_pipeline_sync(synced->get())) {
-        return lost(synced ? fail(Error::store_unavailable, {}, "postgres: pipeline out of step")
-                           : synced.error());
+    if (!first) {
+        if (!rollups.empty()) {
+            sent = c.send_prepared(kFlushRollups, flush_rollups_params(rollups, options_.shard));
+        }
+        if (sent) {
+            sent = c.send_query("COMMIT");
+        }
+        if (sent) {
+            sent = c.sync();
+        }
+        if (!sent) {
+            return lost(sent.error());
+        }
+        if (!rollups.empty()) {
+            got = take("rollups", nullptr);
+        }
+        if (got) {
+            got = take("commit", nullptr);
+        }
+        if (got) {
+            got = take_sync();
+        }
+        if (!got) {
+            return lost(got.error());
+        }
     }
     if (!first) {
         return Outcome::done;
@@ -842,8 +987,7 @@ PgWorker::Outcome PgWorker::write_pipelined(Batch& batch) {
         rolled = r ? Result<void>() : Result<void>(r.error());
     }
     if (rolled) {
-        auto r = c.take(deadline);
-        rolled = r ? Result<void>() : Result<void>(r.error());
+        rolled = take_sync();
     }
     if (!rolled) {
         return lost(rolled.error());
@@ -920,6 +1064,7 @@ PgWorker::Outcome PgWorker::write_careful(Batch& batch) {
         return Outcome::statement_failed;
     };
 
+    RollupBatch rollups;  // what the ops that succeeded wrote
     const auto keys = lock_keys(batch);
     const PgParams lock_params{pg_text_array(keys)};
     auto begun = keys.empty() ? round_trip({{"BEGIN"}})
@@ -953,6 +1098,7 @@ PgWorker::Outcome PgWorker::write_careful(Batch& batch) {
         }
         if (pg_tuples_or_command_ok(results[1].get())) {
             op->decode(PgRows(results[1].get()));
+            collect_rollup(*op, PgRows(results[1].get()), options_.prices, rollups);
             continue;
         }
         PgError e = pg_error(c.handle(), results[1].get(), "statement");
@@ -971,13 +1117,15 @@ PgWorker::Outcome PgWorker::write_careful(Batch& batch) {
         }
         op->fail(std::move(e.failure));
     }
-    const PgParams flush_params{std::to_string(options_.shard)};
-    auto flushed = round_trip({{nullptr, nullptr, nullptr, nullptr, &flush_params}});
-    if (!flushed) {
-        return lost(flushed.error());
-    }
-    if (!pg_tuples_or_command_ok(flushed->front().get())) {
-        return abandon(pg_error(c.handle(), flushed->front().get(), "rollups"));
+    if (!rollups.empty()) {
+        const PgParams flush_params = flush_rollups_params(rollups, options_.shard);
+        auto flushed = round_trip({{nullptr, nullptr, nullptr, nullptr, &flush_params}});
+        if (!flushed) {
+            return lost(flushed.error());
+        }
+        if (!pg_tuples_or_command_ok(flushed->front().get())) {
+            return abandon(pg_error(c.handle(), flushed->front().get(), "rollups"));
+        }
     }
     auto committed = round_trip({{"COMMIT"}});
     if (!committed) {
@@ -1301,6 +1449,7 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
         wo.reconnect_max = std::chrono::milliseconds(options.reconnect_max_ms);
         wo.metrics = transactional ? options.metrics : nullptr;
         wo.shard = shard;
+        wo.prices = options.prices;
         return std::make_unique<detail::PgWorker>(std::move(wo), connector, std::move(*conn));
     };
     // Each writer upserts its own row of a day x model (usage_daily_model.shard), so writers,
@@ -1420,11 +1569,11 @@ boost::asio::awaitable<Result<EndOutcome>> PgStore::end_session(EndRequest reque
             return fail(Error::session_not_found);
         }
         EndOutcome out{read_session(rows, 0), false};
-        if (rows.boolean(0, 15)) {
+        if (rows.boolean(0, detail::kEndEnding)) {
             out.row.status = "ended";
             out.row.ended_at_ms = ended_at;
             out.row.reported_duration_s = reported;
-            out.row.observed_duration_s = rows.float8(0, 16);
+            out.row.observed_duration_s = rows.float8(0, detail::kEndObserved);
             out.row.message_count = messages;
             out.row.ended_by = ended_by;
             return out;

@@ -243,6 +243,7 @@ struct PgWorkerOptions {
     std::chrono::milliseconds reconnect_max{5'000};
     metrics::StoreMetrics* metrics = nullptr;  // write batches (writers only); may be null
     std::int64_t shard = 0;  // the writer's row of usage_daily_model (no hot row between writers)
+    PriceTable prices;       // for the cost in the rollups of a first end (as the statement's)
 };
 
 /// One thread owning one PostgreSQL connection in pipeline mode, draining a queue of ops.
