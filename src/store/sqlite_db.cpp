@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <mutex>
 
 #include <sqlite3.h>
 
@@ -99,6 +100,11 @@ int StatementUse::column_count() const {
 
 Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(
     const SqliteConnectionOptions& options) {
+    // Before SQLite initializes (the first open): no memory statistics, which voicegate never
+    // reads and which take a process-wide mutex on every allocation SQLite makes. Fails
+    // harmlessly (SQLITE_MISUSE) if something else initialized SQLite first.
+    static std::once_flag configured;
+    std::call_once(configured, [] { (void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); });
     sqlite3* db = nullptr;
     const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     const int rc = sqlite3_open_v2(options.path.c_str(), &db, flags, nullptr);
