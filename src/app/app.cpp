@@ -25,6 +25,7 @@
 #include "api/metrics_endpoint.hpp"
 #include "app/telemetry.hpp"
 #include "core/ids.hpp"
+#include "core/thread_name.hpp"
 #include "emulator/emulator.hpp"
 #include "http/response.hpp"
 #include "http/router.hpp"
@@ -68,7 +69,8 @@ public:
     void start() {
         for (auto& c : contexts_) {
             guards_.emplace_back(asio::make_work_guard(*c));
-            threads_.emplace_back([ctx = c.get()] {
+            threads_.emplace_back([ctx = c.get(), n = threads_.size() + 1] {
+                set_thread_name("vg-loop-" + std::to_string(n));
                 for (;;) {
                     try {
                         ctx->run();

@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "core/thread_name.hpp"
 #include "metrics/instruments.hpp"
 
 namespace voicegate::store {
@@ -553,7 +554,16 @@ PgWorker::PgWorker(PgWorkerOptions options, Connector connector, std::unique_ptr
       connector_(std::move(connector)),
       conn_(std::move(conn)),
       connected_(conn_ != nullptr),
-      thread_([this] { run(); }) {}
+      thread_([this] {
+          std::string name = "vg-pg-";
+          for (const char c : options_.name) {  // "writer 1" -> vg-pg-writer1
+              if (c != ' ') {
+                  name.push_back(c);
+              }
+          }
+          set_thread_name(name);
+          run();
+      }) {}
 
 PgWorker::~PgWorker() {
     stop();

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <sqlite3.h>
 
+#include "core/thread_name.hpp"
 #include "metrics/instruments.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite_db.hpp"
@@ -25,7 +26,10 @@ Worker::Worker(std::unique_ptr<SqliteConnection> conn, const Clock& clock, std::
       batch_max_(std::max<std::size_t>(1, batch_max)),
       transactional_(transactional),
       metrics_(metrics),
-      thread_([this] { run(); }) {}
+      thread_([this] {
+          set_thread_name(transactional_ ? "vg-sqlite-write" : "vg-sqlite-read");
+          run();
+      }) {}
 
 Worker::~Worker() {
     stop();
