@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include <malloc.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -155,6 +157,9 @@ struct App::Impl {
     std::shared_ptr<StoreUsage> store_usage = std::make_shared<StoreUsage>();
     std::shared_ptr<asio::steady_timer> usage_timer;  // on the first loop
     std::atomic<bool> usage_stopping{false};
+    // Hands memory freed after a burst back to the system once requests stop (release_memory).
+    std::shared_ptr<asio::steady_timer> trim_timer;  // on the first loop
+    std::atomic<bool> trim_stopping{false};
 
     std::mutex mu;
     std::condition_variable cv;
@@ -173,6 +178,7 @@ struct App::Impl {
     asio::awaitable<http::Response> serve_metrics(const http::Request& req) const;
     asio::awaitable<void> run_alerts();
     asio::awaitable<void> refresh_usage();
+    asio::awaitable<void> release_memory();
     void build_limiter();
     api::JwksFetcher make_jwks_fetcher();
     void build_routes();
@@ -279,6 +285,7 @@ void App::Impl::build_telemetry() {
         "all instances on this database: open = issued within VOICEGATE_SESSION_MAX_MINUTES and not "
         "ended; today = sessions issued today (UTC), from the daily rollups; refreshed every 5 s");
     usage_timer = std::make_shared<asio::steady_timer>(*loops.pointers().front());
+    trim_timer = std::make_shared<asio::steady_timer>(*loops.pointers().front());
     telemetry->registry.callback(
         "voicegate_upstream_connections_opened_total",
         "TCP connections opened to the upstream API (steady state: no new ones per token).",
@@ -325,6 +332,33 @@ asio::awaitable<void> App::Impl::refresh_usage() {
         auto [ec] = co_await timer->async_wait(kUseTuple);
         if (ec || usage_stopping.load()) {
             co_return;  // cancelled at shutdown
+        }
+    }
+}
+
+// After a burst an idle server would go on holding its peak: the store's page caches and mapped
+// database pages, and what malloc keeps for reuse (per-thread arenas, buffers of closed
+// connections). Once half a second without a finished request follows a busy one, the store
+// lets go of its caches and malloc_trim() returns free pages: a few milliseconds, once per
+// quiet spell, never under load.
+asio::awaitable<void> App::Impl::release_memory() {
+    const auto timer = trim_timer;
+    std::uint64_t seen = 0;
+    bool busy = false;
+    for (;;) {
+        timer->expires_after(std::chrono::milliseconds(500));
+        auto [ec] = co_await timer->async_wait(kUseTuple);
+        if (ec || trim_stopping.load()) {
+            co_return;  // cancelled at shutdown
+        }
+        const std::uint64_t now = telemetry->http ? telemetry->http->total() : 0;
+        if (now != seen) {
+            seen = now;
+            busy = true;
+        } else if (busy) {
+            busy = false;
+            store->release_memory();
+            malloc_trim(0);
         }
     }
 }
@@ -540,6 +574,9 @@ void App::start() {
     if (impl_->usage_timer) {
         asio::co_spawn(*impl_->loops.pointers().front(), impl_->refresh_usage(), asio::detached);
     }
+    if (impl_->trim_timer) {
+        asio::co_spawn(*impl_->loops.pointers().front(), impl_->release_memory(), asio::detached);
+    }
     impl_->started = true;
     if (impl_->cfg.uses_emulator()) {
         spdlog::warn("OPENAI_API_KEY is not set: using the BUILT-IN EMULATOR; tokens are fake and "
@@ -591,6 +628,10 @@ void App::wait() {
     if (d.usage_timer) {
         d.usage_stopping = true;
         asio::post(*d.loops.pointers().front(), [t = d.usage_timer] { t->cancel(); });
+    }
+    if (d.trim_timer) {
+        d.trim_stopping = true;
+        asio::post(*d.loops.pointers().front(), [t = d.trim_timer] { t->cancel(); });
     }
     if (d.alert_timer) {
         d.alerts_stopping = true;

@@ -61,6 +61,14 @@ std::uint64_t HttpMetrics::count(std::string_view route, int status) const {
     return 0;
 }
 
+std::uint64_t HttpMetrics::total() const {
+    std::uint64_t n = 0;
+    for (const auto& h : latency_) {
+        n += h->snapshot().count;
+    }
+    return n;
+}
+
 void HttpMetrics::collect(Writer& w) const {
     constexpr std::string_view kRequests = "voicegate_http_requests_total";
     constexpr std::string_view kLatency = "voicegate_http_request_duration_seconds";

@@ -30,6 +30,8 @@ public:
     void record(std::size_t route, int status, double seconds);
     /// Requests counted for `route` and `status` (tests).
     std::uint64_t count(std::string_view route, int status) const;
+    /// Requests counted, all routes and statuses.
+    std::uint64_t total() const;
 
 private:
     void collect(Writer& w) const;

@@ -232,6 +232,11 @@ public:
     /// True when the store can serve requests (for /readyz).
     virtual bool ready() const = 0;
 
+    /// Hands back to the system the memory the store keeps only for speed (page caches, mapped
+    /// database pages), as it is when the service goes idle; the next requests rebuild it.
+    /// Returns at once (the store's threads do the work). Thread-safe.
+    virtual void release_memory() {}
+
     /// Commits everything queued and stops accepting writes (graceful shutdown). Blocking;
     /// call from outside the event loops.
     virtual void close() = 0;

@@ -134,7 +134,7 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(
         // database outgrows that cache (2 MiB) almost every op reads pages. Measured with the
         // store bench (200k sessions, quotas on): ends 35k/s -> 58k/s, creates 23k/s -> 32k/s.
         // Writes still go through the WAL; only file pages actually read count toward RSS.
-        if (auto r = conn->exec_script("PRAGMA mmap_size=268435456"); !r) {
+        if (auto r = conn->exec_script("PRAGMA mmap_size=" + std::to_string(kSqliteMmapSize)); !r) {
             return r.error();
         }
     }

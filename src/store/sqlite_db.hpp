@@ -72,6 +72,9 @@ struct SqliteConnectionOptions {
     int busy_timeout_ms = 5000;
 };
 
+/// How much of a database file a connection reads through a memory map (PRAGMA mmap_size).
+constexpr long long kSqliteMmapSize = 256LL * 1024 * 1024;
+
 /// One SQLite connection with a prepared-statement cache. Opened with SQLITE_OPEN_NOMUTEX: the
 /// owner must use it from one thread at a time (the store gives each connection one thread).
 class SqliteConnection final : public MigrationConnection {

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include <malloc.h>
+
 #include <boost/json.hpp>
 #include <sqlite3.h>
 
@@ -70,7 +72,13 @@ void Worker::run() {
     for (;;) {
         {
             std::unique_lock lock(mutex_);
-            wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+            wake_.wait(lock, [this] { return stopping_ || release_ || !queue_.empty(); });
+            if (queue_.empty() && release_ && !stopping_) {
+                release_ = false;
+                lock.unlock();
+                release();
+                continue;
+            }
             if (queue_.empty()) {
                 return;  // stopping, and everything queued has been finished
             }
@@ -95,6 +103,23 @@ void Worker::run() {
         finish(batch, write_seconds);
         batch.clear();
     }
+}
+
+void Worker::request_release() {
+    {
+        std::lock_guard lock(mutex_);
+        release_ = true;
+    }
+    wake_.notify_one();
+}
+
+void Worker::release() {
+    // Outside any transaction (between batches). Setting the map size to 0 unmaps the file;
+    // restoring it lets SQLite map it again, page by page, as reads need it.
+    (void)sqlite3_db_release_memory(conn_->handle());
+    (void)conn_->exec_script("PRAGMA mmap_size=0");
+    (void)conn_->exec_script("PRAGMA mmap_size=" + std::to_string(kSqliteMmapSize));
+    malloc_trim(0);  // what the cache held, back to the system
 }
 
 namespace {
@@ -896,6 +921,13 @@ boost::asio::awaitable<Result<RebuildReport>> SqliteStore::rebuild_rollups() {
 
 bool SqliteStore::ready() const {
     return open_.load(std::memory_order_acquire);
+}
+
+void SqliteStore::release_memory() {
+    writer_->request_release();
+    if (reader_) {
+        reader_->request_release();
+    }
 }
 
 void SqliteStore::close() {

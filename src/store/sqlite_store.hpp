@@ -148,9 +148,13 @@ public:
     void stop();
     /// Counters (thread-safe).
     StoreStats stats() const;
+    /// Asks the thread, once its queue is empty, to free its connection's page cache and
+    /// unmap the database file (SQLite maps it again on the next read). Thread-safe.
+    void request_release();
 
 private:
     void run();
+    void release();
     void run_batch(std::vector<std::unique_ptr<OpBase>>& batch);
     void finish(std::vector<std::unique_ptr<OpBase>>& batch, double write_seconds);
     Result<void> write_rollups(const RollupBatch& rollups);
@@ -165,6 +169,7 @@ private:
     std::condition_variable wake_;
     std::deque<std::unique_ptr<OpBase>> queue_;
     bool stopping_ = false;
+    bool release_ = false;
     std::atomic<std::uint64_t> batches_{0};
     std::atomic<std::uint64_t> ops_{0};
     std::atomic<std::uint64_t> failed_ops_{0};
@@ -242,6 +247,7 @@ public:
 
     /// True until close(). Thread-safe.
     bool ready() const override;
+    void release_memory() override;
     /// Commits everything queued, stops the threads and closes the connections; later ops fail
     /// with store_unavailable. Idempotent. Blocking: call from outside the event loops.
     void close() override;

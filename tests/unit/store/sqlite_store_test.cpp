@@ -6,6 +6,8 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -314,6 +316,63 @@ TEST(SqliteStore, ReopeningKeepsDataAndDoesNotRemigrate) {
     EXPECT_EQ(other.integer("SELECT COUNT(*) FROM schema_migrations"), latest_schema_version());
     EXPECT_EQ(other.integer("SELECT MAX(version) FROM schema_migrations"),
               latest_schema_version());
+}
+
+// kB of `path` resident through this process's memory maps (/proc/self/smaps).
+std::int64_t mapped_rss_kb(const std::string& path) {
+    std::ifstream smaps("/proc/self/smaps");
+    std::string line;
+    bool ours = false;
+    std::int64_t kb = 0;
+    while (std::getline(smaps, line)) {
+        std::istringstream words(line);
+        std::string first;
+        words >> first;
+        if (first.find('-') != std::string::npos && first.back() != ':') {
+            const auto at = line.find('/');
+            ours = at != std::string::npos && line.substr(at) == path;
+        } else if (ours && first == "Rss:") {
+            std::int64_t v = 0;
+            words >> v;
+            kb += v;
+        }
+    }
+    return kb;
+}
+
+TEST(SqliteStore, ReleaseMemoryUnmapsTheFileAndTheStoreGoesOn) {
+    test::TempDir dir;
+    const auto path = std::filesystem::canonical(dir.path()).string() + "/release.db";
+    auto store = open_file(path, "normal");
+    ASSERT_TRUE(store);
+    asio::io_context io;
+    for (int i = 0; i < 2000; ++i) {
+        ASSERT_TRUE(run_coro(io, store->create_session(record("sess_m" + std::to_string(i)))));
+    }
+    // A checkpoint moves the pages into the file; reads then go through the map.
+    Outside other(path);
+    ASSERT_EQ(other.exec("PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+    for (int i = 0; i < 2000; i += 7) {
+        ASSERT_TRUE(run_coro(io, store->get_session("sess_m" + std::to_string(i))));
+    }
+    ASSERT_GT(mapped_rss_kb(path), 0) << "the reads did not go through the memory map";
+
+    store->release_memory();
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (mapped_rss_kb(path) > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(mapped_rss_kb(path), 0);
+
+    // Everything is still there, and the store reads and writes as before.
+    auto row = run_coro(io, store->get_session("sess_m1999"));
+    ASSERT_TRUE(row);
+    ASSERT_TRUE(*row);
+    EXPECT_EQ((*row)->issued.user_id, "user_1");
+    auto ended = run_coro(io, store->end_session(end_request("sess_m5")));
+    ASSERT_TRUE(ended) << ended.error().details;
+    EXPECT_FALSE(ended->already_ended);
+    EXPECT_EQ(other.text("SELECT status FROM sessions WHERE session_id = 'sess_m5'"), "ended");
 }
 
 TEST(SqliteStore, CloseCommitsEverythingQueued) {
