@@ -247,9 +247,11 @@ struct PgWorkerOptions {
 };
 
 /// One thread owning one PostgreSQL connection in pipeline mode, draining a queue of ops.
-/// A writer runs each drained batch as one transaction sent in one pipeline (one round trip):
-/// BEGIN, a lock of the batch's end_session rows in sorted order (no deadlock between
-/// instances), the ops, COMMIT. The ops are cut into waves in which no session repeats; in a
+/// A writer runs each drained batch as one transaction in two round trips: BEGIN, a lock of
+/// the batch's end_session rows in sorted order (no deadlock between instances) and the ops in
+/// one pipeline; then the daily rollups that the ops' answers add up to (summed by key in a
+/// RollupBatch, one upsert statement over arrays, keys in order) and COMMIT. The ops are cut
+/// into waves in which no session repeats; in a
 /// wave each kind of op (create, event, end) is one statement over arrays, so a batch of a
 /// thousand ends costs a few statements, not a thousand. If a statement fails the batch is rolled
 /// back and re-run op by op, each in a SAVEPOINT, so only the failing op fails; a deadlock or
@@ -319,7 +321,8 @@ private:
 ///
 /// Writes go to `writers` writer threads (a session's ops always to the same one, chosen by
 /// its id), each owning one connection in pipeline mode: it drains up to batch_max queued ops
-/// and sends BEGIN, the ops and COMMIT in one round trip; each op is one prepared statement
+/// and sends BEGIN and the ops in one round trip, the batch's rollups and COMMIT in a second;
+/// each op is one prepared statement
 /// that also writes its audit event, and reports outcomes such as "already ended" as data, so
 /// a batch normally cannot fail part-way. Only after COMMIT is each result posted to the
 /// awaiting coroutine's executor. A create with quotas first takes a transaction-scoped

@@ -88,13 +88,20 @@ TEST(MetricsIntegration, CountersMoveByExactlyWhatHappened) {
     EXPECT_EQ(app.get("/no/such/route").status, 404);
     EXPECT_EQ(app.get("/console.js").status, 200);
 
-    // Counted after each response is written: wait for the last one to land.
+    // Each request is counted after its response is written, on its connection's loop, so the
+    // client may see a response before it is counted: wait until all seven have landed.
+    const auto tok = std::string(R"(voicegate_http_requests_total{route="/api/realtime/token",)");
     std::string m;
     ASSERT_TRUE(eventually([&] {
         m = scrape(app);
-        return sample(m, R"(voicegate_http_requests_total{route="static",status="200"})") == 1;
+        return sample(m, R"(voicegate_http_requests_total{route="static",status="200"})") == 1 &&
+               sample(m, tok + R"(status="200"})") + sample(m, tok + R"(status="403"})") +
+                       sample(m, tok + R"(status="429"})") ==
+                   4 &&
+               sample(m, R"(voicegate_http_requests_total{route="/api/realtime/end",status="200"})") ==
+                   1 &&
+               sample(m, R"(voicegate_http_requests_total{route="other",status="404"})") == 1;
     })) << m;
-    const auto tok = std::string(R"(voicegate_http_requests_total{route="/api/realtime/token",)");
     EXPECT_EQ(sample(m, tok + R"(status="200"})"), 1);
     EXPECT_EQ(sample(m, tok + R"(status="403"})"), 2);
     EXPECT_EQ(sample(m, tok + R"(status="429"})"), 1);
