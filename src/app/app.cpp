@@ -338,13 +338,15 @@ asio::awaitable<void> App::Impl::refresh_usage() {
 
 // After a burst an idle server would go on holding its peak: the store's page caches and mapped
 // database pages, and what malloc keeps for reuse (per-thread arenas, buffers of closed
-// connections). Once half a second without a finished request follows a busy one, the store
-// lets go of its caches and malloc_trim() returns free pages: a few milliseconds, once per
-// quiet spell, never under load.
+// connections). Once a second without a finished request follows a busy spell, the store lets
+// go of its caches and malloc_trim() returns free pages: a few milliseconds, once per quiet
+// spell, never under load.
 asio::awaitable<void> App::Impl::release_memory() {
+    constexpr int kQuietTicks = 2;  // of 500 ms
     const auto timer = trim_timer;
     std::uint64_t seen = 0;
     bool busy = false;
+    int quiet = 0;
     for (;;) {
         timer->expires_after(std::chrono::milliseconds(500));
         auto [ec] = co_await timer->async_wait(kUseTuple);
@@ -355,7 +357,8 @@ asio::awaitable<void> App::Impl::release_memory() {
         if (now != seen) {
             seen = now;
             busy = true;
-        } else if (busy) {
+            quiet = 0;
+        } else if (busy && ++quiet >= kQuietTicks) {
             busy = false;
             store->release_memory();
             malloc_trim(0);
