@@ -2,14 +2,18 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 #include <sstream>
 
 #include <boost/json.hpp>
+#include <sqlite3.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
+#include "support/eventually.hpp"
 #include "support/log_capture.hpp"
+#include "support/mapped_rss.hpp"
 #include "integration/app_harness.hpp"
 #include "unit/emulator/emulator_fixtures.hpp"
 
@@ -330,6 +334,44 @@ TEST(AppIntegration, EmulatorCallsEndpointOnTheServiceOrigin) {
                                  {"Content-Type", "application/sdp"}});
     EXPECT_EQ(refused.status, 401) << refused.body;
     EXPECT_EQ(refused.body.find("ek_not-issued-0000"), std::string::npos) << "secret echoed";
+}
+
+// After a burst, an idle service hands back the database pages it read through its memory
+// map (the operator sees RSS fall back), and serves the next request as before.
+TEST(AppIntegration, IdleServiceLetsGoOfItsMappedDatabase) {
+    const std::string path =
+        std::filesystem::canonical(make_temp_dir()).string() + "/idle.db";
+    RunningApp app(test_config({{"DATABASE_URL", "sqlite:" + path}, {"VOICEGATE_ALERTS", "0"}}));
+    std::string first;
+    std::string last;
+    for (int i = 0; i < 40; ++i) {
+        auto r = app.post("/api/realtime/token", R"({"userId":"idle_)" + std::to_string(i) +
+                                                     R"(","sessionConfig":{"model":"gpt-realtime"}})");
+        ASSERT_EQ(r.status, 200) << r.body;
+        last = std::string(parse(r).at("sessionId").as_string());
+        if (first.empty()) {
+            first = last;
+        }
+    }
+    // Move the pages from the WAL into the file (as SQLite's automatic checkpoints do), so the
+    // next read goes through the map.
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(path.c_str(), &db), SQLITE_OK);
+    EXPECT_EQ(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+    ASSERT_EQ(app.post("/api/realtime/end", R"({"sessionId":")" + first +
+                                                R"(","duration":5,"endedBy":"user"})")
+                  .status,
+              200);
+    ASSERT_GT(mapped_rss_kb(path), 0) << "the database is read through a memory map";
+    EXPECT_TRUE(eventually([&] { return mapped_rss_kb(path) == 0; }, std::chrono::seconds(5)))
+        << mapped_rss_kb(path) << " kB of the database still mapped after the service went idle";
+    auto end = app.post("/api/realtime/end", R"({"sessionId":")" + last +
+                                                 R"(","duration":5,"endedBy":"user"})");
+    ASSERT_EQ(end.status, 200) << end.body;
+    EXPECT_FALSE(parse(end).contains("alreadyEnded")) << end.body;
+    EXPECT_EQ(parse(end).at("sessionData").as_object().at("sessionId").as_string(), last);
 }
 
 // With a real upstream the browser posts to {OPENAI_BASE_URL}/realtime/calls, which the page's

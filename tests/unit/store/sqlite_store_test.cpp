@@ -6,8 +6,6 @@
 #include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -20,6 +18,7 @@
 #include <gtest/gtest.h>
 
 #include "store/migrations.hpp"
+#include "support/mapped_rss.hpp"
 #include "support/run_coro.hpp"
 #include "support/temp_dir.hpp"
 
@@ -29,6 +28,7 @@
 namespace voicegate::store {
 namespace {
 namespace asio = boost::asio;
+using test::mapped_rss_kb;
 using test::run_coro;
 
 SessionRecord record(const std::string& id, const std::string& user = "user_1") {
@@ -316,28 +316,6 @@ TEST(SqliteStore, ReopeningKeepsDataAndDoesNotRemigrate) {
     EXPECT_EQ(other.integer("SELECT COUNT(*) FROM schema_migrations"), latest_schema_version());
     EXPECT_EQ(other.integer("SELECT MAX(version) FROM schema_migrations"),
               latest_schema_version());
-}
-
-// kB of `path` resident through this process's memory maps (/proc/self/smaps).
-std::int64_t mapped_rss_kb(const std::string& path) {
-    std::ifstream smaps("/proc/self/smaps");
-    std::string line;
-    bool ours = false;
-    std::int64_t kb = 0;
-    while (std::getline(smaps, line)) {
-        std::istringstream words(line);
-        std::string first;
-        words >> first;
-        if (first.find('-') != std::string::npos && first.back() != ':') {
-            const auto at = line.find('/');
-            ours = at != std::string::npos && line.substr(at) == path;
-        } else if (ours && first == "Rss:") {
-            std::int64_t v = 0;
-            words >> v;
-            kb += v;
-        }
-    }
-    return kb;
 }
 
 TEST(SqliteStore, ReleaseMemoryUnmapsTheFileAndTheStoreGoesOn) {
