@@ -45,6 +45,12 @@ namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
+std::int64_t steady_now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
 int loop_count(int configured) {
     if (configured > 0) {
         return configured;
@@ -157,6 +163,11 @@ struct App::Impl {
     std::shared_ptr<StoreUsage> store_usage = std::make_shared<StoreUsage>();
     std::shared_ptr<asio::steady_timer> usage_timer;  // on the first loop
     std::atomic<bool> usage_stopping{false};
+    // The refresh runs while /metrics is scraped; after kUsageDormantAfter without a scrape it
+    // stops reading the store until the next scrape wakes it.
+    static constexpr std::chrono::minutes kUsageDormantAfter{5};
+    mutable std::atomic<std::int64_t> last_scrape_ms{0};  // steady clock
+    mutable std::atomic<bool> usage_dormant{false};
     // Hands memory freed after a burst back to the system once requests stop (release_memory).
     std::shared_ptr<asio::steady_timer> trim_timer;  // on the first loop
     std::atomic<bool> trim_stopping{false};
@@ -283,7 +294,8 @@ void App::Impl::build_telemetry() {
         },
         1'000,
         "all instances on this database: open = issued within VOICEGATE_SESSION_MAX_MINUTES and not "
-        "ended; today = sessions issued today (UTC), from the daily rollups; refreshed every 5 s");
+        "ended; today = sessions issued today (UTC), from the daily rollups; refreshed every 5 s "
+        "while /metrics is scraped");
     usage_timer = std::make_shared<asio::steady_timer>(*loops.pointers().front());
     trim_timer = std::make_shared<asio::steady_timer>(*loops.pointers().front());
     telemetry->registry.callback(
@@ -313,6 +325,7 @@ void App::Impl::build_telemetry() {
 asio::awaitable<void> App::Impl::refresh_usage() {
     const auto timer = usage_timer;
     const auto usage = store_usage;
+    last_scrape_ms = steady_now_ms();  // read for a while after start
     for (;;) {
         store::LiveQuery q;
         q.now_ms = clock->now_ms();
@@ -328,10 +341,20 @@ asio::awaitable<void> App::Impl::refresh_usage() {
         } else {
             spdlog::warn("metrics: usage gauges not refreshed: {}", live.error().details);
         }
-        timer->expires_after(std::chrono::seconds(5));
+        // Without a recent scrape nobody reads the gauges: sleep until serve_metrics() cancels
+        // the wait (the scrape that wakes it sees the figures of the last refresh).
+        const bool scraped = steady_now_ms() - last_scrape_ms.load() <
+                             std::chrono::milliseconds(kUsageDormantAfter).count();
+        usage_dormant = !scraped;
+        if (scraped) {
+            timer->expires_after(std::chrono::seconds(5));
+        } else {
+            timer->expires_at(asio::steady_timer::time_point::max());
+        }
         auto [ec] = co_await timer->async_wait(kUseTuple);
-        if (ec || usage_stopping.load()) {
-            co_return;  // cancelled at shutdown
+        (void)ec;  // cancelled: a scrape woke it, or shutdown
+        if (usage_stopping.load()) {
+            co_return;
         }
     }
 }
@@ -393,6 +416,10 @@ asio::awaitable<http::Response> App::Impl::serve_metrics(const http::Request& re
         allowed = co_await gate->is_admin(req);
     }
     if (allowed) {
+        last_scrape_ms = steady_now_ms();
+        if (usage_timer && usage_dormant.exchange(false)) {
+            asio::post(*loops.pointers().front(), [t = usage_timer] { t->cancel(); });
+        }
         co_return api::metrics_response(telemetry->registry.render());
     }
     auto res = http::error_response(fail(Error::unauthorized, "A metrics token is required."),
