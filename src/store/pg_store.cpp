@@ -13,6 +13,7 @@
 
 #include "core/thread_name.hpp"
 #include "metrics/instruments.hpp"
+#include "store/session_row.hpp"
 
 namespace voicegate::store {
 namespace detail {
@@ -1273,34 +1274,18 @@ std::string num(double v) {
     return {buf.data(), res.ptr};
 }
 
+// Row `r` of `rows` as decode_session_row() reads it.
+struct PgCells {
+    const PgRows& rows;
+    int r;
+    std::string_view text(int c) const { return rows.text(r, c); }
+    std::int64_t int64(int c) const { return rows.int64(r, c); }
+    double float8(int c) const { return rows.float8(r, c); }
+    bool is_null(int c) const { return rows.is_null(r, c); }
+};
+
 SessionRow read_session(const PgRows& rows, int r) {
-    SessionRow row;
-    row.issued.session_id = rows.text(r, 0);
-    row.issued.user_id = rows.text(r, 1);
-    row.issued.model = rows.text(r, 2);
-    row.issued.voice = rows.text(r, 3);
-    row.issued.profile = rows.text(r, 4);
-    row.issued.issued_at_ms = rows.int64(r, 5);
-    row.issued.token_expires_at = rows.int64(r, 6);
-    row.issued.client_ip = rows.text(r, 7);
-    row.issued.user_agent = rows.text(r, 8);
-    row.status = rows.text(r, 9);
-    if (!rows.is_null(r, 10)) {
-        row.ended_at_ms = rows.int64(r, 10);
-    }
-    if (!rows.is_null(r, 11)) {
-        row.reported_duration_s = rows.float8(r, 11);
-    }
-    if (!rows.is_null(r, 12)) {
-        row.observed_duration_s = rows.float8(r, 12);
-    }
-    if (!rows.is_null(r, 13)) {
-        row.message_count = rows.int64(r, 13);
-    }
-    if (!rows.is_null(r, 14)) {
-        row.ended_by = std::string(rows.text(r, 14));
-    }
-    return row;
+    return decode_session_row(PgCells{rows, r});
 }
 
 Result<MigrationReport> run_migrations(const PgTarget& target, const Clock& clock) {

@@ -45,6 +45,21 @@ public:
     /// (sqlite text only in details). A constraint violation fails with `Error::internal` and
     /// details starting with "constraint".
     [[nodiscard]] Result<bool> step();
+    /// Steps through every row, calling `fn()` at each (it reads the row with the column
+    /// readers); the first step error ends it.
+    template <class Fn>
+    [[nodiscard]] Result<void> each_row(Fn fn) {
+        for (;;) {
+            auto row = step();
+            if (!row) {
+                return row.error();
+            }
+            if (!*row) {
+                return {};
+            }
+            fn();
+        }
+    }
 
     /// Column readers for the current row.
     std::int64_t column_int(int column) const;

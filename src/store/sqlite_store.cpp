@@ -11,6 +11,7 @@
 #include "core/thread_name.hpp"
 #include "metrics/instruments.hpp"
 #include "store/migrations.hpp"
+#include "store/session_row.hpp"
 #include "store/sqlite_db.hpp"
 
 namespace voicegate::store {
@@ -357,37 +358,18 @@ const std::string kSelectEvents =
     "SELECT at_ms, type, session_id, user_id, client_ip, reason, detail FROM events "
     "WHERE session_id = ?1 ORDER BY id";
 
+// The current row of `s` as decode_session_row() reads it.
+struct StatementCells {
+    const StatementUse& s;
+    std::string text(int c) const { return s.column_text(c); }
+    std::int64_t int64(int c) const { return s.column_int(c); }
+    double float8(int c) const { return s.column_double(c); }
+    bool is_null(int c) const { return s.column_is_null(c); }
+};
+
+// A row of kSelectSession: the session, its quota reservation (15), tokens (16-23), cost (24).
 SessionRow read_row(const StatementUse& s) {
-    SessionRow row;
-    row.issued.session_id = s.column_text(0);
-    row.issued.user_id = s.column_text(1);
-    row.issued.model = s.column_text(2);
-    row.issued.voice = s.column_text(3);
-    row.issued.profile = s.column_text(4);
-    row.issued.issued_at_ms = s.column_int(5);
-    row.issued.token_expires_at = s.column_int(6);
-    row.issued.client_ip = s.column_text(7);
-    row.issued.user_agent = s.column_text(8);
-    row.status = s.column_text(9);
-    if (!s.column_is_null(10)) {
-        row.ended_at_ms = s.column_int(10);
-    }
-    if (!s.column_is_null(11)) {
-        row.reported_duration_s = s.column_double(11);
-    }
-    if (!s.column_is_null(12)) {
-        row.observed_duration_s = s.column_double(12);
-    }
-    if (!s.column_is_null(13)) {
-        row.message_count = s.column_int(13);
-    }
-    if (!s.column_is_null(14)) {
-        row.ended_by = s.column_text(14);
-    }
-    if (row.status == "ended") {
-        row.estimated_cost_usd = s.column_double(24);
-    }
-    return row;
+    return decode_session_row(StatementCells{s}, 24);
 }
 
 /// Reads one session; `reserved_ms`, when given, receives what it reserved against the quotas
@@ -693,14 +675,7 @@ Result<std::vector<Event>> do_events(OpContext& ctx, const std::string& session_
     }
     s->bind(1, session_id);
     std::vector<Event> out;
-    for (;;) {
-        auto row = s->step();
-        if (!row) {
-            return row.error();
-        }
-        if (!*row) {
-            return out;
-        }
+    auto done = s->each_row([&] {
         Event e;
         e.at_ms = s->column_int(0);
         e.type = s->column_text(1);
@@ -710,7 +685,11 @@ Result<std::vector<Event>> do_events(OpContext& ctx, const std::string& session_
         e.reason = s->column_text(5);
         e.detail = s->column_text(6);
         out.push_back(std::move(e));
+    });
+    if (!done) {
+        return done.error();
     }
+    return out;
 }
 
 const Clock& default_clock() {
@@ -748,15 +727,8 @@ Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteExec::sum_by_key
         return s.error();
     }
     std::unordered_map<std::string, std::int64_t> sums;
-    for (;;) {
-        auto row = s->step();
-        if (!row) {
-            return row.error();
-        }
-        if (!*row) {
-            break;
-        }
-        sums[s->column_text(0)] += s->column_int(1);
+    if (auto done = s->each_row([&] { sums[s->column_text(0)] += s->column_int(1); }); !done) {
+        return done.error();
     }
     return std::vector<std::pair<std::string, std::int64_t>>(sums.begin(), sums.end());
 }
@@ -767,14 +739,7 @@ Result<SqlTable> SqliteExec::query(const SqlQuery& q) {
         return s.error();
     }
     SqlTable out;
-    for (;;) {
-        auto row = s->step();
-        if (!row) {
-            return row.error();
-        }
-        if (!*row) {
-            return out;
-        }
+    auto done = s->each_row([&] {
         const int n = s->column_count();
         auto& r = out.rows.emplace_back();
         r.reserve(static_cast<std::size_t>(n));
@@ -785,7 +750,11 @@ Result<SqlTable> SqliteExec::query(const SqlQuery& q) {
                 r.emplace_back(s->column_text(c));
             }
         }
+    });
+    if (!done) {
+        return done.error();
     }
+    return out;
 }
 
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {

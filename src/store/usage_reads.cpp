@@ -4,6 +4,7 @@
 
 #include "store/quota.hpp"
 #include "store/rollup.hpp"
+#include "store/session_row.hpp"
 
 namespace voicegate::store {
 namespace {
@@ -55,27 +56,20 @@ const std::string kSessionColumns =
     "user_agent, status, ended_at_ms, reported_duration_s, observed_duration_s, message_count, "
     "ended_by, estimated_cost_usd, quota_reserved_ms";
 
+// Row `r` of `t` as decode_session_row() reads it.
+struct TableCells {
+    const SqlTable& t;
+    std::size_t r;
+    std::string text(int c) const { return t.text(r, at(c)); }
+    std::int64_t int64(int c) const { return t.i64(r, at(c)); }
+    double float8(int c) const { return t.f64(r, at(c)); }
+    bool is_null(int c) const { return t.is_null(r, at(c)); }
+    static std::size_t at(int c) { return static_cast<std::size_t>(c); }
+};
+
+// A row of kSessionColumns.
 SessionRow session_of(const SqlTable& t, std::size_t r) {
-    SessionRow row;
-    row.issued.session_id = t.text(r, 0);
-    row.issued.user_id = t.text(r, 1);
-    row.issued.model = t.text(r, 2);
-    row.issued.voice = t.text(r, 3);
-    row.issued.profile = t.text(r, 4);
-    row.issued.issued_at_ms = t.i64(r, 5);
-    row.issued.token_expires_at = t.i64(r, 6);
-    row.issued.client_ip = t.text(r, 7);
-    row.issued.user_agent = t.text(r, 8);
-    row.status = t.text(r, 9);
-    if (row.status == "ended") {
-        row.ended_at_ms = t.i64(r, 10);
-        row.reported_duration_s = t.f64(r, 11);
-        row.observed_duration_s = t.f64(r, 12);
-        row.message_count = t.i64(r, 13);
-        row.ended_by = t.text(r, 14);
-        row.estimated_cost_usd = t.f64(r, 15);
-    }
-    return row;
+    return decode_session_row(TableCells{t, r}, 15);
 }
 
 // Billable ms per user over [from_day, to_day] from the cache, reading again only the days
