@@ -5,7 +5,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 CMAKE_FLAGS ?=
 
-.PHONY: all deps web-deps client-js build build-asan run test test-release test-asan test-e2e bench clean format
+.PHONY: all deps web-deps client-js configure build build-all build-asan check-deps run test bench clean format lint
 
 all: build
 
@@ -20,11 +20,18 @@ web-deps: deps
 client-js: deps
 	@scripts/client-build.sh
 
-build: web-deps client-js
+configure: web-deps client-js
 	@cmake --preset release $(CMAKE_FLAGS) >/dev/null
-	@cmake --build --preset release -j $(JOBS)
+
+# The service alone (and the web assets it embeds): what `make run` and `make bench` need.
+build: configure
+	@cmake --build --preset release -j $(JOBS) --target voicegate
 	@ln -sf release/voicegate build/voicegate 2>/dev/null || true
 	@echo "built build/voicegate"
+
+# Everything in the release tree, the test suites included.
+build-all: build
+	@cmake --build --preset release -j $(JOBS)
 
 build-asan: web-deps client-js
 	@cmake --preset dev $(CMAKE_FLAGS) >/dev/null
@@ -33,7 +40,12 @@ build-asan: web-deps client-js
 run: build
 	./build/voicegate serve $(ARGS)
 
-test: build
+# Fails, naming them, when the build used files of a Debian package that scripts/deps.sh does not
+# install (directly or as a dependency of a package it names).
+check-deps: build-all
+	@scripts/check-deps.sh build/release
+
+test: build-all
 	@scripts/test.sh
 
 bench: build

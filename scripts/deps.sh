@@ -2,11 +2,17 @@
 # Installs the Debian packages voicegate needs, only those missing. Non-interactive, idempotent.
 set -euo pipefail
 PKGS=(
+  # build: compiler, CMake + Ninja, ccache, and the -dev packages CMakeLists.txt finds
   build-essential cmake ninja-build ccache pkg-config git ca-certificates
-  libboost1.81-dev libssl-dev libsqlite3-dev sqlite3 libspdlog-dev libfmt-dev libcli11-dev
-  libtomlplusplus-dev libgtest-dev libgmock-dev
-  postgresql libpq-dev redis-server libhiredis-dev
-  chromium wrk nginx-light procps curl prometheus
+  libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev libboost-system1.81-dev
+  libssl-dev libsqlite3-dev libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
+  libpq-dev libhiredis-dev
+  # tests: GoogleTest, throw-away PostgreSQL and Redis, headless Chromium, promtool, sqlite3 CLI
+  libgtest-dev libgmock-dev postgresql redis-server chromium prometheus sqlite3 procps curl
+  # make bench (wrk, nginx, perf), make format and make lint (clang-format, clang-tidy)
+  wrk nginx-light linux-perf clang-format clang-tidy
+  # the dependency check (scripts/check-deps.sh) reads the dpkg database with dpkg-query/dpkg -S
+  dpkg
 )
 missing=()
 for p in "${PKGS[@]}"; do
