@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every suite, as CI runs it: unit + integration on the release build, the same under
-# ASan+UBSan, the JavaScript client's unit tests, then the browser tests in headless Chromium.
+# Every suite, as CI runs it: first the dependency check (scripts/check-deps.sh), then unit +
+# integration on the release build, the same under ASan+UBSan, the JavaScript client's unit
+# tests, then the browser tests in headless Chromium.
 # Fails on the first failing stage.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,9 @@ JOBS=${JOBS:-$(nproc)}
 export TMPDIR=${TMPDIR:-/tmp}
 
 stage() { printf '\n== %s\n' "$*"; }
+
+stage "dependency check (every Debian package the build and tests use is installed by scripts/deps.sh)"
+scripts/check-deps.sh build/release
 
 stage "test services (PostgreSQL, Redis)"
 eval "$(scripts/services.sh start)"
