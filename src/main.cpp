@@ -52,6 +52,7 @@ struct CommonOptions {
     std::string config_file;
     std::string env_file = ".env";
     std::map<std::string, std::string> flags;
+    std::map<std::string, std::string> flag_names;  // variable -> "--flag VALUE", as registered
 };
 
 void add_flag(CLI::App* cmd, CommonOptions& common, const std::string& name,
@@ -59,6 +60,14 @@ void add_flag(CLI::App* cmd, CommonOptions& common, const std::string& name,
     cmd->add_option_function<std::string>(
            name, [&common, env](const std::string& v) { common.flags[env] = v; }, help)
         ->type_name("VALUE");
+    common.flag_names[env] = name + " VALUE";
+}
+
+// A flag without a value that sets the boolean variable `env` to 1.
+void add_switch(CLI::App* cmd, CommonOptions& common, const std::string& name,
+                const std::string& env, const std::string& help) {
+    cmd->add_flag_function(name, [&common, env](std::int64_t) { common.flags[env] = "1"; }, help);
+    common.flag_names[env] = name;
 }
 
 void add_config_options(CLI::App* cmd, CommonOptions& common) {
@@ -329,11 +338,15 @@ int main(int argc, char** argv) {
     add_flag(serve, serve_opts, "--quota-minutes-per-day", "VOICEGATE_QUOTA_MINUTES_PER_DAY", "billable minutes per user per UTC day (0: unlimited)");
     add_flag(serve, serve_opts, "--quota-sessions-per-day", "VOICEGATE_QUOTA_SESSIONS_PER_DAY", "sessions per user per UTC day (0: unlimited)");
     add_flag(serve, serve_opts, "--session-max-minutes", "VOICEGATE_SESSION_MAX_MINUTES", "minutes reserved per session until /end (1..1440)");
-    serve->add_flag_function("--emulator", [&](std::int64_t) { serve_opts.flags["VOICEGATE_EMULATOR"] = "1"; },
-                             "use the built-in emulator even on a non-loopback address");
-    serve->add_flag_function("--dev", [&](std::int64_t) { serve_opts.flags["VOICEGATE_DEV"] = "1"; },
-                             "error bodies carry details");
+    add_switch(serve, serve_opts, "--emulator", "VOICEGATE_EMULATOR",
+               "use the built-in emulator even on a non-loopback address");
+    add_switch(serve, serve_opts, "--dev", "VOICEGATE_DEV", "error bodies carry details");
     serve->footer(variables_help());
+
+    auto* reference = cli.add_subcommand(
+        "config-reference",
+        "Print the configuration reference (docs/configuration.md) as Markdown: every setting "
+        "with its variable, TOML key, serve flag, default and meaning");
 
     auto* emulate = cli.add_subcommand("emulate", "Run only the OpenAI Realtime emulator (SPEC §8)");
     std::string emu_listen = "127.0.0.1:9090";
@@ -418,6 +431,10 @@ int main(int argc, char** argv) {
         return cli.exit(e);
     }
 
+    if (*reference) {
+        std::fputs(config::configuration_reference_markdown(serve_opts.flag_names).c_str(), stdout);
+        return 0;
+    }
     if (*version) {
         std::printf("voicegate %s (C++20, Boost %d.%d)\n", VOICEGATE_VERSION, BOOST_VERSION / 100000,
                     BOOST_VERSION / 100 % 1000);

@@ -6,6 +6,7 @@
 #include <functional>
 #include <set>
 #include <sstream>
+#include <string_view>
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
@@ -18,15 +19,34 @@
 namespace voicegate::config {
 namespace {
 
-// A setting: its environment name, its TOML path, whether it is secret, its help, and how a
-// textual value is applied (returns an error text, empty on success).
+// A setting: its environment name, its TOML section and key, its default (as the variable would
+// hold it), whether it is secret, its help, and how a textual value is applied (returns an error
+// text, empty on success). This one table drives loading, `serve --help` and
+// docs/configuration.md (configuration_reference_markdown).
 struct Setting {
     std::string env;
-    std::string toml;  // "section.key"; empty: not settable from the file
+    std::string section;  // TOML table, and the reference's section
+    std::string key;      // key in [section]; empty: not settable from the file
+    std::string default_value;  // empty: unset (the help says what that means)
     bool secret = false;
     std::string help;
     std::function<std::string(Config&, const std::string&)> apply;
+    /// "section.key", or empty when the file cannot set it.
+    std::string toml_path() const { return key.empty() ? std::string() : section + "." + key; }
 };
+
+// Defaults of the policy lists (they have no member initialisers; load_config starts from these).
+constexpr const char* kDefaultModels =
+    "gpt-realtime,gpt-realtime-2025-08-28,gpt-realtime-1.5,gpt-realtime-2,gpt-realtime-2.1,"
+    "gpt-realtime-2.1-mini,gpt-realtime-mini,gpt-realtime-mini-2025-12-15";
+// Retired names that app builds already on phones still send (SPEC §3.1).
+constexpr const char* kDefaultAliases =
+    "gpt-4o-realtime-preview-2024-12-17=gpt-realtime,"
+    "gpt-4o-realtime-preview-2024-10-01=gpt-realtime,"
+    "gpt-4o-realtime-preview-2025-06-03=gpt-realtime,gpt-4o-realtime-preview=gpt-realtime,"
+    "gpt-4o-mini-realtime-preview-2024-12-17=gpt-realtime-mini,"
+    "gpt-4o-mini-realtime-preview=gpt-realtime-mini,gpt-realtime-mini-2025-10-06=gpt-realtime-mini";
+constexpr const char* kDefaultVoices = "alloy,ash,ballad,coral,echo,sage,shimmer,verse,marin,cedar";
 
 std::string trim(std::string s) {
     const auto b = s.find_first_not_of(" \t\r\n");
@@ -79,6 +99,21 @@ std::string set_bool(bool& out, const std::string& v) {
         out = false;
     } else {
         return "must be 1/0 or true/false, got \"" + v + "\"";
+    }
+    return {};
+}
+
+// "old=new,..." (VOICEGATE_MODEL_ALIASES) into (retired, current) pairs; an error text, empty on
+// success.
+std::string set_aliases(std::vector<std::pair<std::string, std::string>>& out,
+                        const std::string& v) {
+    out.clear();
+    for (const auto& pair : split_list(v)) {
+        const auto eq = pair.find('=');
+        if (eq == std::string::npos || eq == 0 || eq + 1 == pair.size()) {
+            return "each alias must be old=new, got \"" + pair + "\"";
+        }
+        out.emplace_back(trim(pair.substr(0, eq)), trim(pair.substr(eq + 1)));
     }
     return {};
 }
@@ -178,12 +213,14 @@ void apply_price_tables(Config& cfg, const toml::table& prices, const std::strin
 
 const std::vector<Setting>& settings() {
     static const std::vector<Setting> kSettings = {
-        {"OPENAI_API_KEY", "", true, "the real OpenAI key; unset: built-in emulator",
+        {"OPENAI_API_KEY", "upstream", "", "", true,
+         "the real OpenAI key; unset: built-in emulator",
          [](Config& c, const std::string& v) {
              c.upstream.api_key = trim(v);
              return std::string();
          }},
-        {"OPENAI_BASE_URL", "upstream.base_url", false, "upstream base URL",
+        {"OPENAI_BASE_URL", "upstream", "base_url", "https://api.openai.com/v1", false,
+         "upstream base URL",
          [](Config& c, const std::string& v) {
              c.upstream.base_url = trim(v);
              while (!c.upstream.base_url.empty() && c.upstream.base_url.back() == '/') {
@@ -192,34 +229,36 @@ const std::vector<Setting>& settings() {
              c.upstream.base_url_set = true;
              return std::string();
          }},
-        {"VOICEGATE_LISTEN", "server.listen", false, "host:port to listen on",
+        {"VOICEGATE_LISTEN", "server", "listen", "127.0.0.1:8080", false, "host:port to listen on",
          [](Config& c, const std::string& v) {
              if (!parse_listen(trim(v), c.server.host, c.server.port)) {
                  return "must be host:port (e.g. 127.0.0.1:8080 or [::1]:8080), got \"" + v + "\"";
              }
              return std::string();
          }},
-        {"VOICEGATE_THREADS", "server.threads", false, "event loops (0: one per core)",
+        {"VOICEGATE_THREADS", "server", "threads", "0", false, "event loops (0: one per core)",
          [](Config& c, const std::string& v) { return set_int(c.server.threads, v, 0, 256); }},
-        {"VOICEGATE_BODY_LIMIT", "server.body_limit_bytes", false, "max request body bytes",
+        {"VOICEGATE_BODY_LIMIT", "server", "body_limit_bytes", "65536", false,
+         "max request body bytes",
          [](Config& c, const std::string& v) {
              return set_size(c.server.body_limit, v, 1024, 16 * 1024 * 1024);
          }},
-        {"VOICEGATE_REQUEST_TIMEOUT_MS", "server.request_timeout_ms", false,
+        {"VOICEGATE_REQUEST_TIMEOUT_MS", "server", "request_timeout_ms", "10000", false,
          "time to receive a whole request",
          [](Config& c, const std::string& v) {
              return set_int(c.server.request_timeout_ms, v, 100, 600'000);
          }},
-        {"VOICEGATE_IDLE_TIMEOUT_MS", "server.idle_timeout_ms", false, "keep-alive idle timeout",
+        {"VOICEGATE_IDLE_TIMEOUT_MS", "server", "idle_timeout_ms", "75000", false,
+         "keep-alive idle timeout",
          [](Config& c, const std::string& v) {
              return set_int(c.server.idle_timeout_ms, v, 100, 3'600'000);
          }},
-        {"VOICEGATE_DRAIN_TIMEOUT_MS", "server.drain_timeout_ms", false,
+        {"VOICEGATE_DRAIN_TIMEOUT_MS", "server", "drain_timeout_ms", "15000", false,
          "graceful shutdown deadline",
          [](Config& c, const std::string& v) {
              return set_int(c.server.drain_timeout_ms, v, 0, 600'000);
          }},
-        {"VOICEGATE_CORS_ORIGINS", "server.cors_origins", false, "allowed browser origins",
+        {"VOICEGATE_CORS_ORIGINS", "server", "cors_origins", "", false, "allowed browser origins",
          [](Config& c, const std::string& v) {
              c.server.cors_origins = split_list(v);
              for (const auto& o : c.server.cors_origins) {
@@ -230,77 +269,73 @@ const std::vector<Setting>& settings() {
              }
              return std::string();
          }},
-        {"VOICEGATE_DEV", "server.dev", false, "1: error bodies carry details",
+        {"VOICEGATE_DEV", "server", "dev", "0", false, "1: error bodies carry details",
          [](Config& c, const std::string& v) { return set_bool(c.server.dev, v); }},
-        {"VOICEGATE_UPSTREAM_TIMEOUT_MS", "upstream.timeout_ms", false,
+        {"VOICEGATE_UPSTREAM_TIMEOUT_MS", "upstream", "timeout_ms", "30000", false,
          "upstream deadline, retries included",
          [](Config& c, const std::string& v) {
              return set_int(c.upstream.timeout_ms, v, 100, 300'000);
          }},
-        {"VOICEGATE_UPSTREAM_CONNECT_TIMEOUT_MS", "upstream.connect_timeout_ms", false,
+        {"VOICEGATE_UPSTREAM_CONNECT_TIMEOUT_MS", "upstream", "connect_timeout_ms", "5000", false,
          "upstream connect deadline",
          [](Config& c, const std::string& v) {
              return set_int(c.upstream.connect_timeout_ms, v, 50, 60'000);
          }},
-        {"VOICEGATE_UPSTREAM_RETRIES", "upstream.max_retries", false, "upstream retries",
+        {"VOICEGATE_UPSTREAM_RETRIES", "upstream", "max_retries", "2", false, "upstream retries",
          [](Config& c, const std::string& v) { return set_int(c.upstream.max_retries, v, 0, 10); }},
-        {"VOICEGATE_UPSTREAM_POOL", "upstream.pool_size", false,
+        {"VOICEGATE_UPSTREAM_POOL", "upstream", "pool_size", "64", false,
          "idle upstream connections kept per event loop",
          [](Config& c, const std::string& v) { return set_int(c.upstream.pool_size, v, 1, 4096); }},
-        {"VOICEGATE_UPSTREAM_CA_FILE", "upstream.ca_file", false, "CA bundle for upstream TLS",
+        {"VOICEGATE_UPSTREAM_CA_FILE", "upstream", "ca_file", "", false,
+         "CA bundle for upstream TLS (unset: the system CAs)",
          [](Config& c, const std::string& v) {
              c.upstream.ca_file = trim(v);
              return std::string();
          }},
-        {"VOICEGATE_UPSTREAM_ALLOW_INSECURE", "upstream.allow_insecure", false,
+        {"VOICEGATE_UPSTREAM_ALLOW_INSECURE", "upstream", "allow_insecure", "0", false,
          "allow plain http to a non-loopback upstream",
          [](Config& c, const std::string& v) { return set_bool(c.upstream.allow_insecure, v); }},
-        {"VOICEGATE_TOKEN_TTL", "tokens.ttl_seconds", false, "client-secret lifetime, 10..7200 s",
+        {"VOICEGATE_TOKEN_TTL", "tokens", "ttl_seconds", "1800", false,
+         "client-secret lifetime, 10..7200 s",
          [](Config& c, const std::string& v) { return set_int(c.tokens.ttl_s, v, 10, 7200); }},
-        {"VOICEGATE_TOKEN_MAX_TTL", "tokens.max_ttl_seconds", false, "upper bound for the TTL",
+        {"VOICEGATE_TOKEN_MAX_TTL", "tokens", "max_ttl_seconds", "7200", false,
+         "upper bound for the TTL",
          [](Config& c, const std::string& v) { return set_int(c.tokens.max_ttl_s, v, 10, 7200); }},
-        {"VOICEGATE_MAX_INSTRUCTIONS", "tokens.max_instructions_bytes", false,
+        {"VOICEGATE_MAX_INSTRUCTIONS", "tokens", "max_instructions_bytes", "16384", false,
          "max instructions size in bytes",
          [](Config& c, const std::string& v) {
              return set_size(c.tokens.max_instructions_bytes, v, 1, 1024 * 1024);
          }},
-        {"VOICEGATE_DEFAULT_MODEL", "tokens.default_model", false, "model when the client names none",
+        {"VOICEGATE_DEFAULT_MODEL", "tokens", "default_model", "gpt-realtime", false,
+         "model when the client names none",
          [](Config& c, const std::string& v) {
              c.tokens.default_model = trim(v);
              return std::string();
          }},
-        {"VOICEGATE_MODELS", "tokens.models", false, "allowed models (comma-separated)",
+        {"VOICEGATE_MODELS", "tokens", "models", kDefaultModels, false,
+         "allowed models (comma-separated)",
          [](Config& c, const std::string& v) {
              c.tokens.models = split_list(v);
              return c.tokens.models.empty() ? std::string("must list at least one model")
                                             : std::string();
          }},
-        {"VOICEGATE_MODEL_ALIASES", "tokens.aliases", false,
+        {"VOICEGATE_MODEL_ALIASES", "tokens", "aliases", kDefaultAliases, false,
          "retired=current model pairs (comma-separated)",
-         [](Config& c, const std::string& v) {
-             c.tokens.aliases.clear();
-             for (const auto& pair : split_list(v)) {
-                 const auto eq = pair.find('=');
-                 if (eq == std::string::npos || eq == 0 || eq + 1 == pair.size()) {
-                     return "each alias must be old=new, got \"" + pair + "\"";
-                 }
-                 c.tokens.aliases.emplace_back(trim(pair.substr(0, eq)), trim(pair.substr(eq + 1)));
-             }
-             return std::string();
-         }},
-        {"VOICEGATE_VOICES", "tokens.voices", false, "allowed voices (comma-separated)",
+         [](Config& c, const std::string& v) { return set_aliases(c.tokens.aliases, v); }},
+        {"VOICEGATE_VOICES", "tokens", "voices", kDefaultVoices, false,
+         "allowed voices (comma-separated)",
          [](Config& c, const std::string& v) {
              c.tokens.voices = split_list(v);
              return c.tokens.voices.empty() ? std::string("must list at least one voice")
                                             : std::string();
          }},
-        {"DATABASE_URL", "store.database_url", false,
+        {"DATABASE_URL", "store", "database_url", "sqlite:voicegate.db", false,
          "sqlite:PATH or postgres://... (optional schema=NAME)",
          [](Config& c, const std::string& v) {
              c.store.url = trim(v);
              return std::string();
          }},
-        {"VOICEGATE_SQLITE_SYNCHRONOUS", "store.sqlite_synchronous", false,
+        {"VOICEGATE_SQLITE_SYNCHRONOUS", "store", "sqlite_synchronous", "normal", false,
          "full (fsync each group commit) or normal (survives process crashes)",
          [](Config& c, const std::string& v) {
              if (v != "full" && v != "normal") {
@@ -309,9 +344,10 @@ const std::vector<Setting>& settings() {
              c.store.sqlite_synchronous = v;
              return std::string();
          }},
-        {"VOICEGATE_STORE_BATCH_MAX", "store.batch_max", false, "max writes per group commit",
+        {"VOICEGATE_STORE_BATCH_MAX", "store", "batch_max", "1024", false,
+         "max writes per group commit",
          [](Config& c, const std::string& v) { return set_int(c.store.batch_max, v, 1, 100'000); }},
-        {"VOICEGATE_LOG_LEVEL", "log.level", false, "trace debug info warn error off",
+        {"VOICEGATE_LOG_LEVEL", "log", "level", "info", false, "trace debug info warn error off",
          [](Config& c, const std::string& v) {
              static const std::set<std::string> kLevels{"trace", "debug", "info",
                                                         "warn",  "error", "off"};
@@ -321,11 +357,12 @@ const std::vector<Setting>& settings() {
              c.log.level = v;
              return std::string();
          }},
-        {"VOICEGATE_LOG_JSON", "log.json", false, "1: application log as JSON lines",
+        {"VOICEGATE_LOG_JSON", "log", "json", "0", false, "1: application log as JSON lines",
          [](Config& c, const std::string& v) { return set_bool(c.log.json, v); }},
-        {"VOICEGATE_ACCESS_LOG", "log.access", false, "0: no access log",
+        {"VOICEGATE_ACCESS_LOG", "log", "access", "1", false, "0: no access log",
          [](Config& c, const std::string& v) { return set_bool(c.log.access, v); }},
-        {"VOICEGATE_AUTH", "auth.mode", false, "none or jwt (default: jwt if a JWT key is set)",
+        {"VOICEGATE_AUTH", "auth", "mode", "", false,
+         "none or jwt (default: jwt if a JWT key is set)",
          [](Config& c, const std::string& v) {
              if (v != "none" && v != "jwt") {
                  return "must be none or jwt, got \"" + v + "\"";
@@ -333,41 +370,44 @@ const std::vector<Setting>& settings() {
              c.auth.mode = v;
              return std::string();
          }},
-        {"VOICEGATE_ALLOW_ANONYMOUS", "auth.allow_anonymous", false,
+        {"VOICEGATE_ALLOW_ANONYMOUS", "auth", "allow_anonymous", "0", false,
          "1: allow VOICEGATE_AUTH=none on a non-loopback address",
          [](Config& c, const std::string& v) { return set_bool(c.auth.allow_anonymous, v); }},
-        {"VOICEGATE_ADMIN_TOKEN", "", true, "bearer token for /api/admin/* (unset: admin off)",
+        {"VOICEGATE_ADMIN_TOKEN", "auth", "", "", true,
+         "bearer token for /api/admin/* (unset: admin off)",
          [](Config& c, const std::string& v) {
              c.auth.admin_token = trim(v);
              return std::string();
          }},
-        {"JWT_SECRET", "", true, "HS256 key (e.g. the Supabase project JWT secret)",
+        {"JWT_SECRET", "auth", "", "", true, "HS256 key (e.g. the Supabase project JWT secret)",
          [](Config& c, const std::string& v) {
              c.auth.jwt_secret = v;
              return std::string();
          }},
-        {"JWT_JWKS_URL", "auth.jwks_url", false,
+        {"JWT_JWKS_URL", "auth", "jwks_url", "", false,
          "RS256/ES256 keys, e.g. https://PROJECT.supabase.co/auth/v1/.well-known/jwks.json",
          [](Config& c, const std::string& v) {
              c.auth.jwks_url = trim(v);
              return std::string();
          }},
-        {"JWT_JWKS_FILE", "auth.jwks_file", false, "RS256/ES256 keys from a JWKS file",
+        {"JWT_JWKS_FILE", "auth", "jwks_file", "", false, "RS256/ES256 keys from a JWKS file",
          [](Config& c, const std::string& v) {
              c.auth.jwks_file = trim(v);
              return std::string();
          }},
-        {"JWT_ISSUER", "auth.issuer", false, "required iss claim",
+        {"JWT_ISSUER", "auth", "issuer", "", false, "required iss claim",
          [](Config& c, const std::string& v) {
              c.auth.issuer = trim(v);
              return std::string();
          }},
-        {"JWT_AUDIENCE", "auth.audience", false, "required aud claim (comma-separated: any of)",
+        {"JWT_AUDIENCE", "auth", "audience", "", false,
+         "required aud claim (comma-separated: any of)",
          [](Config& c, const std::string& v) {
              c.auth.audiences = split_list(v);
              return std::string();
          }},
-        {"VOICEGATE_RATE_USER", "limits.rate_user", false, "token requests per user: N/s, N/min, N/h",
+        {"VOICEGATE_RATE_USER", "limits", "rate_user", "10/min", false,
+         "token requests per user: N/s, N/min, N/h",
          [](Config& c, const std::string& v) {
              auto r = ratelimit::parse_rate(trim(v));
              if (!r) {
@@ -376,7 +416,7 @@ const std::vector<Setting>& settings() {
              c.limits.rate_user = trim(v);
              return std::string();
          }},
-        {"VOICEGATE_RATE_IP", "limits.rate_ip", false, "token requests per client IP",
+        {"VOICEGATE_RATE_IP", "limits", "rate_ip", "60/min", false, "token requests per client IP",
          [](Config& c, const std::string& v) {
              auto r = ratelimit::parse_rate(trim(v));
              if (!r) {
@@ -385,7 +425,7 @@ const std::vector<Setting>& settings() {
              c.limits.rate_ip = trim(v);
              return std::string();
          }},
-        {"VOICEGATE_RATE_ROUTES", "limits.routes", false,
+        {"VOICEGATE_RATE_ROUTES", "limits", "routes", "", false,
          "per-client-IP limits on any route: PATH=RATE,... (e.g. /api/realtime/end=120/min)",
          [](Config& c, const std::string& v) {
              std::vector<std::pair<std::string, std::string>> out;
@@ -412,31 +452,31 @@ const std::vector<Setting>& settings() {
              c.limits.route_rates = std::move(out);
              return std::string();
          }},
-        {"VOICEGATE_PRICES", "", false,
+        {"VOICEGATE_PRICES", "prices", "", "", false,
          "per-model prices, USD per 1M tokens: MODEL=TEXT_IN/TEXT_CACHED/TEXT_OUT/AUDIO_IN/"
          "AUDIO_CACHED/AUDIO_OUT/IMAGE_IN/IMAGE_CACHED[/PER_MINUTE],... (merged with the defaults)",
          [](Config& c, const std::string& v) { return apply_price_list(c.prices, v); }},
-        {"VOICEGATE_QUOTA_CONCURRENT", "quota.concurrent", false,
+        {"VOICEGATE_QUOTA_CONCURRENT", "quota", "concurrent", "2", false,
          "open sessions per user at once (0: unlimited)",
          [](Config& c, const std::string& v) {
              return set_int(c.quota.concurrent, v, 0, 1'000'000'000);
          }},
-        {"VOICEGATE_QUOTA_MINUTES_PER_DAY", "quota.minutes_per_day", false,
+        {"VOICEGATE_QUOTA_MINUTES_PER_DAY", "quota", "minutes_per_day", "60", false,
          "billable minutes per user per UTC day (0: unlimited)",
          [](Config& c, const std::string& v) {
              return set_int(c.quota.minutes_per_day, v, 0, 1'000'000'000);
          }},
-        {"VOICEGATE_QUOTA_SESSIONS_PER_DAY", "quota.sessions_per_day", false,
+        {"VOICEGATE_QUOTA_SESSIONS_PER_DAY", "quota", "sessions_per_day", "200", false,
          "sessions per user per UTC day (0: unlimited)",
          [](Config& c, const std::string& v) {
              return set_int(c.quota.sessions_per_day, v, 0, 1'000'000'000);
          }},
-        {"VOICEGATE_SESSION_MAX_MINUTES", "quota.session_max_minutes", false,
+        {"VOICEGATE_SESSION_MAX_MINUTES", "quota", "session_max_minutes", "30", false,
          "minutes a session is assumed to last when issued (reserved until /end), 1..1440",
          [](Config& c, const std::string& v) {
              return set_int(c.quota.session_max_minutes, v, 1, 1440);
          }},
-        {"VOICEGATE_TRUSTED_PROXIES", "limits.trusted_proxies", false,
+        {"VOICEGATE_TRUSTED_PROXIES", "limits", "trusted_proxies", "", false,
          "CIDRs whose X-Forwarded-For is believed",
          [](Config& c, const std::string& v) {
              auto r = net::CidrList::parse(v);
@@ -446,7 +486,7 @@ const std::vector<Setting>& settings() {
              c.limits.trusted_proxies = v;
              return std::string();
          }},
-        {"VOICEGATE_IP_ALLOW", "limits.ip_allow", false, "CIDRs allowed (empty: all)",
+        {"VOICEGATE_IP_ALLOW", "limits", "ip_allow", "", false, "CIDRs allowed (empty: all)",
          [](Config& c, const std::string& v) {
              auto r = net::CidrList::parse(v);
              if (!r) {
@@ -455,7 +495,7 @@ const std::vector<Setting>& settings() {
              c.limits.ip_allow = v;
              return std::string();
          }},
-        {"VOICEGATE_IP_DENY", "limits.ip_deny", false, "CIDRs denied on every route",
+        {"VOICEGATE_IP_DENY", "limits", "ip_deny", "", false, "CIDRs denied on every route",
          [](Config& c, const std::string& v) {
              auto r = net::CidrList::parse(v);
              if (!r) {
@@ -464,7 +504,7 @@ const std::vector<Setting>& settings() {
              c.limits.ip_deny = v;
              return std::string();
          }},
-        {"REDIS_URL", "limits.redis_url", false,
+        {"REDIS_URL", "limits", "redis_url", "", false,
          "redis://[:password@]host:port[/db]: limits shared across instances (unset: in-process)",
          [](Config& c, const std::string& v) {
              // Not flagged secret so the problem is shown; parse_redis_url never shows a password.
@@ -478,7 +518,7 @@ const std::vector<Setting>& settings() {
              c.limits.redis_url = text;
              return std::string();
          }},
-        {"VOICEGATE_REDIS_FAILURE_MODE", "limits.redis_failure_mode", false,
+        {"VOICEGATE_REDIS_FAILURE_MODE", "limits", "redis_failure_mode", "closed", false,
          "closed (503 while Redis is unreachable) or open (allow unlimited)",
          [](Config& c, const std::string& v) {
              const auto mode = trim(v);
@@ -488,12 +528,12 @@ const std::vector<Setting>& settings() {
              c.limits.redis_fail_open = mode == "open";
              return std::string();
          }},
-        {"VOICEGATE_REDIS_TIMEOUT_MS", "limits.redis_timeout_ms", false,
+        {"VOICEGATE_REDIS_TIMEOUT_MS", "limits", "redis_timeout_ms", "200", false,
          "deadline of one rate-limit decision in Redis",
          [](Config& c, const std::string& v) {
              return set_int(c.limits.redis_timeout_ms, v, 10, 10'000);
          }},
-        {"VOICEGATE_REDIS_KEY_PREFIX", "limits.redis_key_prefix", false,
+        {"VOICEGATE_REDIS_KEY_PREFIX", "limits", "redis_key_prefix", "voicegate:rl:", false,
          "prefix of the limiter's Redis keys",
          [](Config& c, const std::string& v) {
              if (v.size() > 64 || std::any_of(v.begin(), v.end(), [](unsigned char ch) {
@@ -504,9 +544,9 @@ const std::vector<Setting>& settings() {
              c.limits.redis_key_prefix = v;
              return std::string();
          }},
-        {"VOICEGATE_METRICS", "metrics.enabled", false, "0: no GET /metrics",
+        {"VOICEGATE_METRICS", "metrics", "enabled", "1", false, "0: no GET /metrics",
          [](Config& c, const std::string& v) { return set_bool(c.metrics.enabled, v); }},
-        {"VOICEGATE_METRICS_TOKEN", "", true,
+        {"VOICEGATE_METRICS_TOKEN", "metrics", "", "", true,
          "bearer token required by GET /metrics (unset: loopback or the admin identity)",
          [](Config& c, const std::string& v) {
              c.metrics.token = trim(v);
@@ -514,54 +554,57 @@ const std::vector<Setting>& settings() {
                         ? std::string()
                         : std::string("must be at least 16 characters");
          }},
-        {"VOICEGATE_ALERTS", "alerts.enabled", false, "0: no anomaly alerts",
+        {"VOICEGATE_ALERTS", "alerts", "enabled", "1", false, "0: no anomaly alerts",
          [](Config& c, const std::string& v) { return set_bool(c.alerts.enabled, v); }},
-        {"VOICEGATE_ALERT_WEBHOOK_URL", "", true,
+        {"VOICEGATE_ALERT_WEBHOOK_URL", "alerts", "", "", true,
          "https:// URL that receives each alert as a JSON POST (unset: events log only)",
          [](Config& c, const std::string& v) {
              c.alerts.webhook_url = trim(v);
              return std::string();
          }},
-        {"VOICEGATE_ALERT_INTERVAL_S", "alerts.interval_s", false,
+        {"VOICEGATE_ALERT_INTERVAL_S", "alerts", "interval_s", "10", false,
          "how often the anomaly rules are evaluated, 1..3600 s",
          [](Config& c, const std::string& v) { return set_int(c.alerts.interval_s, v, 1, 3600); }},
-        {"VOICEGATE_ALERT_COOLDOWN_S", "alerts.cooldown_s", false,
+        {"VOICEGATE_ALERT_COOLDOWN_S", "alerts", "cooldown_s", "900", false,
          "one alert per rule and subject per this many seconds (repeats are counted), 0..604800",
          [](Config& c, const std::string& v) {
              return set_int(c.alerts.cooldown_s, v, 0, 604'800);
          }},
-        {"VOICEGATE_ALERT_WEBHOOK_TIMEOUT_MS", "alerts.webhook_timeout_ms", false,
+        {"VOICEGATE_ALERT_WEBHOOK_TIMEOUT_MS", "alerts", "webhook_timeout_ms", "5000", false,
          "deadline of one webhook POST attempt",
          [](Config& c, const std::string& v) {
              return set_int(c.alerts.webhook_timeout_ms, v, 100, 60'000);
          }},
-        {"VOICEGATE_ALERT_WEBHOOK_RETRIES", "alerts.webhook_retries", false,
+        {"VOICEGATE_ALERT_WEBHOOK_RETRIES", "alerts", "webhook_retries", "3", false,
          "webhook retries after a failed POST (exponential back-off), 0..10",
          [](Config& c, const std::string& v) {
              return set_int(c.alerts.webhook_retries, v, 0, 10);
          }},
-        {"VOICEGATE_ALERT_USER_RATE", "alerts.user_rate", false,
+        {"VOICEGATE_ALERT_USER_RATE", "alerts", "user_rate",
+         "window_s=60,factor=10,floor=30,max=0", false,
          "a user's token requests per window: off or window_s=,factor=,floor=,max=",
          [](Config& c, const std::string& v) {
              return parse_alert_rule(v, {"window_s", "factor", "floor", "max"},
                                      c.alerts.user_rate);
          }},
-        {"VOICEGATE_ALERT_USER_MINUTES", "alerts.user_minutes", false,
+        {"VOICEGATE_ALERT_USER_MINUTES", "alerts", "user_minutes", "factor=5,floor=60,max=0", false,
          "a user's billable minutes today: off or factor=,floor=,max=",
          [](Config& c, const std::string& v) {
              return parse_alert_rule(v, {"factor", "floor", "max"}, c.alerts.user_minutes);
          }},
-        {"VOICEGATE_ALERT_DENIALS", "alerts.denials", false,
+        {"VOICEGATE_ALERT_DENIALS", "alerts", "denials", "factor=10,floor=20,max=120", false,
          "token denials per minute: off or factor=,floor=,max=",
          [](Config& c, const std::string& v) {
              return parse_alert_rule(v, {"factor", "floor", "max"}, c.alerts.denials);
          }},
-        {"VOICEGATE_ALERT_UPSTREAM_ERRORS", "alerts.upstream_errors", false,
+        {"VOICEGATE_ALERT_UPSTREAM_ERRORS", "alerts", "upstream_errors",
+         "ratio=0.5,floor=10", false,
          "failed upstream calls per minute: off or ratio=,floor=",
          [](Config& c, const std::string& v) {
              return parse_alert_rule(v, {"ratio", "floor"}, c.alerts.upstream_errors);
          }},
-        {"VOICEGATE_EMULATOR", "", false, "1: use the built-in emulator even on a public address",
+        {"VOICEGATE_EMULATOR", "emulator", "", "0", false,
+         "1: use the built-in emulator even on a public address",
          [](Config& c, const std::string& v) { return set_bool(c.emulator.forced, v); }},
     };
     return kSettings;
@@ -649,13 +692,15 @@ boost::json::value toml_to_json(const toml::node& n) {
     return nullptr;
 }
 
+// The keys a [profiles.NAME] table may hold.
+const std::vector<std::string> kProfileFields = {
+    "model",         "voice",          "instructions", "max_output_tokens",
+    "turn_detection", "transcription", "noise_reduction", "tools",
+    "tool_choice",   "speed",          "description",  "allow_override"};
+
 // Reads [profiles.NAME] tables. Validation against the final policy happens in validate().
 void apply_profiles(Config& cfg, const toml::table& profiles, const std::string& path,
                     LoadResult& out) {
-    static const std::vector<std::string> kFields = {
-        "model",         "voice",          "instructions", "max_output_tokens",
-        "turn_detection", "transcription", "noise_reduction", "tools",
-        "tool_choice",   "speed",          "description",  "allow_override"};
     for (const auto& [name, node] : profiles) {
         const std::string where = path + ": profiles." + std::string(name.str());
         const auto* table = node.as_table();
@@ -668,7 +713,8 @@ void apply_profiles(Config& cfg, const toml::table& profiles, const std::string&
         p.name = std::string(name.str());
         for (const auto& [key, value] : *table) {
             const std::string k(key.str());
-            if (std::find(kFields.begin(), kFields.end(), k) == kFields.end()) {
+            if (std::find(kProfileFields.begin(), kProfileFields.end(), k) ==
+                kProfileFields.end()) {
                 out.errors.push_back(where + "." + k + ": unknown profile field");
                 continue;
             }
@@ -752,8 +798,8 @@ void apply_toml(Config& cfg, const Sources& src, LoadResult& out) {
     }
     std::map<std::string, const Setting*> by_path;
     for (const auto& s : settings()) {
-        if (!s.toml.empty()) {
-            by_path[s.toml] = &s;
+        if (!s.key.empty()) {
+            by_path[s.toml_path()] = &s;
         }
     }
     for (const auto& [section, node] : doc) {
@@ -1087,22 +1133,175 @@ const std::vector<std::pair<std::string, std::string>>& known_variables() {
     return kVars;
 }
 
+namespace {
+
+// A reference section: the title of a TOML section, and what the file holds there beyond the
+// table's keys.
+struct SectionDoc {
+    std::string_view section;
+    std::string_view title;
+    std::string_view note;
+};
+
+const SectionDoc& section_doc(const std::string& section) {
+    static const std::vector<SectionDoc> kSections = {
+        {"upstream", "Upstream (OpenAI)", ""},
+        {"server", "HTTP server", ""},
+        {"tokens", "Token policy",
+         "The file also takes session profiles that clients select with "
+         "`sessionConfig.profile`: one `[profiles.NAME]` table each, with the keys "},
+        {"store", "Storage", ""},
+        {"log", "Logging", ""},
+        {"auth", "Identity and admin access", ""},
+        {"limits", "Rate limits, IP filters and Redis", ""},
+        {"prices", "Prices for cost estimates",
+         "In the file: one `[prices.\"MODEL\"]` table per model, overriding only the keys it "
+         "sets among "},
+        {"quota", "Per-user quotas", ""},
+        {"metrics", "Metrics (`GET /metrics`)", ""},
+        {"alerts", "Anomaly alerts", ""},
+        {"emulator", "Built-in emulator",
+         "In the file, `[emulator]` holds the emulator's fault options (`voicegate emulate "
+         "--help` lists them)."},
+    };
+    for (const auto& d : kSections) {
+        if (d.section == section) {
+            return d;
+        }
+    }
+    static const SectionDoc kUntitled{"", "", ""};
+    return kUntitled;
+}
+
+// Text for a Markdown table cell: `|` would end the cell, `*` and `<` could start markup.
+std::string md_cell(const std::string& text) {
+    std::string out;
+    for (const char ch : text) {
+        if (ch == '|' || ch == '*' || ch == '<') {
+            out += '\\';
+        }
+        out += ch;
+    }
+    return out;
+}
+
+// A code span in a table cell: only `|` is escaped (the table's syntax); the span is literal.
+std::string md_code(const std::string& text) {
+    std::string out = "`";
+    for (const char ch : text) {
+        if (ch == '|') {
+            out += '\\';
+        }
+        out += ch;
+    }
+    return out + "`";
+}
+
+// `text` as a Markdown paragraph: lines of at most 100 columns (broken at spaces, so a longer
+// word keeps its own line), then a blank line.
+std::string md_paragraph(const std::string& text) {
+    constexpr std::size_t kWidth = 100;
+    std::string out;
+    std::size_t line_start = 0;
+    std::istringstream words(text);
+    for (std::string word; words >> word;) {
+        if (out.size() > line_start && out.size() - line_start + 1 + word.size() > kWidth) {
+            out += '\n';
+            line_start = out.size();
+        } else if (out.size() > line_start) {
+            out += ' ';
+        }
+        out += word;
+    }
+    return out + "\n\n";
+}
+
+std::string md_code_list(const std::vector<std::string>& items) {
+    std::string out;
+    for (const auto& item : items) {
+        out += (out.empty() ? "" : ", ") + md_code(item);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string configuration_reference_markdown(const std::map<std::string, std::string>& flags) {
+    std::vector<std::string> sections;  // in the order the table first names them
+    for (const auto& s : settings()) {
+        if (std::find(sections.begin(), sections.end(), s.section) == sections.end()) {
+            sections.push_back(s.section);
+        }
+    }
+    std::string md =
+        "# Configuration reference\n\n"
+        "<!-- Generated by `voicegate config-reference`; do not edit. Run `make docs`. -->\n\n";
+    md += md_paragraph(
+        "This file is generated from the settings table in `src/core/config.cpp`, the same table "
+        "that `voicegate serve --help` prints, by `voicegate config-reference`. Do not edit it by "
+        "hand: change the table, then run `make docs` to rewrite it. A test of `make test` fails "
+        "while this file differs from what the binary prints. Back to the [README](../README.md).");
+    md += md_paragraph("It lists " + std::to_string(settings().size()) + " settings in " +
+                       std::to_string(sections.size()) + " sections.");
+    md += "## Where a setting comes from\n\n"
+          "Each setting is taken from the first of these that sets it:\n\n"
+          "1. a command-line flag of `voicegate serve` (column *Flag*);\n"
+          "2. the environment variable;\n"
+          "3. the dotenv file (`--env-file FILE`, default `.env`, read when it exists);\n"
+          "4. the TOML file given with `--config FILE` (column *TOML key*: the key in the "
+          "section's table);\n"
+          "5. the default.\n\n";
+    md += md_paragraph(
+        "Other commands that read the configuration (`voicegate COMMAND --help`) accept some of "
+        "the same flags. Start-up validates every setting and exits with status 2, printing one "
+        "line per problem; a secret's value is never printed. Secrets are read only from the "
+        "environment or the dotenv file, never from the TOML file.");
+    md += md_paragraph(
+        "Values and defaults are written as the environment variable holds them: booleans as `1` "
+        "or `0` (`true`/`false`, `yes`/`no` and `on`/`off` work too), lists comma-separated (TOML "
+        "arrays in the file). *unset* means the setting is off or derived, as its description "
+        "says.");
+    for (const auto& section : sections) {
+        const auto& doc = section_doc(section);
+        md += "## " + (doc.title.empty() ? section : std::string(doc.title)) + ": `[" + section +
+              "]`\n\n";
+        if (section == "tokens") {
+            md += md_paragraph(std::string(doc.note) + md_code_list(kProfileFields) + ".");
+        } else if (section == "prices") {
+            std::vector<std::string> keys(price_keys().begin(), price_keys().end());
+            md += md_paragraph(std::string(doc.note) + md_code_list(keys) +
+                               " (USD per 1M tokens; `per_minute`: USD per billable minute).");
+        } else if (!doc.note.empty()) {
+            md += md_paragraph(std::string(doc.note));
+        }
+        md += "| Variable | TOML key | Flag | Default | Description |\n";
+        md += "|---|---|---|---|---|\n";
+        for (const auto& s : settings()) {
+            if (s.section != section) {
+                continue;
+            }
+            const auto flag = flags.find(s.env);
+            std::string help = md_cell(s.help);
+            if (s.secret) {
+                help += ". Secret: only from the environment or the dotenv file, never printed";
+            }
+            md += "| " + md_code(s.env) + " | " + (s.key.empty() ? "—" : md_code(s.key)) + " | " +
+                  (flag == flags.end() ? "—" : md_code(flag->second)) + " | " +
+                  (s.default_value.empty() ? "*unset*" : md_code(s.default_value)) + " | " +
+                  help + " |\n";
+        }
+        md += "\n";
+    }
+    md.pop_back();  // one newline at the end of the file
+    return md;
+}
+
 LoadResult load_config(const Sources& sources) {
     LoadResult out;
     Config cfg;
-    cfg.tokens.models = {"gpt-realtime",      "gpt-realtime-2025-08-28", "gpt-realtime-1.5",
-                         "gpt-realtime-2",    "gpt-realtime-2.1",        "gpt-realtime-2.1-mini",
-                         "gpt-realtime-mini", "gpt-realtime-mini-2025-12-15"};
-    // Retired names that app builds already on phones still send (SPEC §3.1).
-    cfg.tokens.aliases = {{"gpt-4o-realtime-preview-2024-12-17", "gpt-realtime"},
-                          {"gpt-4o-realtime-preview-2024-10-01", "gpt-realtime"},
-                          {"gpt-4o-realtime-preview-2025-06-03", "gpt-realtime"},
-                          {"gpt-4o-realtime-preview", "gpt-realtime"},
-                          {"gpt-4o-mini-realtime-preview-2024-12-17", "gpt-realtime-mini"},
-                          {"gpt-4o-mini-realtime-preview", "gpt-realtime-mini"},
-                          {"gpt-realtime-mini-2025-10-06", "gpt-realtime-mini"}};
-    cfg.tokens.voices = {"alloy", "ash",     "ballad", "coral", "echo",
-                         "sage",  "shimmer", "verse",  "marin", "cedar"};
+    cfg.tokens.models = split_list(kDefaultModels);
+    (void)set_aliases(cfg.tokens.aliases, kDefaultAliases);
+    cfg.tokens.voices = split_list(kDefaultVoices);
     if (!sources.toml_text.empty()) {
         apply_toml(cfg, sources, out);
     }

@@ -26,6 +26,7 @@ struct Profile {
     std::vector<std::string> allow_override;  // client field names: voice, instructions, ...
     /// True if the client may set `client_field` (model, voice, instructions, maxOutputTokens).
     bool allows(const std::string& client_field) const;
+    bool operator==(const Profile&) const = default;
 };
 
 /// HTTP listener settings (SPEC §2.1 VOICEGATE_LISTEN, CORS, limits).
@@ -40,6 +41,7 @@ struct ServerConfig {
     int drain_timeout_ms = 15'000;
     std::vector<std::string> cors_origins;
     bool dev = false;  // VOICEGATE_DEV: error bodies carry details
+    bool operator==(const ServerConfig&) const = default;
 };
 
 /// Upstream (OpenAI) settings. The key is a secret: never print it.
@@ -53,6 +55,7 @@ struct UpstreamConfig {
     int pool_size = 64;  // idle keep-alive connections kept per event loop
     std::string ca_file;
     bool allow_insecure = false;  // plain http to a non-loopback host
+    bool operator==(const UpstreamConfig&) const = default;
 };
 
 /// Server-side token policy (SPEC §3.1, §3.4).
@@ -70,6 +73,7 @@ struct TokenPolicy {
     /// The model `requested` resolves to after aliases, or nullopt if not allowed.
     std::optional<std::string> resolve_model(const std::string& requested) const;
     bool voice_allowed(const std::string& voice) const;
+    bool operator==(const TokenPolicy&) const = default;
 };
 
 /// Storage settings (SPEC §5).
@@ -77,12 +81,14 @@ struct StoreConfig {
     std::string url = "sqlite:voicegate.db";
     std::string sqlite_synchronous = "normal";
     int batch_max = 1024;
+    bool operator==(const StoreConfig&) const = default;
 };
 
 /// Built-in emulator settings for `serve` without a key and for `emulate`.
 struct EmulatorConfig {
     bool forced = false;  // --emulator: allowed on a non-loopback address
     std::map<std::string, std::string> options;  // fault options, passed to the emulator
+    bool operator==(const EmulatorConfig&) const = default;
 };
 
 /// Logging.
@@ -90,6 +96,7 @@ struct LogConfig {
     std::string level = "info";
     bool json = false;
     bool access = true;
+    bool operator==(const LogConfig&) const = default;
 };
 
 /// Identity settings (SPEC §2.1, §4).
@@ -105,6 +112,7 @@ struct AuthConfig {
     bool jwt_configured() const {
         return !jwt_secret.empty() || !jwks_url.empty() || !jwks_file.empty();
     }
+    bool operator==(const AuthConfig&) const = default;
 };
 
 /// Abuse control (SPEC §2.1, §4): rates as "N/s", "N/min", "N/h"; CIDR lists.
@@ -123,6 +131,7 @@ struct LimitsConfig {
     bool redis_fail_open = false;  // VOICEGATE_REDIS_FAILURE_MODE=open
     int redis_timeout_ms = 200;    // per decision
     std::string redis_key_prefix = "voicegate:rl:";
+    bool operator==(const LimitsConfig&) const = default;
 };
 
 /// Per-user quotas (SPEC §2.1, §4), enforced by the store atomically with recording a session.
@@ -135,6 +144,7 @@ struct QuotaConfig {
     // (the reservation charged until /end settles it, and how long it holds a concurrent slot).
     int session_max_minutes = 30;
     bool enabled() const { return concurrent > 0 || minutes_per_day > 0 || sessions_per_day > 0; }
+    bool operator==(const QuotaConfig&) const = default;
 };
 
 /// GET /metrics (SPEC §6): open to loopback clients; with `token` set, only to
@@ -142,6 +152,7 @@ struct QuotaConfig {
 struct MetricsConfig {
     bool enabled = true;  // VOICEGATE_METRICS=0 removes the route
     std::string token;    // VOICEGATE_METRICS_TOKEN (secret)
+    bool operator==(const MetricsConfig&) const = default;
 };
 
 /// One anomaly rule's thresholds. A rule fires when the figure reaches `max` (if > 0), or
@@ -154,6 +165,7 @@ struct AlertRule {
     double max = 0;
     double ratio = 0;
     int window_s = 60;
+    bool operator==(const AlertRule&) const = default;
 };
 
 /// Anomaly alerts (issue 4 §5): rules evaluated every `interval_s`, one alert per rule and
@@ -173,6 +185,7 @@ struct AlertsConfig {
     AlertRule denials{true, 10, 20, 120, 0, 60};
     // VOICEGATE_ALERT_UPSTREAM_ERRORS: upstream calls failing (429, 5xx, no answer) per minute.
     AlertRule upstream_errors{true, 0, 10, 0, 0.5, 60};
+    bool operator==(const AlertsConfig&) const = default;
 };
 
 /// The whole configuration. Built once at start-up, then immutable.
@@ -194,6 +207,8 @@ struct Config {
 
     /// True when no key is set: the in-process emulator answers instead of OpenAI.
     bool uses_emulator() const { return upstream.api_key.empty(); }
+    /// Member-wise, every sub-struct included (tests compare loaded configurations).
+    bool operator==(const Config&) const = default;
 };
 
 /// Where configuration comes from. `flags` and `env` are keyed by the environment variable
@@ -222,6 +237,11 @@ std::map<std::string, std::string> parse_dotenv(const std::string& text);
 
 /// The environment variables the loader reads, with one-line help each (for --help and docs).
 const std::vector<std::pair<std::string, std::string>>& known_variables();
+
+/// docs/configuration.md: every setting of the table known_variables() reads, grouped by TOML
+/// section, with its variable, TOML key, flag, default and help, after an intro on precedence.
+/// `flags` maps a variable to the `serve` flag that sets it ("--listen VALUE"). Pure.
+std::string configuration_reference_markdown(const std::map<std::string, std::string>& flags);
 
 /// Parses an alert rule: "off", or comma-separated key=value pairs among `keys` (factor,
 /// floor, max, ratio, window_s) applied over `rule`'s defaults; an error text, empty on success.

@@ -47,6 +47,7 @@ struct ModelPrice {
     /// USD per billable minute: per_minute if set, else 600 audio tokens in and 1,200 out at
     /// this model's audio prices (kAudioInTokensPerMinute, kAudioOutTokensPerMinute). Pure.
     double minute_estimate() const;
+    bool operator==(const ModelPrice&) const = default;
 };
 
 /// Prices by model name (after aliases).
