@@ -4,14 +4,9 @@
 //
 //   VOICEGATE_ADMIN_TOKEN=… node scripts/screenshots.mjs http://127.0.0.1:8080 docs
 //
-// The database holds a seeded history (`voicegate seed --days 31`); the dashboard is shown over
-// the last 30 full UTC days, up to yesterday. Today is left out because of how the generator
-// (src/app/seed.cpp) draws issue times: a uniform day of the range and an hour of the daily
-// rhythm, capped at "now - 1 s". Today's sessions drawn after the moment of seeding all land on
-// that one millisecond, unended, and would show as hundreds of "open now" sessions issued at the
-// same instant. So they are ended first through POST /api/realtime/end (they stay in today's
-// figures, outside the range shown), and a few sessions are opened through POST
-// /api/realtime/token, so that "Live open sessions" looks as it does in production.
+// The database holds a seeded history (`voicegate seed --days 31`): the dashboard is shown over
+// the last 30 full UTC days, up to yesterday, and its live table holds the seeded sessions of the
+// last half hour that have not ended yet.
 //
 // The admin token is read from the environment, put in the dashboard tab's sessionStorage (as a
 // sign-in would) and never printed or typed on screen. The console's token is the emulator's,
@@ -183,42 +178,6 @@ async function api(baseUrl, route, { token, body, headers = {} } = {}) {
   return json;
 }
 
-/** Ends today's sessions left open by the seed (see the top of this file); returns how many. */
-async function endTodaysOpenSessions(baseUrl, token) {
-  const today = isoDay(Date.now());
-  const ids = [];
-  let cursor = null;
-  do {
-    const q = new URLSearchParams({ status: 'issued', from: today, to: today, limit: '1000' });
-    if (cursor) q.set('cursor', cursor);
-    const page = await api(baseUrl, `/api/admin/sessions?${q}`, { token });
-    ids.push(...page.sessions.map((s) => s.sessionId));
-    cursor = page.nextCursor;
-  } while (cursor);
-  for (let i = 0; i < ids.length; i += 16) {
-    await Promise.all(ids.slice(i, i + 16).map((sessionId) => api(baseUrl, '/api/realtime/end', {
-      body: { sessionId, duration: 0, messageCount: 0, endedBy: 'user' },
-    })));
-  }
-  return ids.length;
-}
-
-// Sessions opened just before the pictures: [user, model, voice, app].
-const LIVE = [
-  ['seed-user-00002', 'gpt-realtime', 'marin', 'DiaryApp/3.2 (iPhone; iOS 18.1)'],
-  ['seed-user-00017', 'gpt-realtime-mini', 'cedar', 'DiaryApp/3.2 (Android 15; Pixel 8)'],
-  ['seed-user-00005', 'gpt-realtime', 'alloy', 'DiaryApp/3.2 (iPhone; iOS 18.1)'],
-  ['seed-user-00143', 'gpt-realtime-2', 'marin', 'Mozilla/5.0 (Macintosh) Chrome/131.0'],
-  ['seed-user-00031', 'gpt-realtime-mini', 'verse', 'DiaryApp/3.2 (Android 15; Pixel 8)'],
-];
-
-async function openLiveSessions(baseUrl) {
-  for (const [userId, model, voice, agent] of LIVE) {
-    await api(baseUrl, '/api/realtime/token', { body: { userId, sessionConfig: { model, voice } }, headers: { 'User-Agent': agent } });
-    await new Promise((resolve) => setTimeout(resolve, 1100)); // a second apart, as people arrive
-  }
-}
-
 async function dashboard(browser, baseUrl, token, file) {
   const errors = [];
   const context = await browser.newContext(contextOptions());
@@ -323,9 +282,6 @@ const launchBrowser = await loadLauncher();
 log(`launching ${process.env.CHROMIUM_PATH || '/usr/bin/chromium'} (headless, ${VIEWPORT.width}x${VIEWPORT.height})`);
 const browser = await launchBrowser();
 try {
-  log(`ending ${await endTodaysOpenSessions(baseUrl, token)} sessions the seed left open today`);
-  log(`opening ${LIVE.length} live sessions`);
-  await openLiveSessions(baseUrl);
   // The dashboard first, so the console's session is not among the live ones.
   await dashboard(browser, baseUrl, token, path.join(outDir, 'dashboard.png'));
   await consolePage(browser, baseUrl, path.join(outDir, 'console.png'));

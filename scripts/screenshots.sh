@@ -6,13 +6,12 @@
 #   scripts/screenshots.sh            # VOICEGATE_BIN=build/voicegate (run `make build` first)
 #
 # Seeds a throw-away SQLite database (mktemp -d) with `voicegate seed`: 450 users, 31,000 sessions
-# over the last 31 UTC days, about 30,000 of them in the 30 full days the dashboard shows (why
-# today is left out: scripts/screenshots.mjs). Serves it on a free loopback port (8080 when free,
-# as in the README's examples) with the built-in emulator (no OPENAI_API_KEY: nothing leaves
-# 127.0.0.1) and a random admin token that is never printed, then drives Debian's headless
-# Chromium through playwright-core (scripts/screenshots.mjs, with the install and the launcher of
-# tests/e2e) at 1280x800, device scale 1, full page. Everything it starts is stopped and the temp
-# dir removed on exit, failure or Ctrl-C.
+# over the last 31 UTC days, about 30,000 of them in the 30 full days the dashboard shows. Serves it
+# on a free loopback port (8080 when free, as in the README's examples) with the built-in emulator
+# (no OPENAI_API_KEY: nothing leaves 127.0.0.1) and a random admin token that is never printed, then
+# drives Debian's headless Chromium through playwright-core (scripts/screenshots.mjs, with the
+# install and the launcher of tests/e2e) at 1280x800, device scale 1, full page. Everything it
+# starts is stopped and the temp dir removed on exit, failure or Ctrl-C.
 #
 # Knobs (environment): VOICEGATE_BIN, CHROMIUM_PATH (/usr/bin/chromium), SCREENSHOTS_OUT (docs),
 # SEED_SESSIONS (31000), SEED_USERS (450), SEED_NEVER_ENDED (0.03: apps that die before their end

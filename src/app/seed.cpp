@@ -114,14 +114,21 @@ SeedGenerator::SeedGenerator(const SeedPlan& plan) : plan_(plan), rng_(plan.seed
 std::int64_t SeedGenerator::issue_time() {
     if (issue_times_.empty()) {
         // A day of the range, an hour by the daily rhythm, a uniform minute; never later than
-        // now. Drawn up front and sorted (8 bytes a session).
+        // now: a time in today's future is drawn again (clamping it would pile the rest of
+        // today's sessions onto one instant), clamped only if the range has no past to draw.
+        // Drawn up front and sorted (8 bytes a session).
         issue_times_.reserve(static_cast<std::size_t>(std::max<std::int64_t>(plan_.sessions, 1)));
+        const std::int64_t latest = plan_.now_ms - 1000;
         for (std::int64_t i = 0; i < std::max<std::int64_t>(plan_.sessions, 1); ++i) {
-            const auto day = std::uniform_int_distribution<int>(0, std::max(plan_.days, 1) - 1)(rng_);
-            const auto hour = static_cast<std::int64_t>(sample(hour_cdf_, rng_));
-            const auto within = std::uniform_int_distribution<std::int64_t>(0, kHourMs - 1)(rng_);
-            issue_times_.push_back(std::min(first_day_ms_ + day * kDayMs + hour * kHourMs + within,
-                                            plan_.now_ms - 1000));
+            std::int64_t t = latest;
+            for (int attempt = 0; attempt < 64; ++attempt) {
+                const auto day = std::uniform_int_distribution<int>(0, std::max(plan_.days, 1) - 1)(rng_);
+                const auto hour = static_cast<std::int64_t>(sample(hour_cdf_, rng_));
+                const auto within = std::uniform_int_distribution<std::int64_t>(0, kHourMs - 1)(rng_);
+                t = first_day_ms_ + day * kDayMs + hour * kHourMs + within;
+                if (t <= latest) break;
+            }
+            issue_times_.push_back(std::min(t, latest));
         }
         std::sort(issue_times_.begin(), issue_times_.end());
     }

@@ -7,8 +7,8 @@
 // CSV export, a 401 later on, a phone-sized screen. The admin token never appears in output.
 //
 // Artifacts: test-artifacts/dashboard.png, dashboard-mobile.png, dashboard-sessions.csv,
-// dashboard-server.log; the desktop screenshot is also copied to docs/dashboard.png (committed,
-// shown in the README) when that file is missing or UPDATE_DOCS_SCREENSHOTS=1.
+// dashboard-server.log. The committed pictures of the product (docs/dashboard.png, docs/console.png)
+// come from scripts/screenshots.sh, over a seeded month.
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -16,7 +16,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  ACTION_MS, ARTIFACTS, PHONE, REPO, horizontalOverflow, launchBrowser, newPage, settlesWithin, startServer, stopServer,
+  ACTION_MS, ARTIFACTS, PHONE, horizontalOverflow, launchBrowser, newPage, settlesWithin, startServer, stopServer,
 } from './support.mjs';
 
 const ADMIN_TOKEN = `adm_${crypto.randomBytes(18).toString('base64url')}`;
@@ -298,11 +298,6 @@ describe('dashboard (real binary, admin API, emulator upstream)', { timeout: 180
     await waitForKpi(page, 'live', all.open + 1);
 
     await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard.png'), fullPage: true });
-    // The README's copy is written when missing or asked for, so a test run leaves the tree clean.
-    const docsShot = path.join(REPO, 'docs', 'dashboard.png');
-    if (!fs.existsSync(docsShot) || process.env.UPDATE_DOCS_SCREENSHOTS === '1') {
-      fs.copyFileSync(path.join(ARTIFACTS, 'dashboard.png'), docsShot);
-    }
 
     await page.evaluate(() => sessionStorage.setItem('voicegate.adminToken', 'revoked-token'));
     await page.reload();

@@ -32,6 +32,7 @@ TEST(SeedGenerator, SessionsAreRealisticAndInTimeOrder) {
     int ended = 0;
     int denials = 0;
     int over_reported = 0;
+    std::map<std::int64_t, int> per_instant;
     const std::int64_t first_day = kNow / kDayMs * kDayMs - 29 * kDayMs;
     for (int i = 0; i < plan.sessions; ++i) {
         auto s = gen.next();
@@ -41,6 +42,7 @@ TEST(SeedGenerator, SessionsAreRealisticAndInTimeOrder) {
         previous = r.issued_at_ms;
         ASSERT_GE(r.issued_at_ms, first_day);
         ASSERT_LT(r.issued_at_ms, kNow);
+        ++per_instant[r.issued_at_ms];
         ++per_user[r.user_id];
         models.insert(r.model);
         if (s.end) {
@@ -70,6 +72,13 @@ TEST(SeedGenerator, SessionsAreRealisticAndInTimeOrder) {
     EXPECT_NEAR(denials / 20'000.0, 0.03, 0.01);
     EXPECT_GT(over_reported, 0) << "some clients over-report, so billable minutes differ";
     EXPECT_GE(models.size(), 4u);
+    // Today's sessions are spread up to now, not piled onto one instant (kNow is mid-day: a
+    // time drawn later than now is drawn again, not clamped to now).
+    int most_at_one_instant = 0;
+    for (const auto& [t, n] : per_instant) {
+        most_at_one_instant = std::max(most_at_one_instant, n);
+    }
+    EXPECT_LE(most_at_one_instant, 2);
     // Skewed activity: the heaviest user has far more sessions than the median one.
     std::vector<int> counts;
     for (const auto& [u, n] : per_user) {
