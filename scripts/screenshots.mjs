@@ -31,40 +31,17 @@ function usage(message) {
   process.exit(2);
 }
 
-async function loadLauncher() {
+async function loadSupport() {
   try {
-    return (await import('../tests/e2e/support.mjs')).launchBrowser;
+    return await import('../tests/e2e/support.mjs');
   } catch {
     usage('playwright-core is not installed: run scripts/screenshots.sh (or `cd tests/e2e && npm ci`)');
   }
   return null;
 }
 
-/** A page whose uncaught errors and CSP violations end up in `errors`. */
-async function newPage(context, errors) {
-  const page = await context.newPage();
-  page.setDefaultTimeout(WAIT_MS);
-  page.setDefaultNavigationTimeout(WAIT_MS);
-  page.on('pageerror', (err) => errors.push(String(err)));
-  page.on('console', (msg) => {
-    if (msg.type() === 'error' || /Content Security Policy/i.test(msg.text())) errors.push(msg.text());
-  });
-  return page;
-}
-
 function contextOptions() {
   return { viewport: VIEWPORT, deviceScaleFactor: 1, colorScheme: 'light', locale: 'en-US', timezoneId: 'UTC' };
-}
-
-/** Number of canvas pixels that are not fully transparent. */
-function paintedPixels(page, canvasId) {
-  return page.evaluate((id) => {
-    const c = document.getElementById(id);
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
-    return n;
-  }, canvasId);
 }
 
 // ------------------------------------------------------------------ PNG size
@@ -278,7 +255,8 @@ const token = process.env.VOICEGATE_ADMIN_TOKEN || '';
 if (!token) usage('VOICEGATE_ADMIN_TOKEN must be set (the admin token of the server)');
 fs.mkdirSync(outDir, { recursive: true });
 
-const launchBrowser = await loadLauncher();
+const { launchBrowser, newPage: supportPage, paintedPixels } = await loadSupport();
+const newPage = (context, errors) => supportPage(context, errors, { timeoutMs: WAIT_MS, consoleErrors: true });
 log(`launching ${process.env.CHROMIUM_PATH || '/usr/bin/chromium'} (headless, ${VIEWPORT.width}x${VIEWPORT.height})`);
 const browser = await launchBrowser();
 try {

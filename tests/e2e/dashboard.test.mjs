@@ -16,7 +16,8 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import {
-  ACTION_MS, ARTIFACTS, PHONE, horizontalOverflow, launchBrowser, newPage, settlesWithin, startServer, stopServer,
+  ACTION_MS, ARTIFACTS, PHONE, horizontalOverflow, launchBrowser, newPage, paintedPixels, settlesWithin, startServer,
+  stopServer,
 } from './support.mjs';
 
 const ADMIN_TOKEN = `adm_${crypto.randomBytes(18).toString('base64url')}`;
@@ -102,16 +103,6 @@ function chartData(page, canvasId) {
   }, canvasId);
 }
 
-/** Number of canvas pixels that are not fully transparent. */
-function paintedPixels(page, canvasId) {
-  return page.evaluate((id) => {
-    const c = document.getElementById(id);
-    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-    let n = 0;
-    for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
-    return n;
-  }, canvasId);
-}
 
 async function kpi(page, name) {
   return Number(await page.locator(`#kpi-${name}`).getAttribute('data-value'));

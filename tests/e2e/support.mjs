@@ -126,16 +126,28 @@ export function horizontalOverflow(page) {
 }
 
 /**
- * A page with bounded waits whose uncaught errors and Content-Security-Policy violations land in
- * `errors` (the server sends a strict CSP with its pages: any violation is a bug).
+ * A page with bounded waits (`timeoutMs`) whose uncaught errors and Content-Security-Policy
+ * violations land in `errors` (the server sends a strict CSP with its pages: any violation is a
+ * bug); with `consoleErrors`, every console error too.
  */
-export async function newPage(context, errors) {
+export async function newPage(context, errors, { timeoutMs = ACTION_MS, consoleErrors = false } = {}) {
   const page = await context.newPage();
-  page.setDefaultTimeout(ACTION_MS);
-  page.setDefaultNavigationTimeout(ACTION_MS);
+  page.setDefaultTimeout(timeoutMs);
+  page.setDefaultNavigationTimeout(timeoutMs);
   page.on('pageerror', (err) => errors.push(String(err)));
   page.on('console', (msg) => {
-    if (/Content Security Policy/i.test(msg.text())) errors.push(msg.text());
+    if ((consoleErrors && msg.type() === 'error') || /Content Security Policy/i.test(msg.text())) errors.push(msg.text());
   });
   return page;
+}
+
+/** Number of canvas pixels that are not fully transparent. */
+export function paintedPixels(page, canvasId) {
+  return page.evaluate((id) => {
+    const c = document.getElementById(id);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    let n = 0;
+    for (let i = 3; i < d.length; i += 4) if (d[i] !== 0) n++;
+    return n;
+  }, canvasId);
 }
