@@ -59,7 +59,11 @@ bench: build
 	@bench/run.sh
 
 format:
-	@clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp')
+	@clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp' 'bench/*.hpp')
+
+# clang-tidy over src/ with .clang-tidy's checks (scripts/lint.sh --changed [BASE]: only what changed).
+lint:
+	@scripts/lint.sh
 
 clean:
 	rm -rf build
