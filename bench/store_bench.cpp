@@ -137,25 +137,26 @@ int run_store(const Params& params, const char* label, SessionStore& store,
 
     auto before = batches();
     const bool quota = params.quota;
-    auto created = run_phase(params, params.sessions, [&store, t0, quota](int i) -> asio::awaitable<bool> {
-        voicegate::store::SessionRecord r;
-        r.session_id = session_id(i);
-        r.user_id = "user_" + std::to_string(i % 1000);
-        r.model = "gpt-realtime";
-        r.voice = "alloy";
-        r.issued_at_ms = t0 + i;
-        r.token_expires_at = (t0 + i) / 1000 + 1800;
-        r.client_ip = "203.0.113.7";
-        r.user_agent = "bench/1.0";
-        if (quota) {
-            r.quota.concurrent = 1'000'000'000;
-            r.quota.sessions_per_day = 1'000'000'000;
-            r.quota.minutes_per_day = 1'000'000'000;
-            r.quota.reserve_ms = 30 * 60'000;
-        }
-        auto res = co_await store.create_session(std::move(r));
-        co_return res.has_value();
-    });
+    auto created =
+        run_phase(params, params.sessions, [&store, t0, quota](int i) -> asio::awaitable<bool> {
+            voicegate::store::SessionRecord r;
+            r.session_id = session_id(i);
+            r.user_id = "user_" + std::to_string(i % 1000);
+            r.model = "gpt-realtime";
+            r.voice = "alloy";
+            r.issued_at_ms = t0 + i;
+            r.token_expires_at = (t0 + i) / 1000 + 1800;
+            r.client_ip = "203.0.113.7";
+            r.user_agent = "bench/1.0";
+            if (quota) {
+                r.quota.concurrent = 1'000'000'000;
+                r.quota.sessions_per_day = 1'000'000'000;
+                r.quota.minutes_per_day = 1'000'000'000;
+                r.quota.reserve_ms = 30 * 60'000;
+            }
+            auto res = co_await store.create_session(std::move(r));
+            co_return res.has_value();
+        });
     report(label, "create", params.sessions, created, batches() - before);
 
     before = batches();

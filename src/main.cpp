@@ -55,8 +55,8 @@ struct CommonOptions {
     std::map<std::string, std::string> flag_names;  // variable -> "--flag VALUE", as registered
 };
 
-void add_flag(CLI::App* cmd, CommonOptions& common, const std::string& name,
-              const std::string& env, const std::string& help) {
+void add_flag(CLI::App* cmd, CommonOptions& common, const std::string& name, const std::string& env,
+              const std::string& help) {
     cmd->add_option_function<std::string>(
            name, [&common, env](const std::string& v) { common.flags[env] = v; }, help)
         ->type_name("VALUE");
@@ -66,13 +66,13 @@ void add_flag(CLI::App* cmd, CommonOptions& common, const std::string& name,
 // A flag without a value that sets the boolean variable `env` to 1.
 void add_switch(CLI::App* cmd, CommonOptions& common, const std::string& name,
                 const std::string& env, const std::string& help) {
-    cmd->add_flag_function(name, [&common, env](std::int64_t) { common.flags[env] = "1"; }, help);
+    cmd->add_flag_function(
+        name, [&common, env](std::int64_t) { common.flags[env] = "1"; }, help);
     common.flag_names[env] = name;
 }
 
 void add_config_options(CLI::App* cmd, CommonOptions& common) {
-    cmd->add_option("--config", common.config_file, "TOML configuration file")
-        ->type_name("FILE");
+    cmd->add_option("--config", common.config_file, "TOML configuration file")->type_name("FILE");
     cmd->add_option("--env-file", common.env_file, "dotenv file read if present (default .env)")
         ->type_name("FILE");
     add_flag(cmd, common, "--database-url", "DATABASE_URL",
@@ -114,9 +114,11 @@ std::optional<config::Config> load(const CommonOptions& common) {
 }
 
 std::string variables_help() {
-    std::string out = "\nEnvironment variables (flags > environment > .env > --config file > defaults):\n";
+    std::string out =
+        "\nEnvironment variables (flags > environment > .env > --config file > defaults):\n";
     for (const auto& [name, help] : config::known_variables()) {
-        out += "  " + name + std::string(name.size() < 38 ? 38 - name.size() : 1, ' ') + help + "\n";
+        out +=
+            "  " + name + std::string(name.size() < 38 ? 38 - name.size() : 1, ' ') + help + "\n";
     }
     return out;
 }
@@ -200,8 +202,10 @@ int cmd_seed(const CommonOptions& common, app::SeedPlan plan, bool append) {
             return 2;
         }
     }
-    std::fprintf(stderr, "voicegate seed: writing %lld synthetic sessions of %d users over %d days into %s\n",
-                 static_cast<long long>(plan.sessions), plan.users, plan.days, where.c_str());
+    std::fprintf(
+        stderr,
+        "voicegate seed: writing %lld synthetic sessions of %d users over %d days into %s\n",
+        static_cast<long long>(plan.sessions), plan.users, plan.days, where.c_str());
     const bool tty = isatty(fileno(stderr)) != 0;
     int last_decile = -1;
     auto progress = [&](const app::SeedProgress& p) {
@@ -238,7 +242,8 @@ int cmd_usage(const CommonOptions& common, const app::UsageCliOptions& options) 
     SystemClock clock;
     auto query = app::usage_query_from(options, clock.now_ms() / 86'400'000);
     if (!query) {
-        std::fprintf(stderr, "voicegate usage: %s\n", std::string(query.error().public_message()).c_str());
+        std::fprintf(stderr, "voicegate usage: %s\n",
+                     std::string(query.error().public_message()).c_str());
         return 2;
     }
     const std::string where = store::redact_database_url(cfg->store.url);
@@ -319,9 +324,10 @@ int cmd_token(const CommonOptions& common, const TokenOptions& t) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    CLI::App cli{"voicegate: a gateway that mints OpenAI Realtime ephemeral tokens for apps, with "
-                 "auth, limits, quotas and usage records.\nRun `voicegate serve` (the default) "
-                 "and open the test console it prints."};
+    CLI::App cli{
+        "voicegate: a gateway that mints OpenAI Realtime ephemeral tokens for apps, with "
+        "auth, limits, quotas and usage records.\nRun `voicegate serve` (the default) "
+        "and open the test console it prints."};
     cli.set_version_flag("--version", std::string("voicegate ") + VOICEGATE_VERSION);
     cli.require_subcommand(0, 1);
     cli.footer(variables_help());
@@ -329,15 +335,23 @@ int main(int argc, char** argv) {
     CommonOptions serve_opts;
     auto* serve = cli.add_subcommand("serve", "Run the service (default)");
     add_config_options(serve, serve_opts);
-    add_flag(serve, serve_opts, "--listen", "VOICEGATE_LISTEN", "host:port (default 127.0.0.1:8080)");
-    add_flag(serve, serve_opts, "--threads", "VOICEGATE_THREADS", "event loops (default: one per core)");
-    add_flag(serve, serve_opts, "--token-ttl", "VOICEGATE_TOKEN_TTL", "client-secret lifetime in seconds (10..7200)");
-    add_flag(serve, serve_opts, "--cors-origins", "VOICEGATE_CORS_ORIGINS", "allowed browser origins, comma-separated");
+    add_flag(serve, serve_opts, "--listen", "VOICEGATE_LISTEN",
+             "host:port (default 127.0.0.1:8080)");
+    add_flag(serve, serve_opts, "--threads", "VOICEGATE_THREADS",
+             "event loops (default: one per core)");
+    add_flag(serve, serve_opts, "--token-ttl", "VOICEGATE_TOKEN_TTL",
+             "client-secret lifetime in seconds (10..7200)");
+    add_flag(serve, serve_opts, "--cors-origins", "VOICEGATE_CORS_ORIGINS",
+             "allowed browser origins, comma-separated");
     add_flag(serve, serve_opts, "--base-url", "OPENAI_BASE_URL", "upstream base URL");
-    add_flag(serve, serve_opts, "--quota-concurrent", "VOICEGATE_QUOTA_CONCURRENT", "open sessions per user at once (0: unlimited)");
-    add_flag(serve, serve_opts, "--quota-minutes-per-day", "VOICEGATE_QUOTA_MINUTES_PER_DAY", "billable minutes per user per UTC day (0: unlimited)");
-    add_flag(serve, serve_opts, "--quota-sessions-per-day", "VOICEGATE_QUOTA_SESSIONS_PER_DAY", "sessions per user per UTC day (0: unlimited)");
-    add_flag(serve, serve_opts, "--session-max-minutes", "VOICEGATE_SESSION_MAX_MINUTES", "minutes reserved per session until /end (1..1440)");
+    add_flag(serve, serve_opts, "--quota-concurrent", "VOICEGATE_QUOTA_CONCURRENT",
+             "open sessions per user at once (0: unlimited)");
+    add_flag(serve, serve_opts, "--quota-minutes-per-day", "VOICEGATE_QUOTA_MINUTES_PER_DAY",
+             "billable minutes per user per UTC day (0: unlimited)");
+    add_flag(serve, serve_opts, "--quota-sessions-per-day", "VOICEGATE_QUOTA_SESSIONS_PER_DAY",
+             "sessions per user per UTC day (0: unlimited)");
+    add_flag(serve, serve_opts, "--session-max-minutes", "VOICEGATE_SESSION_MAX_MINUTES",
+             "minutes reserved per session until /end (1..1440)");
     add_switch(serve, serve_opts, "--emulator", "VOICEGATE_EMULATOR",
                "use the built-in emulator even on a non-loopback address");
     add_switch(serve, serve_opts, "--dev", "VOICEGATE_DEV", "error bodies carry details");
@@ -348,17 +362,21 @@ int main(int argc, char** argv) {
         "Print the configuration reference (docs/configuration.md) as Markdown: every setting "
         "with its variable, TOML key, serve flag, default and meaning");
 
-    auto* emulate = cli.add_subcommand("emulate", "Run only the OpenAI Realtime emulator (SPEC §8)");
+    auto* emulate =
+        cli.add_subcommand("emulate", "Run only the OpenAI Realtime emulator (SPEC §8)");
     std::string emu_listen = "127.0.0.1:9090";
     int emu_threads = 0;
     std::map<std::string, std::string> emu_options;
     emulate->add_option("--listen", emu_listen, "host:port (default 127.0.0.1:9090)");
     emulate->add_option("--threads", emu_threads, "event loops (default: one per core)");
     for (const auto& spec : emulator::emulator_option_specs()) {
-        emulate->add_option_function<std::string>(
-            "--" + std::string(spec.name),
-            [&emu_options, n = std::string(spec.name)](const std::string& v) { emu_options[n] = v; },
-            std::string(spec.help))
+        emulate
+            ->add_option_function<std::string>(
+                "--" + std::string(spec.name),
+                [&emu_options, n = std::string(spec.name)](const std::string& v) {
+                    emu_options[n] = v;
+                },
+                std::string(spec.help))
             ->type_name(std::string(spec.value_name));
     }
     std::string emu_log_level = "info";
@@ -381,9 +399,11 @@ int main(int argc, char** argv) {
         ->check(CLI::Range(std::int64_t{1}, std::int64_t{100'000'000}));
     seed->add_option("--users", seed_plan.users, "users, with Zipf-skewed activity (default 5000)")
         ->check(CLI::Range(1, 10'000'000));
-    seed->add_option("--days", seed_plan.days, "spread over the last N UTC days up to now (default 90)")
+    seed->add_option("--days", seed_plan.days,
+                     "spread over the last N UTC days up to now (default 90)")
         ->check(CLI::Range(1, 3660));
-    seed->add_option("--never-ended", seed_plan.never_ended, "share of sessions never ended (default 0.1)")
+    seed->add_option("--never-ended", seed_plan.never_ended,
+                     "share of sessions never ended (default 0.1)")
         ->check(CLI::Range(0.0, 1.0));
     seed->add_option("--seed", seed_plan.seed, "random seed (default 42)");
     bool seed_append = false;
@@ -397,15 +417,19 @@ int main(int argc, char** argv) {
     CommonOptions usage_opts;
     app::UsageCliOptions usage_cli;
     auto* usage = cli.add_subcommand(
-        "usage", "Print usage (sessions, minutes, estimated cost, endedBy, denials) from the database");
+        "usage",
+        "Print usage (sessions, minutes, estimated cost, endedBy, denials) from the database");
     add_config_options(usage, usage_opts);
-    usage->add_option("--since", usage_cli.since, "Nd, Nw or YYYY-MM-DD (default 30d: the last 30 UTC days)");
+    usage->add_option("--since", usage_cli.since,
+                      "Nd, Nw or YYYY-MM-DD (default 30d: the last 30 UTC days)");
     usage->add_option("--until", usage_cli.until, "YYYY-MM-DD, inclusive (default today, UTC)");
     usage->add_option("--user", usage_cli.user, "only this user id");
     usage->add_option("--model", usage_cli.model, "only this model");
     usage->add_option("--group-by", usage_cli.group_by, "day, user or model (default day)");
-    usage->add_option("--format", usage_cli.format, "table, json (the admin API's body) or csv (default table)");
-    usage->add_option("--limit", usage_cli.limit, "--group-by user: most rows, by billable minutes (default 100)");
+    usage->add_option("--format", usage_cli.format,
+                      "table, json (the admin API's body) or csv (default table)");
+    usage->add_option("--limit", usage_cli.limit,
+                      "--group-by user: most rows, by billable minutes (default 100)");
     usage->footer(
         "\nReads the daily rollups, as GET /api/admin/usage does (the same numbers). Examples:\n"
         "  voicegate usage --since 7d\n"
@@ -413,9 +437,11 @@ int main(int argc, char** argv) {
 
     CommonOptions token_common;
     TokenOptions token_opts;
-    auto* token = cli.add_subcommand("token", "Mint a token from a running voicegate (like the README's curl)");
+    auto* token = cli.add_subcommand(
+        "token", "Mint a token from a running voicegate (like the README's curl)");
     add_config_options(token, token_common);
-    token->add_option("--server", token_opts.server, "voicegate base URL (default: from VOICEGATE_LISTEN)");
+    token->add_option("--server", token_opts.server,
+                      "voicegate base URL (default: from VOICEGATE_LISTEN)");
     token->add_option("--model", token_opts.model, "model (aliases allowed)");
     token->add_option("--voice", token_opts.voice, "voice");
     token->add_option("--instructions", token_opts.instructions, "instructions");
@@ -436,8 +462,8 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (*version) {
-        std::printf("voicegate %s (C++20, Boost %d.%d)\n", VOICEGATE_VERSION, BOOST_VERSION / 100000,
-                    BOOST_VERSION / 100 % 1000);
+        std::printf("voicegate %s (C++20, Boost %d.%d)\n", VOICEGATE_VERSION,
+                    BOOST_VERSION / 100000, BOOST_VERSION / 100 % 1000);
         return 0;
     }
     if (*emulate) {

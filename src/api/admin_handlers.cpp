@@ -59,10 +59,10 @@ Result<std::string> one_of(const std::map<std::string, std::string>& p, const ch
 }
 
 json::object tokens_json(const TokenUsage& t) {
-    return {{"inputText", t.input_text},   {"inputAudio", t.input_audio},
-            {"inputImage", t.input_image}, {"cachedText", t.cached_text},
+    return {{"inputText", t.input_text},     {"inputAudio", t.input_audio},
+            {"inputImage", t.input_image},   {"cachedText", t.cached_text},
             {"cachedAudio", t.cached_audio}, {"cachedImage", t.cached_image},
-            {"outputText", t.output_text}, {"outputAudio", t.output_audio}};
+            {"outputText", t.output_text},   {"outputAudio", t.output_audio}};
 }
 
 json::object denied_json(const std::map<std::string, std::int64_t>& d) {
@@ -85,8 +85,8 @@ json::object totals_json(const store::UsageTotals& u) {
             {"messages", u.messages},
             {"estimatedCostUsd", u.cost_usd},
             {"tokens", tokens_json(u.tokens)},
-            {"endedBy", {{"user", u.ended_user}, {"timeout", u.ended_timeout},
-                         {"error", u.ended_error}}},
+            {"endedBy",
+             {{"user", u.ended_user}, {"timeout", u.ended_timeout}, {"error", u.ended_error}}},
             {"denied", denied_json(u.denied)}};
 }
 
@@ -241,10 +241,10 @@ std::string iso_time(std::int64_t unix_ms) {
     const std::int64_t day = store::quota_day(unix_ms);
     const std::int64_t in_day = unix_ms - day * store::kMsPerDay;
     char buf[48];
-    std::snprintf(buf, sizeof buf, "%sT%02lld:%02lld:%02lld.%03lldZ",
-                  store::format_day(day).c_str(), static_cast<long long>(in_day / 3'600'000),
-                  static_cast<long long>(in_day / 60'000 % 60),
-                  static_cast<long long>(in_day / 1000 % 60), static_cast<long long>(in_day % 1000));
+    std::snprintf(
+        buf, sizeof buf, "%sT%02lld:%02lld:%02lld.%03lldZ", store::format_day(day).c_str(),
+        static_cast<long long>(in_day / 3'600'000), static_cast<long long>(in_day / 60'000 % 60),
+        static_cast<long long>(in_day / 1000 % 60), static_cast<long long>(in_day % 1000));
     return buf;
 }
 
@@ -391,16 +391,17 @@ boost::asio::awaitable<http::Response> AdminHandler::live(http::Request& req) co
     }
     const auto& t = report->today;
     co_return admin_json(json::object{{"success", true},
-                          {"now", iso_time(q.now_ms)},
-                          {"openSessions", report->open_sessions},
-                          {"sessions", std::move(list)},
-                          {"today", {{"sessions", t.sessions},
-                                     {"minutes", minutes(t.reported_ms)},
-                                     {"billableMinutes", minutes(t.billable_ms)},
-                                     {"estimatedCostUsd", t.cost_usd},
-                                     {"denied", denied_json(t.denied)}}},
-                          {"costIsEstimate", true},
-                          {"costBasis", cost_basis()}});
+                                      {"now", iso_time(q.now_ms)},
+                                      {"openSessions", report->open_sessions},
+                                      {"sessions", std::move(list)},
+                                      {"today",
+                                       {{"sessions", t.sessions},
+                                        {"minutes", minutes(t.reported_ms)},
+                                        {"billableMinutes", minutes(t.billable_ms)},
+                                        {"estimatedCostUsd", t.cost_usd},
+                                        {"denied", denied_json(t.denied)}}},
+                                      {"costIsEstimate", true},
+                                      {"costBasis", cost_basis()}});
 }
 
 boost::asio::awaitable<http::Response> AdminHandler::sessions(http::Request& req) const {
@@ -453,11 +454,12 @@ boost::asio::awaitable<http::Response> AdminHandler::sessions(http::Request& req
         }
         list.push_back(std::move(o));
     }
-    co_return admin_json(json::object{{"success", true},
-                          {"costIsEstimate", true},
-                          {"costBasis", cost_basis()},
-                          {"sessions", std::move(list)},
-                          {"nextCursor", next.empty() ? json::value(nullptr) : json::value(next)}});
+    co_return admin_json(
+        json::object{{"success", true},
+                     {"costIsEstimate", true},
+                     {"costBasis", cost_basis()},
+                     {"sessions", std::move(list)},
+                     {"nextCursor", next.empty() ? json::value(nullptr) : json::value(next)}});
 }
 
 boost::asio::awaitable<http::Response> AdminHandler::events(http::Request& req) const {
@@ -465,14 +467,14 @@ boost::asio::awaitable<http::Response> AdminHandler::events(http::Request& req) 
         co_return std::move(*no);
     }
     const bool dev = config_.server.dev;
-    auto p = admin_params(req.query,
-                          {"type", "userId", "sessionId", "from", "to", "cursor", "limit"});
+    auto p =
+        admin_params(req.query, {"type", "userId", "sessionId", "from", "to", "cursor", "limit"});
     if (!p) {
         co_return bad_response(p.error(), dev);
     }
-    auto type = one_of(*p, "type",
-                       {"token_issued", "token_denied", "session_ended", "call_hung_up",
-                        "admin_action", "alert"});
+    auto type = one_of(
+        *p, "type",
+        {"token_issued", "token_denied", "session_ended", "call_hung_up", "admin_action", "alert"});
     auto range = admin_day_range(*p, clock_.now_ms());
     auto limit = parse_limit(*p, 100, 1'000);
     if (auto f = first_failure(type, range, limit)) {
@@ -522,10 +524,11 @@ boost::asio::awaitable<http::Response> AdminHandler::events(http::Request& req) 
                                     {"reason", opt(e.reason)},
                                     {"detail", std::move(detail)}});
     }
-    co_return admin_json(json::object{{"success", true},
-                          {"events", std::move(list)},
-                          {"nextCursor", page->next ? json::value("e" + std::to_string(*page->next))
-                                                    : json::value(nullptr)}});
+    co_return admin_json(
+        json::object{{"success", true},
+                     {"events", std::move(list)},
+                     {"nextCursor", page->next ? json::value("e" + std::to_string(*page->next))
+                                               : json::value(nullptr)}});
 }
 
 }  // namespace voicegate::api

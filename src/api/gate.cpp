@@ -25,7 +25,8 @@ Failure limiter_unavailable(const Failure& cause) {
 ratelimit::Rate must_rate(const std::string& text, const char* name) {
     auto r = ratelimit::parse_rate(text);
     if (!r) {
-        throw std::runtime_error(std::string(name) + ": " + std::string(r.error().public_message()));
+        throw std::runtime_error(std::string(name) + ": " +
+                                 std::string(r.error().public_message()));
     }
     return *r;
 }
@@ -57,9 +58,9 @@ Gate::Gate(const config::Config& config, const Clock& clock, ratelimit::AsyncLim
     auto trusted = net::CidrList::parse(config.limits.trusted_proxies);
     auto rules = net::IpRules::parse(config.limits.ip_allow, config.limits.ip_deny);
     if (!trusted || !rules) {
-        throw std::runtime_error("IP lists: " +
-                                 std::string(!trusted ? trusted.error().public_message()
-                                                      : rules.error().public_message()));
+        throw std::runtime_error("IP lists: " + std::string(!trusted
+                                                                ? trusted.error().public_message()
+                                                                : rules.error().public_message()));
     }
     trusted_ = std::move(*trusted);
     ip_rules_ = std::move(*rules);
@@ -163,7 +164,7 @@ boost::asio::awaitable<bool> Gate::is_admin(const http::Request& req) const {
     }
     if (verifier_) {
         auto v = verifier_->verify_authorization(header);
-        co_return v.claims && v.claims->role == "admin";
+        co_return (v.claims && v.claims->role == "admin");
     }
     co_return false;
 }

@@ -2,9 +2,9 @@
 
 #include <memory>
 #include <mutex>
-#include <unordered_map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include <boost/asio/awaitable.hpp>
 

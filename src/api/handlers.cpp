@@ -146,8 +146,7 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
         observer_->token_issued(params->user_id);
     }
     spdlog::debug("token {}: issued {} for session {} (user {}, model {})", req.request_id,
-                  redact_secret(secret->value), secret->session_id, params->user_id,
-                  secret->model);
+                  redact_secret(secret->value), secret->session_id, params->user_id, secret->model);
     auto res = http::json_response(200, token_response_body(*secret, params->warnings));
     res.set("Cache-Control", "no-store");
     for (auto& h : limit_headers) {
@@ -280,10 +279,9 @@ http::Response health_response() {
 
 http::Response ready_response(const store::SessionStore& sessions) {
     if (!sessions.ready()) {
-        auto res = http::json_response(
-            503, json::object{{"success", false},
-                              {"error", "Storage is not ready."},
-                              {"code", "store_unavailable"}});
+        auto res = http::json_response(503, json::object{{"success", false},
+                                                         {"error", "Storage is not ready."},
+                                                         {"code", "store_unavailable"}});
         res.set("Retry-After", "1");
         return res;
     }

@@ -74,8 +74,8 @@ Result<void> parse_session_config(const json::object& sc, const config::TokenPol
             std::string voice(value.get_string());
             if (!policy.voice_allowed(voice)) {
                 return bad("sessionConfig.voice",
-                           "\"" + voice.substr(0, 64) + "\" is not allowed; use one of: " +
-                               join(policy.voices));
+                           "\"" + voice.substr(0, 64) +
+                               "\" is not allowed; use one of: " + join(policy.voices));
             }
             p.voice = voice;
         } else if (key == "instructions") {
@@ -162,11 +162,14 @@ Result<TokenParams> parse_token_request(const json::object& body,
     if (!p.profile.empty()) {
         const auto* profile = policy.find_profile(p.profile);
         if (profile == nullptr) {
-            return bad("sessionConfig.profile", "unknown profile \"" + p.profile.substr(0, 64) + "\"");
+            return bad("sessionConfig.profile",
+                       "unknown profile \"" + p.profile.substr(0, 64) + "\"");
         }
         // The operator decides: a field the profile sets is locked unless it allows overrides.
         const std::pair<const char*, const char*> kFields[] = {
-            {"model", "model"}, {"voice", "voice"}, {"instructions", "instructions"},
+            {"model", "model"},
+            {"voice", "voice"},
+            {"instructions", "instructions"},
             {"maxOutputTokens", "max_output_tokens"}};
         const bool given[] = {!p.requested_model.empty(), p.voice.has_value(),
                               p.instructions.has_value(), p.max_output_tokens.has_value()};
@@ -203,9 +206,9 @@ Result<TokenParams> parse_token_request(const json::object& body,
     }
     auto model = policy.resolve_model(p.requested_model);
     if (!model) {
-        return bad("sessionConfig.model", "\"" + p.requested_model.substr(0, 64) +
-                                              "\" is not allowed; use one of: " +
-                                              join(policy.models));
+        return bad("sessionConfig.model",
+                   "\"" + p.requested_model.substr(0, 64) +
+                       "\" is not allowed; use one of: " + join(policy.models));
     }
     p.model = *model;
     return p;
@@ -298,9 +301,9 @@ Result<EndParams> parse_end_request(const json::object& body) {
             }
             p.message_count = *n;
         } else if (key == "endedBy") {
-            if (!value.is_string() || (value.get_string() != "user" &&
-                                       value.get_string() != "timeout" &&
-                                       value.get_string() != "error")) {
+            if (!value.is_string() ||
+                (value.get_string() != "user" && value.get_string() != "timeout" &&
+                 value.get_string() != "error")) {
                 return bad("endedBy", "must be one of user, timeout, error");
             }
             p.ended_by = std::string(value.get_string());

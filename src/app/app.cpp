@@ -138,8 +138,8 @@ struct App::Impl {
     std::unique_ptr<http::Server> emu_server;
     std::unique_ptr<store::SessionStore> store;
     std::unique_ptr<upstream::RealtimeApi> realtime;
-    upstream::OpenAiClient* openai = nullptr;  // `realtime`
-    std::shared_ptr<upstream::HttpClient> http_client;  // for JWKS fetches
+    upstream::OpenAiClient* openai = nullptr;                  // `realtime`
+    std::shared_ptr<upstream::HttpClient> http_client;         // for JWKS fetches
     std::unique_ptr<ratelimit::MemoryLimiter> memory_limiter;  // without REDIS_URL
     std::unique_ptr<ratelimit::AsyncLimiter> limiter;
     ratelimit::RedisLimiter* redis = nullptr;  // `limiter`, when REDIS_URL is set
@@ -210,10 +210,10 @@ void App::Impl::build() {
     store_options.metrics = &telemetry->store;
     auto opened = store::open_store(cfg.store.url, store_options);
     if (!opened) {
-        throw std::runtime_error("cannot open storage " +
-                                 store::redact_database_url(cfg.store.url) + ": " +
-                                 std::string(opened.error().public_message()) +
-                                 (opened.error().details.empty() ? "" : " (" + opened.error().details + ")"));
+        throw std::runtime_error(
+            "cannot open storage " + store::redact_database_url(cfg.store.url) + ": " +
+            std::string(opened.error().public_message()) +
+            (opened.error().details.empty() ? "" : " (" + opened.error().details + ")"));
     }
     store = std::move(*opened);
 
@@ -234,8 +234,7 @@ void App::Impl::build() {
         so.port = 0;
         so.name = "emulator";
         so.access_log = false;
-        emu_server = std::make_unique<http::Server>(
-            loops.pointers(), so, emu->handler());
+        emu_server = std::make_unique<http::Server>(loops.pointers(), so, emu->handler());
         emu->set_connection_counter([s = emu_server.get()] { return s->connections_accepted(); });
         up.api_key = eo.api_key;
         up.base_url = "http://127.0.0.1:" + std::to_string(emu_server->port()) + "/v1";
@@ -253,8 +252,8 @@ void App::Impl::build() {
     build_limiter();
     gate = std::make_unique<api::Gate>(cfg, *clock, *limiter, make_jwks_fetcher(),
                                        &telemetry->decisions);
-    token = std::make_unique<api::TokenHandler>(cfg, *gate, *realtime, *store, *clock,
-                                                telemetry.get());
+    token =
+        std::make_unique<api::TokenHandler>(cfg, *gate, *realtime, *store, *clock, telemetry.get());
     end = std::make_unique<api::EndHandler>(cfg, *gate, *store, *clock, telemetry.get());
     admin = std::make_unique<api::AdminHandler>(cfg, *gate, *store, *clock);
     build_routes();
@@ -280,8 +279,8 @@ void App::Impl::build_telemetry() {
     auto target = store::parse_database_url(cfg.store.url);
     metrics::BuildInfo bi;
     bi.version = VOICEGATE_VERSION;
-    bi.store = target && target->engine == store::DatabaseTarget::Engine::postgres ? "postgres"
-                                                                                    : "sqlite";
+    bi.store =
+        target && target->engine == store::DatabaseTarget::Engine::postgres ? "postgres" : "sqlite";
     bi.limiter = cfg.limits.redis_url.empty() ? "memory" : "redis";
     metrics::register_process(telemetry->registry, bi, *clock, [s = server.get()] {
         return static_cast<double>(s->active_connections());
@@ -293,7 +292,8 @@ void App::Impl::build_telemetry() {
             return u->snapshot;
         },
         1'000,
-        "all instances on this database: open = issued within VOICEGATE_SESSION_MAX_MINUTES and not "
+        "all instances on this database: open = issued within VOICEGATE_SESSION_MAX_MINUTES and "
+        "not "
         "ended; today = sessions issued today (UTC), from the daily rollups; refreshed every 5 s "
         "while /metrics is scraped");
     usage_timer = std::make_shared<asio::steady_timer>(*loops.pointers().front());
@@ -453,9 +453,10 @@ void App::Impl::build_routes() {
     router.add("POST", "/api/realtime/token",
                [this](http::Request& r) { return token->handle(r); });
     router.add("POST", "/api/realtime/end", [this](http::Request& r) { return end->handle(r); });
-    router.add("GET", "/api/realtime/options", [this](http::Request&) -> asio::awaitable<http::Response> {
-        co_return api::options_response(cfg);
-    });
+    router.add("GET", "/api/realtime/options",
+               [this](http::Request&) -> asio::awaitable<http::Response> {
+                   co_return api::options_response(cfg);
+               });
     router.add("GET", "/healthz", [](http::Request&) -> asio::awaitable<http::Response> {
         co_return api::health_response();
     });
@@ -484,13 +485,15 @@ void App::Impl::build_routes() {
     };
     for (auto path : web::asset_paths()) {
         router.add("GET", std::string(path), serve_static, "static");
-        // A directory's index.html is served at the directory too: "/", "/dashboard/", "/dashboard".
+        // A directory's index.html is served at the directory too: "/", "/dashboard/",
+        // "/dashboard".
         constexpr std::string_view kIndex = "/index.html";
         if (path.ends_with(kIndex)) {
             auto dir = path.substr(0, path.size() - kIndex.size() + 1);
             router.add("GET", std::string(dir), serve_static, "static");
             if (dir.size() > 1) {
-                router.add("GET", std::string(dir.substr(0, dir.size() - 1)), serve_static, "static");
+                router.add("GET", std::string(dir.substr(0, dir.size() - 1)), serve_static,
+                           "static");
             }
         }
     }
@@ -514,13 +517,14 @@ api::JwksFetcher App::Impl::make_jwks_fetcher() {
         req.method = "GET";
         req.target = base->path.empty() ? "/" : base->path;
         req.headers.emplace_back("Accept", "application/json");
-        auto res = co_await client->request(base->origin, req,
-                                            std::chrono::steady_clock::now() + std::chrono::seconds(10));
+        auto res = co_await client->request(
+            base->origin, req, std::chrono::steady_clock::now() + std::chrono::seconds(10));
         if (!res) {
             co_return fail(Error::upstream_unavailable, {}, "JWKS fetch failed");
         }
         if (res->status != 200) {
-            co_return fail(Error::upstream_rejected, {}, "JWKS HTTP " + std::to_string(res->status));
+            co_return fail(Error::upstream_rejected, {},
+                           "JWKS HTTP " + std::to_string(res->status));
         }
         co_return std::move(res->body);
     };
@@ -609,16 +613,16 @@ void App::start() {
     }
     impl_->started = true;
     if (impl_->cfg.uses_emulator()) {
-        spdlog::warn("OPENAI_API_KEY is not set: using the BUILT-IN EMULATOR; tokens are fake and "
-                     "will not work with OpenAI (set OPENAI_API_KEY for real tokens)");
+        spdlog::warn(
+            "OPENAI_API_KEY is not set: using the BUILT-IN EMULATOR; tokens are fake and "
+            "will not work with OpenAI (set OPENAI_API_KEY for real tokens)");
     }
     spdlog::info("voicegate {} listening on {} ({} event loops, storage {})", VOICEGATE_VERSION,
                  base_url(), impl_->loops.pointers().size(),
                  store::redact_database_url(impl_->cfg.store.url));
     if (impl_->redis != nullptr) {
         spdlog::info("rate limits: shared in Redis {} (failing {} while it is unreachable)",
-                     impl_->redis_where,
-                     impl_->cfg.limits.redis_fail_open ? "open" : "closed");
+                     impl_->redis_where, impl_->cfg.limits.redis_fail_open ? "open" : "closed");
     }
     spdlog::info("test console at {}/", base_url());
 }
@@ -698,7 +702,9 @@ int App::run_until_signal() {
     return 0;
 }
 
-std::uint16_t App::port() const { return impl_->server->port(); }
+std::uint16_t App::port() const {
+    return impl_->server->port();
+}
 
 std::string App::base_url() const {
     const auto& host = impl_->cfg.server.host;
@@ -727,8 +733,7 @@ int run_emulator(const std::string& listen, int threads,
     so.host = host;
     so.port = port;
     so.name = "emulator";
-    auto server = std::make_unique<http::Server>(
-        loops.pointers(), so, emu->handler());
+    auto server = std::make_unique<http::Server>(loops.pointers(), so, emu->handler());
     emu->set_connection_counter([s = server.get()] { return s->connections_accepted(); });
     asio::io_context signals_ctx(1);
     asio::signal_set signals(signals_ctx, SIGINT, SIGTERM);

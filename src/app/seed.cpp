@@ -31,19 +31,22 @@ struct Weighted {
 
 // The model mix of a voice app in late 2026: the default and the mini model lead.
 constexpr std::array kModels{
-    Weighted{"gpt-realtime", 0.40},     Weighted{"gpt-realtime-mini", 0.35},
-    Weighted{"gpt-realtime-1.5", 0.10}, Weighted{"gpt-realtime-2", 0.10},
+    Weighted{"gpt-realtime", 0.40},          Weighted{"gpt-realtime-mini", 0.35},
+    Weighted{"gpt-realtime-1.5", 0.10},      Weighted{"gpt-realtime-2", 0.10},
     Weighted{"gpt-realtime-2.1-mini", 0.05},
 };
 constexpr std::array kVoices{
-    Weighted{"marin", 0.35}, Weighted{"cedar", 0.25}, Weighted{"alloy", 0.15},
+    Weighted{"marin", 0.35}, Weighted{"cedar", 0.25},   Weighted{"alloy", 0.15},
     Weighted{"verse", 0.10}, Weighted{"shimmer", 0.10}, Weighted{"coral", 0.05},
 };
 constexpr std::array kEndedBy{
-    Weighted{"user", 0.80}, Weighted{"timeout", 0.12}, Weighted{"error", 0.08},
+    Weighted{"user", 0.80},
+    Weighted{"timeout", 0.12},
+    Weighted{"error", 0.08},
 };
 constexpr std::array kDenials{
-    Weighted{"rate_limited", 0.7}, Weighted{"quota_exhausted", 0.3},
+    Weighted{"rate_limited", 0.7},
+    Weighted{"quota_exhausted", 0.3},
 };
 constexpr std::array kAgents{
     Weighted{"DiaryApp/3.2 (iPhone; iOS 18.1)", 0.45},
@@ -122,11 +125,15 @@ std::int64_t SeedGenerator::issue_time() {
         for (std::int64_t i = 0; i < std::max<std::int64_t>(plan_.sessions, 1); ++i) {
             std::int64_t t = latest;
             for (int attempt = 0; attempt < 64; ++attempt) {
-                const auto day = std::uniform_int_distribution<int>(0, std::max(plan_.days, 1) - 1)(rng_);
+                const auto day =
+                    std::uniform_int_distribution<int>(0, std::max(plan_.days, 1) - 1)(rng_);
                 const auto hour = static_cast<std::int64_t>(sample(hour_cdf_, rng_));
-                const auto within = std::uniform_int_distribution<std::int64_t>(0, kHourMs - 1)(rng_);
+                const auto within =
+                    std::uniform_int_distribution<std::int64_t>(0, kHourMs - 1)(rng_);
                 t = first_day_ms_ + day * kDayMs + hour * kHourMs + within;
-                if (t <= latest) break;
+                if (t <= latest) {
+                    break;
+                }
             }
             issue_times_.push_back(std::min(t, latest));
         }
@@ -154,10 +161,11 @@ SeededSession SeedGenerator::next() {
     rec.token_expires_at = rec.issued_at_ms / 1000 + 600;
 
     // Log-normal talk time, median 3 min, 5 s to 30 min.
-    const double talk_s = std::clamp(
-        std::lognormal_distribution<double>(std::log(180.0), 0.9)(rng_), 5.0, 1800.0);
+    const double talk_s =
+        std::clamp(std::lognormal_distribution<double>(std::log(180.0), 0.9)(rng_), 5.0, 1800.0);
     const double lag_s = std::uniform_real_distribution<double>(0.3, 4.0)(rng_);
-    const std::int64_t ended_at = rec.issued_at_ms + static_cast<std::int64_t>((talk_s + lag_s) * 1000);
+    const std::int64_t ended_at =
+        rec.issued_at_ms + static_cast<std::int64_t>((talk_s + lag_s) * 1000);
     const bool ends = std::uniform_real_distribution<double>(0.0, 1.0)(rng_) >= plan_.never_ended &&
                       ended_at <= plan_.now_ms;
     if (ends) {
@@ -169,9 +177,9 @@ SeededSession SeedGenerator::next() {
         // Most clients report their talk time; a few over-report (billing uses the smaller).
         const bool over = std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < 0.05;
         end.reported_duration_s = std::round(talk_s * (over ? 1.25 : 1.0) * 10) / 10;
-        end.message_count = std::max<std::int64_t>(
-            end.ended_by == "error" ? 0 : 1,
-            std::poisson_distribution<std::int64_t>(talk_s / 20.0)(rng_));
+        end.message_count =
+            std::max<std::int64_t>(end.ended_by == "error" ? 0 : 1,
+                                   std::poisson_distribution<std::int64_t>(talk_s / 20.0)(rng_));
         end.client_ip = rec.client_ip;
         out.end = std::move(end);
     }
@@ -199,7 +207,8 @@ Result<void> run_seed(store::SessionStore& store, const SeedPlan& plan,
         SeedProgress p;
         p.done = done;
         p.total = plan.sessions;
-        p.elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        p.elapsed_s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         p.finished = finished;
         progress(p);
     };
@@ -273,7 +282,8 @@ Result<bool> holds_sessions(store::SessionStore& store) {
 
 std::string render_progress(const SeedProgress& p) {
     constexpr int kWidth = 30;
-    const double frac = p.total > 0 ? static_cast<double>(p.done) / static_cast<double>(p.total) : 1.0;
+    const double frac =
+        p.total > 0 ? static_cast<double>(p.done) / static_cast<double>(p.total) : 1.0;
     const int filled = static_cast<int>(frac * kWidth);
     std::string bar = "[" + std::string(static_cast<std::size_t>(filled), '#') +
                       std::string(static_cast<std::size_t>(kWidth - filled), '.') + "]";

@@ -19,9 +19,9 @@ struct SeedPlan {
     int days = 90;             // issue times spread over the last `days` UTC days up to now_ms
     double never_ended = 0.1;  // share of sessions never ended
     double denied_per_session = 0.03;  // token_denied events per session (rate/quota mix)
-    std::uint64_t seed = 42;   // same seed and plan: same data (except random session ids)
-    std::int64_t now_ms = 0;   // the end of the range
-    int in_flight = 4096;      // sessions written concurrently (bigger group commits)
+    std::uint64_t seed = 42;           // same seed and plan: same data (except random session ids)
+    std::int64_t now_ms = 0;           // the end of the range
+    int in_flight = 4096;              // sessions written concurrently (bigger group commits)
 };
 
 /// One synthetic session: how it was issued, how (if) it ended, and denials around it.
@@ -72,7 +72,8 @@ struct SeedProgress {
 /// ones unless told to append). Blocking: runs its own event loop.
 [[nodiscard]] Result<bool> holds_sessions(store::SessionStore& store);
 
-/// A one-line progress bar for a terminal: `[#####.....]  52%  520,000/1,000,000  41,230/s  ETA 12s`.
+/// A one-line progress bar for a terminal: `[#####.....]  52%  520,000/1,000,000  41,230/s  ETA
+/// 12s`.
 std::string render_progress(const SeedProgress& p);
 
 }  // namespace voicegate::app

@@ -52,8 +52,9 @@ std::vector<std::string> cells(const std::string& key, const store::UsageTotals&
 
 const std::vector<std::string>& headers() {
     static const std::vector<std::string> kHeaders{
-        "key",         "sessions",  "ended",       "minutes",      "billable_minutes", "messages",
-        "est_cost_usd", "ended_user", "ended_timeout", "ended_error", "denied"};
+        "key",      "sessions",     "ended",      "minutes",       "billable_minutes",
+        "messages", "est_cost_usd", "ended_user", "ended_timeout", "ended_error",
+        "denied"};
     return kHeaders;
 }
 
@@ -73,7 +74,8 @@ Result<store::UsageQuery> usage_query_from(const UsageCliOptions& o, std::int64_
     if (!o.until.empty()) {
         auto d = store::parse_day(o.until);
         if (!d) {
-            return fail(Error::bad_request, "--until: expected a date YYYY-MM-DD, got \"" + o.until + "\"");
+            return fail(Error::bad_request,
+                        "--until: expected a date YYYY-MM-DD, got \"" + o.until + "\"");
         }
         q.to_day = *d;
     }
@@ -151,7 +153,8 @@ std::string render_usage(const store::UsageReport& report, const store::UsageQue
         }
     }
     out = "usage " + store::format_day(query.from_day) + " .. " + store::format_day(query.to_day) +
-          " (UTC), by " + query.group_by + (query.user_id.empty() ? "" : ", user " + query.user_id) +
+          " (UTC), by " + query.group_by +
+          (query.user_id.empty() ? "" : ", user " + query.user_id) +
           (query.model.empty() ? "" : ", model " + query.model) + "\n";
     for (std::size_t r = 0; r < rows.size(); ++r) {
         if (r + 1 == rows.size()) {

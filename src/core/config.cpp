@@ -25,8 +25,8 @@ namespace {
 // docs/configuration.md (configuration_reference_markdown).
 struct Setting {
     std::string env;
-    std::string section;  // TOML table, and the reference's section
-    std::string key;      // key in [section]; empty: not settable from the file
+    std::string section;        // TOML table, and the reference's section
+    std::string key;            // key in [section]; empty: not settable from the file
     std::string default_value;  // empty: unset (the help says what that means)
     bool secret = false;
     std::string help;
@@ -75,7 +75,8 @@ std::string set_int(int& out, const std::string& v, long lo, long hi) {
         return "must be an integer, got \"" + v + "\"";
     }
     if (n < lo || n > hi) {
-        return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + v;
+        return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " +
+               v;
     }
     out = static_cast<int>(n);
     return {};
@@ -143,8 +144,10 @@ std::string apply_price_list(PriceTable& prices, const std::string& v) {
             parts.push_back(trim(part));
         }
         if (parts.size() != 8 && parts.size() != 9) {
-            return model + ": expected 8 prices (or 9 with the per-minute estimate) separated by "
-                           "/, got " + std::to_string(parts.size());
+            return model +
+                   ": expected 8 prices (or 9 with the per-minute estimate) separated by "
+                   "/, got " +
+                   std::to_string(parts.size());
         }
         ModelPrice price;
         for (std::size_t i = 0; i < parts.size(); ++i) {
@@ -191,7 +194,8 @@ void apply_price_tables(Config& cfg, const toml::table& prices, const std::strin
             const bool is_number = value.is_integer() || value.is_floating_point();
             const double number_value = is_number ? value.value_or(0.0) : 0.0;
             if (std::find(price_keys().begin(), price_keys().end(), k) == price_keys().end()) {
-                out.errors.push_back(where + "." + k + ": unknown price (expected one of "
+                out.errors.push_back(where + "." + k +
+                                     ": unknown price (expected one of "
                                      "text_in, text_cached, text_out, audio_in, audio_cached, "
                                      "audio_out, image_in, image_cached, per_minute)");
                 ok = false;
@@ -694,9 +698,9 @@ boost::json::value toml_to_json(const toml::node& n) {
 
 // The keys a [profiles.NAME] table may hold.
 const std::vector<std::string> kProfileFields = {
-    "model",         "voice",          "instructions", "max_output_tokens",
+    "model",          "voice",         "instructions",    "max_output_tokens",
     "turn_detection", "transcription", "noise_reduction", "tools",
-    "tool_choice",   "speed",          "description",  "allow_override"};
+    "tool_choice",    "speed",         "description",     "allow_override"};
 
 // Reads [profiles.NAME] tables. Validation against the final policy happens in validate().
 void apply_profiles(Config& cfg, const toml::table& profiles, const std::string& path,
@@ -868,8 +872,8 @@ void apply_map(Config& cfg, const std::map<std::string, std::string>& values,
         }
         if (auto err = s.apply(cfg, it->second); !err.empty()) {
             // A secret's value never appears in a message.
-            out.errors.push_back(s.env + " (" + source + "): " +
-                                 (s.secret ? std::string("invalid value") : err));
+            out.errors.push_back(s.env + " (" + source +
+                                 "): " + (s.secret ? std::string("invalid value") : err));
         }
     }
 }
@@ -880,7 +884,8 @@ void validate(Config& cfg, LoadResult& out) {
         if (cfg.prices.find(model) == cfg.prices.end()) {
             out.warnings.push_back("prices: the allowed model " + model +
                                    " has no price; its sessions are estimated at $0 (add "
-                                   "[prices.\"" + model + "\"] or VOICEGATE_PRICES)");
+                                   "[prices.\"" +
+                                   model + "\"] or VOICEGATE_PRICES)");
         }
     }
     if (cfg.auth.mode.empty()) {
@@ -909,11 +914,11 @@ void validate(Config& cfg, LoadResult& out) {
     }
     if (!cfg.upstream.api_key.empty()) {
         auto url = boost::urls::parse_absolute_uri(cfg.upstream.base_url);
-        if (!url || (url->scheme() != "https" && url->scheme() != "http") ||
-            url->host().empty()) {
-            out.errors.push_back("OPENAI_BASE_URL: must be an absolute http(s) URL like "
-                                 "https://api.openai.com/v1, got \"" +
-                                 cfg.upstream.base_url + "\"");
+        if (!url || (url->scheme() != "https" && url->scheme() != "http") || url->host().empty()) {
+            out.errors.push_back(
+                "OPENAI_BASE_URL: must be an absolute http(s) URL like "
+                "https://api.openai.com/v1, got \"" +
+                cfg.upstream.base_url + "\"");
         } else if (url->scheme() == "http" && !is_loopback(std::string(url->host())) &&
                    !cfg.upstream.allow_insecure) {
             out.errors.push_back(
@@ -951,8 +956,9 @@ void validate(Config& cfg, LoadResult& out) {
     if (!cfg.alerts.webhook_url.empty()) {
         // The URL is a secret (webhook URLs embed tokens): the message never shows it.
         auto url = boost::urls::parse_absolute_uri(cfg.alerts.webhook_url);
-        if (!url || (url->scheme() != "https" &&
-                     !(url->scheme() == "http" && is_loopback(std::string(url->host())))) ||
+        if (!url ||
+            (url->scheme() != "https" &&
+             !(url->scheme() == "http" && is_loopback(std::string(url->host())))) ||
             url->has_userinfo() || url->has_query() || url->has_fragment()) {
             out.errors.push_back(
                 "VOICEGATE_ALERT_WEBHOOK_URL: must be an https:// URL without user info, query "
@@ -1243,14 +1249,15 @@ std::string configuration_reference_markdown(const std::map<std::string, std::st
         "while this file differs from what the binary prints. Back to the [README](../README.md).");
     md += md_paragraph("It lists " + std::to_string(settings().size()) + " settings in " +
                        std::to_string(sections.size()) + " sections.");
-    md += "## Where a setting comes from\n\n"
-          "Each setting is taken from the first of these that sets it:\n\n"
-          "1. a command-line flag of `voicegate serve` (column *Flag*);\n"
-          "2. the environment variable;\n"
-          "3. the dotenv file (`--env-file FILE`, default `.env`, read when it exists);\n"
-          "4. the TOML file given with `--config FILE` (column *TOML key*: the key in the "
-          "section's table);\n"
-          "5. the default.\n\n";
+    md +=
+        "## Where a setting comes from\n\n"
+        "Each setting is taken from the first of these that sets it:\n\n"
+        "1. a command-line flag of `voicegate serve` (column *Flag*);\n"
+        "2. the environment variable;\n"
+        "3. the dotenv file (`--env-file FILE`, default `.env`, read when it exists);\n"
+        "4. the TOML file given with `--config FILE` (column *TOML key*: the key in the "
+        "section's table);\n"
+        "5. the default.\n\n";
     md += md_paragraph(
         "Other commands that read the configuration (`voicegate COMMAND --help`) accept some of "
         "the same flags. Start-up validates every setting and exits with status 2, printing one "
@@ -1287,8 +1294,8 @@ std::string configuration_reference_markdown(const std::map<std::string, std::st
             }
             md += "| " + md_code(s.env) + " | " + (s.key.empty() ? "—" : md_code(s.key)) + " | " +
                   (flag == flags.end() ? "—" : md_code(flag->second)) + " | " +
-                  (s.default_value.empty() ? "*unset*" : md_code(s.default_value)) + " | " +
-                  help + " |\n";
+                  (s.default_value.empty() ? "*unset*" : md_code(s.default_value)) + " | " + help +
+                  " |\n";
         }
         md += "\n";
     }

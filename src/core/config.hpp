@@ -64,7 +64,7 @@ struct TokenPolicy {
     int max_ttl_s = 7200;
     std::size_t max_instructions_bytes = 16 * 1024;
     std::string default_model = "gpt-realtime";
-    std::vector<std::string> models;                          // allowlist (after aliases)
+    std::vector<std::string> models;                           // allowlist (after aliases)
     std::vector<std::pair<std::string, std::string>> aliases;  // retired -> current
     std::vector<std::string> voices;
     std::vector<Profile> profiles;
@@ -86,7 +86,7 @@ struct StoreConfig {
 
 /// Built-in emulator settings for `serve` without a key and for `emulate`.
 struct EmulatorConfig {
-    bool forced = false;  // --emulator: allowed on a non-loopback address
+    bool forced = false;                         // --emulator: allowed on a non-loopback address
     std::map<std::string, std::string> options;  // fault options, passed to the emulator
     bool operator==(const EmulatorConfig&) const = default;
 };
@@ -171,10 +171,10 @@ struct AlertRule {
 /// Anomaly alerts (issue 4 §5): rules evaluated every `interval_s`, one alert per rule and
 /// subject per `cooldown_s`, written to the events log and optionally POSTed to a webhook.
 struct AlertsConfig {
-    bool enabled = true;      // VOICEGATE_ALERTS
-    std::string webhook_url;  // VOICEGATE_ALERT_WEBHOOK_URL (secret: such URLs embed tokens)
-    int interval_s = 10;      // VOICEGATE_ALERT_INTERVAL_S
-    int cooldown_s = 900;     // VOICEGATE_ALERT_COOLDOWN_S
+    bool enabled = true;             // VOICEGATE_ALERTS
+    std::string webhook_url;         // VOICEGATE_ALERT_WEBHOOK_URL (secret: such URLs embed tokens)
+    int interval_s = 10;             // VOICEGATE_ALERT_INTERVAL_S
+    int cooldown_s = 900;            // VOICEGATE_ALERT_COOLDOWN_S
     int webhook_timeout_ms = 5'000;  // VOICEGATE_ALERT_WEBHOOK_TIMEOUT_MS, per attempt
     int webhook_retries = 3;         // VOICEGATE_ALERT_WEBHOOK_RETRIES
     // VOICEGATE_ALERT_USER_RATE: a user's token requests per window.

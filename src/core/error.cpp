@@ -36,7 +36,8 @@ const ErrorInfo& error_info(Error e) {
 }
 
 void throw_exception_from_error(const Failure& f, const boost::source_location& /*loc*/) {
-    throw std::logic_error("value() called on a failed Result: " + std::string(error_info(f.code).code));
+    throw std::logic_error("value() called on a failed Result: " +
+                           std::string(error_info(f.code).code));
 }
 
 }  // namespace voicegate

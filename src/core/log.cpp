@@ -31,9 +31,9 @@ void init(const LogOptions& options) {
     if (options.access_log) {
         auto out_sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
         // Access lines are dropped rather than stalling an event loop when the terminal is slow.
-        g_access = std::make_shared<spdlog::async_logger>(
-            "access", out_sink, spdlog::thread_pool(),
-            spdlog::async_overflow_policy::overrun_oldest);
+        g_access =
+            std::make_shared<spdlog::async_logger>("access", out_sink, spdlog::thread_pool(),
+                                                   spdlog::async_overflow_policy::overrun_oldest);
         g_access->set_pattern("%v");
         g_access->set_level(spdlog::level::info);
     }
@@ -47,7 +47,9 @@ void shutdown() {
     spdlog::shutdown();
 }
 
-std::shared_ptr<spdlog::logger> access() { return g_access; }
+std::shared_ptr<spdlog::logger> access() {
+    return g_access;
+}
 
 std::string iso_time_now() {
     const auto now = std::chrono::system_clock::now();

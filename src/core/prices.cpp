@@ -36,9 +36,9 @@ const PriceTable& default_prices() {
 }
 
 const std::array<std::string_view, 9>& price_keys() {
-    static const std::array<std::string_view, 9> kKeys{
-        "text_in",  "text_cached", "text_out",     "audio_in",  "audio_cached",
-        "audio_out", "image_in",   "image_cached", "per_minute"};
+    static const std::array<std::string_view, 9> kKeys{"text_in",  "text_cached",  "text_out",
+                                                       "audio_in", "audio_cached", "audio_out",
+                                                       "image_in", "image_cached", "per_minute"};
     return kKeys;
 }
 
@@ -65,13 +65,13 @@ double estimate_cost_usd(const ModelPrice* price, const TokenUsage& t, std::int6
                price->minute_estimate();
     }
     const auto d = [](std::int64_t v) { return static_cast<double>(v); };
-    const double usd =
-        d(t.input_text - t.cached_text) * price->text_in + d(t.cached_text) * price->text_cached +
-        d(t.input_audio - t.cached_audio) * price->audio_in +
-        d(t.cached_audio) * price->audio_cached +
-        d(t.input_image - t.cached_image) * price->image_in +
-        d(t.cached_image) * price->image_cached + d(t.output_text) * price->text_out +
-        d(t.output_audio) * price->audio_out;
+    const double usd = d(t.input_text - t.cached_text) * price->text_in +
+                       d(t.cached_text) * price->text_cached +
+                       d(t.input_audio - t.cached_audio) * price->audio_in +
+                       d(t.cached_audio) * price->audio_cached +
+                       d(t.input_image - t.cached_image) * price->image_in +
+                       d(t.cached_image) * price->image_cached +
+                       d(t.output_text) * price->text_out + d(t.output_audio) * price->audio_out;
     return usd / 1e6;
 }
 

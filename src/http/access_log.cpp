@@ -14,11 +14,21 @@ std::string json_escape(std::string_view s) {
     out.reserve(s.size() + 8);
     for (const char c : s) {
         switch (c) {
-            case '"': out += "\\\""; break;
-            case '\\': out += "\\\\"; break;
-            case '\n': out += "\\n"; break;
-            case '\r': out += "\\r"; break;
-            case '\t': out += "\\t"; break;
+            case '"':
+                out += "\\\"";
+                break;
+            case '\\':
+                out += "\\\\";
+                break;
+            case '\n':
+                out += "\\n";
+                break;
+            case '\r':
+                out += "\\r";
+                break;
+            case '\t':
+                out += "\\t";
+                break;
             default:
                 if (static_cast<unsigned char>(c) < 0x20) {
                     char buf[8];
@@ -45,7 +55,8 @@ void log_access(std::string_view server, const Request& req, const Response& res
         log::iso_time_now(), server, json_escape(req.request_id), json_escape(req.method),
         json_escape(req.path), res.status, latency_ms, json_escape(res.log_user),
         json_escape(req.client_ip),
-        res.log_error.empty() ? std::string() : R"(,"error":")" + json_escape(res.log_error) + "\"");
+        res.log_error.empty() ? std::string()
+                              : R"(,"error":")" + json_escape(res.log_error) + "\"");
 }
 
 }  // namespace voicegate::http

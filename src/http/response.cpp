@@ -21,8 +21,8 @@ Response error_response(const Failure& failure, bool dev) {
         body["resetsAt"] = failure.resets_at;
     }
     if (dev) {
-        body["details"] = failure.details.empty() ? std::string(failure.public_message())
-                                                  : failure.details;
+        body["details"] =
+            failure.details.empty() ? std::string(failure.public_message()) : failure.details;
     }
     Response r = json_response(info.status, body);
     r.log_error = std::string(info.code);

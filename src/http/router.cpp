@@ -78,7 +78,8 @@ std::string Router::allowed_methods(const std::string& path) const {
         }
         allow += m;
     }
-    if (std::any_of(methods->begin(), methods->end(), [](const auto& p) { return p.first == "GET"; })) {
+    if (std::any_of(methods->begin(), methods->end(),
+                    [](const auto& p) { return p.first == "GET"; })) {
         allow += ", HEAD";
     }
     return allow;
@@ -99,10 +100,9 @@ boost::asio::awaitable<Response> Router::dispatch(Request& req, bool dev) const 
             co_return res;
         }
     }
-    auto res = error_response(
-        fail(Error::method_not_allowed,
-             "Method " + req.method + " is not allowed on " + req.path + "."),
-        dev);
+    auto res = error_response(fail(Error::method_not_allowed,
+                                   "Method " + req.method + " is not allowed on " + req.path + "."),
+                              dev);
     res.set("Allow", allowed_methods(req.path));
     co_return res;
 }

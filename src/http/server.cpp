@@ -39,8 +39,8 @@ bool sane_request_id(std::string_view id) {
         return false;
     }
     for (const char c : id) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                        c == '-' || c == '_' || c == '.' || c == ':';
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == ':';
         if (!ok) {
             return false;
         }
@@ -139,7 +139,9 @@ Server::Server(std::vector<asio::io_context*> loops, ServerOptions options, Hand
 
 Server::~Server() = default;
 
-std::uint16_t Server::port() const { return impl_->bound_port; }
+std::uint16_t Server::port() const {
+    return impl_->bound_port;
+}
 
 std::string Server::address() const {
     return impl_->opts.host + ":" + std::to_string(impl_->bound_port);
@@ -167,9 +169,13 @@ void Server::begin_drain() {
     }
 }
 
-std::size_t Server::active_connections() const { return impl_->active.load(); }
+std::size_t Server::active_connections() const {
+    return impl_->active.load();
+}
 
-std::uint64_t Server::connections_accepted() const { return impl_->accepted.load(); }
+std::uint64_t Server::connections_accepted() const {
+    return impl_->accepted.load();
+}
 
 asio::awaitable<void> Server::Impl::accept_loop(Loop& loop) {
     auto self = shared_from_this();

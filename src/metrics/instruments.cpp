@@ -335,10 +335,6 @@ void register_usage(Registry& registry, const Clock& clock, UsageProvider provid
                       });
 }
 
-namespace {
-constexpr std::int64_t kMsPerDay = 86'400'000;
-}
-
 // ---- Process ---------------------------------------------------------------------------------
 
 double resident_memory_bytes() {

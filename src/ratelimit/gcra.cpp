@@ -10,7 +10,6 @@ namespace voicegate::ratelimit {
 namespace {
 
 
-
 Failure bad_rate(std::string_view text, std::string_view why) {
     std::string shown;
     for (char c : text.substr(0, 40)) {

@@ -388,8 +388,8 @@ struct RedisConnection::State : std::enable_shared_from_this<State> {
         }
         link->writing = true;
         asio::async_write(link->socket, asio::buffer(*bytes),
-                          [self = shared_from_this(), l = link, bytes](
-                              const boost::system::error_code& ec, std::size_t) {
+                          [self = shared_from_this(), l = link,
+                           bytes](const boost::system::error_code& ec, std::size_t) {
                               l->writing = false;
                               if (self->link != l) {
                                   return;

@@ -103,18 +103,20 @@ const std::string& v3_sql() {
             "CREATE TABLE usage_daily (\n    day BIGINT NOT NULL,\n    user_id TEXT NOT NULL,\n"
             "    model TEXT NOT NULL";
         sql += counters;
-        sql += ",\n    PRIMARY KEY (day, user_id, model)\n)${without_rowid};\n"
-               "CREATE INDEX usage_daily_by_user ON usage_daily (user_id, day);\n"
-               "CREATE TABLE usage_daily_model (\n    day BIGINT NOT NULL,\n"
-               "    model TEXT NOT NULL,\n    shard BIGINT NOT NULL DEFAULT 0";
+        sql +=
+            ",\n    PRIMARY KEY (day, user_id, model)\n)${without_rowid};\n"
+            "CREATE INDEX usage_daily_by_user ON usage_daily (user_id, day);\n"
+            "CREATE TABLE usage_daily_model (\n    day BIGINT NOT NULL,\n"
+            "    model TEXT NOT NULL,\n    shard BIGINT NOT NULL DEFAULT 0";
         sql += counters;
-        sql += ",\n    PRIMARY KEY (day, model, shard)\n)${without_rowid};\n"
-               "CREATE TABLE usage_daily_user (\n    day BIGINT NOT NULL,\n"
-               "    user_id TEXT NOT NULL,\n    billable_ms BIGINT NOT NULL DEFAULT 0,\n"
-               "    PRIMARY KEY (day, user_id)\n)${without_rowid};\n"
-               "CREATE TABLE denials_daily (\n    day BIGINT NOT NULL,\n    user_id TEXT NOT NULL,\n"
-               "    reason TEXT NOT NULL,\n    n BIGINT NOT NULL DEFAULT 0,\n"
-               "    PRIMARY KEY (day, user_id, reason)\n)${without_rowid};\n";
+        sql +=
+            ",\n    PRIMARY KEY (day, model, shard)\n)${without_rowid};\n"
+            "CREATE TABLE usage_daily_user (\n    day BIGINT NOT NULL,\n"
+            "    user_id TEXT NOT NULL,\n    billable_ms BIGINT NOT NULL DEFAULT 0,\n"
+            "    PRIMARY KEY (day, user_id)\n)${without_rowid};\n"
+            "CREATE TABLE denials_daily (\n    day BIGINT NOT NULL,\n    user_id TEXT NOT NULL,\n"
+            "    reason TEXT NOT NULL,\n    n BIGINT NOT NULL DEFAULT 0,\n"
+            "    PRIMARY KEY (day, user_id, reason)\n)${without_rowid};\n";
         for (const auto& st : rollup_rebuild_statements()) {
             sql += st + ";\n";
         }

@@ -45,7 +45,7 @@ static_assert(kSlotGranularityMs == 60'000, "VG_SLOT_RELEASE assumes one-minute 
 // The rollups are not written by these statements: the writer sums each batch's deltas from
 // their answers (RollupBatch) and upserts them once per key before COMMIT (flush_rollups_sql).
 // A session's token columns, in TokenUsage order (its cost and its rollup delta need them).
-#define VG_TOKEN_COLUMNS                                                          \
+#define VG_TOKEN_COLUMNS                                                              \
     "input_text_tokens, input_audio_tokens, input_image_tokens, cached_text_tokens, " \
     "cached_audio_tokens, cached_image_tokens, output_text_tokens, output_audio_tokens"
 
@@ -73,6 +73,7 @@ constexpr std::array<unsigned, 9> kCreateTypes{kText, kText, kText, kText, kText
 // The estimated cost of the session `s` (its tokens, its model's row of the connection's
 // vg_prices) with `billable` ms: from the tokens when it has any, else per minute (as
 // estimate_cost_usd()); 0 for a model without prices.
+// clang-format off
 #define VG_COST(billable)                                                                       \
     "COALESCE((SELECT CASE WHEN s.input_text_tokens + s.input_audio_tokens"                    \
     " + s.input_image_tokens + s.output_text_tokens + s.output_audio_tokens > 0 THEN"          \
@@ -85,6 +86,7 @@ constexpr std::array<unsigned, 9> kCreateTypes{kText, kText, kText, kText, kText
     " + s.output_audio_tokens * p.audio_out) / 1e6"                                            \
     " ELSE (" billable ")::float8 / 60000 * p.per_minute END"                                  \
     " FROM pg_temp.vg_prices AS p WHERE p.model = s.model), 0)"
+// clang-format on
 
 // What a first end adds to reported ms, as in the rebuild (rollup.cpp).
 #define VG_REPORTED_MS(reported) "ROUND((GREATEST(" reported ", 0) * 1000)::numeric)::bigint"
@@ -321,8 +323,8 @@ const std::string& flush_rollups_sql() {
             const std::string col(c);
             cols += ", " + col;
             sums += ", SUM(" + col + ")";
-            set_model += std::string(set_model.empty() ? "" : ", ") + col + " = usage_daily_model." +
-                         col + " + EXCLUDED." + col;
+            set_model += std::string(set_model.empty() ? "" : ", ") + col +
+                         " = usage_daily_model." + col + " + EXCLUDED." + col;
             set_user += std::string(set_user.empty() ? "" : ", ") + col + " = usage_daily." + col +
                         " + EXCLUDED." + col;
         }
@@ -333,10 +335,12 @@ const std::string& flush_rollups_sql() {
         return "WITH g AS (SELECT * FROM unnest(" + arrays + ") AS g(day, user_id, model" + cols +
                ")),"
                " u AS (SELECT day, user_id, SUM(billable_ms) AS b FROM g GROUP BY day, user_id),"
-               " m AS (INSERT INTO usage_daily_model (day, model, shard" + cols +
-               ") SELECT day, model, $1::bigint" + sums +
+               " m AS (INSERT INTO usage_daily_model (day, model, shard" +
+               cols + ") SELECT day, model, $1::bigint" + sums +
                " FROM g GROUP BY day, model ORDER BY day, model"
-               " ON CONFLICT (day, model, shard) DO UPDATE SET " + set_model + "),"
+               " ON CONFLICT (day, model, shard) DO UPDATE SET " +
+               set_model +
+               "),"
                " du AS (INSERT INTO usage_daily_user (day, user_id, billable_ms)"
                " SELECT day, user_id, b FROM u WHERE b <> 0 ORDER BY day, user_id"
                " ON CONFLICT (day, user_id) DO UPDATE SET"
@@ -348,9 +352,11 @@ const std::string& flush_rollups_sql() {
                " SELECT * FROM unnest($22, $23, $24, $25) AS d(day, user_id, reason, n)"
                " ORDER BY day, user_id, reason"
                " ON CONFLICT (day, user_id, reason) DO UPDATE SET n = denials_daily.n + EXCLUDED.n)"
-               " INSERT INTO usage_daily (day, user_id, model" + cols + ") SELECT day, user_id, model" +
-               cols + " FROM g ORDER BY day, user_id, model"
-               " ON CONFLICT (day, user_id, model) DO UPDATE SET " + set_user;
+               " INSERT INTO usage_daily (day, user_id, model" +
+               cols + ") SELECT day, user_id, model" + cols +
+               " FROM g ORDER BY day, user_id, model"
+               " ON CONFLICT (day, user_id, model) DO UPDATE SET " +
+               set_user;
     }();
     return kSql;
 }
@@ -460,10 +466,10 @@ void collect_rollup(const PgOpBase& op, const PgRows& row, const PriceTable& pri
                 const std::string model(row.text(0, 2));
                 const auto price = prices.find(model);
                 const std::int64_t billable = row.int64(0, kEndBillable);
-                UsageCounters d = end_delta(0, billable, integer(p[3]), p[4], t,
-                                            estimate_cost_usd(price != prices.end() ? &price->second
-                                                                                    : nullptr,
-                                                              t, billable));
+                UsageCounters d =
+                    end_delta(0, billable, integer(p[3]), p[4], t,
+                              estimate_cost_usd(price != prices.end() ? &price->second : nullptr, t,
+                                                billable));
                 d.n[2] = row.int64(0, kEndReportedMs);  // reported ms, rounded by the statement
                 out.add_usage(quota_day(row.int64(0, 5)), std::string(row.text(0, 1)), model, d);
             }
@@ -492,8 +498,8 @@ std::string temp_tables_sql(const PriceTable& prices) {
         }
         char buf[512];
         std::snprintf(buf, sizeof buf, ",%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g,%.17g);",
-                      p.text_in, p.text_cached, p.text_out, p.audio_in, p.audio_cached,
-                      p.audio_out, p.image_in, p.image_cached, p.minute_estimate());
+                      p.text_in, p.text_cached, p.text_out, p.audio_in, p.audio_cached, p.audio_out,
+                      p.image_in, p.image_cached, p.minute_estimate());
         sql += " INSERT INTO vg_prices VALUES ('" + quoted + "'" + buf;
     }
     return sql;
@@ -531,10 +537,9 @@ const StatementDef* many_definition(PgStatement s) {
 }
 
 Result<void> prepare_all(PgConnection& conn) {
-    for (const auto s :
-         {PgStatement::create_session, PgStatement::end_session, PgStatement::append_event,
-          PgStatement::get_session, PgStatement::events, PgStatement::lock,
-          PgStatement::create_quota, PgStatement::lock_users}) {
+    for (const auto s : {PgStatement::create_session, PgStatement::end_session,
+                         PgStatement::append_event, PgStatement::get_session, PgStatement::events,
+                         PgStatement::lock, PgStatement::create_quota, PgStatement::lock_users}) {
         const auto& d = definition(s);
         if (auto r = conn.prepare(d.name, d.sql, d.types); !r) {
             return r.error();
@@ -1011,9 +1016,9 @@ PgWorker::Outcome PgWorker::write_careful(Batch& batch) {
     // One round trip: queue `sends`, a sync, then read one result per send and the sync.
     // Returns the results; an error means the connection is gone.
     struct Send {
-        const char* sql = nullptr;       // a plain statement, or
-        const PgOpBase* op = nullptr;    // an op's prepared statement, or
-        const PgParams* lock = nullptr;  // the lock statement, or
+        const char* sql = nullptr;             // a plain statement, or
+        const PgOpBase* op = nullptr;          // an op's prepared statement, or
+        const PgParams* lock = nullptr;        // the lock statement, or
         const PgParams* lock_users = nullptr;  // the users' lock statement, or
         const PgParams* flush = nullptr;       // the rollup flush
     };
@@ -1366,9 +1371,10 @@ Result<SqlTable> PgExec::query(const SqlQuery& q) {
     if (!res) {
         return res.error();
     }
-    Result<SqlTable> out = pg_tuples_or_command_ok(res->get())
-                               ? Result<SqlTable>(to_table(res->get()))
-                               : Result<SqlTable>(pg_error(conn_.handle(), res->get(), "read").failure);
+    Result<SqlTable> out =
+        pg_tuples_or_command_ok(res->get())
+            ? Result<SqlTable>(to_table(res->get()))
+            : Result<SqlTable>(pg_error(conn_.handle(), res->get(), "read").failure);
     auto synced = conn_.take(deadline);
     if (!synced) {
         return synced.error();
@@ -1409,8 +1415,8 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
         return m.error();
     }
     detail::PgWorker::Connector connector =
-        [t = *target, temp = detail::temp_tables_sql(options.prices)]()
-        -> Result<std::unique_ptr<PgConnection>> {
+        [t = *target, temp = detail::temp_tables_sql(
+                          options.prices)]() -> Result<std::unique_ptr<PgConnection>> {
         auto conn = PgConnection::connect(t);
         if (!conn) {
             return conn.error();

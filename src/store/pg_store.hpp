@@ -57,7 +57,7 @@ struct PgOptions {
     int reconnect_max_ms = 5'000;  // up to this
     const Clock* clock = nullptr;  // fills missing timestamps; nullptr -> system clock
     metrics::StoreMetrics* metrics = nullptr;  // write batches; borrowed, outlives the store
-    PriceTable prices = default_prices();  // for sessions.estimated_cost_usd at end
+    PriceTable prices = default_prices();      // for sessions.estimated_cost_usd at end
 };
 
 /// SqlExec over a PgConnection, in pipeline mode (a store thread's) or not (`voicegate
@@ -405,8 +405,8 @@ private:
                                                     detail::PgStatement statement, PgParams params,
                                                     std::string session_key, Decode decode,
                                                     std::string user_key) {
-        auto initiation = [&worker, statement](auto handler, PgParams p, std::string key,
-                                               Decode d, std::string user) {
+        auto initiation = [&worker, statement](auto handler, PgParams p, std::string key, Decode d,
+                                               std::string user) {
             using Handler = decltype(handler);
             std::unique_ptr<detail::PgOpBase> op =
                 std::make_unique<detail::PgOp<T, Decode, Handler>>(

@@ -34,11 +34,11 @@ std::optional<Failure> quota_decision(const QuotaLimits& limits, const QuotaUsag
         resets_ms = (quota_day(now_ms) + 1) * kMsPerDay;
         message = over_minutes ? "Daily minutes quota exhausted for this user."
                                : "Daily sessions quota exhausted for this user.";
-        details = over_minutes ? "charged " + std::to_string(usage.charged_ms_today) +
-                                     " ms today, limit " +
-                                     std::to_string(limits.minutes_per_day) + " min"
-                               : std::to_string(usage.sessions_today) + " sessions today, limit " +
-                                     std::to_string(limits.sessions_per_day);
+        details = over_minutes
+                      ? "charged " + std::to_string(usage.charged_ms_today) + " ms today, limit " +
+                            std::to_string(limits.minutes_per_day) + " min"
+                      : std::to_string(usage.sessions_today) + " sessions today, limit " +
+                            std::to_string(limits.sessions_per_day);
     }
     if (over_open) {
         resets_ms = std::max(resets_ms, std::max(usage.first_expiry_ms, now_ms));

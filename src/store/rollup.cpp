@@ -69,12 +69,23 @@ std::string upsert(std::string_view table, std::string_view keys, int nkeys,
 }  // namespace
 
 const std::array<std::string_view, 17>& usage_columns() {
-    static const std::array<std::string_view, 17> kColumns{
-        "sessions",           "ended",               "reported_ms",         "billable_ms",
-        "messages",           "input_text_tokens",   "input_audio_tokens",  "input_image_tokens",
-        "cached_text_tokens", "cached_audio_tokens", "cached_image_tokens", "output_text_tokens",
-        "output_audio_tokens", "cost_usd",           "ended_user",          "ended_timeout",
-        "ended_error"};
+    static const std::array<std::string_view, 17> kColumns{"sessions",
+                                                           "ended",
+                                                           "reported_ms",
+                                                           "billable_ms",
+                                                           "messages",
+                                                           "input_text_tokens",
+                                                           "input_audio_tokens",
+                                                           "input_image_tokens",
+                                                           "cached_text_tokens",
+                                                           "cached_audio_tokens",
+                                                           "cached_image_tokens",
+                                                           "output_text_tokens",
+                                                           "output_audio_tokens",
+                                                           "cost_usd",
+                                                           "ended_user",
+                                                           "ended_timeout",
+                                                           "ended_error"};
     return kColumns;
 }
 
@@ -98,9 +109,9 @@ UsageCounters end_delta(double reported_s, std::int64_t billable, std::int64_t m
     d.n[2] = std::llround((std::isfinite(reported_s) ? std::max(0.0, reported_s) : 0.0) * 1000.0);
     d.n[3] = billable;
     d.n[4] = messages;
-    const std::array<std::int64_t, 8> tokens{t.input_text,   t.input_audio,  t.input_image,
-                                             t.cached_text,  t.cached_audio, t.cached_image,
-                                             t.output_text,  t.output_audio};
+    const std::array<std::int64_t, 8> tokens{t.input_text,  t.input_audio,  t.input_image,
+                                             t.cached_text, t.cached_audio, t.cached_image,
+                                             t.output_text, t.output_audio};
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         d.n[5 + i] = tokens[i];
     }
@@ -116,8 +127,7 @@ void RollupBatch::add_usage(std::int64_t day, const std::string& user, const std
     usage_[UsageKey{day, user, model}].add(delta);
 }
 
-void RollupBatch::add_denial(std::int64_t day, const std::string& user,
-                             const std::string& reason) {
+void RollupBatch::add_denial(std::int64_t day, const std::string& user, const std::string& reason) {
     ++denials_[DenialKey{day, user, reason}];
 }
 

@@ -56,8 +56,8 @@ struct SessionRow {
 
 /// The outcome of ending a session.
 struct EndOutcome {
-    SessionRow row;             // the stored record after the call
-    bool already_ended = false; // true if it had been ended before; nothing was changed
+    SessionRow row;              // the stored record after the call
+    bool already_ended = false;  // true if it had been ended before; nothing was changed
 };
 
 /// One audit-log entry (SPEC §5 `events`); never holds a token or key.

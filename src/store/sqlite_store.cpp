@@ -245,39 +245,44 @@ Result<void> Worker::write_rollups(const RollupBatch& rollups) {
         return {};
     };
     for (const auto& [key, c] : rollups.usage()) {
-        if (auto r = upsert(kUsage, [&](StatementUse& s) {
-                s.bind(1, std::get<0>(key)).bind(2, std::get<1>(key)).bind(3, std::get<2>(key));
-                bind_counters(s, c);
-            });
+        if (auto r = upsert(
+                kUsage,
+                [&, &key = key, &c = c](StatementUse& s) {
+                    s.bind(1, std::get<0>(key)).bind(2, std::get<1>(key)).bind(3, std::get<2>(key));
+                    bind_counters(s, c);
+                });
             !r) {
             return r;
         }
     }
     for (const auto& [key, c] : rollups.by_day_model()) {
-        if (auto r = upsert(kUsageModel, [&](StatementUse& s) {
-                s.bind(1, key.first).bind(2, key.second).bind(3, std::int64_t{0});
-                bind_counters(s, c);
-            });
+        if (auto r = upsert(kUsageModel,
+                            [&, &key = key, &c = c](StatementUse& s) {
+                                s.bind(1, key.first).bind(2, key.second).bind(3, std::int64_t{0});
+                                bind_counters(s, c);
+                            });
             !r) {
             return r;
         }
     }
     static const std::string kUsageUser = sqlite_sql(usage_user_upsert_sql());
     for (const auto& [key, billable] : rollups.billable_by_day_user()) {
-        if (auto r = upsert(kUsageUser, [&](StatementUse& s) {
-                s.bind(1, key.first).bind(2, key.second).bind(3, billable);
-            });
+        if (auto r = upsert(kUsageUser,
+                            [&, &key = key, &billable = billable](StatementUse& s) {
+                                s.bind(1, key.first).bind(2, key.second).bind(3, billable);
+                            });
             !r) {
             return r;
         }
     }
     for (const auto& [key, n] : rollups.denials()) {
-        if (auto r = upsert(kDenial, [&](StatementUse& s) {
-                s.bind(1, std::get<0>(key))
-                    .bind(2, std::get<1>(key))
-                    .bind(3, std::get<2>(key))
-                    .bind(4, n);
-            });
+        if (auto r = upsert(kDenial,
+                            [&, &key = key, &n = n](StatementUse& s) {
+                                s.bind(1, std::get<0>(key))
+                                    .bind(2, std::get<1>(key))
+                                    .bind(3, std::get<2>(key))
+                                    .bind(4, n);
+                            });
             !r) {
             return r;
         }
@@ -315,7 +320,8 @@ const std::string kSelectSession =
     "client_ip, user_agent, status, ended_at_ms, reported_duration_s, observed_duration_s, "
     "message_count, ended_by, quota_reserved_ms, input_text_tokens, input_audio_tokens, "
     "input_image_tokens, cached_text_tokens, cached_audio_tokens, cached_image_tokens, "
-    "output_text_tokens, output_audio_tokens, estimated_cost_usd FROM sessions WHERE session_id = ?1";
+    "output_text_tokens, output_audio_tokens, estimated_cost_usd FROM sessions WHERE session_id = "
+    "?1";
 
 const std::string kInsertSession =
     "INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms, "
@@ -393,9 +399,9 @@ Result<std::optional<SessionRow>> find_session(OpContext& ctx, const std::string
         *reserved_ms = s->column_int(15);
     }
     if (tokens != nullptr) {
-        *tokens = TokenUsage{s->column_int(16), s->column_int(17), s->column_int(18),
-                             s->column_int(19), s->column_int(20), s->column_int(21),
-                             s->column_int(22), s->column_int(23)};
+        *tokens =
+            TokenUsage{s->column_int(16), s->column_int(17), s->column_int(18), s->column_int(19),
+                       s->column_int(20), s->column_int(21), s->column_int(22), s->column_int(23)};
     }
     return std::optional<SessionRow>(read_row(*s));
 }
@@ -489,10 +495,11 @@ Result<void> check_quota(OpContext& ctx, const SessionRecord& rec) {
 /// Takes the session's slot and charges its reservation to the day of issue.
 Result<void> reserve_quota(OpContext& ctx, const SessionRecord& rec) {
     const std::int64_t reserve = std::max<std::int64_t>(0, rec.quota.reserve_ms);
-    if (auto r = run(ctx, kTakeSlot,
-                     [&](StatementUse& s) {
-                         s.bind(1, rec.user_id).bind(2, slot_release_ms(rec.issued_at_ms + reserve));
-                     });
+    if (auto r =
+            run(ctx, kTakeSlot,
+                [&](StatementUse& s) {
+                    s.bind(1, rec.user_id).bind(2, slot_release_ms(rec.issued_at_ms + reserve));
+                });
         !r) {
         return r.error();
     }
@@ -801,9 +808,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
         reader_conn = std::move(*reader);
     }
     const Clock& clock = *options.clock;
-    auto writer_worker =
-        std::make_unique<detail::Worker>(std::move(*writer), clock, options.batch_max, true,
-                                         options.metrics, options.prices);
+    auto writer_worker = std::make_unique<detail::Worker>(
+        std::move(*writer), clock, options.batch_max, true, options.metrics, options.prices);
     std::unique_ptr<detail::Worker> reader_worker;
     if (reader_conn) {
         reader_worker = std::make_unique<detail::Worker>(std::move(reader_conn), clock,

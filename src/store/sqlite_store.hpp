@@ -42,7 +42,7 @@ struct SqliteOptions {
     int busy_timeout_ms = 5000;        // wait for locks held by other processes
     const Clock* clock = nullptr;      // fills missing timestamps; nullptr -> system clock
     metrics::StoreMetrics* metrics = nullptr;  // write batches; borrowed, outlives the store
-    PriceTable prices = default_prices();  // for sessions.estimated_cost_usd at end
+    PriceTable prices = default_prices();      // for sessions.estimated_cost_usd at end
 };
 
 /// Counters for metrics. Monotonic.
@@ -60,7 +60,7 @@ struct OpContext {
     SqliteConnection& conn;
     const Clock& clock;
     const PriceTable* prices = nullptr;
-    RollupBatch* rollups = nullptr;  // the running op's rollup deltas (writer only)
+    RollupBatch* rollups = nullptr;        // the running op's rollup deltas (writer only)
     RollupBatch* batch_rollups = nullptr;  // the batch's, not yet written (writer only)
 };
 

@@ -75,12 +75,13 @@ SessionRow session_of(const SqlTable& t, std::size_t r) {
 // Billable ms per user over [from_day, to_day] from the cache, reading again only the days
 // whose totals changed since they were cached (see UserRankCache).
 Result<std::vector<std::pair<std::string, std::int64_t>>> rank_from_cache(SqlExec& db,
-                                                                           const UsageQuery& q,
-                                                                           UserRankCache& cache) {
-    auto days = db.query(SqlQuery{"SELECT day, SUM(sessions), SUM(ended), SUM(billable_ms)"
-                                  " FROM usage_daily_model WHERE day >= $1 AND day <= $2"
-                                  " GROUP BY day",
-                                  {q.from_day, q.to_day}});
+                                                                          const UsageQuery& q,
+                                                                          UserRankCache& cache) {
+    auto days =
+        db.query(SqlQuery{"SELECT day, SUM(sessions), SUM(ended), SUM(billable_ms)"
+                          " FROM usage_daily_model WHERE day >= $1 AND day <= $2"
+                          " GROUP BY day",
+                          {q.from_day, q.to_day}});
     if (!days) {
         return days.error();
     }
@@ -92,8 +93,8 @@ Result<std::vector<std::pair<std::string, std::int64_t>>> rank_from_cache(SqlExe
             entry->billable_ms != days->i64(r, 3)) {
             // Read after the totals: the rows are at least as new as the totals kept with them,
             // so a change in between only makes the next call read the day again.
-            auto rows = db.query(
-                SqlQuery{"SELECT user_id, billable_ms FROM usage_daily_user WHERE day = $1", {day}});
+            auto rows = db.query(SqlQuery{
+                "SELECT user_id, billable_ms FROM usage_daily_user WHERE day = $1", {day}});
             if (!rows) {
                 return rows.error();
             }
@@ -174,9 +175,8 @@ Result<UsageReport> read_usage(SqlExec& db, const UsageQuery& q, UserRankCache* 
         if (cached || db.dialect() == Dialect::sqlite) {
             auto sums_by_user =
                 cached ? rank_from_cache(db, q, *rank_cache)
-                       : db.sum_by_key(SqlQuery{"SELECT user_id, billable_ms FROM " + rank_table +
-                                                    w.sql,
-                                                w.params});
+                       : db.sum_by_key(SqlQuery{
+                             "SELECT user_id, billable_ms FROM " + rank_table + w.sql, w.params});
             if (!sums_by_user) {
                 return sums_by_user.error();
             }
@@ -214,10 +214,10 @@ Result<UsageReport> read_usage(SqlExec& db, const UsageQuery& q, UserRankCache* 
                 chunk.params.emplace_back(out.rows[i].key);
                 in += (in.empty() ? "$" : ", $") + std::to_string(chunk.params.size());
             }
-            auto sums_of = db.query(SqlQuery{"SELECT user_id, " + sums() + " FROM usage_daily" +
-                                                 chunk.sql + " AND user_id IN (" + in +
-                                                 ") GROUP BY user_id",
-                                             chunk.params});
+            auto sums_of =
+                db.query(SqlQuery{"SELECT user_id, " + sums() + " FROM usage_daily" + chunk.sql +
+                                      " AND user_id IN (" + in + ") GROUP BY user_id",
+                                  chunk.params});
             if (!sums_of) {
                 return sums_of.error();
             }
@@ -228,9 +228,9 @@ Result<UsageReport> read_usage(SqlExec& db, const UsageQuery& q, UserRankCache* 
             }
         }
     } else {
-        auto rows = db.query(SqlQuery{"SELECT " + key + ", " + sums() + " FROM " + table + w.sql +
-                                          " GROUP BY " + key,
-                                      w.params});
+        auto rows = db.query(SqlQuery{
+            "SELECT " + key + ", " + sums() + " FROM " + table + w.sql + " GROUP BY " + key,
+            w.params});
         if (!rows) {
             return rows.error();
         }
@@ -241,8 +241,8 @@ Result<UsageReport> read_usage(SqlExec& db, const UsageQuery& q, UserRankCache* 
             }
             for (std::int64_t d = q.from_day; d <= q.to_day; ++d) {
                 auto found = by_day.find(d);
-                out.rows.push_back(UsageRow{format_day(d), found != by_day.end() ? found->second
-                                                                                 : UsageTotals{}});
+                out.rows.push_back(
+                    UsageRow{format_day(d), found != by_day.end() ? found->second : UsageTotals{}});
             }
         } else {
             for (std::size_t r = 0; r < rows->rows.size(); ++r) {
@@ -260,12 +260,12 @@ Result<UsageReport> read_usage(SqlExec& db, const UsageQuery& q, UserRankCache* 
     // Denials have no model: they are counted by day, user and reason; with a model filter none
     // are shown (docs/admin-api.md).
     if (q.model.empty()) {
-        const std::string dkey = q.group_by == "user" ? "user_id" : (q.group_by == "day" ? "day" : "''");
-        auto d = db.query(SqlQuery{"SELECT " + dkey + ", reason, SUM(n) FROM denials_daily" +
-                                       denial_where.sql + " GROUP BY " +
-                                       (q.group_by == "model" ? std::string() : dkey + ", ") +
-                                       "reason",
-                                   denial_where.params});
+        const std::string dkey =
+            q.group_by == "user" ? "user_id" : (q.group_by == "day" ? "day" : "''");
+        auto d = db.query(SqlQuery{
+            "SELECT " + dkey + ", reason, SUM(n) FROM denials_daily" + denial_where.sql +
+                " GROUP BY " + (q.group_by == "model" ? std::string() : dkey + ", ") + "reason",
+            denial_where.params});
         if (!d) {
             return d.error();
         }
@@ -341,8 +341,9 @@ Result<SessionPage> read_sessions(SqlExec& db, const SessionQuery& q) {
         const std::string ms = "$" + std::to_string(w.params.size());
         w.params.emplace_back(q.after->session_id);
         const std::string id = "$" + std::to_string(w.params.size());
-        w.sql += (w.sql.empty() ? " WHERE " : " AND ") + ("(issued_at_ms < " + ms +
-                 " OR (issued_at_ms = " + ms + " AND session_id < " + id + "))");
+        w.sql += (w.sql.empty() ? " WHERE " : " AND ") +
+                 ("(issued_at_ms < " + ms + " OR (issued_at_ms = " + ms + " AND session_id < " +
+                  id + "))");
     }
     auto params = w.params;
     params.emplace_back(static_cast<std::int64_t>(q.limit + 1));

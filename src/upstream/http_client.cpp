@@ -135,16 +135,26 @@ bool is_loopback_host(std::string_view host) {
 
 std::string_view kind_name(TransportErrorKind kind) {
     switch (kind) {
-        case TransportErrorKind::resolve: return "resolve";
-        case TransportErrorKind::connect: return "connect";
-        case TransportErrorKind::connect_timeout: return "connect_timeout";
-        case TransportErrorKind::tls_handshake: return "tls_handshake";
-        case TransportErrorKind::tls_verify: return "tls_verify";
-        case TransportErrorKind::connection_lost: return "connection_lost";
-        case TransportErrorKind::truncated: return "truncated";
-        case TransportErrorKind::protocol: return "protocol";
-        case TransportErrorKind::too_large: return "too_large";
-        case TransportErrorKind::timeout: return "timeout";
+        case TransportErrorKind::resolve:
+            return "resolve";
+        case TransportErrorKind::connect:
+            return "connect";
+        case TransportErrorKind::connect_timeout:
+            return "connect_timeout";
+        case TransportErrorKind::tls_handshake:
+            return "tls_handshake";
+        case TransportErrorKind::tls_verify:
+            return "tls_verify";
+        case TransportErrorKind::connection_lost:
+            return "connection_lost";
+        case TransportErrorKind::truncated:
+            return "truncated";
+        case TransportErrorKind::protocol:
+            return "protocol";
+        case TransportErrorKind::too_large:
+            return "too_large";
+        case TransportErrorKind::timeout:
+            return "timeout";
     }
     return "other";
 }

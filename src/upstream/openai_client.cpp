@@ -38,7 +38,6 @@ std::int64_t unix_now_s() {
 }
 
 
-
 // A non-negative decimal number (digits, optionally one '.'), as a double.
 std::optional<double> parse_number(std::string_view s) {
     s = trim_view(s);
@@ -419,7 +418,7 @@ asio::awaitable<Result<HttpResponse>> OpenAiClient::request(ApiRequest call) {
             }
             failure = map_http_failure(*result);
             if (opts_.metrics != nullptr) {
-                opts_.metrics->attempt_failed(status == 429  ? "http_429"
+                opts_.metrics->attempt_failed(status == 429   ? "http_429"
                                               : status >= 500 ? "http_5xx"
                                                               : "http_4xx");
             }

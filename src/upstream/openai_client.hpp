@@ -31,7 +31,7 @@ struct OpenAiOptions {
     std::string user_agent = "voicegate";
     std::chrono::milliseconds retry_base_delay{500};   // backoff: full jitter in [0, base*2^n]
     std::chrono::milliseconds retry_max_delay{8'000};  // cap of one backoff step
-    int unavailable_retry_after_s = 2;  // Retry-After for 503s without an upstream hint
+    int unavailable_retry_after_s = 2;            // Retry-After for 503s without an upstream hint
     metrics::UpstreamMetrics* metrics = nullptr;  // borrowed; must outlive the client
 };
 

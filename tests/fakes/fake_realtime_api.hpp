@@ -17,9 +17,9 @@ public:
         co_return next;
     }
 
-    Result<upstream::ClientSecret> next = upstream::ClientSecret{
-        "ek_68af296e8e408191a1120ab6383263c2", 1756310470, "sess_C9CiUVUzUzYIssh3ELY1d",
-        "gpt-realtime", "alloy"};
+    Result<upstream::ClientSecret> next =
+        upstream::ClientSecret{"ek_68af296e8e408191a1120ab6383263c2", 1756310470,
+                               "sess_C9CiUVUzUzYIssh3ELY1d", "gpt-realtime", "alloy"};
     std::vector<upstream::ClientSecretRequest> requests;
 
 private:

@@ -56,8 +56,9 @@ TEST_P(AdminApi, EveryEndpointCountsWhatWentThroughTokenAndEnd) {
     const auto s1 = issue("user-a");
     issue("user-a");
     issue("user-b");
-    auto end = app_->post("/api/realtime/end", R"({"sessionId":")" + s1 +
-                                                   R"(","duration":0.5,"messageCount":3,"endedBy":"user"})");
+    auto end = app_->post(
+        "/api/realtime/end",
+        R"({"sessionId":")" + s1 + R"(","duration":0.5,"messageCount":3,"endedBy":"user"})");
     ASSERT_EQ(end.status, 200) << end.body;
 
     auto usage = admin("/api/admin/usage");
@@ -156,8 +157,8 @@ TEST_P(AdminApi, RefusedTokensAreCountedByReason) {
 }
 
 TEST_P(AdminApi, WithoutTheAdminIdentityIs401) {
-    for (const char* path : {"/api/admin/usage", "/api/admin/live", "/api/admin/sessions",
-                             "/api/admin/events"}) {
+    for (const char* path :
+         {"/api/admin/usage", "/api/admin/live", "/api/admin/sessions", "/api/admin/events"}) {
         auto r = admin(path, false);
         EXPECT_EQ(r.status, 401) << path;
         EXPECT_EQ(r.header("www-authenticate"), "Bearer") << path;

@@ -88,7 +88,9 @@ public:
         ioc_.stop();
         thread_.join();
     }
-    std::string base_url() const { return "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1"; }
+    std::string base_url() const {
+        return "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1";
+    }
     std::string key() const { return "sk-test-external-emulator-0123456789"; }
     std::uint64_t client_secret_requests() const {
         auto s = emu_->stats();

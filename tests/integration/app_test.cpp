@@ -7,14 +7,14 @@
 #include <sstream>
 
 #include <boost/json.hpp>
-#include <sqlite3.h>
 #include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
+#include "integration/app_harness.hpp"
 #include "support/eventually.hpp"
 #include "support/log_capture.hpp"
 #include "support/mapped_rss.hpp"
-#include "integration/app_harness.hpp"
 #include "unit/emulator/emulator_fixtures.hpp"
 
 namespace voicegate::test {
@@ -55,14 +55,14 @@ TEST(AppIntegration, DiaryAppFlowTokenThenEnd) {
     EXPECT_EQ(body.at("config"), (json::object{{"model", "gpt-realtime"}, {"voice", "alloy"}}));
     EXPECT_EQ(body.at("warnings").as_array().size(), 1U);
 
-    auto end = app.post("/api/realtime/end",
-                        R"({"sessionId":")" + session +
-                            R"(","duration":320,"messageCount":15,"endedBy":"user"})");
+    auto end = app.post(
+        "/api/realtime/end",
+        R"({"sessionId":")" + session + R"(","duration":320,"messageCount":15,"endedBy":"user"})");
     ASSERT_EQ(end.status, 200) << end.body;
     EXPECT_EQ(json::parse(end.body),
               json::parse(R"({"success":true,"message":"Session ended and logged successfully",
-                  "sessionData":{"sessionId":")" + session +
-                          R"(","duration":320,"messageCount":15,"endedBy":"user"}})"));
+                  "sessionData":{"sessionId":")" +
+                          session + R"(","duration":320,"messageCount":15,"endedBy":"user"}})"));
     auto again = app.post("/api/realtime/end",
                           R"({"sessionId":")" + session + R"(","duration":1,"endedBy":"error"})");
     ASSERT_EQ(again.status, 200);
@@ -166,8 +166,8 @@ TEST(AppIntegration, ErrorRowsOfSpec32) {
     EXPECT_EQ(wrong.status, 405);
     EXPECT_EQ(wrong.header("allow"), "POST");
     // 413 over 64 KiB.
-    auto big = app.post("/api/realtime/token",
-                        R"({"userId":")" + std::string(70 * 1024, 'a') + "\"}");
+    auto big =
+        app.post("/api/realtime/token", R"({"userId":")" + std::string(70 * 1024, 'a') + "\"}");
     EXPECT_EQ(big.status, 413);
     // 415 not JSON.
     auto text = http_request("127.0.0.1", app.port(), "POST", "/api/realtime/token", "hi",
@@ -209,9 +209,9 @@ TEST(AppIntegration, CorsPreflightOnlyForConfiguredOrigins) {
     EXPECT_EQ(ok.status, 204);
     EXPECT_EQ(ok.header("access-control-allow-origin"), "https://diary.example");
     EXPECT_NE(ok.header("access-control-allow-methods").find("POST"), std::string::npos);
-    auto other = http_request("127.0.0.1", app.port(), "OPTIONS", "/api/realtime/token", "",
-                              {{"Origin", "https://evil.example"},
-                               {"Access-Control-Request-Method", "POST"}});
+    auto other = http_request(
+        "127.0.0.1", app.port(), "OPTIONS", "/api/realtime/token", "",
+        {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "POST"}});
     EXPECT_EQ(other.header("access-control-allow-origin"), "");
     auto post = app.post("/api/realtime/token", "{}", {{"Origin", "https://diary.example"}});
     EXPECT_EQ(post.header("access-control-allow-origin"), "https://diary.example");
@@ -225,7 +225,9 @@ struct FaultCase {
     bool retry_after;
 };
 
-void PrintTo(const FaultCase& c, std::ostream* os) { *os << c.name; }
+void PrintTo(const FaultCase& c, std::ostream* os) {
+    *os << c.name;
+}
 
 class FaultTest : public ::testing::TestWithParam<FaultCase> {};
 
@@ -258,14 +260,14 @@ TEST_P(FaultTest, RightErrorClassWithinDeadline) {
 
 INSTANTIATE_TEST_SUITE_P(
     EmulatorFaults, FaultTest,
-    ::testing::Values(FaultCase{"latency", {{"latency-ms", "150"}}, 200, false},
-                      FaultCase{"server_error", {{"error-rate", "1"}}, 502, false},
-                      FaultCase{"rate_limited", {{"rate-limit-rate", "1"}, {"retry-after-ms", "100"}},
-                                503, true},
-                      FaultCase{"insufficient_quota", {{"quota-rate", "1"}}, 502, false},
-                      FaultCase{"malformed", {{"malformed-rate", "1"}}, 502, false},
-                      FaultCase{"reset", {{"reset-rate", "1"}}, 503, true},
-                      FaultCase{"hang", {{"hang-rate", "1"}}, 504, false}),
+    ::testing::Values(
+        FaultCase{"latency", {{"latency-ms", "150"}}, 200, false},
+        FaultCase{"server_error", {{"error-rate", "1"}}, 502, false},
+        FaultCase{"rate_limited", {{"rate-limit-rate", "1"}, {"retry-after-ms", "100"}}, 503, true},
+        FaultCase{"insufficient_quota", {{"quota-rate", "1"}}, 502, false},
+        FaultCase{"malformed", {{"malformed-rate", "1"}}, 502, false},
+        FaultCase{"reset", {{"reset-rate", "1"}}, 503, true},
+        FaultCase{"hang", {{"hang-rate", "1"}}, 504, false}),
     [](const auto& param_info) { return param_info.param.name; });
 
 TEST(AppIntegration, UnreachableUpstreamIs503WithRetryAfter) {
@@ -319,19 +321,17 @@ TEST(AppIntegration, EmulatorCallsEndpointOnTheServiceOrigin) {
 
     auto issued = parse(app.post("/api/realtime/token", "{}"));
     const std::string token(issued.at("token").as_string());
-    auto call = http_request("127.0.0.1", app.port(), "POST", "/v1/realtime/calls",
-                             emulator::fixtures::chrome_offer(),
-                             {{"Authorization", "Bearer " + token},
-                              {"Content-Type", "application/sdp"}});
+    auto call = http_request(
+        "127.0.0.1", app.port(), "POST", "/v1/realtime/calls", emulator::fixtures::chrome_offer(),
+        {{"Authorization", "Bearer " + token}, {"Content-Type", "application/sdp"}});
     ASSERT_EQ(call.status, 201) << call.body;
     EXPECT_EQ(call.header("location").rfind("/v1/realtime/calls/rtc_", 0), 0U);
     EXPECT_EQ(call.body.rfind("v=0\r\n", 0), 0U);
     EXPECT_EQ(call.header("content-type").rfind("application/sdp", 0), 0U);
 
-    auto refused = http_request("127.0.0.1", app.port(), "POST", "/v1/realtime/calls",
-                                emulator::fixtures::chrome_offer(),
-                                {{"Authorization", "Bearer ek_not-issued-0000"},
-                                 {"Content-Type", "application/sdp"}});
+    auto refused = http_request(
+        "127.0.0.1", app.port(), "POST", "/v1/realtime/calls", emulator::fixtures::chrome_offer(),
+        {{"Authorization", "Bearer ek_not-issued-0000"}, {"Content-Type", "application/sdp"}});
     EXPECT_EQ(refused.status, 401) << refused.body;
     EXPECT_EQ(refused.body.find("ek_not-issued-0000"), std::string::npos) << "secret echoed";
 }
@@ -339,14 +339,14 @@ TEST(AppIntegration, EmulatorCallsEndpointOnTheServiceOrigin) {
 // After a burst, an idle service hands back the database pages it read through its memory
 // map (the operator sees RSS fall back), and serves the next request as before.
 TEST(AppIntegration, IdleServiceLetsGoOfItsMappedDatabase) {
-    const std::string path =
-        std::filesystem::canonical(make_temp_dir()).string() + "/idle.db";
+    const std::string path = std::filesystem::canonical(make_temp_dir()).string() + "/idle.db";
     RunningApp app(test_config({{"DATABASE_URL", "sqlite:" + path}, {"VOICEGATE_ALERTS", "0"}}));
     std::string first;
     std::string last;
     for (int i = 0; i < 40; ++i) {
-        auto r = app.post("/api/realtime/token", R"({"userId":"idle_)" + std::to_string(i) +
-                                                     R"(","sessionConfig":{"model":"gpt-realtime"}})");
+        auto r =
+            app.post("/api/realtime/token", R"({"userId":"idle_)" + std::to_string(i) +
+                                                R"(","sessionConfig":{"model":"gpt-realtime"}})");
         ASSERT_EQ(r.status, 200) << r.body;
         last = std::string(parse(r).at("sessionId").as_string());
         if (first.empty()) {
@@ -360,15 +360,15 @@ TEST(AppIntegration, IdleServiceLetsGoOfItsMappedDatabase) {
     EXPECT_EQ(sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nullptr, nullptr, nullptr),
               SQLITE_OK);
     sqlite3_close(db);
-    ASSERT_EQ(app.post("/api/realtime/end", R"({"sessionId":")" + first +
-                                                R"(","duration":5,"endedBy":"user"})")
+    ASSERT_EQ(app.post("/api/realtime/end",
+                       R"({"sessionId":")" + first + R"(","duration":5,"endedBy":"user"})")
                   .status,
               200);
     ASSERT_GT(mapped_rss_kb(path), 0) << "the database is read through a memory map";
     EXPECT_TRUE(eventually([&] { return mapped_rss_kb(path) == 0; }, std::chrono::seconds(5)))
         << mapped_rss_kb(path) << " kB of the database still mapped after the service went idle";
-    auto end = app.post("/api/realtime/end", R"({"sessionId":")" + last +
-                                                 R"(","duration":5,"endedBy":"user"})");
+    auto end = app.post("/api/realtime/end",
+                        R"({"sessionId":")" + last + R"(","duration":5,"endedBy":"user"})");
     ASSERT_EQ(end.status, 200) << end.body;
     EXPECT_FALSE(parse(end).contains("alreadyEnded")) << end.body;
     EXPECT_EQ(parse(end).at("sessionData").as_object().at("sessionId").as_string(), last);
@@ -378,8 +378,8 @@ TEST(AppIntegration, IdleServiceLetsGoOfItsMappedDatabase) {
 // CSP allows; voicegate itself has no calls route then.
 TEST(AppIntegration, RealUpstreamCallsUrlAndCsp) {
     ExternalEmulator upstream;
-    RunningApp app(test_config({{"OPENAI_API_KEY", upstream.key()},
-                                {"OPENAI_BASE_URL", upstream.base_url()}}));
+    RunningApp app(test_config(
+        {{"OPENAI_API_KEY", upstream.key()}, {"OPENAI_BASE_URL", upstream.base_url()}}));
     auto options = json::parse(app.get("/api/realtime/options").body).as_object();
     EXPECT_EQ(options.at("realtimeCallsUrl").as_string(), upstream.base_url() + "/realtime/calls");
     EXPECT_EQ(app.post("/v1/realtime/calls", "v=0").status, 404);

@@ -15,10 +15,10 @@ using namespace std::chrono_literals;
 
 // Environment for a child that must not inherit a developer's real settings.
 std::map<std::string, std::string> clean_env(std::map<std::string, std::string> extra = {}) {
-    std::map<std::string, std::string> env = {
-        {"OPENAI_API_KEY", ""}, {"OPENAI_BASE_URL", ""}, {"VOICEGATE_LISTEN", ""},
-        {"DATABASE_URL", ""},   {"VOICEGATE_AUTH", ""},  {"JWT_SECRET", ""},
-        {"REDIS_URL", ""},      {"VOICEGATE_THREADS", "2"}};
+    std::map<std::string, std::string> env = {{"OPENAI_API_KEY", ""},   {"OPENAI_BASE_URL", ""},
+                                              {"VOICEGATE_LISTEN", ""}, {"DATABASE_URL", ""},
+                                              {"VOICEGATE_AUTH", ""},   {"JWT_SECRET", ""},
+                                              {"REDIS_URL", ""},        {"VOICEGATE_THREADS", "2"}};
     for (auto& [k, v] : extra) {
         env[k] = v;
     }
@@ -50,8 +50,9 @@ TEST(Binary, StartsOnDefaultsAnnouncesEmulatorAndConsole) {
     ASSERT_GT(s.port, 0);
     s.proc->wait_for_line("test console at", 5s);
     EXPECT_NE(s.proc->output().find("BUILT-IN EMULATOR"), std::string::npos) << s.proc->output();
-    EXPECT_EQ(http_request("127.0.0.1", static_cast<std::uint16_t>(s.port), "GET", "/healthz").status,
-              200);
+    EXPECT_EQ(
+        http_request("127.0.0.1", static_cast<std::uint16_t>(s.port), "GET", "/healthz").status,
+        200);
     s.proc->signal(SIGTERM);
     EXPECT_EQ(s.proc->wait_exit(15s), 0) << s.proc->output();
 }
@@ -163,8 +164,8 @@ TEST(Binary, SeedThenUsageReportsTheSeededSessionsAndRebuildAgrees) {
     EXPECT_NE(seed.output().find("3,000/3,000 sessions"), std::string::npos) << seed.output();
 
     const auto usage_json = [&](const std::vector<std::string>& extra) {
-        std::vector<std::string> args{VOICEGATE_BINARY, "usage", "--since", "30d", "--format",
-                                      "json", "--database-url", url};
+        std::vector<std::string> args{VOICEGATE_BINARY, "usage", "--since",        "30d",
+                                      "--format",       "json",  "--database-url", url};
         args.insert(args.end(), extra.begin(), extra.end());
         ChildProcess u(args, clean_env(), dir);
         EXPECT_EQ(u.wait_exit(30s), 0) << u.output();

@@ -91,8 +91,8 @@ TEST(ConfigReference, CommittedFileIsWhatTheBinaryGenerates) {
     while (i < want.size() && i < have.size() && want[i] == have[i]) {
         ++i;
     }
-    ADD_FAILURE() << kHint << "\nfirst difference at line " << i + 1 << ":\n  committed: "
-                  << (i < have.size() ? have[i] : "(end of file)")
+    ADD_FAILURE() << kHint << "\nfirst difference at line " << i + 1
+                  << ":\n  committed: " << (i < have.size() ? have[i] : "(end of file)")
                   << "\n  generated: " << (i < want.size() ? want[i] : "(end of output)");
 }
 

@@ -21,8 +21,11 @@ std::int64_t now_s() {
 }
 
 json::object claims(const std::string& sub, std::int64_t exp_offset = 600) {
-    return {{"sub", sub}, {"exp", now_s() + exp_offset}, {"aud", "authenticated"},
-            {"role", "authenticated"}, {"iss", "https://proj.supabase.co/auth/v1"}};
+    return {{"sub", sub},
+            {"exp", now_s() + exp_offset},
+            {"aud", "authenticated"},
+            {"role", "authenticated"},
+            {"iss", "https://proj.supabase.co/auth/v1"}};
 }
 
 std::vector<std::pair<std::string, std::string>> bearer(const std::string& t) {
@@ -35,8 +38,8 @@ TEST(Identity, JwtAttackSuiteIsAll401AndNeverReachesUpstream) {
     const auto ec = TestKey::ec();
     const std::string dir = make_temp_dir();
     {
-        std::ofstream(dir + "/jwks.json") << jwks_json({rsa.public_jwk("rsa-1", "RS256"),
-                                                        ec.public_jwk("ec-1", "ES256")});
+        std::ofstream(dir + "/jwks.json")
+            << jwks_json({rsa.public_jwk("rsa-1", "RS256"), ec.public_jwk("ec-1", "ES256")});
     }
     RunningApp app(test_config({{"OPENAI_API_KEY", upstream.key()},
                                 {"OPENAI_BASE_URL", upstream.base_url()},
@@ -63,11 +66,16 @@ TEST(Identity, JwtAttackSuiteIsAll401AndNeverReachesUpstream) {
         {"two segments", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0"},
         {"bad base64", "eyJhbGciOiJIUzI1NiJ9.%%%.abc"},
         {"header not JSON", compact("not json", json::serialize(claims("u")), "sig")},
-        {"oversized", sign_hs256(hs, with(claims("u"), "pad", json::value(std::string(9000, 'a'))), kSecret)},
-        {"unknown kid", sign_rs256({{"alg", "RS256"}, {"kid", "nope"}}, claims("u"), TestKey::rsa())},
-        {"RS256 token against the EC key", sign_rs256({{"alg", "RS256"}, {"kid", "ec-1"}}, claims("u"), rsa)},
-        {"no exp", sign_hs256(hs, json::object{{"sub", "u"}, {"aud", "authenticated"},
-                                               {"iss", "https://proj.supabase.co/auth/v1"}},
+        {"oversized",
+         sign_hs256(hs, with(claims("u"), "pad", json::value(std::string(9000, 'a'))), kSecret)},
+        {"unknown kid",
+         sign_rs256({{"alg", "RS256"}, {"kid", "nope"}}, claims("u"), TestKey::rsa())},
+        {"RS256 token against the EC key",
+         sign_rs256({{"alg", "RS256"}, {"kid", "ec-1"}}, claims("u"), rsa)},
+        {"no exp", sign_hs256(hs,
+                              json::object{{"sub", "u"},
+                                           {"aud", "authenticated"},
+                                           {"iss", "https://proj.supabase.co/auth/v1"}},
                               kSecret)},
     };
     for (const auto& [name, token] : attacks) {
@@ -80,7 +88,9 @@ TEST(Identity, JwtAttackSuiteIsAll401AndNeverReachesUpstream) {
     EXPECT_EQ(upstream.client_secret_requests(), 0U);
 
     // The genuine article, in each algorithm, passes.
-    EXPECT_EQ(app.post("/api/realtime/token", "{}", bearer(sign_hs256(hs, claims("h"), kSecret))).status, 200);
+    EXPECT_EQ(
+        app.post("/api/realtime/token", "{}", bearer(sign_hs256(hs, claims("h"), kSecret))).status,
+        200);
     EXPECT_EQ(app.post("/api/realtime/token", "{}",
                        bearer(sign_rs256({{"alg", "RS256"}, {"kid", "rsa-1"}}, claims("r"), rsa)))
                   .status,
@@ -95,15 +105,17 @@ TEST(Identity, JwtAttackSuiteIsAll401AndNeverReachesUpstream) {
 TEST(Identity, SessionOwnedBySomeoneElseIs403) {
     RunningApp app(test_config({{"JWT_SECRET", kSecret}}));
     const json::object hs{{"alg", "HS256"}};
-    auto tok = app.post("/api/realtime/token", "{}", bearer(sign_hs256(hs, claims("alice"), kSecret)));
+    auto tok =
+        app.post("/api/realtime/token", "{}", bearer(sign_hs256(hs, claims("alice"), kSecret)));
     ASSERT_EQ(tok.status, 200) << tok.body;
     const std::string sid(json::parse(tok.body).at("sessionId").as_string());
     const std::string end = R"({"sessionId":")" + sid + R"(","duration":10})";
     auto bob = app.post("/api/realtime/end", end, bearer(sign_hs256(hs, claims("bob"), kSecret)));
     EXPECT_EQ(bob.status, 403);
     EXPECT_EQ(json::parse(bob.body).at("code"), "forbidden");
-    EXPECT_EQ(app.post("/api/realtime/end", end, bearer(sign_hs256(hs, claims("alice"), kSecret))).status,
-              200);
+    EXPECT_EQ(
+        app.post("/api/realtime/end", end, bearer(sign_hs256(hs, claims("alice"), kSecret))).status,
+        200);
 }
 
 TEST(Identity, DeniedAddressIs403OnEveryRoute) {
@@ -151,8 +163,10 @@ TEST(Identity, UserRateLimitOverHttp) {
 }
 
 TEST(Identity, OperatorRouteLimitAppliesToAnyRoute) {
-    RunningApp app(test_config({{"VOICEGATE_RATE_ROUTES", "/api/realtime/end=2/min,/healthz=3/min"}}));
-    const std::string body = R"({"sessionId":"sess_unknown","duration":1,"messageCount":0,"endedBy":"user"})";
+    RunningApp app(
+        test_config({{"VOICEGATE_RATE_ROUTES", "/api/realtime/end=2/min,/healthz=3/min"}}));
+    const std::string body =
+        R"({"sessionId":"sess_unknown","duration":1,"messageCount":0,"endedBy":"user"})";
     // Within the allowance the handler answers (an unknown session: 404), with the headers.
     for (int i = 0; i < 2; ++i) {
         auto r = app.post("/api/realtime/end", body);

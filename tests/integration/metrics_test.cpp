@@ -50,7 +50,8 @@ TEST(MetricsIntegration, UsageGaugesAreTheDatabasesNotOneProcesss) {
         for (const char* user : {"ann", "ben", "cat"}) {
             auto r = before.post("/api/realtime/token", token_body(user));
             ASSERT_EQ(r.status, 200) << r.body;
-            ended_id = std::string(boost::json::parse(r.body).as_object().at("sessionId").as_string());
+            ended_id =
+                std::string(boost::json::parse(r.body).as_object().at("sessionId").as_string());
         }
         auto end = before.post("/api/realtime/end", R"({"sessionId":")" + ended_id +
                                                         R"(","duration":600,"endedBy":"user"})");
@@ -58,10 +59,13 @@ TEST(MetricsIntegration, UsageGaugesAreTheDatabasesNotOneProcesss) {
     }
     RunningApp app(test_config({{"DATABASE_URL", db}, {"VOICEGATE_ALERTS", "0"}}));
     std::string m;
-    ASSERT_TRUE(eventually([&] {
-        m = scrape(app);
-        return sample(m, "voicegate_open_sessions") == 2;
-    }, std::chrono::seconds(10))) << m;
+    ASSERT_TRUE(eventually(
+        [&] {
+            m = scrape(app);
+            return sample(m, "voicegate_open_sessions") == 2;
+        },
+        std::chrono::seconds(10)))
+        << m;
     // Billable time is the smaller of the reported 600 s and the observed (a few milliseconds).
     EXPECT_GE(sample(m, "voicegate_billable_time_today_seconds"), 0);
     EXPECT_LT(sample(m, "voicegate_billable_time_today_seconds"), 5);
@@ -98,7 +102,8 @@ TEST(MetricsIntegration, CountersMoveByExactlyWhatHappened) {
                sample(m, tok + R"(status="200"})") + sample(m, tok + R"(status="403"})") +
                        sample(m, tok + R"(status="429"})") ==
                    4 &&
-               sample(m, R"(voicegate_http_requests_total{route="/api/realtime/end",status="200"})") ==
+               sample(m,
+                      R"(voicegate_http_requests_total{route="/api/realtime/end",status="200"})") ==
                    1 &&
                sample(m, R"(voicegate_http_requests_total{route="other",status="404"})") == 1;
     })) << m;

@@ -182,8 +182,8 @@ TEST_F(TwoInstancesTest, ConcurrentQuotaIsExactAcrossTwoProcesses) {
 
     // Ending one session (on the other instance than the one that issued it, whichever that
     // was) frees exactly one slot, for both instances.
-    const std::string end =
-        R"({"sessionId":")" + issued.front() + R"(","duration":60,"messageCount":2,"endedBy":"user"})";
+    const std::string end = R"({"sessionId":")" + issued.front() +
+                            R"(","duration":60,"messageCount":2,"endedBy":"user"})";
     ASSERT_EQ(instance(1).post("/api/realtime/end", end, auth).status, 200);
     EXPECT_EQ(instance(1).post("/api/realtime/token", "{}", auth).status, 200);
     expect_quota_refusal(instance(1).post("/api/realtime/token", "{}", auth), 0, 31 * 60 + 5);

@@ -33,24 +33,23 @@ HttpResult http_request(const std::string& host, std::uint16_t port, const std::
     parser.body_limit(64 * 1024 * 1024);
     boost::system::error_code result_ec;
     stream.expires_after(timeout);
-    stream.async_connect(asio::ip::tcp::endpoint(asio::ip::make_address(host), port),
-                         [&](boost::system::error_code ec) {
-                             if (ec) {
-                                 result_ec = ec;
-                                 return;
-                             }
-                             bhttp::async_write(stream, req, [&](boost::system::error_code wec,
-                                                                 std::size_t) {
-                                 if (wec) {
-                                     result_ec = wec;
-                                     return;
-                                 }
-                                 bhttp::async_read(stream, buffer, parser,
-                                                   [&](boost::system::error_code rec, std::size_t) {
-                                                       result_ec = rec;
-                                                   });
-                             });
-                         });
+    stream.async_connect(
+        asio::ip::tcp::endpoint(asio::ip::make_address(host), port),
+        [&](boost::system::error_code ec) {
+            if (ec) {
+                result_ec = ec;
+                return;
+            }
+            bhttp::async_write(stream, req, [&](boost::system::error_code wec, std::size_t) {
+                if (wec) {
+                    result_ec = wec;
+                    return;
+                }
+                bhttp::async_read(
+                    stream, buffer, parser,
+                    [&](boost::system::error_code rec, std::size_t) { result_ec = rec; });
+            });
+        });
     ioc.run();
     if (result_ec) {
         out.error = result_ec.message();

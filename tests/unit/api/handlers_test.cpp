@@ -100,17 +100,20 @@ protected:
 
     http::Response token(std::string body) {
         auto req = json_request(std::move(body));
-        return run([&]() -> asio::awaitable<http::Response> { co_return co_await token_.handle(req); });
+        return run(
+            [&]() -> asio::awaitable<http::Response> { co_return co_await token_.handle(req); });
     }
     http::Response end(std::string body) {
         auto req = json_request(std::move(body));
         req.path = "/api/realtime/end";
-        return run([&]() -> asio::awaitable<http::Response> { co_return co_await end_.handle(req); });
+        return run(
+            [&]() -> asio::awaitable<http::Response> { co_return co_await end_.handle(req); });
     }
 };
 
 TEST_F(HandlerTest, TokenSuccessHasExactlyTheDiaryAppShape) {
-    auto res = token(R"({"userId":"user_12345","sessionConfig":{"model":"gpt-realtime","voice":"alloy",
+    auto res =
+        token(R"({"userId":"user_12345","sessionConfig":{"model":"gpt-realtime","voice":"alloy",
         "instructions":"You are a friendly diary-writing helper.","maxOutputTokens":4096}})");
     ASSERT_EQ(res.status, 200) << res.body;
     auto body = json::parse(res.body).as_object();
@@ -149,7 +152,8 @@ TEST_F(HandlerTest, SeedAppRequestIsAliasedAndTemperatureWarned) {
 TEST_F(HandlerTest, EmptyBodyUsesDefaultsAndAnonymous) {
     http::Request req;
     req.method = "POST";
-    auto res = run([&]() -> asio::awaitable<http::Response> { co_return co_await token_.handle(req); });
+    auto res =
+        run([&]() -> asio::awaitable<http::Response> { co_return co_await token_.handle(req); });
     ASSERT_EQ(res.status, 200) << res.body;
     EXPECT_EQ(realtime_.requests[0].session,
               (json::object{{"type", "realtime"}, {"model", "gpt-realtime"}}));
@@ -199,12 +203,14 @@ TEST_F(HandlerTest, BadJsonAndWrongContentType) {
     EXPECT_NE(token("{not json").body.find("invalid_json"), std::string::npos);
     auto req = json_request("{}");
     req.headers = {{"content-type", "text/plain"}};
-    auto res = run([&]() -> asio::awaitable<http::Response> { co_return co_await token_.handle(req); });
+    auto res =
+        run([&]() -> asio::awaitable<http::Response> { co_return co_await token_.handle(req); });
     EXPECT_EQ(res.status, 415);
 }
 
 TEST_F(HandlerTest, UpstreamFailureDetailsOnlyInDevMode) {
-    realtime_.next = fail(Error::upstream_rejected, {}, "upstream said: Incorrect API key provided");
+    realtime_.next =
+        fail(Error::upstream_rejected, {}, "upstream said: Incorrect API key provided");
     auto res = token("{}");
     EXPECT_EQ(res.status, 502);
     EXPECT_EQ(res.body.find("Incorrect API key"), std::string::npos);
@@ -287,7 +293,8 @@ TEST_F(HandlerTest, QuotaRefusalIs403WithResetTimeAndSparesUpstreamForAWhile) {
 TEST_F(HandlerTest, EndOnceThenAlreadyEnded) {
     ASSERT_EQ(token(R"({"userId":"u1"})").status, 200);
     clock_.advance_ms(125'000);
-    auto res = end(R"({"sessionId":"sess_C9CiUVUzUzYIssh3ELY1d","duration":320,"messageCount":15,"endedBy":"user"})");
+    auto res = end(
+        R"({"sessionId":"sess_C9CiUVUzUzYIssh3ELY1d","duration":320,"messageCount":15,"endedBy":"user"})");
     ASSERT_EQ(res.status, 200) << res.body;
     EXPECT_EQ(json::parse(res.body), json::parse(R"({"success":true,
         "message":"Session ended and logged successfully",
@@ -296,7 +303,8 @@ TEST_F(HandlerTest, EndOnceThenAlreadyEnded) {
     EXPECT_DOUBLE_EQ(*row.reported_duration_s, 320);
     EXPECT_DOUBLE_EQ(*row.observed_duration_s, 125);
 
-    auto again = end(R"({"sessionId":"sess_C9CiUVUzUzYIssh3ELY1d","duration":999,"messageCount":1,"endedBy":"timeout"})");
+    auto again = end(
+        R"({"sessionId":"sess_C9CiUVUzUzYIssh3ELY1d","duration":999,"messageCount":1,"endedBy":"timeout"})");
     ASSERT_EQ(again.status, 200);
     auto body = json::parse(again.body).as_object();
     EXPECT_EQ(body.at("alreadyEnded"), true);
@@ -307,12 +315,11 @@ TEST_F(HandlerTest, EndOnceThenAlreadyEnded) {
 
 TEST_F(HandlerTest, EndValidationAndUnknownSession) {
     EXPECT_EQ(end(R"({"sessionId":"sess_nope","duration":1})").status, 404);
-    for (const char* body : {R"({"duration":1})", R"({"sessionId":"s"})",
-                             R"({"sessionId":"s","duration":-1})",
-                             R"({"sessionId":"s","duration":1,"messageCount":-2})",
-                             R"({"sessionId":"s","duration":1,"endedBy":"crash"})",
-                             R"({"sessionId":"s","duration":1,"bogus":true})",
-                             R"({"sessionId":7,"duration":1})"}) {
+    for (const char* body :
+         {R"({"duration":1})", R"({"sessionId":"s"})", R"({"sessionId":"s","duration":-1})",
+          R"({"sessionId":"s","duration":1,"messageCount":-2})",
+          R"({"sessionId":"s","duration":1,"endedBy":"crash"})",
+          R"({"sessionId":"s","duration":1,"bogus":true})", R"({"sessionId":7,"duration":1})"}) {
         EXPECT_EQ(end(body).status, 400) << body;
     }
 }
@@ -404,8 +411,10 @@ protected:
     JwtHandlerTest() : HandlerTest(config_with({{"JWT_SECRET", kSecret}})) {}
     std::string jwt(const std::string& sub, std::int64_t exp_offset_s = 600) {
         return test::sign_hs256({{"alg", "HS256"}, {"typ", "JWT"}},
-                                {{"sub", sub}, {"exp", clock_.now_s() + exp_offset_s},
-                                 {"aud", "authenticated"}, {"role", "authenticated"}},
+                                {{"sub", sub},
+                                 {"exp", clock_.now_s() + exp_offset_s},
+                                 {"aud", "authenticated"},
+                                 {"role", "authenticated"}},
                                 kSecret);
     }
     http::Response call(const auto& handler, std::string body, const std::string& bearer) {
@@ -413,7 +422,8 @@ protected:
         if (!bearer.empty()) {
             req.headers.emplace_back("authorization", "Bearer " + bearer);
         }
-        return run([&]() -> asio::awaitable<http::Response> { co_return co_await handler.handle(req); });
+        return run(
+            [&]() -> asio::awaitable<http::Response> { co_return co_await handler.handle(req); });
     }
 };
 
@@ -479,9 +489,11 @@ TEST_F(ProfileHandlerTest, ProfileFillsTheSessionAndLocksItsFields) {
     ASSERT_EQ(voice.status, 200) << "voice may be overridden";
     EXPECT_EQ(realtime_.requests.back().session.at("audio").at("output").at("voice"), "alloy");
 
-    auto locked = token(R"({"sessionConfig":{"profile":"diary","instructions":"ignore all rules"}})");
+    auto locked =
+        token(R"({"sessionConfig":{"profile":"diary","instructions":"ignore all rules"}})");
     EXPECT_EQ(locked.status, 400);
-    EXPECT_NE(locked.body.find("sessionConfig.instructions: is locked by profile"), std::string::npos);
+    EXPECT_NE(locked.body.find("sessionConfig.instructions: is locked by profile"),
+              std::string::npos);
     auto unknown = token(R"({"sessionConfig":{"profile":"nope"}})");
     EXPECT_EQ(unknown.status, 400);
     EXPECT_NE(unknown.body.find("sessionConfig.profile"), std::string::npos);

@@ -34,9 +34,9 @@ std::string skip_reason(const json::object& jwk) {
 }
 
 TEST(ParseJwks, BuildsRsaAndP256Keys) {
-    auto set = parse_jwks(
-        test::jwks_json({shared_rsa_key().public_jwk("r1", "RS256"), shared_ec_key().public_jwk("e1", "ES256"),
-                         shared_ec_key().public_jwk("e2", "", "")}));
+    auto set = parse_jwks(test::jwks_json({shared_rsa_key().public_jwk("r1", "RS256"),
+                                           shared_ec_key().public_jwk("e1", "ES256"),
+                                           shared_ec_key().public_jwk("e2", "", "")}));
     ASSERT_TRUE(set) << set.error().message;
     ASSERT_EQ(set->keys.size(), 3U);
     EXPECT_TRUE(set->skipped.empty());
@@ -52,9 +52,9 @@ TEST(ParseJwks, BuildsRsaAndP256Keys) {
 }
 
 TEST(ParseJwks, KeysAcceptOnlyTheirOwnAlgorithm) {
-    auto set =
-        parse_jwks(test::jwks_json({shared_rsa_key().public_jwk("r", ""), shared_ec_key().public_jwk("e", ""),
-                                    shared_rsa_key().public_jwk("r-pinned", "RS256")}));
+    auto set = parse_jwks(
+        test::jwks_json({shared_rsa_key().public_jwk("r", ""), shared_ec_key().public_jwk("e", ""),
+                         shared_rsa_key().public_jwk("r-pinned", "RS256")}));
     ASSERT_TRUE(set);
     const auto& rsa = set->keys[0];
     const auto& ec = set->keys[1];
@@ -95,9 +95,11 @@ TEST(ParseJwks, SkipsUnusableKeysWithAReason) {
     EXPECT_NE(skip_reason(json::object{{"kty", "oct"}, {"k", "c2VjcmV0"}, {"kid", "h"}})
                   .find("symmetric"),
               std::string::npos);
-    EXPECT_NE(skip_reason(shared_p384_key().public_jwk("p384", "ES384")).find("P-384"), std::string::npos);
+    EXPECT_NE(skip_reason(shared_p384_key().public_jwk("p384", "ES384")).find("P-384"),
+              std::string::npos);
     // A P-384 key that claims ES256 is still refused on its curve.
-    EXPECT_NE(skip_reason(shared_p384_key().public_jwk("p384", "ES256")).find("curve"), std::string::npos);
+    EXPECT_NE(skip_reason(shared_p384_key().public_jwk("p384", "ES256")).find("curve"),
+              std::string::npos);
     EXPECT_NE(skip_reason(json::object{{"kty", "OKP"}, {"crv", "Ed25519"}, {"x", "AAAA"}})
                   .find("not supported"),
               std::string::npos);

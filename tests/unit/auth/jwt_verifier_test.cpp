@@ -256,9 +256,11 @@ TEST_F(JwtVerifierTest, RefusesUnconfiguredAlgorithms) {
     expect_refused(jwks_only, test::sign_hs256(header("HS256"), claims(), kSecret),
                    JwtReason::alg_not_allowed);
     const auto secret_only = verifier(config(kSecret), false);
-    expect_refused(secret_only, test::sign_rs256(header("RS256", "rsa-1"), claims(), shared_rsa_key()),
+    expect_refused(secret_only,
+                   test::sign_rs256(header("RS256", "rsa-1"), claims(), shared_rsa_key()),
                    JwtReason::alg_not_allowed);
-    expect_refused(secret_only, test::sign_es256(header("ES256", "ec-1"), claims(), shared_ec_key()),
+    expect_refused(secret_only,
+                   test::sign_es256(header("ES256", "ec-1"), claims(), shared_ec_key()),
                    JwtReason::alg_not_allowed);
 
     const auto v = full();
@@ -322,7 +324,8 @@ TEST_F(JwtVerifierTest, RefusesBadSignatures) {
     expect_refused(v, test::sign_hs256(header("HS256"), claims(), kSecret + "x"),
                    JwtReason::bad_signature);
     expect_refused(
-        v, flip_last_sig_char(test::sign_rs256(header("RS256", "rsa-1"), claims(), shared_rsa_key())),
+        v,
+        flip_last_sig_char(test::sign_rs256(header("RS256", "rsa-1"), claims(), shared_rsa_key())),
         JwtReason::bad_signature);
     expect_refused(
         v, flip_last_sig_char(test::sign_es256(header("ES256", "ec-1"), claims(), shared_ec_key())),
@@ -513,7 +516,8 @@ TEST_F(JwtVerifierTest, AsymmetricAlgWithNoKeysOfThatTypeIsUnknownKid) {
     only_ec.update(std::move(*set));
     auto v = JwtVerifier::create(JwtConfig{}, &only_ec, clock_);
     ASSERT_TRUE(v);
-    const auto r = v->verify_detailed(test::sign_rs256(header("RS256"), claims(), shared_rsa_key()));
+    const auto r =
+        v->verify_detailed(test::sign_rs256(header("RS256"), claims(), shared_rsa_key()));
     EXPECT_EQ(r.reason, JwtReason::unknown_kid);
 }
 
@@ -545,8 +549,8 @@ TEST_F(JwtVerifierTest, VerifiesConcurrentlyWhileKeysRotate) {
     const auto es = test::sign_es256(header("ES256", "ec-1"), claims(), shared_ec_key());
     const auto rs = test::sign_rs256(header("RS256", "rsa-1"), claims(), shared_rsa_key());
     const auto hs = test::sign_hs256(header("HS256"), claims(), kSecret);
-    const auto jwks_text = test::jwks_json(
-        {shared_rsa_key().public_jwk("rsa-1", "RS256"), shared_ec_key().public_jwk("ec-1", "ES256")});
+    const auto jwks_text = test::jwks_json({shared_rsa_key().public_jwk("rsa-1", "RS256"),
+                                            shared_ec_key().public_jwk("ec-1", "ES256")});
     std::atomic<int> failures{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < 4; ++t) {

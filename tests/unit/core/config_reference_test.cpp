@@ -15,9 +15,9 @@ namespace {
 struct Row {
     std::string section;
     std::string env;
-    std::string key;      // empty: "—"
-    std::string flag;     // empty: "—"
-    std::string value;    // the default; empty: *unset*
+    std::string key;    // empty: "—"
+    std::string flag;   // empty: "—"
+    std::string value;  // the default; empty: *unset*
 };
 
 // The text of a cell: the inside of a `code` span, its `\|` made `|` again; empty otherwise.
@@ -65,8 +65,8 @@ std::vector<Row> setting_rows(const std::string& md) {
             }
         }
         if (cells.size() == 5) {
-            rows.push_back({section, cell_text(cells[0]), cell_text(cells[1]),
-                            cell_text(cells[2]), cell_text(cells[3])});
+            rows.push_back({section, cell_text(cells[0]), cell_text(cells[1]), cell_text(cells[2]),
+                            cell_text(cells[3])});
         }
     }
     return rows;
@@ -86,8 +86,8 @@ TEST(ConfigReference, ListsEveryKnownVariableOnceInASection) {
 }
 
 TEST(ConfigReference, ShowsTheFlagsItIsGiven) {
-    const auto rows = setting_rows(
-        configuration_reference_markdown({{"VOICEGATE_LISTEN", "--listen VALUE"}}));
+    const auto rows =
+        setting_rows(configuration_reference_markdown({{"VOICEGATE_LISTEN", "--listen VALUE"}}));
     for (const auto& r : rows) {
         EXPECT_EQ(r.flag, r.env == "VOICEGATE_LISTEN" ? "--listen VALUE" : "") << r.env;
     }

@@ -34,7 +34,9 @@ TEST(Config, DefaultsMatchSpec) {
 TEST(Config, PrecedenceFlagsOverEnvOverDotenvOverFile) {
     Sources s;
     s.toml_path = "vg.toml";
-    s.toml_text = "[server]\nlisten = \"127.0.0.1:7000\"\n[tokens]\nttl_seconds = 100\nmax_instructions_bytes = 10\n";
+    s.toml_text =
+        "[server]\nlisten = \"127.0.0.1:7000\"\n[tokens]\nttl_seconds = "
+        "100\nmax_instructions_bytes = 10\n";
     s.dotenv = {{"VOICEGATE_TOKEN_TTL", "200"}, {"VOICEGATE_LISTEN", "127.0.0.1:7001"}};
     s.env = {{"VOICEGATE_TOKEN_TTL", "300"}};
     s.flags = {{"VOICEGATE_TOKEN_TTL", "400"}};
@@ -47,8 +49,8 @@ TEST(Config, PrecedenceFlagsOverEnvOverDotenvOverFile) {
 
 TEST(Config, OneClearLinePerProblem) {
     Sources s;
-    s.env = {{"VOICEGATE_TOKEN_TTL", "5"}, {"VOICEGATE_LISTEN", "nonsense"},
-             {"VOICEGATE_DEV", "maybe"}};
+    s.env = {
+        {"VOICEGATE_TOKEN_TTL", "5"}, {"VOICEGATE_LISTEN", "nonsense"}, {"VOICEGATE_DEV", "maybe"}};
     auto r = load_config(s);
     EXPECT_FALSE(r.config);
     EXPECT_EQ(r.errors.size(), 3U);
@@ -147,8 +149,9 @@ TEST(Config, QuotaSettings) {
     EXPECT_EQ(r.config->quota.sessions_per_day, 200);
     EXPECT_EQ(r.config->quota.session_max_minutes, 30);
 
-    s.toml_text = "[quota]\nconcurrent = 5\nminutes_per_day = 0\nsessions_per_day = 7\n"
-                  "session_max_minutes = 45\n";
+    s.toml_text =
+        "[quota]\nconcurrent = 5\nminutes_per_day = 0\nsessions_per_day = 7\n"
+        "session_max_minutes = 45\n";
     s.env = {{"VOICEGATE_QUOTA_SESSIONS_PER_DAY", "9"}};
     s.flags = {{"VOICEGATE_QUOTA_CONCURRENT", "0"}};
     r = load_config(s);
@@ -204,8 +207,7 @@ TEST(Config, BadRedisSettingsNameTheProblemButNotThePassword) {
         EXPECT_EQ(e.find("hunter2"), std::string::npos) << e;
     }
     EXPECT_EQ(r.errors[0].rfind("REDIS_URL (environment): ", 0), 0U) << r.errors[0];
-    EXPECT_NE(r.errors[0].find("redis://:***@127.0.0.1:99999/0"), std::string::npos)
-        << r.errors[0];
+    EXPECT_NE(r.errors[0].find("redis://:***@127.0.0.1:99999/0"), std::string::npos) << r.errors[0];
 }
 
 TEST(Config, RedisPasswordNeverFromTheConfigFile) {
@@ -218,8 +220,9 @@ TEST(Config, RedisPasswordNeverFromTheConfigFile) {
     EXPECT_NE(r.errors[0].find("limits.redis_url"), std::string::npos) << r.errors[0];
     EXPECT_EQ(r.errors[0].find("hunter2"), std::string::npos) << r.errors[0];
 
-    s.toml_text = "[limits]\nredis_url = \"redis://10.0.0.5:6379/0\"\n"
-                  "redis_failure_mode = \"open\"\nredis_timeout_ms = 150\n";
+    s.toml_text =
+        "[limits]\nredis_url = \"redis://10.0.0.5:6379/0\"\n"
+        "redis_failure_mode = \"open\"\nredis_timeout_ms = 150\n";
     r = load_config(s);
     ASSERT_TRUE(r.config) << r.errors.at(0);
     EXPECT_EQ(r.config->limits.redis_url, "redis://10.0.0.5:6379/0");

@@ -36,7 +36,8 @@ TEST(Errors, TableMapsStatusAndCode) {
     EXPECT_EQ(error_info(Error::upstream_timeout).status, 504);
     EXPECT_EQ(error_info(Error::upstream_unavailable).status, 503);
     EXPECT_EQ(error_info(Error::quota_exhausted).code, "quota_exhausted");
-    EXPECT_EQ(fail(Error::bad_request, "model: not allowed").public_message(), "model: not allowed");
+    EXPECT_EQ(fail(Error::bad_request, "model: not allowed").public_message(),
+              "model: not allowed");
     EXPECT_EQ(fail(Error::bad_request).public_message(), error_info(Error::bad_request).message);
 }
 

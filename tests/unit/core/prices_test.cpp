@@ -47,11 +47,12 @@ TEST(Prices, CostFromTokensWhenThereAreAnyElsePerMinute) {
 }
 
 TEST(Prices, EnvironmentReplacesAModelsPrices) {
-    auto r = load({{"VOICEGATE_PRICES", "gpt-realtime=1/0.1/2/3/0.3/4/5/0.5, my-model=1/1/1/1/1/1/1/1/0.25"}});
+    auto r = load({{"VOICEGATE_PRICES",
+                    "gpt-realtime=1/0.1/2/3/0.3/4/5/0.5, my-model=1/1/1/1/1/1/1/1/0.25"}});
     ASSERT_TRUE(r.config) << (r.errors.empty() ? "" : r.errors[0]);
     EXPECT_DOUBLE_EQ(r.config->prices.at("gpt-realtime").audio_out, 4.0);
-    EXPECT_NEAR(r.config->prices.at("gpt-realtime").minute_estimate(), (600 * 3.0 + 1200 * 4.0) / 1e6,
-                1e-12);
+    EXPECT_NEAR(r.config->prices.at("gpt-realtime").minute_estimate(),
+                (600 * 3.0 + 1200 * 4.0) / 1e6, 1e-12);
     EXPECT_DOUBLE_EQ(r.config->prices.at("my-model").minute_estimate(), 0.25);
     EXPECT_DOUBLE_EQ(r.config->prices.at("gpt-realtime-2").text_out, 24.0);  // untouched
 }

@@ -5,7 +5,9 @@
 namespace voicegate::http {
 namespace {
 
-boost::asio::awaitable<Response> ok(Request&) { co_return Response{}; }
+boost::asio::awaitable<Response> ok(Request&) {
+    co_return Response{};
+}
 
 TEST(RouterRoutes, MetricRouteNamesAreThePatterns) {
     Router r;

@@ -23,7 +23,8 @@ protected:
         opts.host = "127.0.0.1";
         opts.port = 0;
         opts.access_log = false;
-        server_ = std::make_unique<Server>(std::vector<asio::io_context*>{&ioc_}, opts, std::move(h));
+        server_ =
+            std::make_unique<Server>(std::vector<asio::io_context*>{&ioc_}, opts, std::move(h));
         server_->start();
         thread_ = std::thread([this] { ioc_.run(); });
     }
@@ -74,7 +75,8 @@ TEST_F(ServerFixture, HandlerExceptionIsGeneric500) {
 
 TEST_F(ServerFixture, RouterGives404And405WithAllow) {
     auto router = std::make_shared<Router>();
-    router->add("POST", "/api/x", [](Request&) -> asio::awaitable<Response> { co_return Response{}; });
+    router->add("POST", "/api/x",
+                [](Request&) -> asio::awaitable<Response> { co_return Response{}; });
     start({}, [router](Request& req) { return router->dispatch(req, false); });
     auto nf = test::http_request("127.0.0.1", server_->port(), "GET", "/nope");
     EXPECT_EQ(nf.status, 404);

@@ -110,9 +110,8 @@ TEST(Migrations, SchemaHasTheSpecTablesColumnsAndIndexes) {
                   1)
             << col;
     }
-    for (const char* index :
-         {"sessions_user_issued", "sessions_issued", "events_at", "events_type_at",
-          "sqlite_autoindex_quota_usage_1"}) {
+    for (const char* index : {"sessions_user_issued", "sessions_issued", "events_at",
+                              "events_type_at", "sqlite_autoindex_quota_usage_1"}) {
         EXPECT_EQ(scalar(*c, std::string("SELECT COUNT(*) FROM sqlite_master WHERE type = "
                                          "'index' AND name = '") +
                                  index + "'"),
@@ -120,11 +119,13 @@ TEST(Migrations, SchemaHasTheSpecTablesColumnsAndIndexes) {
             << index;
     }
     // quota_slots is clustered on (user, release minute): no rowid, no second index.
-    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM pragma_index_list('quota_slots') "
-                         "WHERE origin = 'pk'"),
+    EXPECT_EQ(scalar(*c,
+                     "SELECT COUNT(*) FROM pragma_index_list('quota_slots') "
+                     "WHERE origin = 'pk'"),
               1);
-    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'quota_slots' "
-                         "AND sql LIKE '%WITHOUT ROWID%'"),
+    EXPECT_EQ(scalar(*c,
+                     "SELECT COUNT(*) FROM sqlite_master WHERE tbl_name = 'quota_slots' "
+                     "AND sql LIKE '%WITHOUT ROWID%'"),
               1);
     // events.id auto-increments (rowid alias on SQLite).
     ASSERT_TRUE(

@@ -283,9 +283,9 @@ TEST_F(PgStoreTest, TwoInstancesGrantExactlyTheConcurrentQuota) {
                                " WHERE user_id = '" + user + "'"),
                   kLimit);
         EXPECT_EQ(count("sessions", "user_id = '" + user + "'"), kLimit);
-        EXPECT_EQ(count("quota_usage", "user_id = '" + user + "' AND sessions = " +
-                                           std::to_string(kLimit) + " AND charged_ms = " +
-                                           std::to_string(kLimit * q.reserve_ms)),
+        EXPECT_EQ(count("quota_usage",
+                        "user_id = '" + user + "' AND sessions = " + std::to_string(kLimit) +
+                            " AND charged_ms = " + std::to_string(kLimit * q.reserve_ms)),
                   1);
     }
 }

@@ -314,8 +314,7 @@ TEST(SqliteStore, ReopeningKeepsDataAndDoesNotRemigrate) {
     EXPECT_TRUE(*row);
     Outside other(path);
     EXPECT_EQ(other.integer("SELECT COUNT(*) FROM schema_migrations"), latest_schema_version());
-    EXPECT_EQ(other.integer("SELECT MAX(version) FROM schema_migrations"),
-              latest_schema_version());
+    EXPECT_EQ(other.integer("SELECT MAX(version) FROM schema_migrations"), latest_schema_version());
 }
 
 TEST(SqliteStore, ReleaseMemoryUnmapsTheFileAndTheStoreGoesOn) {

@@ -529,8 +529,7 @@ TEST_P(StoreConformance, SessionsPerDayQuotaResetsAtUtcMidnight) {
     expect_exhausted(create(quota_record("sess_x", "u", kT0 + 10, q)), midnight_s);
     // Ending sessions does not give back the day's session count.
     ASSERT_TRUE(end(end_with("sess_0", "u", kT0 + 1000, 1)));
-    expect_exhausted(create(quota_record("sess_x", "u", kDayStart + kMsPerDay - 1, q)),
-                     midnight_s);
+    expect_exhausted(create(quota_record("sess_x", "u", kDayStart + kMsPerDay - 1, q)), midnight_s);
     EXPECT_TRUE(create(quota_record("sess_x", "u", kDayStart + kMsPerDay, q)));
     EXPECT_TRUE(create(quota_record("sess_y", "other", kT0 + 20, q)));
 }
@@ -772,8 +771,8 @@ TEST_P(StoreRollups, EndCountsOnTheDayOfIssue) {
 
 TEST_P(StoreRollups, RepeatedEndAndFailedWritesAreNotCounted) {
     write_history();
-    ASSERT_TRUE(end(make_end("sess_r1", "user_1", 1'700'010'000'000, 500)));  // already ended
-    EXPECT_FALSE(create(make_record("sess_r1", "user_9")));                   // duplicate
+    ASSERT_TRUE(end(make_end("sess_r1", "user_1", 1'700'010'000'000, 500)));    // already ended
+    EXPECT_FALSE(create(make_record("sess_r1", "user_9")));                     // duplicate
     EXPECT_FALSE(end(make_end("sess_r3", "someone_else", 1'700'010'000'000)));  // forbidden
     const auto t = usage(kIssueDay, kIssueDay).totals;
     EXPECT_EQ(t.sessions, 3);
