@@ -20,7 +20,7 @@
 #include "emulator/options.hpp"
 #include "store/open_store.hpp"
 
-extern char** environ;
+extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX: the program declares it
 
 namespace {
 using namespace voicegate;

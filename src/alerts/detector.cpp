@@ -87,7 +87,7 @@ void WindowTracker::add(const std::string& subject, double amount) {
     a.figures = {
         {figure_name(rule_), s.count}, {"baseline", s.baseline},
         {"factor", config_.factor},    {"floor", config_.floor},
-        {"max", config_.max},          {"window_s", static_cast<double>(window_ms_ / 1000)}};
+        {"max", config_.max},          {"window_s", static_cast<double>(window_ms_) / 1000.0}};
     stripe.crossed.push_back(std::move(a));
 }
 

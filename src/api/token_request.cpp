@@ -9,7 +9,7 @@ namespace json = boost::json;
 
 namespace {
 
-Failure bad(std::string field, std::string what) {
+Failure bad(const std::string& field, const std::string& what) {
     return fail(Error::bad_request, field + ": " + what);
 }
 

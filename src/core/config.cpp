@@ -48,7 +48,7 @@ constexpr const char* kDefaultAliases =
     "gpt-4o-mini-realtime-preview=gpt-realtime-mini,gpt-realtime-mini-2025-10-06=gpt-realtime-mini";
 constexpr const char* kDefaultVoices = "alloy,ash,ballad,coral,echo,sage,shimmer,verse,marin,cedar";
 
-std::string trim(std::string s) {
+std::string trim(const std::string& s) {
     const auto b = s.find_first_not_of(" \t\r\n");
     const auto e = s.find_last_not_of(" \t\r\n");
     return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
@@ -163,7 +163,7 @@ std::string apply_price_list(PriceTable& prices, const std::string& v) {
             }
             (void)set_price(price, price_keys()[i], d);
         }
-        if (out.count(model) != 0) {
+        if (out.contains(model)) {
             return model + " is listed twice";
         }
         out[model] = price;
@@ -355,7 +355,7 @@ const std::vector<Setting>& settings() {
          [](Config& c, const std::string& v) {
              static const std::set<std::string> kLevels{"trace", "debug", "info",
                                                         "warn",  "error", "off"};
-             if (kLevels.count(v) == 0) {
+             if (!kLevels.contains(v)) {
                  return "must be one of trace debug info warn error off, got \"" + v + "\"";
              }
              c.log.level = v;

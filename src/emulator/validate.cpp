@@ -1048,9 +1048,9 @@ json::value effective_input(const json::object* input, bool transcription_sessio
     return in;
 }
 
-json::value or_default(const json::object& s, std::string_view key, json::value fallback) {
+json::value or_default(const json::object& s, std::string_view key, const json::value& fallback) {
     const json::value* v = given(s, key);
-    return v != nullptr ? *v : std::move(fallback);
+    return v != nullptr ? *v : fallback;
 }
 
 }  // namespace

@@ -119,7 +119,7 @@ std::unique_ptr<tcp::acceptor> open_acceptor(asio::io_context& ctx, const tcp::e
 
 }  // namespace
 
-Server::Server(std::vector<asio::io_context*> loops, ServerOptions options, Handler handler)
+Server::Server(const std::vector<asio::io_context*>& loops, ServerOptions options, Handler handler)
     : impl_(std::make_shared<Impl>()) {
     impl_->opts = std::move(options);
     impl_->handler = std::move(handler);

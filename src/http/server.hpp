@@ -46,7 +46,8 @@ class Server {
 public:
     /// Binds the listeners; throws std::runtime_error naming the address if it cannot
     /// (a startup failure).
-    Server(std::vector<boost::asio::io_context*> loops, ServerOptions options, Handler handler);
+    Server(const std::vector<boost::asio::io_context*>& loops, ServerOptions options,
+           Handler handler);
     ~Server();
     Server(const Server&) = delete;
     Server& operator=(const Server&) = delete;

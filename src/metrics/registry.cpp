@@ -178,7 +178,8 @@ Family<Histogram>& Registry::histogram(std::string name, std::string help,
     (void)Histogram(bounds);  // validates the bounds now, at start-up
     std::lock_guard lock(mutex_);
     histograms_.push_back(std::make_unique<Family<Histogram>>(
-        std::move(label_names), [bounds] { return std::make_unique<Histogram>(bounds); }));
+        std::move(label_names),
+        [bounds = std::move(bounds)] { return std::make_unique<Histogram>(bounds); }));
     auto* family = histograms_.back().get();
     collectors_.emplace_back([family, name = std::move(name), help = std::move(help)](Writer& w) {
         w.header(name, help, "histogram");

@@ -1666,7 +1666,7 @@ boost::asio::awaitable<Result<UsageReport>> PgStore::usage(UsageQuery query) {
 }
 
 boost::asio::awaitable<Result<LiveReport>> PgStore::live(LiveQuery query) {
-    auto fn = [q = std::move(query)](PgExec& db) { return read_live(db, q); };
+    auto fn = [q = query](PgExec& db) { return read_live(db, q); };
     co_return co_await call<LiveReport>(std::move(fn));
 }
 

@@ -870,7 +870,7 @@ boost::asio::awaitable<Result<UsageReport>> SqliteStore::usage(UsageQuery query)
 }
 
 boost::asio::awaitable<Result<LiveReport>> SqliteStore::live(LiveQuery query) {
-    co_return co_await shared_read(&read_live, std::move(query));
+    co_return co_await shared_read(&read_live, query);
 }
 
 boost::asio::awaitable<Result<SessionPage>> SqliteStore::list_sessions(SessionQuery query) {

@@ -564,7 +564,7 @@ TransportError classify(const Exchange& ex, Clock::time_point deadline, const Or
 
 // ---- HttpClient -----------------------------------------------------------------------------
 
-HttpClient::HttpClient(std::vector<asio::io_context*> loops, HttpClientOptions options)
+HttpClient::HttpClient(const std::vector<asio::io_context*>& loops, HttpClientOptions options)
     : impl_(std::make_shared<Impl>()) {
     impl_->opts = std::move(options);
     auto& ctx = impl_->tls_ctx;
@@ -647,7 +647,7 @@ asio::awaitable<HttpResult> HttpClient::request(const Origin& origin, const Http
         }
         if (!ex_result.ec) {
             auto& res = ex_result.response;
-            const bool keep = res.keep_alive() && res.need_eof() == false;
+            const bool keep = res.keep_alive() && !res.need_eof();
             HttpResponse out;
             out.status = static_cast<int>(res.result_int());
             out.headers.reserve(16);

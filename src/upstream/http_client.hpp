@@ -137,7 +137,7 @@ class HttpClient {
 public:
     /// Creates the TLS context and one pool per loop. Throws std::runtime_error if `ca_file`
     /// cannot be loaded (a startup failure).
-    HttpClient(std::vector<boost::asio::io_context*> loops, HttpClientOptions options);
+    HttpClient(const std::vector<boost::asio::io_context*>& loops, HttpClientOptions options);
     ~HttpClient();
     HttpClient(const HttpClient&) = delete;
     HttpClient& operator=(const HttpClient&) = delete;

@@ -232,7 +232,7 @@ bool should_retry_status(const HttpResponse& response) {
 }
 
 Result<ClientSecret> parse_client_secret(std::string_view body, std::string_view requested_model) {
-    const auto bad = [](std::string what) {
+    const auto bad = [](const std::string& what) {
         return fail(Error::upstream_bad_response, {}, "upstream client secret answer: " + what);
     };
     boost::system::error_code ec;
@@ -319,22 +319,22 @@ BaseUrl checked_base(const OpenAiOptions& o) {
 }
 
 std::shared_ptr<HttpClient> make_http(const OpenAiOptions& o,
-                                      std::vector<asio::io_context*> loops) {
+                                      const std::vector<asio::io_context*>& loops) {
     HttpClientOptions h;
     h.connect_timeout = o.connect_timeout;
     h.pool_size = o.pool_size;
     h.max_connections = o.max_connections;
     h.ca_file = o.ca_file;
     h.user_agent = o.user_agent;
-    return std::make_shared<HttpClient>(std::move(loops), std::move(h));
+    return std::make_shared<HttpClient>(loops, std::move(h));
 }
 
 }  // namespace
 
-OpenAiClient::OpenAiClient(OpenAiOptions options, std::vector<asio::io_context*> loops)
+OpenAiClient::OpenAiClient(OpenAiOptions options, const std::vector<asio::io_context*>& loops)
     : opts_(std::move(options)),
       base_(checked_base(opts_)),
-      http_(make_http(opts_, std::move(loops))),
+      http_(make_http(opts_, loops)),
       auth_header_("Bearer " + opts_.api_key) {}
 
 OpenAiClient::OpenAiClient(OpenAiOptions options, std::shared_ptr<HttpClient> http)

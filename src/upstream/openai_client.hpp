@@ -61,7 +61,7 @@ public:
     /// Builds the client and its own HttpClient with one pool per loop. Throws
     /// std::invalid_argument on an empty key or a bad base_url, std::runtime_error on an
     /// unloadable ca_file (startup failures).
-    OpenAiClient(OpenAiOptions options, std::vector<boost::asio::io_context*> loops);
+    OpenAiClient(OpenAiOptions options, const std::vector<boost::asio::io_context*>& loops);
     /// Builds the client on a shared HttpClient (its pool/TLS options then apply; `options`'
     /// pool/TLS fields are ignored). Throws like the other constructor.
     OpenAiClient(OpenAiOptions options, std::shared_ptr<HttpClient> http);
