@@ -5,7 +5,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 CMAKE_FLAGS ?=
 
-.PHONY: all deps web-deps client-js configure build build-all build-asan check-deps run test bench clean format lint docs
+.PHONY: all deps web-deps client-js configure build build-all build-asan check-deps run test bench clean format lint lint-changed docs
 
 all: build
 
@@ -64,6 +64,10 @@ format:
 # clang-tidy over src/ with .clang-tidy's checks (scripts/lint.sh --changed [BASE]: only what changed).
 lint:
 	@scripts/lint.sh
+
+# The same on the src/ files a change touched (CI: the last 24 hours' commits; LINT_BASE=REV to choose).
+lint-changed:
+	@scripts/lint.sh --changed
 
 clean:
 	rm -rf build
