@@ -55,17 +55,24 @@ struct CommonOptions {
     std::map<std::string, std::string> flag_names;  // variable -> "--flag VALUE", as registered
 };
 
-void add_flag(CLI::App* cmd, CommonOptions& common, const std::string& name, const std::string& env,
-              const std::string& help) {
+// A flag that sets the variable `env`; its help is the setting's, from the settings table.
+void add_flag(CLI::App* cmd, CommonOptions& common, const std::string& name,
+              const std::string& env) {
     cmd->add_option_function<std::string>(
-           name, [&common, env](const std::string& v) { common.flags[env] = v; }, help)
+           name, [&common, env](const std::string& v) { common.flags[env] = v; },
+           config::setting_help(env, true))
         ->type_name("VALUE");
     common.flag_names[env] = name + " VALUE";
 }
 
-// A flag without a value that sets the boolean variable `env` to 1.
+// A flag without a value that sets the boolean variable `env` to 1 (its help: the setting's,
+// less the "1: " that describes the variable's value).
 void add_switch(CLI::App* cmd, CommonOptions& common, const std::string& name,
-                const std::string& env, const std::string& help) {
+                const std::string& env) {
+    auto help = config::setting_help(env, false);
+    if (help.rfind("1: ", 0) == 0) {
+        help.erase(0, 3);
+    }
     cmd->add_flag_function(
         name, [&common, env](std::int64_t) { common.flags[env] = "1"; }, help);
     common.flag_names[env] = name;
@@ -75,9 +82,8 @@ void add_config_options(CLI::App* cmd, CommonOptions& common) {
     cmd->add_option("--config", common.config_file, "TOML configuration file")->type_name("FILE");
     cmd->add_option("--env-file", common.env_file, "dotenv file read if present (default .env)")
         ->type_name("FILE");
-    add_flag(cmd, common, "--database-url", "DATABASE_URL",
-             "storage: sqlite:PATH (default sqlite:voicegate.db)");
-    add_flag(cmd, common, "--log-level", "VOICEGATE_LOG_LEVEL", "trace debug info warn error off");
+    add_flag(cmd, common, "--database-url", "DATABASE_URL");
+    add_flag(cmd, common, "--log-level", "VOICEGATE_LOG_LEVEL");
 }
 
 // Loads the configuration or prints one line per problem and returns nullopt.
@@ -335,26 +341,17 @@ int main(int argc, char** argv) {
     CommonOptions serve_opts;
     auto* serve = cli.add_subcommand("serve", "Run the service (default)");
     add_config_options(serve, serve_opts);
-    add_flag(serve, serve_opts, "--listen", "VOICEGATE_LISTEN",
-             "host:port (default 127.0.0.1:8080)");
-    add_flag(serve, serve_opts, "--threads", "VOICEGATE_THREADS",
-             "event loops (default: one per core)");
-    add_flag(serve, serve_opts, "--token-ttl", "VOICEGATE_TOKEN_TTL",
-             "client-secret lifetime in seconds (10..7200)");
-    add_flag(serve, serve_opts, "--cors-origins", "VOICEGATE_CORS_ORIGINS",
-             "allowed browser origins, comma-separated");
-    add_flag(serve, serve_opts, "--base-url", "OPENAI_BASE_URL", "upstream base URL");
-    add_flag(serve, serve_opts, "--quota-concurrent", "VOICEGATE_QUOTA_CONCURRENT",
-             "open sessions per user at once (0: unlimited)");
-    add_flag(serve, serve_opts, "--quota-minutes-per-day", "VOICEGATE_QUOTA_MINUTES_PER_DAY",
-             "billable minutes per user per UTC day (0: unlimited)");
-    add_flag(serve, serve_opts, "--quota-sessions-per-day", "VOICEGATE_QUOTA_SESSIONS_PER_DAY",
-             "sessions per user per UTC day (0: unlimited)");
-    add_flag(serve, serve_opts, "--session-max-minutes", "VOICEGATE_SESSION_MAX_MINUTES",
-             "minutes reserved per session until /end (1..1440)");
-    add_switch(serve, serve_opts, "--emulator", "VOICEGATE_EMULATOR",
-               "use the built-in emulator even on a non-loopback address");
-    add_switch(serve, serve_opts, "--dev", "VOICEGATE_DEV", "error bodies carry details");
+    add_flag(serve, serve_opts, "--listen", "VOICEGATE_LISTEN");
+    add_flag(serve, serve_opts, "--threads", "VOICEGATE_THREADS");
+    add_flag(serve, serve_opts, "--token-ttl", "VOICEGATE_TOKEN_TTL");
+    add_flag(serve, serve_opts, "--cors-origins", "VOICEGATE_CORS_ORIGINS");
+    add_flag(serve, serve_opts, "--base-url", "OPENAI_BASE_URL");
+    add_flag(serve, serve_opts, "--quota-concurrent", "VOICEGATE_QUOTA_CONCURRENT");
+    add_flag(serve, serve_opts, "--quota-minutes-per-day", "VOICEGATE_QUOTA_MINUTES_PER_DAY");
+    add_flag(serve, serve_opts, "--quota-sessions-per-day", "VOICEGATE_QUOTA_SESSIONS_PER_DAY");
+    add_flag(serve, serve_opts, "--session-max-minutes", "VOICEGATE_SESSION_MAX_MINUTES");
+    add_switch(serve, serve_opts, "--emulator", "VOICEGATE_EMULATOR");
+    add_switch(serve, serve_opts, "--dev", "VOICEGATE_DEV");
     serve->footer(variables_help());
 
     auto* reference = cli.add_subcommand(

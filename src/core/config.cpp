@@ -1128,6 +1128,17 @@ std::map<std::string, std::string> parse_dotenv(const std::string& text) {
     return out;
 }
 
+std::string setting_help(const std::string& env, bool with_default) {
+    for (const auto& s : settings()) {
+        if (s.env == env) {
+            return with_default && !s.default_value.empty()
+                       ? s.help + " (default " + s.default_value + ")"
+                       : s.help;
+        }
+    }
+    throw std::logic_error("no setting reads " + env);
+}
+
 const std::vector<std::pair<std::string, std::string>>& known_variables() {
     static const auto kVars = [] {
         std::vector<std::pair<std::string, std::string>> v;

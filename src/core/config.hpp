@@ -238,6 +238,11 @@ std::map<std::string, std::string> parse_dotenv(const std::string& text);
 /// The environment variables the loader reads, with one-line help each (for --help and docs).
 const std::vector<std::pair<std::string, std::string>>& known_variables();
 
+/// The help of the setting read from `env`, as the table has it, followed by " (default X)" when
+/// `with_default` and the setting has one; for the command-line flags that set it, so that each
+/// setting's text stands once. Throws std::logic_error for a variable the table lacks.
+std::string setting_help(const std::string& env, bool with_default);
+
 /// docs/configuration.md: every setting of the table known_variables() reads, grouped by TOML
 /// section, with its variable, TOML key, flag, default and help, after an intro on precedence.
 /// `flags` maps a variable to the `serve` flag that sets it ("--listen VALUE"). Pure.

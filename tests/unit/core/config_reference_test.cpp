@@ -1,6 +1,7 @@
 // configuration_reference_markdown: what docs/configuration.md says agrees with the loader.
 #include <map>
 #include <sstream>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -125,6 +126,22 @@ TEST(ConfigReference, DocumentedDefaultsAreTheLoadersDefaults) {
     ASSERT_TRUE(loaded.config) << by_file.toml_text << loaded.errors.at(0);
     loaded.config->upstream.base_url_set = false;
     EXPECT_TRUE(*loaded.config == *base.config) << by_file.toml_text;
+}
+
+// The command-line flags take their help from the same rows (main.cpp), with the default.
+TEST(ConfigReference, FlagHelpIsTheSettingsHelpWithItsDefault) {
+    std::string ttl_help;
+    for (const auto& [name, help] : known_variables()) {
+        if (name == "VOICEGATE_TOKEN_TTL") {
+            ttl_help = help;
+        }
+    }
+    ASSERT_FALSE(ttl_help.empty());
+    EXPECT_EQ(setting_help("VOICEGATE_TOKEN_TTL", false), ttl_help);
+    EXPECT_EQ(setting_help("VOICEGATE_TOKEN_TTL", true), ttl_help + " (default 1800)");
+    // A setting without a default gets no "(default …)".
+    EXPECT_EQ(setting_help("VOICEGATE_CORS_ORIGINS", true).find("(default"), std::string::npos);
+    EXPECT_THROW(setting_help("VOICEGATE_NO_SUCH_SETTING", true), std::logic_error);
 }
 
 }  // namespace
