@@ -201,6 +201,16 @@ async function dashboard(browser, baseUrl, token, file) {
   }
 }
 
+/** Presses a console step's button, waits for its answer and fails on the step's error box. */
+async function submitStep(page, button, result, error) {
+  await page.locator(button).click();
+  await page.locator(`${button}:not([aria-busy])`).waitFor();
+  await page.locator(result).waitFor({ state: 'visible' });
+  if (await page.locator(error).isVisible()) {
+    throw new Error(`the console showed an error: ${(await page.locator(error).textContent()).trim()}`);
+  }
+}
+
 async function consolePage(browser, baseUrl, file) {
   const errors = [];
   const context = await browser.newContext(contextOptions());
@@ -216,12 +226,7 @@ async function consolePage(browser, baseUrl, file) {
       + "user's day, reflect back what you hear, and keep each answer under three sentences.",
     );
     await page.locator('#max-output-tokens').fill('1024');
-    await page.locator('#issue-token').click();
-    await page.locator('#issue-token:not([aria-busy])').waitFor();
-    await page.locator('#token-result').waitFor({ state: 'visible' });
-    if (await page.locator('#token-error').isVisible()) {
-      throw new Error(`the console showed an error: ${(await page.locator('#token-error').textContent()).trim()}`);
-    }
+    await submitStep(page, '#issue-token', '#token-result', '#token-error');
     // The token stays masked (ek_••••••••abcd), as the page shows it until Reveal is pressed.
     const shown = (await page.locator('#token-value').textContent()).trim();
     if (!/^ek_•+[A-Za-z0-9_-]{4}$/.test(shown)) throw new Error(`the token is not masked on screen: "${shown.slice(0, 6)}…"`);
@@ -230,12 +235,7 @@ async function consolePage(browser, baseUrl, file) {
     await page.locator('#end-duration').fill('184');
     await page.locator('#end-message-count').fill('9');
     await page.locator('#end-ended-by').selectOption('user');
-    await page.locator('#end-session').click();
-    await page.locator('#end-session:not([aria-busy])').waitFor();
-    await page.locator('#end-result').waitFor({ state: 'visible' });
-    if (await page.locator('#end-error').isVisible()) {
-      throw new Error(`the console showed an error: ${(await page.locator('#end-error').textContent()).trim()}`);
-    }
+    await submitStep(page, '#end-session', '#end-result', '#end-error');
     await page.mouse.move(0, 0);
     await page.evaluate(() => document.activeElement?.blur());
     // The status toast (fixed at the bottom of the window) clears itself after 5 s.

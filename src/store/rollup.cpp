@@ -69,23 +69,14 @@ std::string upsert(std::string_view table, std::string_view keys, int nkeys,
 }  // namespace
 
 const std::array<std::string_view, 17>& usage_columns() {
-    static const std::array<std::string_view, 17> kColumns{"sessions",
-                                                           "ended",
-                                                           "reported_ms",
-                                                           "billable_ms",
-                                                           "messages",
-                                                           "input_text_tokens",
-                                                           "input_audio_tokens",
-                                                           "input_image_tokens",
-                                                           "cached_text_tokens",
-                                                           "cached_audio_tokens",
-                                                           "cached_image_tokens",
-                                                           "output_text_tokens",
-                                                           "output_audio_tokens",
-                                                           "cost_usd",
-                                                           "ended_user",
-                                                           "ended_timeout",
-                                                           "ended_error"};
+    // clang-format off
+    static const std::array<std::string_view, 17> kColumns{
+        "sessions",           "ended",               "reported_ms",         "billable_ms",
+        "messages",           "input_text_tokens",   "input_audio_tokens",  "input_image_tokens",
+        "cached_text_tokens", "cached_audio_tokens", "cached_image_tokens", "output_text_tokens",
+        "output_audio_tokens", "cost_usd",           "ended_user",          "ended_timeout",
+        "ended_error"};
+    // clang-format on
     return kColumns;
 }
 
