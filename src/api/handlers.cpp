@@ -105,6 +105,18 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
         res.log_user = params->user_id;
         co_return res;
     }
+    if (http::client_gone(req)) {
+        // The client gave up while the upstream answered (a phone losing signal): reserve
+        // nothing for a token nobody will receive. The secret expires upstream unused.
+        spdlog::info(
+            "token {}: client closed the connection before its token was ready; "
+            "nothing recorded (user {})",
+            req.request_id, params->user_id);
+        http::Response gone;
+        gone.action = http::Action::drop;
+        gone.log_user = params->user_id;
+        co_return gone;
+    }
     store::SessionRecord rec;
     rec.session_id = secret->session_id;
     rec.user_id = params->user_id;
@@ -153,7 +165,38 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
         res.headers.push_back(std::move(h));
     }
     res.log_user = params->user_id;
+    res.on_undelivered = [this, session_id = secret->session_id, user = params->user_id,
+                          request_id = req.request_id]() -> boost::asio::awaitable<void> {
+        co_await release_undelivered(session_id, user, request_id);
+    };
     co_return res;
+}
+
+boost::asio::awaitable<void> TokenHandler::release_undelivered(std::string session_id,
+                                                               std::string user,
+                                                               std::string request_id) const {
+    // The token never reached the client, which therefore cannot end the session: end it now
+    // with nothing used, so it holds no concurrent slot and charges no minutes.
+    store::EndRequest end;
+    end.session_id = session_id;
+    end.reported_duration_s = 0;
+    end.message_count = 0;
+    end.ended_by = "undelivered";
+    end.ended_at_ms = clock_.now_ms();
+    auto outcome = co_await sessions_.end_session(std::move(end));
+    if (!outcome) {
+        spdlog::warn("token {}: session {} was not delivered and could not be released: {}",
+                     request_id, session_id, outcome.error().details);
+        co_return;
+    }
+    gate_.forget_quota_denial(user);
+    if (observer_ != nullptr && !outcome->already_ended) {
+        observer_->session_ended(user, 0);
+    }
+    spdlog::info(
+        "token {}: client closed before its token was delivered; session {} ended "
+        "as undelivered (user {})",
+        request_id, session_id, user);
 }
 
 EndHandler::EndHandler(const config::Config& config, const Gate& gate,

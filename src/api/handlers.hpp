@@ -29,6 +29,8 @@ public:
     boost::asio::awaitable<http::Response> handle(http::Request& req) const;
 
 private:
+    boost::asio::awaitable<void> release_undelivered(std::string session_id, std::string user,
+                                                     std::string request_id) const;
     boost::asio::awaitable<http::Response> deny(const http::Request& req, const Failure& failure,
                                                 const std::string& user) const;
 

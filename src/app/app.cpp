@@ -653,8 +653,12 @@ void App::wait() {
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     if (d.server->active_connections() > 0) {
-        spdlog::warn("drain deadline reached with {} connection(s) open; closing them",
-                     d.server->active_connections());
+        const auto open = d.server->active_connections();
+        const auto answered = d.server->abort_in_flight();
+        spdlog::warn(
+            "drain deadline reached with {} connection(s) open; answered {} request(s) "
+            "in flight with 503 shutting_down and closed them",
+            open, answered);
     }
     if (d.redis != nullptr) {
         d.redis->shutdown();  // its connections would keep the loops from running out of work

@@ -95,7 +95,7 @@ boost::asio::awaitable<Response> Router::dispatch(Request& req, bool dev) const 
         if (m == method) {
             auto res = co_await h(req);
             if (req.method == "HEAD") {
-                res.body.clear();
+                res.omit_body = true;  // the server sends GET's Content-Length without the body
             }
             co_return res;
         }

@@ -1,8 +1,20 @@
 #include "http/server.hpp"
+
+// GCC 12 at -O3 inlines Asio's coroutine-frame allocator (which recycles frames through its
+// thread-local cache: operator new, then free of the same block) into accept_loop and reports a
+// mismatched new/delete that is not one (a known false positive of GCC with coroutine frames).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
 #include "core/text.hpp"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <future>
 #include <list>
 #include <stdexcept>
+#include <tuple>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -10,6 +22,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
@@ -17,6 +30,7 @@
 
 #include "core/ids.hpp"
 #include "http/access_log.hpp"
+#include "http/request_reader.hpp"
 
 namespace voicegate::http {
 namespace asio = boost::asio;
@@ -49,16 +63,21 @@ bool sane_request_id(std::string_view id) {
 }
 
 
-// A connection registered with its loop so a drain can close it while it is idle.
+// A connection registered with its loop so a drain can close it while it is idle, and answer
+// it with a 503 if its request is still in flight at the drain deadline.
 struct Conn {
+    enum class Phase { idle, reading, handling, writing };
     beast::tcp_stream* stream = nullptr;
-    bool idle = true;
+    Phase phase = Phase::idle;
+    bool answered = false;  // a 503 was sent for it at the drain deadline
 };
 
 struct Loop {
     asio::io_context* ctx = nullptr;
     std::unique_ptr<tcp::acceptor> acceptor;
     std::list<Conn> conns;  // touched only on ctx's thread
+    std::chrono::steady_clock::time_point last_accept_warning{};
+    std::uint64_t accept_failures_unlogged = 0;
 };
 
 }  // namespace
@@ -160,13 +179,54 @@ void Server::begin_drain() {
             boost::system::error_code ec;
             l->acceptor->close(ec);
             for (auto& c : l->conns) {
-                if (c.idle) {
+                if (c.phase == Conn::Phase::idle) {
                     c.stream->socket().shutdown(tcp::socket::shutdown_both, ec);
                     c.stream->cancel();
                 }
             }
         });
     }
+}
+
+namespace {
+
+// The 503 sent to a request still in flight at the drain deadline. Written with one
+// non-blocking send(): it fits any socket buffer, and the session's own coroutine (suspended in
+// its handler or its read) never writes after it.
+constexpr std::string_view kShutdownAnswer =
+    "HTTP/1.1 503 Service Unavailable\r\nServer: voicegate\r\nContent-Type: application/json\r\n"
+    "Retry-After: 1\r\nConnection: close\r\nContent-Length: 87\r\n\r\n"
+    R"({"success":false,"error":"The service is shutting down; retry.","code":"shutting_down"})";
+
+}  // namespace
+
+std::size_t Server::abort_in_flight() {
+    std::atomic<std::size_t> answered{0};
+    std::vector<std::future<void>> done;
+    for (auto& loop : impl_->loops) {
+        auto task = std::make_shared<std::packaged_task<void()>>([l = loop.get(), &answered] {
+            for (auto& c : l->conns) {
+                if ((c.phase == Conn::Phase::reading || c.phase == Conn::Phase::handling) &&
+                    !c.answered) {
+                    c.answered = true;
+                    const int fd = c.stream->socket().native_handle();
+                    (void)::send(fd, kShutdownAnswer.data(), kShutdownAnswer.size(),
+                                 MSG_NOSIGNAL | MSG_DONTWAIT);
+                    boost::system::error_code ec;
+                    c.stream->socket().shutdown(tcp::socket::shutdown_both, ec);
+                    c.stream->cancel();
+                    ++answered;
+                }
+            }
+        });
+        done.push_back(task->get_future());
+        asio::post(*loop->ctx, [task] { (*task)(); });
+    }
+    for (auto& f : done) {
+        // A loop that is not running (stopped or stuck) cannot be asked; do not wait forever.
+        f.wait_for(std::chrono::seconds(1));
+    }
+    return answered.load();
 }
 
 std::size_t Server::active_connections() const {
@@ -185,8 +245,18 @@ asio::awaitable<void> Server::Impl::accept_loop(Loop& loop) {
             if (ec == asio::error::operation_aborted || draining) {
                 break;
             }
-            // EMFILE and friends: back off briefly instead of spinning.
-            spdlog::warn("{}: accept failed: {}", opts.name, ec.message());
+            // EMFILE and friends: back off briefly instead of spinning, and log at most one line
+            // a minute per loop (with how many failures it stands for), not 20 a second.
+            ++loop.accept_failures_unlogged;
+            const auto now = std::chrono::steady_clock::now();
+            if (now - loop.last_accept_warning >= std::chrono::minutes(1)) {
+                spdlog::warn(
+                    "{}: accept failed: {} ({} failure(s) since the last report; "
+                    "raise the open-files limit, `ulimit -n`)",
+                    opts.name, ec.message(), loop.accept_failures_unlogged);
+                loop.accept_failures_unlogged = 0;
+                loop.last_accept_warning = now;
+            }
             asio::steady_timer t(*loop.ctx, std::chrono::milliseconds(50));
             co_await t.async_wait(kUseTuple);
             continue;
@@ -202,6 +272,16 @@ Request Server::Impl::to_request(bhttp::request<bhttp::string_body>& msg,
     Request req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
+    // Absolute form (RFC 9112 §3.2.2: "http://host/path"), which servers must accept: the
+    // path and query are what route; the authority is ignored as Host is.
+    const std::string_view t = req.target;
+    for (const std::string_view scheme : {"http://", "https://"}) {
+        if (t.size() > scheme.size() && iequals(t.substr(0, scheme.size()), scheme)) {
+            const auto slash = t.find('/', scheme.size());
+            req.target = slash == std::string_view::npos ? "/" : std::string(t.substr(slash));
+            break;
+        }
+    }
     const auto q = req.target.find('?');
     req.path = req.target.substr(0, q);
     if (q != std::string::npos) {
@@ -258,9 +338,111 @@ asio::awaitable<void> write_early_error(beast::tcp_stream& stream, bhttp::status
 
 }  // namespace
 
+namespace {
+
+// Keeps a connection's registration and the open-connection count right however the session
+// ends (an exception included).
+struct ConnRegistration {
+    Loop& loop;
+    std::list<Conn>::iterator it;
+    std::atomic<std::size_t>& active;
+    ConnRegistration(Loop& l, beast::tcp_stream& stream, std::atomic<std::size_t>& a)
+        : loop(l), active(a) {
+        loop.conns.push_back(Conn{&stream});
+        it = std::prev(loop.conns.end());
+        ++active;
+    }
+    ~ConnRegistration() {
+        loop.conns.erase(it);
+        --active;
+    }
+    ConnRegistration(const ConnRegistration&) = delete;
+    ConnRegistration& operator=(const ConnRegistration&) = delete;
+};
+
+// Tells the client why its request could not be read, when someone is left to tell.
+asio::awaitable<void> answer_read_failure(beast::tcp_stream& stream, ReadResult r,
+                                          std::chrono::milliseconds timeout) {
+    if (auto e = early_error_for(r)) {
+        co_await write_early_error(stream, e->status, e->code, e->message, random_hex("req_", 20),
+                                   timeout);
+    }
+}
+
+// The time limit of reading one request. Beast's tcp_stream closes the socket when its own
+// deadline passes, which would leave no way to answer 408; this timer only cancels the pending
+// read, so the session can still tell the client why.
+class ReadDeadline {
+public:
+    ReadDeadline(beast::tcp_stream& stream)
+        : state_(std::make_shared<State>(stream.get_executor())) {
+        state_->stream = &stream;
+    }
+    ~ReadDeadline() {
+        state_->stream = nullptr;
+        state_->armed = false;
+        state_->timer.cancel();
+    }
+    ReadDeadline(const ReadDeadline&) = delete;
+    ReadDeadline& operator=(const ReadDeadline&) = delete;
+
+    void arm(std::chrono::milliseconds limit) {
+        state_->passed = false;
+        state_->armed = true;
+        const auto gen = ++state_->generation;
+        state_->timer.expires_after(limit);
+        state_->timer.async_wait([s = state_, gen](const boost::system::error_code& ec) {
+            if (!ec && s->armed && s->generation == gen && s->stream != nullptr) {
+                s->passed = true;
+                boost::system::error_code ig;
+                s->stream->socket().cancel(ig);
+            }
+        });
+    }
+    void disarm() {
+        state_->armed = false;
+        state_->timer.cancel();
+    }
+    const bool* passed() const { return &state_->passed; }
+
+private:
+    struct State {
+        explicit State(const asio::any_io_executor& ex) : timer(ex) {}
+        asio::steady_timer timer;
+        beast::tcp_stream* stream = nullptr;
+        std::uint64_t generation = 0;
+        bool armed = false;
+        bool passed = false;
+    };
+    std::shared_ptr<State> state_;
+};
+
+bool wants_continue(const bhttp::request<bhttp::string_body>& msg) {
+    const auto it = msg.find(bhttp::field::expect);
+    return it != msg.end() && msg.version() >= 11 &&
+           iequals(trim_view(it->value()), "100-continue");
+}
+
+bool fd_peer_gone(int fd) {
+    if (fd < 0) {
+        return false;
+    }
+    char byte = 0;
+    const auto n = ::recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) {
+        return true;  // FIN: the client closed (at least its sending side)
+    }
+    return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
+}
+
+}  // namespace
+
+bool client_gone(const Request& req) {
+    return fd_peer_gone(req.connection_fd);
+}
+
 asio::awaitable<void> Server::Impl::session(Loop& loop, tcp::socket socket) {
     auto self = shared_from_this();
-    ++active;
     std::string peer;
     {
         boost::system::error_code ec;
@@ -274,61 +456,89 @@ asio::awaitable<void> Server::Impl::session(Loop& loop, tcp::socket socket) {
         }
     }
     beast::tcp_stream stream(std::move(socket));
-    loop.conns.push_back(Conn{&stream, true});
-    auto me = std::prev(loop.conns.end());
+    ConnRegistration reg(loop, stream, active);
+    auto& me = *reg.it;
     beast::flat_buffer buffer;
+    ReadDeadline deadline(stream);
     bool first = true;
 
-    for (;;) {
-        if (draining) {
-            break;
-        }
+    while (!draining) {
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(opts.header_limit));
         parser.body_limit(opts.body_limit);
-        me->idle = true;
-        stream.expires_after(first ? opts.request_timeout : opts.idle_timeout);
-        auto [ec, n] = co_await bhttp::async_read_header(stream, buffer, parser, kUseTuple);
-        me->idle = false;
+        if (!first && buffer.size() == 0) {
+            // Between requests the connection may idle for idle_timeout; the next request's
+            // request_timeout runs from its first byte (a header dripped slowly is cut then).
+            me.phase = Conn::Phase::idle;
+            stream.expires_after(opts.idle_timeout);
+            auto [ec, n] = co_await stream.async_read_some(buffer.prepare(4096), kUseTuple);
+            buffer.commit(n);
+            if (ec || draining || me.answered) {
+                break;
+            }
+        }
+        // The whole request (headers and body) must arrive within request_timeout: from the
+        // connection's start for the first, from its first byte for the next ones.
         first = false;
-        if (ec) {
-            if (ec == bhttp::error::header_limit) {
-                co_await write_early_error(stream, bhttp::status::request_header_fields_too_large,
-                                           "headers_too_large", "Request headers are too large.",
-                                           random_hex("req_", 20), opts.write_timeout);
-            } else if (ec == bhttp::error::body_limit) {
-                co_await write_early_error(stream, bhttp::status::payload_too_large,
-                                           "payload_too_large", "The request body is too large.",
-                                           random_hex("req_", 20), opts.write_timeout);
-            } else if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
-                       ec != asio::error::operation_aborted && ec != asio::error::eof &&
-                       ec != asio::error::connection_reset && buffer.size() > 0) {
-                co_await write_early_error(stream, bhttp::status::bad_request, "bad_request",
-                                           "Malformed HTTP request.", random_hex("req_", 20),
-                                           opts.write_timeout);
+        me.phase = Conn::Phase::reading;
+        stream.expires_never();
+        deadline.arm(opts.request_timeout);
+        auto got = co_await read_request(stream, buffer, parser, true, opts.header_limit,
+                                         deadline.passed());
+        if (got != ReadResult::ok || me.answered) {
+            deadline.disarm();
+            if (!me.answered) {
+                me.phase = Conn::Phase::writing;
+                co_await answer_read_failure(stream, got, opts.write_timeout);
             }
             break;
         }
-        // The whole request (headers and body) must arrive within request_timeout.
-        stream.expires_after(opts.request_timeout);
+        auto& msg = parser.get();
+        if (msg.version() >= 11 && msg.find(bhttp::field::host) == msg.end()) {
+            deadline.disarm();
+            me.phase = Conn::Phase::writing;  // RFC 9112 §3.2: HTTP/1.1 requires Host
+            co_await answer_read_failure(stream, ReadResult::bad_request, opts.write_timeout);
+            break;
+        }
         if (!parser.is_done()) {
-            auto [ec2, n2] = co_await bhttp::async_read(stream, buffer, parser, kUseTuple);
-            if (ec2) {
-                if (ec2 == bhttp::error::body_limit) {
-                    co_await write_early_error(stream, bhttp::status::payload_too_large,
-                                               "payload_too_large",
-                                               "The request body is too large.",
-                                               random_hex("req_", 20), opts.write_timeout);
+            if (wants_continue(msg)) {
+                static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+                me.phase = Conn::Phase::writing;
+                auto [wec, wn] =
+                    co_await asio::async_write(stream, asio::buffer(kContinue), kUseTuple);
+                me.phase = Conn::Phase::reading;
+                if (wec || me.answered) {
+                    break;
+                }
+            }
+            got = co_await read_request(stream, buffer, parser, false, opts.header_limit,
+                                        deadline.passed());
+            if (got != ReadResult::ok || me.answered) {
+                deadline.disarm();
+                if (!me.answered) {
+                    me.phase = Conn::Phase::writing;
+                    co_await answer_read_failure(stream, got, opts.write_timeout);
                 }
                 break;
             }
         }
+        deadline.disarm();
         stream.expires_never();
-        auto& msg = parser.get();
         const bool client_keep_alive = msg.keep_alive();
+        const bool http10 = msg.version() < 11;
         Request req = to_request(msg, peer);
+        req.connection_fd = stream.socket().native_handle();
         const auto started = std::chrono::steady_clock::now();
+        me.phase = Conn::Phase::handling;
         Response res = co_await call_handler(req);
+        if (me.answered) {
+            // The drain deadline passed while the handler ran: the client got a 503.
+            if (res.on_undelivered) {
+                co_await res.on_undelivered();
+            }
+            break;
+        }
+        me.phase = Conn::Phase::writing;
 
         if (res.action == Action::reset) {
             boost::system::error_code ig;
@@ -337,7 +547,7 @@ asio::awaitable<void> Server::Impl::session(Loop& loop, tcp::socket socket) {
             break;
         }
         if (res.action == Action::hang) {
-            me->idle = true;  // a drain may cut it
+            me.phase = Conn::Phase::idle;  // a drain may cut it
             stream.expires_after(opts.hang_limit);
             // Wait for the client to give up (read returns an error) or the hang limit.
             char byte = 0;
@@ -345,25 +555,55 @@ asio::awaitable<void> Server::Impl::session(Loop& loop, tcp::socket socket) {
             break;
         }
 
-        bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), 11};
-        out.set(bhttp::field::server, "voicegate");
-        if (!res.content_type.empty()) {
-            out.set(bhttp::field::content_type, res.content_type);
+        // A client that closed while its request was handled never gets the answer: say so in
+        // the log (499, as nginx does) and let the handler release what it reserved.
+        bool delivered = res.action != Action::drop && !fd_peer_gone(req.connection_fd);
+        bool keep = false;
+        int status = 499;
+        if (delivered) {
+            bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), 11};
+            out.set(bhttp::field::server, "voicegate");
+            if (!res.content_type.empty()) {
+                out.set(bhttp::field::content_type, res.content_type);
+            }
+            out.set("X-Request-Id", req.request_id);
+            for (auto& [k, v] : res.headers) {
+                out.insert(k, v);
+            }
+            keep = client_keep_alive && !res.close && !draining;
+            out.keep_alive(keep);
+            if (keep && http10) {
+                out.set(bhttp::field::connection, "keep-alive");
+            }
+            stream.expires_after(opts.write_timeout);
+            boost::system::error_code wec;
+            if (res.omit_body) {
+                out.content_length(res.body.size());
+                bhttp::response_serializer<bhttp::string_body> sr{out};
+                std::tie(wec, std::ignore) =
+                    co_await bhttp::async_write_header(stream, sr, kUseTuple);
+            } else {
+                out.body() = std::move(res.body);
+                out.prepare_payload();
+                std::tie(wec, std::ignore) = co_await bhttp::async_write(stream, out, kUseTuple);
+            }
+            status = static_cast<int>(out.result_int());
+            if (wec) {
+                delivered = false;
+                status = 499;
+                keep = false;
+            }
         }
-        out.set("X-Request-Id", req.request_id);
-        for (auto& [k, v] : res.headers) {
-            out.insert(k, v);
+        if (!delivered) {
+            res.log_error = "client_closed";
+            if (res.on_undelivered) {
+                co_await res.on_undelivered();
+            }
         }
-        out.body() = std::move(res.body);
-        const bool keep = client_keep_alive && !res.close && !draining;
-        out.keep_alive(keep);
-        out.prepare_payload();
-        stream.expires_after(opts.write_timeout);
-        auto [wec, wn] = co_await bhttp::async_write(stream, out, kUseTuple);
         if (opts.access_log || opts.on_complete) {
             const double seconds =
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-            res.status = static_cast<int>(out.result_int());
+            res.status = status;
             if (opts.on_complete) {
                 opts.on_complete(req, res.status, seconds);
             }
@@ -371,15 +611,13 @@ asio::awaitable<void> Server::Impl::session(Loop& loop, tcp::socket socket) {
                 log_access(opts.name, req, res, seconds * 1000.0);
             }
         }
-        if (wec || !keep) {
+        if (!keep) {
             break;
         }
     }
     boost::system::error_code ig;
     stream.socket().shutdown(tcp::socket::shutdown_send, ig);
     stream.socket().close(ig);
-    loop.conns.erase(me);
-    --active;
 }
 
 }  // namespace voicegate::http

@@ -61,6 +61,11 @@ public:
     /// Stops accepting, closes idle keep-alive connections and makes busy ones close after their
     /// current response. Returns at once; poll active_connections() to wait.
     void begin_drain();
+    /// At the drain deadline: answers every request still being read or handled with a 503
+    /// `shutting_down` (Retry-After: 1, Connection: close) instead of dropping it, and closes its
+    /// connection; the handlers' results are then discarded (their on_undelivered runs).
+    /// Blocks until each running loop has done so (at most about a second). Returns how many.
+    std::size_t abort_in_flight();
     /// Connections currently open.
     std::size_t active_connections() const;
     /// Connections accepted since start (for benchmarks: counts TCP handshakes).

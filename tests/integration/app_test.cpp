@@ -5,6 +5,11 @@
 #include <filesystem>
 #include <mutex>
 #include <sstream>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 
 #include <boost/json.hpp>
 #include <spdlog/sinks/ostream_sink.h>
@@ -269,6 +274,34 @@ INSTANTIATE_TEST_SUITE_P(
         FaultCase{"reset", {{"reset-rate", "1"}}, 503, true},
         FaultCase{"hang", {{"hang-rate", "1"}}, 504, false}),
     [](const auto& param_info) { return param_info.param.name; });
+
+// Probe D2: with the default quotas (2 open sessions, 60 min a day, 30 min reserved each), two
+// token requests the client abandons while the upstream is slow (a phone losing signal) used to
+// lock the user out with 403 quota_exhausted. Now nothing is reserved for them.
+TEST(AppIntegration, AbandonedTokenRequestsHoldNoQuota) {
+    auto cfg = test_config();
+    cfg.emulator.options = {{"latency-ms", "400"}};
+    LogCapture capture;
+    RunningApp app(cfg);
+    const std::string request =
+        "POST /api/realtime/token HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        "Content-Length: 19\r\n\r\n{\"userId\":\"victim\"}";
+    for (int i = 0; i < 2; ++i) {
+        boost::asio::io_context io;
+        boost::asio::ip::tcp::socket sock(io);
+        sock.connect({boost::asio::ip::make_address("127.0.0.1"), app.port()});
+        boost::asio::write(sock, boost::asio::buffer(request));
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }  // the client gives up (closes) while the upstream is still answering
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    auto r = app.post("/api/realtime/token", R"({"userId":"victim"})");
+    EXPECT_EQ(r.status, 200) << r.body;
+    auto again = app.post("/api/realtime/token", R"({"userId":"victim"})");
+    EXPECT_EQ(again.status, 200) << again.body;
+    // The log says why (the access log records them as 499: tests/unit/http/server_test.cpp).
+    EXPECT_EQ(capture.count("client closed the connection before its token was ready"), 2)
+        << capture.text();
+}
 
 TEST(AppIntegration, UnreachableUpstreamIs503WithRetryAfter) {
     // A port nothing listens on: connection refused on every attempt.

@@ -290,6 +290,32 @@ TEST_F(HandlerTest, QuotaRefusalIs403WithResetTimeAndSparesUpstreamForAWhile) {
     EXPECT_EQ(realtime_.requests.size(), 5U);
 }
 
+// Probe D2: a token the client never received must not hold its quota. The server runs
+// on_undelivered when the answer could not be written; it ends the session with nothing used.
+TEST_F(HandlerTest, UndeliveredTokenEndsItsSessionWithNothingCharged) {
+    auto res = token(R"({"userId":"u"})");
+    ASSERT_EQ(res.status, 200) << res.body;
+    ASSERT_TRUE(res.on_undelivered) << "the token answer must say how to release it";
+    clock_.advance_ms(2'000);
+    run([&]() -> asio::awaitable<http::Response> {
+        co_await res.on_undelivered();
+        co_return http::Response{};
+    });
+    const auto& row = store_.rows.at("sess_C9CiUVUzUzYIssh3ELY1d");
+    EXPECT_EQ(row.status, "ended");
+    EXPECT_EQ(row.ended_by, "undelivered");
+    EXPECT_EQ(row.reported_duration_s, 0.0);
+    // The session is over, so the client's own /end (if it ever had the id) changes nothing.
+    auto again = end(R"({"sessionId":"sess_C9CiUVUzUzYIssh3ELY1d","duration":60})");
+    EXPECT_EQ(again.status, 200);
+    EXPECT_NE(again.body.find(R"("alreadyEnded":true)"), std::string::npos) << again.body;
+    // Refusals are answered without on_undelivered (nothing was reserved).
+    Failure refusal = fail(Error::quota_exhausted, "Daily minutes quota exhausted for this user.");
+    refusal.resets_at = clock_.now_ms() / 1000 + 3600;
+    store_.refuse_creates = refusal;
+    EXPECT_FALSE(token(R"({"userId":"w"})").on_undelivered);
+}
+
 TEST_F(HandlerTest, EndOnceThenAlreadyEnded) {
     ASSERT_EQ(token(R"({"userId":"u1"})").status, 200);
     clock_.advance_ms(125'000);
