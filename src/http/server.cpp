@@ -93,7 +93,6 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
 
     asio::awaitable<void> accept_loop(Loop& loop);
     asio::awaitable<void> session(Loop& loop, tcp::socket socket);
-    Request to_request(bhttp::request<bhttp::string_body>& msg, const std::string& peer) const;
     asio::awaitable<Response> call_handler(Request& req);
 };
 
@@ -267,8 +266,8 @@ asio::awaitable<void> Server::Impl::accept_loop(Loop& loop) {
     }
 }
 
-Request Server::Impl::to_request(bhttp::request<bhttp::string_body>& msg,
-                                 const std::string& peer) const {
+Request to_request(bhttp::request<bhttp::string_body>& msg, const std::string& peer,
+                   bool trust_request_id) {
     Request req;
     req.method = std::string(msg.method_string());
     req.target = std::string(msg.target());
@@ -295,7 +294,7 @@ Request Server::Impl::to_request(bhttp::request<bhttp::string_body>& msg,
     req.client_ip = peer;
     req.received_at_ms = now_ms();
     const auto incoming = req.header("x-request-id");
-    if (opts.trust_request_id && incoming && sane_request_id(*incoming)) {
+    if (trust_request_id && incoming && sane_request_id(*incoming)) {
         req.request_id = std::string(*incoming);
     } else {
         req.request_id = random_hex("req_", 20);
@@ -526,7 +525,7 @@ asio::awaitable<void> Server::Impl::session(Loop& loop, tcp::socket socket) {
         stream.expires_never();
         const bool client_keep_alive = msg.keep_alive();
         const bool http10 = msg.version() < 11;
-        Request req = to_request(msg, peer);
+        Request req = to_request(msg, peer, opts.trust_request_id);
         req.connection_fd = stream.socket().native_handle();
         const auto started = std::chrono::steady_clock::now();
         me.phase = Conn::Phase::handling;
