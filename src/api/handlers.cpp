@@ -94,6 +94,15 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
         }
         co_return res;
     }
+    if (clock_.now_ms() < store_down_until_ms_.load(std::memory_order_relaxed)) {
+        // The store could not record a session a moment ago: do not mint a secret that could
+        // not be accounted for either; the client retries after a second.
+        auto failure = fail(Error::store_unavailable, {}, "the store failed moments ago");
+        failure.retry_after_s = 1;
+        auto res = http::error_response(failure, dev);
+        res.log_user = params->user_id;
+        co_return res;
+    }
     upstream::ClientSecretRequest up;
     up.ttl_seconds = config_.tokens.ttl_s;
     up.session = build_upstream_session(*params);
@@ -147,8 +156,15 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
     }
     if (!saved) {
         // Never hand out a token the service cannot account for.
-        spdlog::error("token {}: session {} not recorded: {}", req.request_id, secret->session_id,
-                      saved.error().details);
+        if (saved.error().code == Error::store_unavailable) {
+            store_down_until_ms_.store(clock_.now_ms() + 1'000, std::memory_order_relaxed);
+        }
+        if (auto held_back = store_errors_.admit()) {
+            spdlog::error(
+                "token {}: session {} not recorded: {} ({} similar failure(s) since the "
+                "last report)",
+                req.request_id, secret->session_id, saved.error().details, *held_back);
+        }
         auto res = http::error_response(saved.error(), dev);
         res.log_user = params->user_id;
         co_return res;

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <atomic>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -9,6 +11,7 @@
 #include "api/observer.hpp"
 #include "core/clock.hpp"
 #include "core/config.hpp"
+#include "core/log_throttle.hpp"
 #include "http/message.hpp"
 #include "store/session_store.hpp"
 #include "upstream/realtime_api.hpp"
@@ -40,6 +43,10 @@ private:
     store::SessionStore& sessions_;
     const Clock& clock_;
     Observer* observer_;
+    // After the store failed to record a session, token requests are refused with 503 for a
+    // second without minting upstream secrets that could not be accounted for.
+    mutable std::atomic<std::int64_t> store_down_until_ms_{0};
+    mutable LogThrottle store_errors_{std::chrono::seconds(1)};
 };
 
 /// POST /api/realtime/end: records how a session ended, exactly once (SPEC §3.3).

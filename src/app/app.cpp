@@ -168,6 +168,7 @@ struct App::Impl {
     static constexpr std::chrono::minutes kUsageDormantAfter{5};
     mutable std::atomic<std::int64_t> last_scrape_ms{0};  // steady clock
     mutable std::atomic<bool> usage_dormant{false};
+    std::atomic<int> api_in_flight{0};  // API requests being handled (load shedding)
     // Hands memory freed after a burst back to the system once requests stop (release_memory).
     std::shared_ptr<asio::steady_timer> trim_timer;  // on the first loop
     std::atomic<bool> trim_stopping{false};
@@ -555,6 +556,33 @@ asio::awaitable<http::Response> App::Impl::handle(http::Request& req) {
             res.set("Vary", "Origin");
         }
         co_return res;
+    }
+    // Load shedding: beyond max_in_flight API requests at once, answer 503 at once (cheap, with
+    // Retry-After) rather than queue behind the upstream pool, so accepted requests keep a
+    // bounded latency under overload and clients back off.
+    struct InFlight {
+        std::atomic<int>* n = nullptr;
+        ~InFlight() {
+            if (n != nullptr) {
+                n->fetch_sub(1, std::memory_order_relaxed);
+            }
+        }
+    } in_flight;
+    if (cfg.server.max_in_flight > 0 && req.path.starts_with("/api/")) {
+        if (api_in_flight.fetch_add(1, std::memory_order_relaxed) >= cfg.server.max_in_flight) {
+            api_in_flight.fetch_sub(1, std::memory_order_relaxed);
+            auto failure = fail(Error::overloaded, {},
+                                std::to_string(cfg.server.max_in_flight) + " requests in flight");
+            failure.retry_after_s = 1;
+            auto res = http::error_response(failure, cfg.server.dev);
+            if (cors) {
+                res.set("Access-Control-Allow-Origin", std::string(*origin));
+                res.set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After");
+                res.set("Vary", "Origin");
+            }
+            co_return res;
+        }
+        in_flight.n = &api_in_flight;
     }
     // The operator's per-route limits (VOICEGATE_RATE_ROUTES) come before the handler.
     std::vector<std::pair<std::string, std::string>> limit_headers;

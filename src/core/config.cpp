@@ -262,6 +262,12 @@ const std::vector<Setting>& settings() {
          [](Config& c, const std::string& v) {
              return set_int(c.server.drain_timeout_ms, v, 0, 600'000);
          }},
+        {"VOICEGATE_MAX_IN_FLIGHT", "server", "max_in_flight", "1024", false,
+         "API requests handled at once by this instance; beyond it a request is answered at once "
+         "with 503 overloaded and Retry-After: 1 instead of queueing (load shedding; 0: no cap)",
+         [](Config& c, const std::string& v) {
+             return set_int(c.server.max_in_flight, v, 0, 1'000'000);
+         }},
         {"VOICEGATE_CORS_ORIGINS", "server", "cors_origins", "", false, "allowed browser origins",
          [](Config& c, const std::string& v) {
              c.server.cors_origins = split_list(v);

@@ -8,7 +8,9 @@
 #endif
 #include "core/text.hpp"
 
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <future>
@@ -29,6 +31,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/ids.hpp"
+#include "core/log_throttle.hpp"
 #include "http/access_log.hpp"
 #include "http/request_reader.hpp"
 
@@ -76,9 +79,44 @@ struct Loop {
     asio::io_context* ctx = nullptr;
     std::unique_ptr<tcp::acceptor> acceptor;
     std::list<Conn> conns;  // touched only on ctx's thread
-    std::chrono::steady_clock::time_point last_accept_warning{};
-    std::uint64_t accept_failures_unlogged = 0;
+    int spare_fd = -1;      // held in reserve to answer clients when descriptors run out
+    Loop() = default;
+    Loop(const Loop&) = delete;
+    Loop& operator=(const Loop&) = delete;
+    ~Loop() {
+        if (spare_fd >= 0) {
+            ::close(spare_fd);
+        }
+    }
 };
+
+// The answer to a connection accepted while the process is out of file descriptors.
+constexpr std::string_view kOutOfDescriptorsAnswer =
+    "HTTP/1.1 503 Service Unavailable\r\nServer: voicegate\r\nContent-Type: application/json\r\n"
+    "Retry-After: 1\r\nConnection: close\r\nContent-Length: 91\r\n\r\n"
+    R"({"success":false,"error":"The service is overloaded; try again later.","code":"overloaded"})";
+
+// With every descriptor in use: frees the reserve, accepts one waiting connection on it, answers
+// it 503 overloaded and closes it, then takes the reserve back. False if there was nothing to
+// do it with (no reserve) or nobody waiting.
+bool shed_one_connection(Loop& loop) {
+    if (loop.spare_fd < 0) {
+        loop.spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        return false;
+    }
+    ::close(loop.spare_fd);
+    loop.spare_fd = -1;
+    const int fd =
+        ::accept4(loop.acceptor->native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    const bool shed = fd >= 0;
+    if (shed) {
+        (void)::send(fd, kOutOfDescriptorsAnswer.data(), kOutOfDescriptorsAnswer.size(),
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
+        ::close(fd);
+    }
+    loop.spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    return shed;
+}
 
 }  // namespace
 
@@ -90,6 +128,7 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     std::atomic<std::size_t> active{0};
     std::atomic<std::uint64_t> accepted{0};
     std::uint16_t bound_port = 0;
+    LogThrottle accept_failures{std::chrono::minutes(1)};
 
     asio::awaitable<void> accept_loop(Loop& loop);
     asio::awaitable<void> session(Loop& loop, tcp::socket socket);
@@ -145,6 +184,7 @@ Server::Server(const std::vector<asio::io_context*>& loops, ServerOptions option
     for (auto* ctx : loops) {
         auto loop = std::make_unique<Loop>();
         loop->ctx = ctx;
+        loop->spare_fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
         loop->acceptor = open_acceptor(*ctx, ep);
         if (ep.port() == 0) {
             // Every other loop binds the port the first one got.
@@ -244,17 +284,20 @@ asio::awaitable<void> Server::Impl::accept_loop(Loop& loop) {
             if (ec == asio::error::operation_aborted || draining) {
                 break;
             }
-            // EMFILE and friends: back off briefly instead of spinning, and log at most one line
-            // a minute per loop (with how many failures it stands for), not 20 a second.
-            ++loop.accept_failures_unlogged;
-            const auto now = std::chrono::steady_clock::now();
-            if (now - loop.last_accept_warning >= std::chrono::minutes(1)) {
+            // Out of file descriptors: answer the waiting clients with a quick 503 through the
+            // descriptor kept in reserve, rather than leave them to time out.
+            const bool out_of_fds = ec == asio::error::no_descriptors || ec.value() == ENFILE;
+            if (out_of_fds && shed_one_connection(loop)) {
+                ++accepted;
+                continue;
+            }
+            // Else back off briefly instead of spinning. Either way log at most one line a minute
+            // (with how many failures it stands for), not 20 a second.
+            if (auto held_back = accept_failures.admit()) {
                 spdlog::warn(
-                    "{}: accept failed: {} ({} failure(s) since the last report; "
+                    "{}: accept failed: {} ({} similar failure(s) since the last report; "
                     "raise the open-files limit, `ulimit -n`)",
-                    opts.name, ec.message(), loop.accept_failures_unlogged);
-                loop.accept_failures_unlogged = 0;
-                loop.last_accept_warning = now;
+                    opts.name, ec.message(), *held_back);
             }
             asio::steady_timer t(*loop.ctx, std::chrono::milliseconds(50));
             co_await t.async_wait(kUseTuple);

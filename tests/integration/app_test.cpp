@@ -303,6 +303,48 @@ TEST(AppIntegration, AbandonedTokenRequestsHoldNoQuota) {
         << capture.text();
 }
 
+// The chaos run's finding: under overload every request queued for an upstream connection,
+// so latency grew without bound (p99 4.9 s) and none was refused. Beyond max_in_flight API
+// requests, a request is answered 503 overloaded at once, and the service recovers at once.
+TEST(AppIntegration, BeyondMaxInFlightRequestsAreShedWith503) {
+    auto cfg = test_config({{"VOICEGATE_MAX_IN_FLIGHT", "3"},
+                            {"VOICEGATE_RATE_USER", "100000/s"},
+                            {"VOICEGATE_RATE_IP", "100000/s"},
+                            {"VOICEGATE_QUOTA_CONCURRENT", "0"}});
+    cfg.emulator.options = {{"latency-ms", "1500"}};
+    RunningApp app(cfg);
+    std::vector<HttpResult> results(9);
+    std::vector<std::thread> clients;
+    const auto started = std::chrono::steady_clock::now();
+    for (std::size_t i = 0; i < results.size(); ++i) {
+        clients.emplace_back([&, i] {
+            results[i] =
+                app.post("/api/realtime/token", R"({"userId":"u)" + std::to_string(i) + R"("})");
+        });
+    }
+    for (auto& c : clients) {
+        c.join();
+    }
+    int ok = 0;
+    int shed = 0;
+    for (const auto& r : results) {
+        if (r.status == 200) {
+            ++ok;
+        } else {
+            EXPECT_EQ(r.status, 503) << r.body;
+            EXPECT_NE(r.body.find(R"("code":"overloaded")"), std::string::npos) << r.body;
+            EXPECT_EQ(r.header("retry-after"), "1");
+            ++shed;
+        }
+    }
+    EXPECT_EQ(ok, 3);
+    EXPECT_EQ(shed, 6);
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+    // Health stays answerable meanwhile, and the next token request is served.
+    EXPECT_EQ(app.get("/healthz").status, 200);
+    EXPECT_EQ(app.post("/api/realtime/token", R"({"userId":"after"})").status, 200);
+}
+
 TEST(AppIntegration, UnreachableUpstreamIs503WithRetryAfter) {
     // A port nothing listens on: connection refused on every attempt.
     auto cfg = test_config({{"OPENAI_API_KEY", "sk-test-refused-0123456789"},

@@ -229,6 +229,24 @@ TEST_F(HandlerTest, StoreFailureMeansNoToken) {
     EXPECT_EQ(res.body.find("ek_"), std::string::npos);
 }
 
+// The chaos run's finding: during a store outage every token request still minted a secret
+// upstream that could not be recorded. After a store failure, a second of 503s without minting.
+TEST_F(HandlerTest, AfterAStoreFailureTokensAreRefusedForASecondWithoutMinting) {
+    store_.fail_writes = true;
+    ASSERT_EQ(token("{}").status, 503);
+    EXPECT_EQ(realtime_.requests.size(), 1U);
+    clock_.advance_ms(500);
+    auto res = token("{}");
+    EXPECT_EQ(res.status, 503);
+    EXPECT_EQ(header_of(res, "Retry-After"), "1");
+    EXPECT_NE(res.body.find("store_unavailable"), std::string::npos) << res.body;
+    EXPECT_EQ(realtime_.requests.size(), 1U) << "no secret minted while the store is down";
+    store_.fail_writes = false;
+    clock_.advance_ms(600);
+    EXPECT_EQ(token("{}").status, 200);
+    EXPECT_EQ(realtime_.requests.size(), 2U);
+}
+
 TEST_F(HandlerTest, TokenHandsTheConfiguredQuotasToTheStore) {
     ASSERT_EQ(token(R"({"userId":"u"})").status, 200);
     const auto& q = store_.rows["sess_C9CiUVUzUzYIssh3ELY1d"].issued.quota;
