@@ -319,15 +319,17 @@ scenario_overload() {
 overload_run() {
   local conns=$1 port rate out samples t_end rec fails=0 notes=()
   port=$(free_port)
-  start_vg vgovl "$port" "sqlite:$WORK/ovl.db" || return 1
+  local db="$WORK/ovl-$conns.db"
+  start_vg vgovl "$port" "sqlite:$db" || return 1
   rate=$((CAPACITY * OVL_FACTOR))
-  samples="$WORK/ovl.samples"
+  samples="$WORK/ovl-$conns.samples"
   sampler "$PID_vgovl" 1 "$samples"
   log "overload: ${rate} req/s offered (${OVL_FACTOR}x ${CAPACITY}) over ${conns} connections, ${OVL_DUR} s"
   out=$(WRK_THREADS=2 WRK_RATE=$rate wrk -t2 -c"$conns" -d"${OVL_DUR}s" --timeout 10s --latency \
     -s "$LIB/token.lua" "http://127.0.0.1:$port/api/realtime/token" 2>&1 | tee "$WORK/ovl.wrk" | sed -n 's/^WRKJSON //p')
   t_end=$(now_ms)
-  rec=$(recover_after "$port" "$t_end" 5 0.1)
+  # Measured up to CHAOS_RECOVERY_LIMIT (60 s) to give the figure; the bound is 5 s.
+  rec=$(recover_after "$port" "$t_end" "${CHAOS_RECOVERY_LIMIT:-60}" 0.1)
   sleep 1
   stop_sampler
   local rss_before rss_peak fd_after
@@ -336,18 +338,24 @@ overload_run() {
   fd_after=$(fd_count "$PID_vgovl")
   alive vgovl || { fails=$((fails + 1)); died vgovl; notes+=("$DIED_NOTE"); }
   stop vgovl
+  # Sessions recorded vs 200s that wrk saw: the surplus are tokens minted and recorded for
+  # requests whose client had gone (wrk's timeouts, and its connections closed at the end).
+  local recorded other_by
+  recorded=$(sqlite3 "$db" "SELECT count(*) FROM sessions" 2>/dev/null || echo '?')
   [ -n "$out" ] || { log "overload: wrk printed no summary: $(tail -5 "$WORK/ovl.wrk")"; return 1; }
   local req dur achieved s200 s429 s503 sother econn eread ewrite etime p50 p99 p999 max
   eval "$(jq_ "$out" '`req=${o.requests} dur=${(o.duration_us/1e6).toFixed(1)} s200=${o.status["200"]} s429=${o.status["429"]} s503=${o.status["503"]} sother=${o.status.other} econn=${o.errors.connect} eread=${o.errors.read} ewrite=${o.errors.write} etime=${o.errors.timeout} p50=${(o.latency_us.p50/1000).toFixed(0)} p99=${(o.latency_us.p99/1000).toFixed(0)} p999=${(o.latency_us.p999/1000).toFixed(0)} max=${(o.latency_us.max/1000).toFixed(0)}`')"
   achieved=$(awk -v r="$req" -v d="$dur" 'BEGIN { printf "%d", r / d }')
+  other_by=$(jq_ "$out" "Object.entries(o.other_by || {}).map(([k, v]) => k + '×' + v).join(', ')")
   [ "$sother" = 0 ] || { fails=$((fails + 1)); notes+=("statuses other than 200/429/503"); }
   [ $((eread + ewrite)) = 0 ] || { fails=$((fails + 1)); notes+=("resets/read errors"); }
   [ "$p99" -le "$OVL_P99_MS" ] || { fails=$((fails + 1)); notes+=("p99 over bound"); }
   awk -v a="$rss_peak" -v b="$RSS_MB" 'BEGIN { exit !(a <= b) }' || { fails=$((fails + 1)); notes+=("RSS over bound"); }
   { [ "$rec" -ge 0 ] && [ "$rec" -le 5000 ]; } || { fails=$((fails + 1)); notes+=("no recovery in 5 s"); }
+  [ "$rec" -ge 0 ] || rec=">${CHAOS_RECOVERY_LIMIT:-60}000"
   [ "$s503" -gt 0 ] || notes+=("no 503 at all: no load shedding")
   row "overload (${conns} conns)" "only 200/429/503; 0 resets; p99 ≤ ${OVL_P99_MS} ms; peak RSS ≤ ${RSS_MB} MB; a fast (≤ 100 ms) 200 within 5 s after" \
-    "offered ${rate}/s (${OVL_FACTOR}× ${CAPACITY}) on ${conns} conns for ${dur} s: answered ${achieved}/s; 200=${s200} 429=${s429} 503=${s503} other=${sother}; socket errors connect=${econn} read=${eread} write=${ewrite} timeout(10 s)=${etime}; latency p50 ${p50} ms, p99 ${p99} ms, p99.9 ${p999} ms, max ${max} ms; RSS ${rss_before} → peak ${rss_peak} MB; fds after ${fd_after}; recovery ${rec} ms$( [ ${#notes[@]} -gt 0 ] && printf '; %s' "${notes[@]}")" \
+    "offered ${rate}/s (${OVL_FACTOR}× ${CAPACITY}) on ${conns} conns for ${dur} s: answered ${achieved}/s; 200=${s200} 429=${s429} 503=${s503} other=${sother}${other_by:+ (${other_by})}; sessions recorded ${recorded}; socket errors connect=${econn} read=${eread} write=${ewrite} timeout(10 s)=${etime}; latency p50 ${p50} ms, p99 ${p99} ms, p99.9 ${p999} ms, max ${max} ms; RSS ${rss_before} → peak ${rss_peak} MB; fds 1 s after recovery ${fd_after}; recovery ${rec} ms$( [ ${#notes[@]} -gt 0 ] && printf '; %s' "${notes[@]}")" \
     "$(verdict $fails)"
 }
 
@@ -782,6 +790,7 @@ DIRTY=$(git -C "$ROOT" status --porcelain --untracked-files=no -- src 2>/dev/nul
 HEADER="## $(date -u '+%F %H:%M') UTC, commit ${COMMIT}${DIRTY:+ (src/ modified)}, $( [ "$QUICK" = 1 ] && echo '--quick' || echo 'full'): ${SCENARIOS[*]}
 
 Machine: $(nproc) cores, $(free -g | awk '/^Mem/ { print $2 }') GiB, load average at start $(cut -d' ' -f1-3 /proc/loadavg), ulimit -n $NOFILE.
+Settings: capacity ${CAPACITY:-measured over ${CAP_DUR} s}; overload ${OVL_DUR} s at ${OVL_FACTOR}× over [${OVL_CONNS}] connections; idle ${IDLE_CONNS} + ${SLOW_CONNS} slowloris for ${IDLE_DUR} s; fd limit ${FD_LIMIT} for ${FD_DUR} s; faults ${FAULT_DUR} s (then ${POST_DUR} s); flap ${FLAP_DUR} s (period ${FLAP_PERIOD} s, down ${FLAP_DOWN} s); kill -9 ${KILL_RUNS}× after ${KILL_AFTER} s; soak ${SOAK_DUR} s.
 
 | scenario | bounds | measured | verdict |
 |---|---|---|---|"
