@@ -5,7 +5,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 CMAKE_FLAGS ?=
 
-.PHONY: all deps web-deps client-js configure build build-all build-asan check-deps run test bench clean format lint lint-changed docs
+.PHONY: all deps web-deps client-js configure build build-all build-asan check-deps run test bench chaos chaos-quick clean format lint lint-changed docs
 
 all: build
 
@@ -57,6 +57,14 @@ test: build-all
 
 bench: build
 	@bench/run.sh
+
+# Overload and faults, measured (docs/reliability.md): every scenario of tests/chaos/run.sh at
+# full length (~20 min; CHAOS_* variables set durations), or all of them short (~3 min, a smoke).
+chaos: build
+	@tests/chaos/run.sh all
+
+chaos-quick: build
+	@tests/chaos/run.sh --quick all
 
 format:
 	@clang-format -i $$(git ls-files 'src/*.cpp' 'src/*.hpp' 'tests/*.cpp' 'tests/*.hpp' 'bench/*.cpp' 'bench/*.hpp')

@@ -13,7 +13,7 @@ PKGS=(
   libpq-dev libhiredis-dev
   # tests: GoogleTest, throw-away PostgreSQL and Redis, headless Chromium, promtool, sqlite3 CLI
   libgtest-dev libgmock-dev postgresql redis-server chromium prometheus sqlite3 procps curl
-  # make bench (wrk, nginx, perf), make format and make lint (clang-format, clang-tidy)
+  # make bench and make chaos (wrk, nginx, perf), make format and make lint (clang-format, clang-tidy)
   wrk nginx-light linux-perf clang-format clang-tidy
 )
 # Node.js and npm: the machine's own (NodeSource's nodejs bundles npm) or, if absent, Debian's.
