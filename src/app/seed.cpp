@@ -221,15 +221,13 @@ Result<void> run_seed(store::SessionStore& store, const SeedPlan& plan,
         while (!failure && issued < plan.sessions) {
             ++issued;
             SeededSession s = gen.next();
-            for (auto& d : s.denials) {
-                auto r = co_await store.append_event(std::move(d));
-                if (!r) {
-                    failure = r.error();
-                    break;
-                }
-            }
-            if (failure) {
-                break;
+            for (const auto& d : s.denials) {
+                store::Denial denial;
+                denial.at_ms = d.at_ms;
+                denial.user_id = d.user_id;
+                denial.client_ip = d.client_ip;
+                denial.reason = d.reason;
+                store.record_denial(denial);
             }
             auto created = co_await store.create_session(std::move(s.issued));
             if (!created) {
@@ -263,6 +261,12 @@ Result<void> run_seed(store::SessionStore& store, const SeedPlan& plan,
     };
     asio::co_spawn(io, ticker(), asio::detached);
     io.run();
+    if (!failure) {
+        auto flushed = run_blocking<void>([&] { return store.flush_denials(); });
+        if (!flushed) {
+            failure = flushed.error();
+        }
+    }
     report(true);
     if (failure) {
         return *failure;
