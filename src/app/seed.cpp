@@ -229,6 +229,14 @@ Result<void> run_seed(store::SessionStore& store, const SeedPlan& plan,
                 denial.reason = d.reason;
                 store.record_denial(denial);
             }
+            // Flushed as the service does (it would every second): the buffer stays small and
+            // the audit sample complete.
+            if (issued % 1024 == 0) {
+                if (auto flushed = co_await store.flush_denials(); !flushed) {
+                    failure = flushed.error();
+                    break;
+                }
+            }
             auto created = co_await store.create_session(std::move(s.issued));
             if (!created) {
                 failure = created.error();

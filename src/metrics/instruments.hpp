@@ -100,8 +100,9 @@ private:
 };
 
 /// Group commits of the session store (SQLite writer thread, PostgreSQL writers): batches,
-/// operations per batch, commit latency and write errors. Called from the store's threads.
-/// Lock-free. Thread-safe.
+/// operations per batch, commit latency and write errors; and the audit's bounds: refusals kept
+/// as samples or counted only, rows pruned by retention. Called from the store's threads and
+/// the event loops. Lock-free. Thread-safe.
 class StoreMetrics {
 public:
     explicit StoreMetrics(Registry& registry);
