@@ -173,10 +173,10 @@ int cmd_migrate(const CommonOptions& common, bool rebuild_rollups) {
         return failed("migrate --rebuild-rollups", rebuilt.error());
     }
     std::printf(
-        "rebuilt the daily rollups in one transaction: %lld sessions and %lld token_denied "
-        "events summed into %lld day x user x model rows and %lld day x user x reason rows\n",
-        static_cast<long long>(rebuilt->sessions), static_cast<long long>(rebuilt->denials),
-        static_cast<long long>(rebuilt->usage_rows), static_cast<long long>(rebuilt->denial_rows));
+        "rebuilt the daily rollups in one transaction: %lld sessions summed into %lld day x user "
+        "x model rows; %lld denials in %lld day x user x reason rows kept as counted\n",
+        static_cast<long long>(rebuilt->sessions), static_cast<long long>(rebuilt->usage_rows),
+        static_cast<long long>(rebuilt->denials), static_cast<long long>(rebuilt->denial_rows));
     return 0;
 }
 
@@ -384,8 +384,8 @@ int main(int argc, char** argv) {
     add_config_options(migrate, migrate_opts);
     bool rebuild_rollups = false;
     migrate->add_flag("--rebuild-rollups", rebuild_rollups,
-                      "After migrating, recompute every daily usage rollup (day x user x model, "
-                      "denials) from the sessions and events tables, in one transaction");
+                      "After migrating, recompute the daily usage rollups (day x user x model) "
+                      "from the sessions table, in one transaction (denial counts are kept)");
 
     CommonOptions seed_opts;
     app::SeedPlan seed_plan;

@@ -172,6 +172,10 @@ struct App::Impl {
     // Hands memory freed after a burst back to the system once requests stop (release_memory).
     std::shared_ptr<asio::steady_timer> trim_timer;  // on the first loop
     std::atomic<bool> trim_stopping{false};
+    // Writes the store's buffered denial counts every second and prunes the audit log and the
+    // per-minute denial counts past their retention every hour (maintain_store).
+    std::shared_ptr<asio::steady_timer> maintain_timer;  // on the first loop
+    std::atomic<bool> maintain_stopping{false};
 
     std::mutex mu;
     std::condition_variable cv;
@@ -191,6 +195,8 @@ struct App::Impl {
     asio::awaitable<void> run_alerts();
     asio::awaitable<void> refresh_usage();
     asio::awaitable<void> release_memory();
+    asio::awaitable<void> maintain_store();
+    asio::awaitable<bool> prune_store();
     void build_limiter();
     api::JwksFetcher make_jwks_fetcher();
     void build_routes();
@@ -203,6 +209,8 @@ store::StoreOptions store_options_for(const config::Config& config, const Clock*
     options.batch_max = static_cast<std::size_t>(config.store.batch_max);
     options.clock = clock;
     options.prices = config.prices;
+    options.denial_sampling.per_minute = config.store.denial_samples_per_minute;
+    options.denial_sampling.per_second = config.store.denial_samples_per_second;
     return options;
 }
 
@@ -299,6 +307,7 @@ void App::Impl::build_telemetry() {
         "while /metrics is scraped");
     usage_timer = std::make_shared<asio::steady_timer>(*loops.pointers().front());
     trim_timer = std::make_shared<asio::steady_timer>(*loops.pointers().front());
+    maintain_timer = std::make_shared<asio::steady_timer>(*loops.pointers().front());
     telemetry->registry.callback(
         "voicegate_upstream_connections_opened_total",
         "TCP connections opened to the upstream API (steady state: no new ones per token).",
@@ -388,6 +397,72 @@ asio::awaitable<void> App::Impl::release_memory() {
             malloc_trim(0);
         }
     }
+}
+
+// Refusals are counted in memory (SessionStore::record_denial); this writes them once a second,
+// so a flood of refusals costs one small transaction a second, not one per request. Each hour
+// (and soon after start) the rows past retention are deleted in batches of a few thousand, a
+// pause between batches, so the writer is never held for long.
+asio::awaitable<void> App::Impl::maintain_store() {
+    constexpr int kPruneEveryTicks = 3600;
+    const auto timer = maintain_timer;
+    int ticks = kPruneEveryTicks - 10;  // the first prune 10 s after start
+    for (;;) {
+        timer->expires_after(std::chrono::seconds(1));
+        auto [ec] = co_await timer->async_wait(kUseTuple);
+        if (ec || maintain_stopping.load()) {
+            co_return;  // cancelled at shutdown; close() writes what is left
+        }
+        if (auto r = co_await store->flush_denials(); !r) {
+            spdlog::warn("store: denial counts not written yet (kept for the next try): {}",
+                         r.error().details);
+        }
+        if (++ticks >= kPruneEveryTicks) {
+            ticks = 0;
+            if (!co_await prune_store()) {
+                co_return;
+            }
+        }
+    }
+}
+
+// One retention pass; false when shutdown interrupted it.
+asio::awaitable<bool> App::Impl::prune_store() {
+    const auto timer = maintain_timer;
+    const store::PruneRequest request = store::retention_request(
+        clock->now_ms(), cfg.store.events_retention_days, cfg.store.denial_counts_retention_days);
+    if (request.events_before_ms == 0 && request.denials_before_minute == 0) {
+        co_return true;
+    }
+    store::PruneReport total;
+    for (;;) {
+        auto step = co_await store->prune(request);
+        if (!step) {
+            spdlog::warn("store: retention prune failed (retried next hour): {}",
+                         step.error().details);
+            break;
+        }
+        telemetry->store.pruned(static_cast<std::uint64_t>(step->events),
+                                static_cast<std::uint64_t>(step->denial_rows));
+        total.events += step->events;
+        total.denial_rows += step->denial_rows;
+        if (step->events < request.limit && step->denial_rows < request.limit) {
+            break;
+        }
+        // A pause between batches, during which the writer serves requests (and denials are
+        // flushed: a long backlog must not hold them back).
+        timer->expires_after(std::chrono::milliseconds(50));
+        auto [ec] = co_await timer->async_wait(kUseTuple);
+        if (ec || maintain_stopping.load()) {
+            co_return false;
+        }
+        (void)co_await store->flush_denials();
+    }
+    if (total.events > 0 || total.denial_rows > 0) {
+        spdlog::info("store: retention removed {} events and {} per-minute denial rows",
+                     total.events, total.denial_rows);
+    }
+    co_return true;
 }
 
 asio::awaitable<void> App::Impl::run_alerts() {
@@ -639,6 +714,9 @@ void App::start() {
     if (impl_->trim_timer) {
         asio::co_spawn(*impl_->loops.pointers().front(), impl_->release_memory(), asio::detached);
     }
+    if (impl_->maintain_timer) {
+        asio::co_spawn(*impl_->loops.pointers().front(), impl_->maintain_store(), asio::detached);
+    }
     impl_->started = true;
     if (impl_->cfg.uses_emulator()) {
         spdlog::warn(
@@ -699,6 +777,10 @@ void App::wait() {
         d.trim_stopping = true;
         asio::post(*d.loops.pointers().front(), [t = d.trim_timer] { t->cancel(); });
     }
+    if (d.maintain_timer) {
+        d.maintain_stopping = true;
+        asio::post(*d.loops.pointers().front(), [t = d.maintain_timer] { t->cancel(); });
+    }
     if (d.alert_timer) {
         d.alerts_stopping = true;
         asio::post(*d.loops.pointers().front(), [t = d.alert_timer] { t->cancel(); });
@@ -711,7 +793,7 @@ void App::wait() {
             std::this_thread::sleep_for(std::chrono::milliseconds(5));
         }
     }
-    d.store->close();
+    d.store->close();  // writes the denials counted since the last flush
     d.loops.stop(std::chrono::seconds(2));
     spdlog::info("stopped");
 }

@@ -18,7 +18,7 @@ struct SeedPlan {
     int users = 5'000;         // users with Zipf-skewed activity (a few heavy, a long tail)
     int days = 90;             // issue times spread over the last `days` UTC days up to now_ms
     double never_ended = 0.1;  // share of sessions never ended
-    double denied_per_session = 0.03;  // token_denied events per session (rate/quota mix)
+    double denied_per_session = 0.03;  // refused token requests per session (rate/quota mix)
     std::uint64_t seed = 42;           // same seed and plan: same data (except random session ids)
     std::int64_t now_ms = 0;           // the end of the range
     int in_flight = 4096;              // sessions written concurrently (bigger group commits)
@@ -62,7 +62,7 @@ struct SeedProgress {
 };
 
 /// Writes `plan.sessions` generated sessions through `store` (the same writes the service does:
-/// create_session, end_session, append_event, so rollups and events are kept as in production),
+/// create_session, end_session, record_denial, so rollups and events are kept as in production),
 /// many in flight so the store group-commits them. Blocking: runs its own event loop. Stops at
 /// the first store failure and returns it.
 [[nodiscard]] Result<void> run_seed(store::SessionStore& store, const SeedPlan& plan,

@@ -357,6 +357,28 @@ const std::vector<Setting>& settings() {
         {"VOICEGATE_STORE_BATCH_MAX", "store", "batch_max", "1024", false,
          "max writes per group commit",
          [](Config& c, const std::string& v) { return set_int(c.store.batch_max, v, 1, 100'000); }},
+        {"VOICEGATE_EVENTS_RETENTION_DAYS", "store", "events_retention_days", "90", false,
+         "days the audit log (events) is kept, pruned hourly in small batches; 0: forever",
+         [](Config& c, const std::string& v) {
+             return set_int(c.store.events_retention_days, v, 0, 36'500);
+         }},
+        {"VOICEGATE_DENIAL_COUNTS_RETENTION_DAYS", "store", "denial_counts_retention_days", "30",
+         false,
+         "days the per-minute denial counts are kept (the daily ones stay); 0: forever",
+         [](Config& c, const std::string& v) {
+             return set_int(c.store.denial_counts_retention_days, v, 0, 36'500);
+         }},
+        {"VOICEGATE_DENIAL_SAMPLES_PER_MINUTE", "store", "denial_samples_per_minute", "5", false,
+         "refusals audited as events per user and per address, reason and minute (all are "
+         "counted); 0: none",
+         [](Config& c, const std::string& v) {
+             return set_int(c.store.denial_samples_per_minute, v, 0, 10'000);
+         }},
+        {"VOICEGATE_DENIAL_SAMPLES_PER_SECOND", "store", "denial_samples_per_second", "10", false,
+         "refusals audited as events per second in all (backstop); 0: none",
+         [](Config& c, const std::string& v) {
+             return set_int(c.store.denial_samples_per_second, v, 0, 10'000);
+         }},
         {"VOICEGATE_LOG_LEVEL", "log", "level", "info", false, "trace debug info warn error off",
          [](Config& c, const std::string& v) {
              static const std::set<std::string> kLevels{"trace", "debug", "info",

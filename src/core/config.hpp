@@ -82,6 +82,10 @@ struct StoreConfig {
     std::string url = "sqlite:voicegate.db";
     std::string sqlite_synchronous = "normal";
     int batch_max = 1024;
+    int events_retention_days = 90;         // 0: keep the audit log forever
+    int denial_counts_retention_days = 30;  // per-minute denial counts; 0: forever
+    int denial_samples_per_minute = 5;      // token_denied events per user/address, reason, minute
+    int denial_samples_per_second = 10;     // token_denied events per second, all together
     bool operator==(const StoreConfig&) const = default;
 };
 

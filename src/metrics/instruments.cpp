@@ -271,6 +271,24 @@ StoreMetrics::StoreMetrics(Registry& registry) {
                    .counter("voicegate_store_write_errors_total",
                             "Store operations that failed with a storage error.")
                    .with({});
+    auto& audit = registry.counter(
+        "voicegate_denial_audit_total",
+        "Refused token requests as the audit keeps them: kept=sample (also a token_denied "
+        "event) or count_only (counted in denials_by_minute and denials_daily only).",
+        {"kept"});
+    sampled_ = &audit.with({"sample"});
+    counted_ = &audit.with({"count_only"});
+    auto& pruned = registry.counter("voicegate_store_pruned_rows_total",
+                                    "Rows deleted by retention (VOICEGATE_EVENTS_RETENTION_DAYS, "
+                                    "VOICEGATE_DENIAL_COUNTS_RETENTION_DAYS), by table.",
+                                    {"table"});
+    pruned_events_ = &pruned.with({"events"});
+    pruned_denials_ = &pruned.with({"denials_by_minute"});
+}
+
+void StoreMetrics::pruned(std::uint64_t events, std::uint64_t denial_rows) {
+    pruned_events_->inc(events);
+    pruned_denials_->inc(denial_rows);
 }
 
 void StoreMetrics::batch(std::size_t ops, double seconds) {

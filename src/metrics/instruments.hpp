@@ -100,8 +100,9 @@ private:
 };
 
 /// Group commits of the session store (SQLite writer thread, PostgreSQL writers): batches,
-/// operations per batch, commit latency and write errors. Called from the store's threads.
-/// Lock-free. Thread-safe.
+/// operations per batch, commit latency and write errors; and the audit's bounds: refusals kept
+/// as samples or counted only, rows pruned by retention. Called from the store's threads and
+/// the event loops. Lock-free. Thread-safe.
 class StoreMetrics {
 public:
     explicit StoreMetrics(Registry& registry);
@@ -109,12 +110,23 @@ public:
     void batch(std::size_t ops, double seconds);
     /// `n` write operations ended in a storage failure.
     void errors(std::uint64_t n) { errors_->inc(n); }
+    /// A refused token request counted; `sampled`: also kept as a token_denied event.
+    void denial(bool sampled) { (sampled ? sampled_ : counted_)->inc(); }
+    /// Rows deleted by retention.
+    void pruned(std::uint64_t events, std::uint64_t denial_rows);
+    /// Denials kept as samples, and counted only (tests). Monotonic.
+    std::uint64_t denials_sampled() const { return sampled_->value(); }
+    std::uint64_t denials_counted_only() const { return counted_->value(); }
 
 private:
     Counter* batches_ = nullptr;
     Histogram* sizes_ = nullptr;
     Histogram* commit_ = nullptr;
     Counter* errors_ = nullptr;
+    Counter* sampled_ = nullptr;
+    Counter* counted_ = nullptr;
+    Counter* pruned_events_ = nullptr;
+    Counter* pruned_denials_ = nullptr;
 };
 
 /// Today's usage figures (UTC day) for the open-sessions / minutes / cost gauges.

@@ -120,10 +120,38 @@ const std::string& v3_sql() {
         for (const auto& st : rollup_rebuild_statements()) {
             sql += st + ";\n";
         }
+        // Until version 4 every refusal was an event: the daily denial counts came from them.
+        sql +=
+            "INSERT INTO denials_daily (day, user_id, reason, n) SELECT at_ms / 86400000, "
+            "COALESCE(user_id, ''), COALESCE(reason, ''), COUNT(*) FROM events "
+            "WHERE type = 'token_denied' GROUP BY at_ms / 86400000, COALESCE(user_id, ''), "
+            "COALESCE(reason, '');\n";
         return sql;
     }();
     return kSql;
 }
+
+// Version 4: refusals are counted, not each written (store/audit.hpp). `denials_by_minute`
+// holds the exact count per minute (since the epoch, UTC), user, client IP and reason; the
+// token handler's refusals are summed in memory and added to it and to `denials_daily` about
+// once a second, while `events` keeps a bounded sample of them. The refusals logged as events
+// before this version are counted in as well. Old rows are pruned by minute (the key's first
+// column), and events by at_ms (index events_at).
+constexpr std::string_view kV4 = R"sql(
+CREATE TABLE denials_by_minute (
+    minute    BIGINT NOT NULL,
+    user_id   TEXT NOT NULL,
+    client_ip TEXT NOT NULL,
+    reason    TEXT NOT NULL,
+    n         BIGINT NOT NULL DEFAULT 0,
+    PRIMARY KEY (minute, user_id, client_ip, reason)
+)${without_rowid};
+INSERT INTO denials_by_minute (minute, user_id, client_ip, reason, n)
+SELECT at_ms / 60000, COALESCE(user_id, ''), COALESCE(client_ip, ''), COALESCE(reason, ''),
+       COUNT(*)
+FROM events WHERE type = 'token_denied'
+GROUP BY at_ms / 60000, COALESCE(user_id, ''), COALESCE(client_ip, ''), COALESCE(reason, '');
+)sql";
 
 constexpr std::string_view kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -162,6 +190,7 @@ const std::vector<Migration>& migrations() {
         {1, "sessions and events", kV1},
         {2, "quota bookkeeping", kV2},
         {3, "daily usage rollups", v3_sql()},
+        {4, "denial counts per minute", kV4},
     };
     return kAll;
 }

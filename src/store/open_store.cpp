@@ -103,6 +103,7 @@ Result<std::unique_ptr<SessionStore>> open_store(const std::string& database_url
         o.clock = options.clock;
         o.metrics = options.metrics;
         o.prices = options.prices;
+        o.denial_sampling = options.denial_sampling;
         auto store = PgStore::open(std::move(o));
         if (!store) {
             return store.error();
@@ -120,6 +121,7 @@ Result<std::unique_ptr<SessionStore>> open_store(const std::string& database_url
     o.clock = options.clock;
     o.metrics = options.metrics;
     o.prices = options.prices;
+    o.denial_sampling = options.denial_sampling;
     auto store = SqliteStore::open(std::move(o));
     if (!store) {
         return store.error();

@@ -7,6 +7,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "store/audit.hpp"
 #include "store/rollup.hpp"
 #include "store/session_store.hpp"
 
@@ -24,6 +25,7 @@ struct StoreOptions {
     const Clock* clock = nullptr;              // nullptr -> system clock; must outlive the store
     metrics::StoreMetrics* metrics = nullptr;  // write batches; may be null; outlives the store
     PriceTable prices = default_prices();      // for the sessions' estimated cost
+    DenialSampling denial_sampling;            // which refusals become audit samples
 };
 
 /// Which engine a DATABASE_URL names, and where.
@@ -53,8 +55,8 @@ std::string redact_database_url(std::string_view url);
 [[nodiscard]] Result<std::string> migrate_database(const std::string& database_url,
                                                    const Clock* clock = nullptr);
 
-/// Recomputes every daily rollup of the (migrated) database from its sessions and events, in
-/// one transaction (`voicegate migrate --rebuild-rollups`). Blocking.
+/// Recomputes the daily usage rollups of the (migrated) database from its sessions (the denial
+/// counts are kept), in one transaction (`voicegate migrate --rebuild-rollups`). Blocking.
 [[nodiscard]] Result<RebuildReport> rebuild_database_rollups(const std::string& database_url);
 
 }  // namespace voicegate::store

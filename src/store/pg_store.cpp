@@ -308,8 +308,8 @@ constexpr std::array<unsigned, 7> kEventManyTypes{kInt8Array, kTextArray, kTextA
 // The batch's rollup deltas (summed by key in the writer's RollupBatch) upserted once per key,
 // in key order (the same order in every transaction: concurrent batches wait for each other's
 // rows, never deadlock). $1 is the writer's shard of usage_daily_model; $2-$4 the day, user and
-// model of each usage delta and $5-$21 its counters (usage_columns() order); $22-$25 the day,
-// user, reason and count of each denial delta. A user's day row that gains no billable time
+// model of each usage delta and $5-$21 its counters (usage_columns() order). (Denials are
+// counted apart: store/audit.hpp.) A user's day row that gains no billable time
 // (sessions issued, none ended) is only made to exist: no update, no row lock.
 constexpr std::size_t kFlushCounters = 17;
 const std::string& flush_rollups_sql() {
@@ -347,11 +347,7 @@ const std::string& flush_rollups_sql() {
                " billable_ms = usage_daily_user.billable_ms + EXCLUDED.billable_ms),"
                " dz AS (INSERT INTO usage_daily_user (day, user_id, billable_ms)"
                " SELECT day, user_id, 0 FROM u WHERE b = 0 ORDER BY day, user_id"
-               " ON CONFLICT (day, user_id) DO NOTHING),"
-               " dn AS (INSERT INTO denials_daily (day, user_id, reason, n)"
-               " SELECT * FROM unnest($22, $23, $24, $25) AS d(day, user_id, reason, n)"
-               " ORDER BY day, user_id, reason"
-               " ON CONFLICT (day, user_id, reason) DO UPDATE SET n = denials_daily.n + EXCLUDED.n)"
+               " ON CONFLICT (day, user_id) DO NOTHING)"
                " INSERT INTO usage_daily (day, user_id, model" +
                cols + ") SELECT day, user_id, model" + cols +
                " FROM g ORDER BY day, user_id, model"
@@ -369,7 +365,6 @@ const std::vector<unsigned>& flush_rollups_types() {
         for (const auto c : usage_columns()) {
             t.push_back(c == "cost_usd" ? kFloat8Array : kInt8Array);
         }
-        t.insert(t.end(), {kInt8Array, kTextArray, kTextArray, kInt8Array});
         return t;
     }();
     return kTypes;
@@ -415,27 +410,15 @@ PgParams flush_rollups_params(const RollupBatch& rollups, std::int64_t shard) {
             }
         }
     }
-    NumberArray denial_days;
-    std::vector<std::string> denial_users;
-    std::vector<std::string> reasons;
-    NumberArray denial_counts;
-    for (const auto& [key, n] : rollups.denials()) {
-        denial_days.add(std::get<0>(key));
-        denial_users.push_back(std::get<1>(key));
-        reasons.push_back(std::get<2>(key));
-        denial_counts.add(n);
-    }
     PgParams p{std::to_string(shard), days.literal(), pg_text_array(users), pg_text_array(models)};
     for (const auto& a : counters) {
         p.push_back(a.literal());
     }
-    p.insert(p.end(), {denial_days.literal(), pg_text_array(denial_users), pg_text_array(reasons),
-                       denial_counts.literal()});
     return p;
 }
 
 /// What op `op` wrote, by its answer `row` (its one row, or none), added to `out`: a session
-/// issued, a first end (its cost from `prices`, as the statement's), a token_denied event.
+/// issued, a first end (its cost from `prices`, as the statement's).
 /// Only for an op whose statement succeeded.
 void collect_rollup(const PgOpBase& op, const PgRows& row, const PriceTable& prices,
                     RollupBatch& out) {
@@ -472,11 +455,6 @@ void collect_rollup(const PgOpBase& op, const PgRows& row, const PriceTable& pri
                                                 billable));
                 d.n[2] = row.int64(0, kEndReportedMs);  // reported ms, rounded by the statement
                 out.add_usage(quota_day(row.int64(0, 5)), std::string(row.text(0, 1)), model, d);
-            }
-            break;
-        case PgStatement::append_event:
-            if (p[1] == "token_denied") {
-                out.add_denial(quota_day(integer(p[0])), p[3], p[5]);
             }
             break;
         default:
@@ -1477,7 +1455,10 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
 
 PgStore::PgStore(PgOptions options, std::vector<std::unique_ptr<detail::PgWorker>> writers,
                  std::unique_ptr<detail::PgWorker> reader)
-    : options_(std::move(options)), writers_(std::move(writers)), reader_(std::move(reader)) {}
+    : options_(std::move(options)),
+      writers_(std::move(writers)),
+      reader_(std::move(reader)),
+      denials_(options_.denial_sampling, options_.metrics) {}
 
 PgStore::~PgStore() {
     close();
@@ -1617,6 +1598,40 @@ boost::asio::awaitable<Result<void>> PgStore::append_event(Event event) {
                                     std::move(key), std::move(decode), std::move(no_user));
 }
 
+void PgStore::record_denial(const Denial& denial) {
+    Denial d = denial;
+    if (d.at_ms == 0) {
+        d.at_ms = options_.clock->now_ms();
+    }
+    (void)denials_.record(d);
+}
+
+boost::asio::awaitable<Result<void>> PgStore::flush_denials() {
+    // On the reader's connection, in a transaction of its own, off the writers' group commits.
+    // The batch is taken when the op runs, so a flush queued after another completes after it.
+    if (!denials_.dirty()) {
+        co_return Result<void>{};  // everything recorded so far is committed: no transaction
+    }
+    auto batch = std::make_shared<DenialBatch>();
+    auto fn = [log = &denials_, batch](PgExec& db) {
+        *batch = log->take();
+        return write_denials(db, *batch, true);
+    };
+    auto written = co_await call<void>(std::move(fn));
+    denials_.done(std::move(*batch), written.has_value());
+    co_return written;
+}
+
+boost::asio::awaitable<Result<PruneReport>> PgStore::prune(PruneRequest request) {
+    // On the reader's connection: each DELETE is a short transaction of its own.
+    auto fn = [r = request](PgExec& db) { return prune_step(db, r); };
+    co_return co_await call<PruneReport>(std::move(fn));
+}
+
+boost::asio::awaitable<void> PgStore::flush_before_read() {
+    (void)co_await flush_denials();  // on failure the read goes on; the counts stay buffered
+}
+
 boost::asio::awaitable<Result<std::optional<SessionRow>>> PgStore::get_session(
     std::string session_id) {
     PgParams params{std::move(session_id)};
@@ -1659,6 +1674,7 @@ boost::asio::awaitable<Result<std::vector<Event>>> PgStore::session_events(std::
 }
 
 boost::asio::awaitable<Result<UsageReport>> PgStore::usage(UsageQuery query) {
+    co_await flush_before_read();
     auto fn = [q = std::move(query), cache = &rank_cache_](PgExec& db) {
         return read_usage(db, q, cache);
     };
@@ -1666,6 +1682,7 @@ boost::asio::awaitable<Result<UsageReport>> PgStore::usage(UsageQuery query) {
 }
 
 boost::asio::awaitable<Result<LiveReport>> PgStore::live(LiveQuery query) {
+    co_await flush_before_read();
     auto fn = [q = query](PgExec& db) { return read_live(db, q); };
     co_return co_await call<LiveReport>(std::move(fn));
 }
@@ -1676,6 +1693,7 @@ boost::asio::awaitable<Result<SessionPage>> PgStore::list_sessions(SessionQuery 
 }
 
 boost::asio::awaitable<Result<EventPage>> PgStore::list_events(EventQuery query) {
+    co_await flush_before_read();
     auto fn = [q = std::move(query)](PgExec& db) { return read_events(db, q); };
     co_return co_await call<EventPage>(std::move(fn));
 }
@@ -1698,6 +1716,7 @@ void PgStore::close() {
     if (!open_.exchange(false, std::memory_order_acq_rel)) {
         return;
     }
+    flush_denials_blocking(*this);
     for (auto& w : writers_) {
         w->stop();
     }

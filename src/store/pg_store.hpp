@@ -25,6 +25,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "store/audit.hpp"
 #include "store/migrations.hpp"
 #include "store/pg_db.hpp"
 #include "store/rollup.hpp"
@@ -58,6 +59,7 @@ struct PgOptions {
     const Clock* clock = nullptr;  // fills missing timestamps; nullptr -> system clock
     metrics::StoreMetrics* metrics = nullptr;  // write batches; borrowed, outlives the store
     PriceTable prices = default_prices();      // for sessions.estimated_cost_usd at end
+    DenialSampling denial_sampling;            // which refusals become audit samples
 };
 
 /// SqlExec over a PgConnection, in pipeline mode (a store thread's) or not (`voicegate
@@ -365,6 +367,12 @@ public:
     boost::asio::awaitable<Result<EndOutcome>> end_session(EndRequest request) override;
     /// See SessionStore::append_event.
     boost::asio::awaitable<Result<void>> append_event(Event event) override;
+    /// See SessionStore::record_denial.
+    void record_denial(const Denial& denial) override;
+    /// See SessionStore::flush_denials: one transaction on the reader connection.
+    boost::asio::awaitable<Result<void>> flush_denials() override;
+    /// See SessionStore::prune: on the reader connection, each DELETE committing on its own.
+    boost::asio::awaitable<Result<PruneReport>> prune(PruneRequest request) override;
     /// See SessionStore::get_session; reads through the reader connection.
     boost::asio::awaitable<Result<std::optional<SessionRow>>> get_session(
         std::string session_id) override;
@@ -424,6 +432,9 @@ private:
 
     detail::PgWorker& writer_for(const std::string& session_id);
 
+    /// Writes the buffered denials first when there are any (usage, live, list_events).
+    boost::asio::awaitable<void> flush_before_read();
+
     /// Runs `fn` (a `Result<T>(PgExec&)`) on the reader's thread and connection.
     template <class T, class Fn>
     boost::asio::awaitable<Result<T>> call(Fn fn) {
@@ -447,6 +458,7 @@ private:
     std::atomic<bool> open_{true};
     std::mutex close_mutex_;
     UserRankCache rank_cache_;  // usage(groupBy=user) between calls
+    DenialLog denials_;         // refusals counted, not yet written
 };
 
 }  // namespace voicegate::store

@@ -118,23 +118,15 @@ void RollupBatch::add_usage(std::int64_t day, const std::string& user, const std
     usage_[UsageKey{day, user, model}].add(delta);
 }
 
-void RollupBatch::add_denial(std::int64_t day, const std::string& user, const std::string& reason) {
-    ++denials_[DenialKey{day, user, reason}];
-}
-
 void RollupBatch::merge(RollupBatch& other) {
     for (auto& [k, v] : other.usage_) {
         usage_[k].add(v);
-    }
-    for (auto& [k, v] : other.denials_) {
-        denials_[k] += v;
     }
     other.clear();
 }
 
 void RollupBatch::clear() {
     usage_.clear();
-    denials_.clear();
 }
 
 std::map<std::pair<std::int64_t, std::string>, UsageCounters> RollupBatch::by_day_model() const {
@@ -168,11 +160,6 @@ std::string usage_user_upsert_sql() {
            "excluded.billable_ms";
 }
 
-std::string denial_upsert_sql() {
-    return "INSERT INTO denials_daily (day, user_id, reason, n) VALUES ($1, $2, $3, $4) "
-           "ON CONFLICT (day, user_id, reason) DO UPDATE SET n = denials_daily.n + excluded.n";
-}
-
 std::vector<std::string> rollup_rebuild_statements() {
     std::string sums = "COUNT(*), " + ended_sum("1") + ", " + ended_sum(ms_of(kReported)) + ", " +
                        ended_sum(ms_of(kBillable)) + ", " + ended_sum("message_count");
@@ -192,7 +179,6 @@ std::vector<std::string> rollup_rebuild_statements() {
         "DELETE FROM usage_daily",
         "DELETE FROM usage_daily_model",
         "DELETE FROM usage_daily_user",
-        "DELETE FROM denials_daily",
         "INSERT INTO usage_daily (day, user_id, model, " + joined_columns() +
             ") SELECT issued_at_ms / 86400000, user_id, model, " + sums +
             " FROM sessions GROUP BY issued_at_ms / 86400000, user_id, model",
@@ -200,10 +186,6 @@ std::vector<std::string> rollup_rebuild_statements() {
             ") SELECT day, model, 0, " + model_sums + " FROM usage_daily GROUP BY day, model",
         "INSERT INTO usage_daily_user (day, user_id, billable_ms) SELECT day, user_id, "
         "SUM(billable_ms) FROM usage_daily GROUP BY day, user_id",
-        "INSERT INTO denials_daily (day, user_id, reason, n) SELECT at_ms / 86400000, "
-        "COALESCE(user_id, ''), COALESCE(reason, ''), COUNT(*) FROM events "
-        "WHERE type = 'token_denied' GROUP BY at_ms / 86400000, COALESCE(user_id, ''), "
-        "COALESCE(reason, '')",
     };
 }
 
@@ -304,7 +286,7 @@ Result<RebuildReport> rebuild_rollups(SqlExec& db, bool own_transaction) {
         if (pg) {
             // Writers' rollup upserts wait until the rebuild commits, then add on top of it.
             script.emplace_back(
-                "LOCK TABLE usage_daily, usage_daily_model, denials_daily IN SHARE ROW "
+                "LOCK TABLE usage_daily, usage_daily_model IN SHARE ROW "
                 "EXCLUSIVE MODE");
         }
     }
@@ -324,9 +306,8 @@ Result<RebuildReport> rebuild_rollups(SqlExec& db, bool own_transaction) {
         }
     }
     auto counts = db.query(SqlQuery{
-        "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COUNT(*) FROM events WHERE type = "
-        "'token_denied'), (SELECT COUNT(*) FROM usage_daily), (SELECT COUNT(*) FROM "
-        "denials_daily)",
+        "SELECT (SELECT COUNT(*) FROM sessions), (SELECT COALESCE(SUM(n), 0) FROM denials_daily), "
+        "(SELECT COUNT(*) FROM usage_daily), (SELECT COUNT(*) FROM denials_daily)",
         {}});
     if (!counts) {
         return abort(counts.error());

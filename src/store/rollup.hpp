@@ -40,20 +40,18 @@ UsageCounters end_delta(double reported_s, std::int64_t billable, std::int64_t m
                         const std::string& ended_by, const TokenUsage& tokens, double cost_usd);
 
 /// The rollup deltas of one write batch, summed by key, so that a batch writes one upsert per
-/// distinct key. Not thread-safe (one writer owns it).
+/// distinct key. (Denials are counted apart, store/audit.hpp.) Not thread-safe (one writer owns
+/// it).
 class RollupBatch {
 public:
-    using UsageKey = std::tuple<std::int64_t, std::string, std::string>;   // day, user, model
-    using DenialKey = std::tuple<std::int64_t, std::string, std::string>;  // day, user, reason
+    using UsageKey = std::tuple<std::int64_t, std::string, std::string>;  // day, user, model
     void add_usage(std::int64_t day, const std::string& user, const std::string& model,
                    const UsageCounters& delta);
-    void add_denial(std::int64_t day, const std::string& user, const std::string& reason);
     /// Moves every delta of `other` into this batch.
     void merge(RollupBatch& other);
-    bool empty() const { return usage_.empty() && denials_.empty(); }
+    bool empty() const { return usage_.empty(); }
     void clear();
     const std::map<UsageKey, UsageCounters>& usage() const { return usage_; }
-    const std::map<DenialKey, std::int64_t>& denials() const { return denials_; }
     /// The usage deltas summed per (day, model), for the per-day table.
     std::map<std::pair<std::int64_t, std::string>, UsageCounters> by_day_model() const;
 
@@ -62,7 +60,6 @@ public:
 
 private:
     std::map<UsageKey, UsageCounters> usage_;
-    std::map<DenialKey, std::int64_t> denials_;
 };
 
 /// "INSERT INTO usage_daily ... ON CONFLICT DO UPDATE SET col = col + excluded.col" with
@@ -72,8 +69,6 @@ std::string usage_upsert_sql();
 std::string usage_model_upsert_sql();
 /// The upsert of usage_daily_user: $1 day, $2 user, $3 billable ms. Pure.
 std::string usage_user_upsert_sql();
-/// The same for denials_daily: $1 day, $2 user, $3 reason, $4 n. Pure.
-std::string denial_upsert_sql();
 
 /// The UTC calendar day "YYYY-MM-DD" of a day number (days since 1970-01-01). Pure.
 std::string format_day(std::int64_t day);
@@ -144,13 +139,15 @@ private:
 [[nodiscard]] Result<SessionPage> read_sessions(SqlExec& db, const SessionQuery& q);
 [[nodiscard]] Result<EventPage> read_events(SqlExec& db, const EventQuery& q);
 
-/// The statements that recompute every rollup table (DELETE, then INSERT ... SELECT), in
-/// portable SQL; also migration 3's backfill. Pure.
+/// The statements that recompute the usage rollup tables from `sessions` (DELETE, then
+/// INSERT ... SELECT), in portable SQL; also part of migration 3's backfill. Pure.
 std::vector<std::string> rollup_rebuild_statements();
 
-/// Recomputes the rollup tables from `sessions` and `events`. With `own_transaction` it runs in
-/// a transaction of its own that first locks the rollup tables (PostgreSQL) or takes the write
-/// lock (SQLite); otherwise the caller is inside a write transaction already.
+/// Recomputes the usage rollup tables from `sessions`; the denial counts (denials_daily,
+/// denials_by_minute) are kept: they are not derivable from the sampled audit. With
+/// `own_transaction` it runs in a transaction of its own that first locks the rollup tables
+/// (PostgreSQL) or takes the write lock (SQLite); otherwise the caller is inside a write
+/// transaction already.
 [[nodiscard]] Result<RebuildReport> rebuild_rollups(SqlExec& db, bool own_transaction);
 
 }  // namespace voicegate::store

@@ -176,9 +176,30 @@ struct EventPage {
 /// What rebuild_rollups() wrote.
 struct RebuildReport {
     std::int64_t sessions = 0;     // sessions summed
-    std::int64_t denials = 0;      // token_denied events summed
+    std::int64_t denials = 0;      // denials counted in denials_daily (kept, not recomputed)
     std::int64_t usage_rows = 0;   // day x user x model rows written
-    std::int64_t denial_rows = 0;  // day x user x reason rows written
+    std::int64_t denial_rows = 0;  // day x user x reason rows of denials_daily
+};
+
+/// A refused token request (SPEC §5), as the token handler reports it.
+struct Denial {
+    std::int64_t at_ms = 0;  // 0: the store's clock
+    std::string user_id;
+    std::string client_ip;
+    std::string reason;  // the error code, e.g. rate_limited
+};
+
+/// What one prune() step deletes: rows older than the cutoffs, at most `limit` of each table.
+struct PruneRequest {
+    std::int64_t events_before_ms = 0;       // events with at_ms below it; 0: none
+    std::int64_t denials_before_minute = 0;  // denials_by_minute rows below it; 0: none
+    std::int64_t limit = 2000;               // most rows per table and step (>= 1)
+};
+
+/// What one prune() step deleted.
+struct PruneReport {
+    std::int64_t events = 0;
+    std::int64_t denial_rows = 0;
 };
 
 /// Durable storage of sessions and events.
@@ -206,8 +227,25 @@ public:
     /// observed duration (ended_at - issued_at) and the rest, plus a `session_ended` event.
     virtual boost::asio::awaitable<Result<EndOutcome>> end_session(EndRequest request) = 0;
 
-    /// Appends an audit event.
+    /// Appends an audit event. A `token_denied` event appended here is audit text only: refusals
+    /// are counted through record_denial().
     virtual boost::asio::awaitable<Result<void>> append_event(Event event) = 0;
+
+    /// Counts a refused token request and keeps it as a `token_denied` audit sample while the
+    /// sampling bounds allow (DenialSampling, store/denials.hpp); no I/O: the counts and samples
+    /// are buffered until flush_denials(). Every denial is counted, per minute, user, client IP
+    /// and reason (`denials_by_minute`) and per day, user and reason (`denials_daily`, read by
+    /// usage()); only the samples are written to `events`. Cheap; thread-safe.
+    virtual void record_denial(const Denial& denial) = 0;
+
+    /// Writes the buffered denial counts and samples in one transaction; on failure they are
+    /// kept for the next flush. usage(), live() and list_events() flush first, so they count
+    /// every denial this store recorded before they were called; close() flushes last.
+    virtual boost::asio::awaitable<Result<void>> flush_denials() = 0;
+
+    /// Deletes one bounded batch of rows past retention (see PruneRequest), each table in its
+    /// own short transaction; call again while a table returned `limit` rows.
+    virtual boost::asio::awaitable<Result<PruneReport>> prune(PruneRequest request) = 0;
 
     /// Reads one session; nullopt if unknown.
     virtual boost::asio::awaitable<Result<std::optional<SessionRow>>> get_session(
@@ -226,7 +264,8 @@ public:
     /// Audit events newest first (by id), keyset-paged.
     virtual boost::asio::awaitable<Result<EventPage>> list_events(EventQuery query) = 0;
 
-    /// Recomputes every rollup from `sessions` and `events` in one transaction.
+    /// Recomputes the usage rollups from `sessions` in one transaction. The denial counts are
+    /// kept as they are: since the audit keeps only samples, they are the record of refusals.
     virtual boost::asio::awaitable<Result<RebuildReport>> rebuild_rollups() = 0;
 
     /// True when the store can serve requests (for /readyz).

@@ -10,6 +10,7 @@
 
 #include "core/thread_name.hpp"
 #include "metrics/instruments.hpp"
+#include "store/audit.hpp"
 #include "store/migrations.hpp"
 #include "store/session_row.hpp"
 #include "store/sqlite_db.hpp"
@@ -222,7 +223,6 @@ void Worker::run_batch(std::vector<std::unique_ptr<OpBase>>& batch) {
 Result<void> Worker::write_rollups(const RollupBatch& rollups) {
     static const std::string kUsage = sqlite_sql(usage_upsert_sql());
     static const std::string kUsageModel = sqlite_sql(usage_model_upsert_sql());
-    static const std::string kDenial = sqlite_sql(denial_upsert_sql());
     const auto bind_counters = [](StatementUse& s, const UsageCounters& c) {
         for (std::size_t i = 0, n = 0; i < usage_columns().size(); ++i) {
             if (usage_columns()[i] == "cost_usd") {
@@ -270,18 +270,6 @@ Result<void> Worker::write_rollups(const RollupBatch& rollups) {
         if (auto r = upsert(kUsageUser,
                             [&, &key = key, &billable = billable](StatementUse& s) {
                                 s.bind(1, key.first).bind(2, key.second).bind(3, billable);
-                            });
-            !r) {
-            return r;
-        }
-    }
-    for (const auto& [key, n] : rollups.denials()) {
-        if (auto r = upsert(kDenial,
-                            [&, &key = key, &n = n](StatementUse& s) {
-                                s.bind(1, std::get<0>(key))
-                                    .bind(2, std::get<1>(key))
-                                    .bind(3, std::get<2>(key))
-                                    .bind(4, n);
                             });
             !r) {
             return r;
@@ -412,9 +400,6 @@ Result<void> insert_event(OpContext& ctx, const Event& e) {
         return s.error();
     }
     const std::int64_t at = e.at_ms != 0 ? e.at_ms : ctx.clock.now_ms();
-    if (e.type == "token_denied" && ctx.rollups != nullptr) {
-        ctx.rollups->add_denial(quota_day(at), e.user_id, e.reason);
-    }
     s->bind(1, at)
         .bind(2, e.type)
         .bind_or_null(3, e.session_id)
@@ -821,7 +806,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
 
 SqliteStore::SqliteStore(SqliteOptions options, std::unique_ptr<detail::Worker> writer,
                          std::unique_ptr<detail::Worker> reader)
-    : options_(std::move(options)), writer_(std::move(writer)), reader_(std::move(reader)) {}
+    : options_(std::move(options)),
+      writer_(std::move(writer)),
+      reader_(std::move(reader)),
+      denials_(options_.denial_sampling, options_.metrics) {}
 
 SqliteStore::~SqliteStore() {
     close();
@@ -849,6 +837,43 @@ boost::asio::awaitable<Result<void>> SqliteStore::append_event(Event event) {
     co_return co_await submit<void>(*writer_, std::move(op));
 }
 
+void SqliteStore::record_denial(const Denial& denial) {
+    Denial d = denial;
+    if (d.at_ms == 0) {
+        d.at_ms = options_.clock->now_ms();
+    }
+    (void)denials_.record(d);
+}
+
+boost::asio::awaitable<Result<void>> SqliteStore::flush_denials() {
+    // The batch is taken when the op runs on the writer, so a flush queued after another one
+    // completes after it: a read that flushed first sees every denial recorded before it.
+    if (!denials_.dirty()) {
+        co_return Result<void>{};  // everything recorded so far is committed: no transaction
+    }
+    auto batch = std::make_shared<DenialBatch>();
+    auto op = [log = &denials_, batch](OpContext& ctx) {
+        *batch = log->take();
+        SqliteExec db(ctx.conn);
+        return write_denials(db, *batch, false);
+    };
+    auto written = co_await submit<void>(*writer_, std::move(op));
+    denials_.done(std::move(*batch), written.has_value());
+    co_return written;
+}
+
+boost::asio::awaitable<Result<PruneReport>> SqliteStore::prune(PruneRequest request) {
+    auto op = [r = request](OpContext& ctx) {
+        SqliteExec db(ctx.conn);
+        return prune_step(db, r);
+    };
+    co_return co_await submit<PruneReport>(*writer_, std::move(op));
+}
+
+boost::asio::awaitable<void> SqliteStore::flush_before_read() {
+    (void)co_await flush_denials();  // on failure the read goes on; the counts stay buffered
+}
+
 boost::asio::awaitable<Result<std::optional<SessionRow>>> SqliteStore::get_session(
     std::string session_id) {
     auto op = [id = std::move(session_id)](OpContext& ctx) { return find_session(ctx, id); };
@@ -862,6 +887,7 @@ boost::asio::awaitable<Result<std::vector<Event>>> SqliteStore::session_events(
 }
 
 boost::asio::awaitable<Result<UsageReport>> SqliteStore::usage(UsageQuery query) {
+    co_await flush_before_read();
     auto op = [q = std::move(query), cache = &rank_cache_](OpContext& ctx) {
         SqliteExec db(ctx.conn);
         return read_usage(db, q, cache);
@@ -870,6 +896,7 @@ boost::asio::awaitable<Result<UsageReport>> SqliteStore::usage(UsageQuery query)
 }
 
 boost::asio::awaitable<Result<LiveReport>> SqliteStore::live(LiveQuery query) {
+    co_await flush_before_read();
     co_return co_await shared_read(&read_live, query);
 }
 
@@ -878,6 +905,7 @@ boost::asio::awaitable<Result<SessionPage>> SqliteStore::list_sessions(SessionQu
 }
 
 boost::asio::awaitable<Result<EventPage>> SqliteStore::list_events(EventQuery query) {
+    co_await flush_before_read();
     co_return co_await shared_read(&read_events, std::move(query));
 }
 
@@ -910,6 +938,7 @@ void SqliteStore::close() {
     if (!open_.exchange(false, std::memory_order_acq_rel)) {
         return;
     }
+    flush_denials_blocking(*this);
     writer_->stop();
     if (reader_) {
         reader_->stop();

@@ -22,6 +22,7 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "store/audit.hpp"
 #include "store/rollup.hpp"
 #include "store/session_store.hpp"
 
@@ -43,6 +44,7 @@ struct SqliteOptions {
     const Clock* clock = nullptr;      // fills missing timestamps; nullptr -> system clock
     metrics::StoreMetrics* metrics = nullptr;  // write batches; borrowed, outlives the store
     PriceTable prices = default_prices();      // for sessions.estimated_cost_usd at end
+    DenialSampling denial_sampling;            // which refusals become audit samples
 };
 
 /// Counters for metrics. Monotonic.
@@ -226,6 +228,12 @@ public:
     boost::asio::awaitable<Result<EndOutcome>> end_session(EndRequest request) override;
     /// See SessionStore::append_event.
     boost::asio::awaitable<Result<void>> append_event(Event event) override;
+    /// See SessionStore::record_denial.
+    void record_denial(const Denial& denial) override;
+    /// See SessionStore::flush_denials; one op of a group commit on the writer.
+    boost::asio::awaitable<Result<void>> flush_denials() override;
+    /// See SessionStore::prune; one op of a group commit on the writer.
+    boost::asio::awaitable<Result<PruneReport>> prune(PruneRequest request) override;
     /// See SessionStore::get_session; on a file it reads through the reader connection.
     boost::asio::awaitable<Result<std::optional<SessionRow>>> get_session(
         std::string session_id) override;
@@ -284,6 +292,9 @@ private:
 
     detail::Worker& reads() { return reader_ ? *reader_ : *writer_; }
 
+    /// Writes the buffered denials first when there are any (usage, live, list_events).
+    boost::asio::awaitable<void> flush_before_read();
+
     /// Queues `read` (one of store/rollup.hpp's shared reads) with `query` on the reader.
     template <class T, class Query>
     boost::asio::awaitable<Result<T>> shared_read(Result<T> (*read)(SqlExec&, const Query&),
@@ -301,6 +312,7 @@ private:
     std::atomic<bool> open_{true};
     std::mutex close_mutex_;
     UserRankCache rank_cache_;  // usage(groupBy=user) between calls
+    DenialLog denials_;         // refusals counted, not yet written
 };
 
 }  // namespace voicegate::store

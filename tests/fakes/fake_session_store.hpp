@@ -52,6 +52,22 @@ public:
         events.push_back(event);
         co_return Result<void>{};
     }
+    /// Keeps every denial as a token_denied event (the real stores sample; see their suite).
+    void record_denial(const store::Denial& denial) override {
+        std::lock_guard lock(mu_);
+        store::Event e;
+        e.at_ms = denial.at_ms;
+        e.type = "token_denied";
+        e.user_id = denial.user_id;
+        e.client_ip = denial.client_ip;
+        e.reason = denial.reason;
+        events.push_back(std::move(e));
+        ++denials;
+    }
+    boost::asio::awaitable<Result<void>> flush_denials() override { co_return Result<void>{}; }
+    boost::asio::awaitable<Result<store::PruneReport>> prune(store::PruneRequest) override {
+        co_return store::PruneReport{};
+    }
     boost::asio::awaitable<Result<std::optional<store::SessionRow>>> get_session(
         std::string session_id) override {
         std::lock_guard lock(mu_);
@@ -95,6 +111,7 @@ public:
     std::vector<store::UsageQuery> usage_queries;
     store::UsageReport usage_report;  // what usage() answers
     int ends = 0;
+    int denials = 0;
     bool fail_writes = false;
     std::optional<Failure> refuse_creates;  // e.g. a quota refusal, as the real stores decide
 

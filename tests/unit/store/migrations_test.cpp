@@ -1,6 +1,7 @@
 #include "store/migrations.hpp"
 
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -52,18 +53,60 @@ TEST(Migrations, MigrateAppliesEverythingOnceAndRecordsIt) {
     EXPECT_EQ(first->from_version, 0);
     EXPECT_EQ(first->to_version, latest_schema_version());
     EXPECT_EQ(first->applied.size(), migrations().size());
-    EXPECT_EQ(describe(*first), "schema at version 3 (applied 3 migrations: 1 2 3)");
+    EXPECT_EQ(describe(*first), "schema at version 4 (applied 4 migrations: 1 2 3 4)");
     EXPECT_EQ(scalar(*c, "SELECT applied_at_ms FROM schema_migrations WHERE version = 1"), kNowMs);
 
     auto second = migrate(*c, clock);
     ASSERT_TRUE(second);
     EXPECT_EQ(second->from_version, latest_schema_version());
     EXPECT_TRUE(second->applied.empty());
-    EXPECT_EQ(describe(*second), "schema at version 3 (up to date)");
-    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM schema_migrations"), 3);
+    EXPECT_EQ(describe(*second), "schema at version 4 (up to date)");
+    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM schema_migrations"), 4);
     auto v = current_schema_version(*c);
     ASSERT_TRUE(v);
-    EXPECT_EQ(*v, 3);
+    EXPECT_EQ(*v, 4);
+}
+
+TEST(Migrations, VersionFourCountsTheRefusalsLoggedAsEventsBefore) {
+    // A database at version 3, when every refusal was a token_denied event.
+    auto c = connect();
+    ASSERT_TRUE(c->exec_script(
+        "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms BIGINT NOT "
+        "NULL)"));
+    for (const auto& m : migrations()) {
+        if (m.version <= 3) {
+            ASSERT_TRUE(c->exec_script(render_migration(m, Dialect::sqlite)));
+            ASSERT_TRUE(c->exec_script("INSERT INTO schema_migrations VALUES (" +
+                                       std::to_string(m.version) + ", 1)"));
+        }
+    }
+    const std::int64_t minute = kNowMs / 60'000;
+    for (int i = 0; i < 5; ++i) {
+        ASSERT_TRUE(
+            c->exec_script("INSERT INTO events (at_ms, type, user_id, client_ip, reason) VALUES (" +
+                           std::to_string(minute * 60'000 + i * 20'000) +
+                           ", 'token_denied', 'u', '192.0.2.1', 'rate_limited')"));
+    }
+    ASSERT_TRUE(
+        c->exec_script("INSERT INTO events (at_ms, type, user_id) VALUES (1, 'token_issued', 'u'); "
+                       "INSERT INTO events (at_ms, type) VALUES (2, 'token_denied')"));
+    test::ManualClock clock{kNowMs};
+    auto report = migrate(*c, clock);
+    ASSERT_TRUE(report) << report.error().details;
+    EXPECT_EQ(report->applied, std::vector<int>{4});
+    EXPECT_EQ(
+        scalar(*c, "SELECT n FROM denials_by_minute WHERE minute = " + std::to_string(minute) +
+                       " AND user_id = 'u' AND client_ip = '192.0.2.1' AND reason = "
+                       "'rate_limited'"),
+        3);
+    EXPECT_EQ(
+        scalar(*c, "SELECT n FROM denials_by_minute WHERE minute = " + std::to_string(minute + 1)),
+        2);
+    EXPECT_EQ(scalar(*c,
+                     "SELECT n FROM denials_by_minute WHERE minute = 0 AND user_id = '' "
+                     "AND client_ip = '' AND reason = ''"),
+              1);
+    EXPECT_EQ(scalar(*c, "SELECT SUM(n) FROM denials_by_minute"), 6);
 }
 
 TEST(Migrations, SchemaHasTheSpecTablesColumnsAndIndexes) {

@@ -4,6 +4,7 @@
 // VOICEGATE_ALLOW_NO_PG=1).
 #include <atomic>
 #include <functional>
+#include <map>
 #include <ostream>
 #include <set>
 #include <string>
@@ -18,6 +19,7 @@
 
 #include "core/clock.hpp"
 #include "fakes/manual_clock.hpp"
+#include "store/audit.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_store.hpp"
 #include "support/run_coro.hpp"
@@ -638,14 +640,14 @@ protected:
         EXPECT_TRUE(r) << r.error().details;
         return r ? *r : UsageReport{};
     }
+    // A refusal as the token handler reports it (counted, and audited within the sample).
     void deny(const std::string& user, const std::string& reason, std::int64_t at_ms) {
-        Event e;
-        e.at_ms = at_ms;
-        e.type = "token_denied";
-        e.user_id = user;
-        e.client_ip = "203.0.113.9";
-        e.reason = reason;
-        ASSERT_TRUE(run_coro(io_, store_->append_event(e)));
+        Denial d;
+        d.at_ms = at_ms;
+        d.user_id = user;
+        d.client_ip = "203.0.113.9";
+        d.reason = reason;
+        store_->record_denial(d);
     }
     // Three sessions on the issue day: two ended (billable 50 s and 30 s), one open; three
     // denials.
@@ -944,12 +946,12 @@ TEST_P(StoreRollups, ConcurrentWritesFromManyLoopsAreCountedExactlyOnce) {
                 ++errors;
             }
         }
-        Event denied;
+        Denial denied;
         denied.at_ms = t0 + 1000;
-        denied.type = "token_denied";
         denied.user_id = user;
         denied.reason = i % 2 == 0 ? "rate_limited" : "quota_exhausted";
-        if (!co_await store.append_event(denied)) {
+        store.record_denial(denied);
+        if (i % 50 == 0 && !co_await store.flush_denials()) {  // flushes racing the records
             ++errors;
         }
     });
@@ -1022,6 +1024,144 @@ TEST_P(StoreRollups, CostComesFromTokensWhenTheSessionHasThem) {
     ASSERT_TRUE(page);
     ASSERT_EQ(page->sessions.size(), 1U);
     EXPECT_NEAR(page->sessions[0].estimated_cost_usd.value_or(-1), expected, 1e-12);
+}
+
+// --- Refusals: counted exactly, audited by sample, pruned by retention (probe D3) -----------
+
+TEST_P(StoreRollups, DenialsAreCountedExactlyWhileTheAuditKeepsASample) {
+    const std::int64_t m0 = kIssueDay * kDay + 3'600'000;  // the start of a minute
+    for (int i = 0; i < 40; ++i) {
+        deny("user_1", "rate_limited", m0 + i * 100);
+    }
+    for (int i = 0; i < 3; ++i) {
+        deny("user_2", "quota_exhausted", m0 + 10'000 + i);
+    }
+    for (int i = 0; i < 2; ++i) {
+        deny("user_1", "rate_limited", m0 + 60'000 + i);  // the next minute
+    }
+    // Read at once: the read writes what was recorded before it.
+    auto t = usage(kIssueDay, kIssueDay).totals;
+    EXPECT_EQ(t.denied.at("rate_limited"), 42);
+    EXPECT_EQ(t.denied.at("quota_exhausted"), 3);
+    EXPECT_EQ(usage(kIssueDay, kIssueDay, "day", "user_2").totals.denied.at("quota_exhausted"), 3);
+
+    // The first 5 per user (and address) and reason each minute are audit events.
+    EventQuery q;
+    q.type = "token_denied";
+    q.limit = 1000;
+    auto page = run_coro(io_, store_->list_events(q));
+    ASSERT_TRUE(page) << page.error().details;
+    ASSERT_EQ(page->events.size(), 10U);
+    std::map<std::pair<std::string, std::int64_t>, int> per_user_minute;
+    for (const auto& e : page->events) {
+        EXPECT_EQ(e.client_ip, "203.0.113.9");
+        ++per_user_minute[{e.user_id, e.at_ms / 60'000}];
+    }
+    EXPECT_EQ((per_user_minute[{"user_1", m0 / 60'000}]), 5);
+    EXPECT_EQ((per_user_minute[{"user_1", m0 / 60'000 + 1}]), 2);
+    EXPECT_EQ((per_user_minute[{"user_2", m0 / 60'000}]), 3);
+    EXPECT_EQ(page->events.back().at_ms, m0) << "the first refusals are the ones kept";
+
+    // Written once: another flush adds nothing; a rebuild of the usage rollups keeps them.
+    ASSERT_TRUE(run_coro(io_, store_->flush_denials()));
+    auto rebuilt = run_coro(io_, store_->rebuild_rollups());
+    ASSERT_TRUE(rebuilt) << rebuilt.error().details;
+    EXPECT_EQ(rebuilt->denials, 45);
+    EXPECT_EQ(rebuilt->denial_rows, 2);  // (day, user_1, rate_limited), (day, user_2, quota)
+    t = usage(kIssueDay, kIssueDay).totals;
+    EXPECT_EQ(t.denied.at("rate_limited"), 42);
+    EXPECT_EQ(t.denied.at("quota_exhausted"), 3);
+
+    // Per minute, user, address and reason: three rows, which retention removes while the daily
+    // counts stay.
+    PruneRequest all;
+    all.denials_before_minute = m0 / 60'000 + 2;
+    all.limit = 100;
+    auto pruned = run_coro(io_, store_->prune(all));
+    ASSERT_TRUE(pruned) << pruned.error().details;
+    EXPECT_EQ(pruned->denial_rows, 3);
+    EXPECT_EQ(pruned->events, 0);
+    EXPECT_EQ(usage(kIssueDay, kIssueDay).totals.denied.at("rate_limited"), 42);
+}
+
+TEST_P(StoreRollups, RetentionPrunesOnlyOldRowsInBoundedSteps) {
+    const std::int64_t old_t = kIssueDay * kDay;
+    const std::int64_t now = old_t + 10 * kDay;
+    const auto append = [&](std::int64_t at_ms) {
+        Event e;
+        e.at_ms = at_ms;
+        e.type = "admin_action";
+        e.user_id = "admin";
+        ASSERT_TRUE(run_coro(io_, store_->append_event(e)));
+    };
+    for (int i = 0; i < 25; ++i) {
+        append(old_t + i);
+    }
+    for (int i = 0; i < 3; ++i) {
+        append(now - 1000 + i);
+    }
+    for (int i = 0; i < 8; ++i) {  // 8 per-minute rows, 5 samples (the address's bound)
+        deny("user_" + std::to_string(i), "rate_limited", old_t + i * 1000);
+    }
+    deny("user_x", "rate_limited", now - 500);
+    ASSERT_TRUE(run_coro(io_, store_->flush_denials()));
+
+    const PruneRequest request = retention_request(now, 5, 5, 10);
+    PruneReport total;
+    int steps = 0;
+    for (; steps < 20; ++steps) {
+        auto step = run_coro(io_, store_->prune(request));
+        ASSERT_TRUE(step) << step.error().details;
+        EXPECT_LE(step->events, 10);
+        EXPECT_LE(step->denial_rows, 10);
+        total.events += step->events;
+        total.denial_rows += step->denial_rows;
+        if (step->events < request.limit && step->denial_rows < request.limit) {
+            break;
+        }
+    }
+    EXPECT_EQ(total.events, 30);  // 25 old events and 5 old samples
+    EXPECT_EQ(total.denial_rows, 8);
+    EXPECT_GE(steps, 3) << "at most `limit` rows a step";
+
+    EventQuery q;
+    q.limit = 1000;
+    auto page = run_coro(io_, store_->list_events(q));
+    ASSERT_TRUE(page) << page.error().details;
+    ASSERT_EQ(page->events.size(), 4U);  // the 3 recent events and the recent sample
+    for (const auto& e : page->events) {
+        EXPECT_GE(e.at_ms, now - 1000);
+    }
+    // The daily counts are kept: the usage report still counts every refusal.
+    EXPECT_EQ(usage(kIssueDay, kIssueDay + 10).totals.denied.at("rate_limited"), 9);
+    auto again = run_coro(io_, store_->prune(request));
+    ASSERT_TRUE(again);
+    EXPECT_EQ(again->events, 0);
+    EXPECT_EQ(again->denial_rows, 0);
+    // Zero retention keeps everything.
+    EXPECT_EQ(retention_request(now, 0, 0).events_before_ms, 0);
+    EXPECT_EQ(retention_request(now, 0, 0).denials_before_minute, 0);
+}
+
+TEST_P(StoreRollups, DenialsStillBufferedAtCloseAreWritten) {
+    if (GetParam().name == "SqliteMemory") {
+        return;  // private to the store: nothing to reopen
+    }
+    const std::int64_t t0 = kIssueDay * kDay + 3'600'000;
+    for (int i = 0; i < 7; ++i) {
+        deny("user_1", "rate_limited", t0 + i);
+    }
+    store_->close();
+    BackendPlace place{dir_, {}};
+#ifdef VOICEGATE_WITH_POSTGRES
+    if (pg_schema_) {
+        place.pg_url = pg_schema_->url();
+    }
+#endif
+    auto reopened = GetParam().open(place, &clock_);
+    ASSERT_TRUE(reopened) << reopened.error().details;
+    store_ = std::move(*reopened);
+    EXPECT_EQ(usage(kIssueDay, kIssueDay).totals.denied.at("rate_limited"), 7);
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, StoreRollups, ::testing::ValuesIn(kBackends),
