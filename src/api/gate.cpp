@@ -168,7 +168,7 @@ boost::asio::awaitable<Result<bool>> Gate::is_admin(const http::Request& req) co
         if (!state.allowed) {
             Failure f =
                 fail(Error::rate_limited, "Too many failed admin sign-ins; try again later.");
-            f.retry_after_s = ratelimit::retry_after_seconds(state);
+            f.retry_after_s = static_cast<int>(ratelimit::retry_after_seconds(state));
             co_return f;
         }
     }
