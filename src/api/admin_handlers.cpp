@@ -287,7 +287,10 @@ std::optional<store::SessionCursor> decode_session_cursor(const std::string& tex
 
 std::string csv_cell(const std::string& text) {
     std::string v = text;
-    if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@')) {
+    // OWASP's list: a cell starting with any of these may be read as a formula by a
+    // spreadsheet (a leading tab or CR is skipped by some, exposing what follows).
+    if (!v.empty() && (v[0] == '=' || v[0] == '+' || v[0] == '-' || v[0] == '@' || v[0] == '\t' ||
+                       v[0] == '\r')) {
         v.insert(v.begin(), '\'');
     }
     if (v.find_first_of(",\"\r\n") == std::string::npos) {
@@ -328,8 +331,11 @@ boost::asio::awaitable<std::optional<http::Response>> AdminHandler::refuse(
     if (config_.auth.admin_token.empty() && !gate_.auth_enabled()) {
         co_return http::error_response(fail(Error::not_found), config_.server.dev);
     }
-    const bool admin = co_await gate_.is_admin(req);
+    const auto admin = co_await gate_.is_admin(req);
     if (!admin) {
+        co_return http::error_response(admin.error(), config_.server.dev);  // 429
+    }
+    if (!*admin) {
         co_return http::error_response(fail(Error::unauthorized), config_.server.dev);
     }
     co_return std::nullopt;

@@ -9,6 +9,7 @@
 #include <spdlog/spdlog.h>
 
 #include "core/ids.hpp"
+#include "core/text.hpp"
 
 namespace voicegate::api {
 
@@ -51,7 +52,9 @@ Gate::Gate(const config::Config& config, const Clock& clock, ratelimit::AsyncLim
       fetch_jwks_(std::move(fetch_jwks)),
       metrics_(metrics),
       rate_user_(must_rate(config.limits.rate_user, "VOICEGATE_RATE_USER")),
-      rate_ip_(must_rate(config.limits.rate_ip, "VOICEGATE_RATE_IP")) {
+      rate_ip_(must_rate(config.limits.rate_ip, "VOICEGATE_RATE_IP")),
+      admin_failures_(std::make_unique<ratelimit::MemoryLimiter>(
+          clock, ratelimit::MemoryLimiterOptions{.shards = 4, .max_keys_per_shard = 4096})) {
     for (const auto& [path, rate] : config.limits.route_rates) {
         route_rates_.emplace_back(path, must_rate(rate, "VOICEGATE_RATE_ROUTES"));
     }
@@ -105,17 +108,17 @@ boost::asio::awaitable<void> Gate::refresh_jwks() const {
         co_return;
     }
     auto body = co_await fetch_jwks_(config_.auth.jwks_url);
+    const auto where = redact_url_userinfo(config_.auth.jwks_url);
     if (!body) {
-        spdlog::warn("JWKS: fetching {} failed: {}", config_.auth.jwks_url, body.error().details);
+        spdlog::warn("JWKS: fetching {} failed: {}", where, body.error().details);
         co_return;
     }
     auto keys = auth::parse_jwks(*body);
     if (!keys) {
-        spdlog::warn("JWKS: {} is not a usable key set: {}", config_.auth.jwks_url,
-                     keys.error().details);
+        spdlog::warn("JWKS: {} is not a usable key set: {}", where, keys.error().details);
         co_return;
     }
-    spdlog::info("JWKS: loaded {} key(s) from {}", keys->keys.size(), config_.auth.jwks_url);
+    spdlog::info("JWKS: loaded {} key(s) from {}", keys->keys.size(), where);
     jwks_->update(std::move(*keys));
 }
 
@@ -155,18 +158,33 @@ boost::asio::awaitable<Result<std::optional<auth::Claims>>> Gate::authenticate(
     co_return std::optional<auth::Claims>{std::move(*v.claims)};
 }
 
-boost::asio::awaitable<bool> Gate::is_admin(const http::Request& req) const {
+boost::asio::awaitable<Result<bool>> Gate::is_admin(const http::Request& req) const {
     const auto header = req.header("authorization").value_or("");
+    const std::string key = "admin-fail:" + net::rate_limit_key(req.client_ip);
+    // An address that spent its failures is refused before any comparison, the right token
+    // included: otherwise 429 vs 200 would still tell a guesser when it hit.
+    if (!header.empty()) {
+        const auto state = admin_failures_->peek(key, kAdminFailureRate);
+        if (!state.allowed) {
+            Failure f =
+                fail(Error::rate_limited, "Too many failed admin sign-ins; try again later.");
+            f.retry_after_s = static_cast<int>(ratelimit::retry_after_seconds(state));
+            co_return f;
+        }
+    }
+    bool admin = false;
     if (!config_.auth.admin_token.empty() && header.size() > 7 &&
         (header.substr(0, 7) == "Bearer " || header.substr(0, 7) == "bearer ") &&
         constant_time_equals(header.substr(7), config_.auth.admin_token)) {
-        co_return true;
-    }
-    if (verifier_) {
+        admin = true;
+    } else if (verifier_) {
         auto v = verifier_->verify_authorization(header);
-        co_return (v.claims && v.claims->role == "admin");
+        admin = v.claims && v.claims->role == "admin";
     }
-    co_return false;
+    if (!admin && !header.empty()) {
+        (void)admin_failures_->check(key, kAdminFailureRate);
+    }
+    co_return admin;
 }
 
 boost::asio::awaitable<Result<void>> Gate::limit_token(
@@ -174,7 +192,7 @@ boost::asio::awaitable<Result<void>> Gate::limit_token(
     std::vector<std::pair<std::string, std::string>>& headers) const {
     // IP first: a request refused by the address limit does not also spend the user's allowance.
     std::vector<ratelimit::LimitCheck> checks;
-    checks.push_back({"ip:" + ip, rate_ip_});
+    checks.push_back({"ip:" + net::rate_limit_key(ip), rate_ip_});
     checks.push_back({"user:" + user, rate_user_});
     using M = metrics::DecisionMetrics;
     auto decided = co_await limiter_.check(std::move(checks));
@@ -227,7 +245,7 @@ boost::asio::awaitable<Result<void>> Gate::limit_route(
     const std::string& path, const ratelimit::Rate& rate, const std::string& ip,
     std::vector<std::pair<std::string, std::string>>& headers) const {
     std::vector<ratelimit::LimitCheck> checks;
-    checks.push_back({"route:" + path + ":ip:" + ip, rate});
+    checks.push_back({"route:" + path + ":ip:" + net::rate_limit_key(ip), rate});
     using M = metrics::DecisionMetrics;
     auto decided = co_await limiter_.check(std::move(checks));
     if (!decided) {

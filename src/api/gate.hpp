@@ -16,6 +16,7 @@
 #include "metrics/instruments.hpp"
 #include "net/client_ip.hpp"
 #include "ratelimit/async_limiter.hpp"
+#include "ratelimit/memory_limiter.hpp"
 
 namespace voicegate::api {
 
@@ -50,8 +51,15 @@ public:
     boost::asio::awaitable<Result<std::optional<auth::Claims>>> authenticate(
         const http::Request& req) const;
 
-    /// True if the request carries the admin token (constant-time) or an admin JWT.
-    boost::asio::awaitable<bool> is_admin(const http::Request& req) const;
+    /// Failed admin authentications counted per client address (IPv6: per /64), in this
+    /// process: 10 back to back, then one more every 6 s.
+    static constexpr ratelimit::Rate kAdminFailureRate{10, 60'000, 10};
+
+    /// True if the request carries the admin token (constant-time) or an admin JWT; false if
+    /// it does not, and then a request that presented some Authorization counts as a failed
+    /// attempt of its client address. An address over kAdminFailureRate gets a 429
+    /// `rate_limited` Failure with Retry-After before its credential is even compared.
+    boost::asio::awaitable<Result<bool>> is_admin(const http::Request& req) const;
 
     /// Counts one token request for `ip`, then `user`, in one limiter call (one Redis round
     /// trip); a request refused by the address limit does not spend the user's allowance.
@@ -105,6 +113,7 @@ private:
     ratelimit::Rate rate_user_;
     ratelimit::Rate rate_ip_;
     std::vector<std::pair<std::string, ratelimit::Rate>> route_rates_;
+    std::unique_ptr<ratelimit::MemoryLimiter> admin_failures_;  // thread-safe
     std::unique_ptr<auth::JwksCache> jwks_;
     std::optional<auth::JwtVerifier> verifier_;
 

@@ -5,6 +5,7 @@
 
 #include "api/token_request.hpp"
 #include "core/ids.hpp"
+#include "core/text.hpp"
 #include "http/response.hpp"
 #include "web/static_files.hpp"
 
@@ -133,7 +134,7 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
     rec.token_expires_at = secret->expires_at;
     rec.client_ip = req.client_ip;
     if (auto ua = req.header("user-agent")) {
-        rec.user_agent = std::string(ua->substr(0, 256));
+        rec.user_agent = std::string(utf8_prefix(*ua, 256));
     }
     rec.quota = quota_limits(config_.quota);
     auto saved = co_await sessions_.create_session(std::move(rec));

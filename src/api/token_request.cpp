@@ -4,6 +4,8 @@
 
 #include <boost/json.hpp>
 
+#include "core/text.hpp"
+
 namespace voicegate::api {
 namespace json = boost::json;
 
@@ -74,7 +76,7 @@ Result<void> parse_session_config(const json::object& sc, const config::TokenPol
             std::string voice(value.get_string());
             if (!policy.voice_allowed(voice)) {
                 return bad("sessionConfig.voice",
-                           "\"" + voice.substr(0, 64) +
+                           "\"" + std::string(utf8_prefix(voice, 64)) +
                                "\" is not allowed; use one of: " + join(policy.voices));
             }
             p.voice = voice;
@@ -163,7 +165,7 @@ Result<TokenParams> parse_token_request(const json::object& body,
         const auto* profile = policy.find_profile(p.profile);
         if (profile == nullptr) {
             return bad("sessionConfig.profile",
-                       "unknown profile \"" + p.profile.substr(0, 64) + "\"");
+                       "unknown profile \"" + std::string(utf8_prefix(p.profile, 64)) + "\"");
         }
         // The operator decides: a field the profile sets is locked unless it allows overrides.
         const std::pair<const char*, const char*> kFields[] = {
@@ -207,7 +209,7 @@ Result<TokenParams> parse_token_request(const json::object& body,
     auto model = policy.resolve_model(p.requested_model);
     if (!model) {
         return bad("sessionConfig.model",
-                   "\"" + p.requested_model.substr(0, 64) +
+                   "\"" + std::string(utf8_prefix(p.requested_model, 64)) +
                        "\" is not allowed; use one of: " + join(policy.models));
     }
     p.model = *model;

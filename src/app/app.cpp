@@ -27,6 +27,7 @@
 #include "api/metrics_endpoint.hpp"
 #include "app/telemetry.hpp"
 #include "core/ids.hpp"
+#include "core/text.hpp"
 #include "core/thread_name.hpp"
 #include "emulator/emulator.hpp"
 #include "http/response.hpp"
@@ -219,10 +220,12 @@ void App::Impl::build() {
     store_options.metrics = &telemetry->store;
     auto opened = store::open_store(cfg.store.url, store_options);
     if (!opened) {
-        throw std::runtime_error(
-            "cannot open storage " + store::redact_database_url(cfg.store.url) + ": " +
-            std::string(opened.error().public_message()) +
-            (opened.error().details.empty() ? "" : " (" + opened.error().details + ")"));
+        throw std::runtime_error("cannot open storage " +
+                                 store::redact_database_url(cfg.store.url) + ": " +
+                                 std::string(opened.error().public_message()) +
+                                 (opened.error().details.empty()
+                                      ? ""
+                                      : " (" + redact_url_userinfo(opened.error().details) + ")"));
     }
     store = std::move(*opened);
 
@@ -489,7 +492,11 @@ asio::awaitable<http::Response> App::Impl::serve_metrics(const http::Request& re
     const auto access = api::metrics_access(cfg.metrics, req);
     bool allowed = access == api::MetricsAccess::allowed;
     if (access == api::MetricsAccess::ask_admin) {
-        allowed = co_await gate->is_admin(req);
+        auto is_admin = co_await gate->is_admin(req);
+        if (!is_admin) {
+            co_return http::error_response(is_admin.error(), cfg.server.dev);  // 429
+        }
+        allowed = *is_admin;
     }
     if (allowed) {
         last_scrape_ms = steady_now_ms();
@@ -613,6 +620,9 @@ asio::awaitable<http::Response> App::Impl::handle(http::Request& req) {
     }
     const auto origin = req.header("origin");
     const bool cors = origin && origin_allowed(cfg.server, *origin);
+    // With CORS configured every answer depends on Origin (reflected or not): caches must key
+    // on it, allowed or refused, preflight or not.
+    const bool vary_origin = !cfg.server.cors_origins.empty();
     if (req.method == "OPTIONS") {
         // CORS preflight (or a plain OPTIONS): answer with what the route allows.
         const auto allow = router.allowed_methods(req.path);
@@ -628,6 +638,8 @@ asio::awaitable<http::Response> App::Impl::handle(http::Request& req) {
             res.set("Access-Control-Allow-Methods", allow + ", OPTIONS");
             res.set("Access-Control-Allow-Headers", "Authorization, Content-Type, X-Request-Id");
             res.set("Access-Control-Max-Age", "600");
+        }
+        if (vary_origin) {
             res.set("Vary", "Origin");
         }
         co_return res;
@@ -678,6 +690,8 @@ asio::awaitable<http::Response> App::Impl::handle(http::Request& req) {
         res.set("Access-Control-Allow-Origin", std::string(*origin));
         res.set("Access-Control-Expose-Headers",
                 "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy");
+    }
+    if (vary_origin) {
         res.set("Vary", "Origin");
     }
     co_return res;

@@ -12,6 +12,7 @@
 #include <boost/url/parse.hpp>
 #include <toml++/toml.h>
 
+#include "core/text.hpp"
 #include "net/client_ip.hpp"
 #include "ratelimit/gcra.hpp"
 #include "ratelimit/redis_url.hpp"
@@ -406,7 +407,8 @@ const std::vector<Setting>& settings() {
          "1: allow VOICEGATE_AUTH=none on a non-loopback address",
          [](Config& c, const std::string& v) { return set_bool(c.auth.allow_anonymous, v); }},
         {"VOICEGATE_ADMIN_TOKEN", "auth", "", "", true,
-         "bearer token for /api/admin/* (unset: admin off)",
+         "bearer token for /api/admin/* (at least 32 bytes, e.g. `openssl rand -hex 32`; unset: "
+         "admin off)",
          [](Config& c, const std::string& v) {
              c.auth.admin_token = trim(v);
              return std::string();
@@ -946,7 +948,15 @@ void validate(Config& cfg, LoadResult& out) {
             out.errors.push_back(
                 "OPENAI_BASE_URL: must be an absolute http(s) URL like "
                 "https://api.openai.com/v1, got \"" +
-                cfg.upstream.base_url + "\"");
+                (cfg.upstream.base_url.find('@') == std::string::npos
+                     ? cfg.upstream.base_url
+                     : redact_url_userinfo(cfg.upstream.base_url)) +
+                "\"");
+        } else if (url->has_userinfo() || url->has_query() || url->has_fragment()) {
+            // The API key is the credential; user info here is a mistake, and never echoed.
+            out.errors.push_back(
+                "OPENAI_BASE_URL: must not carry user info (user:password@), a query or a "
+                "fragment; the API key goes in OPENAI_API_KEY");
         } else if (url->scheme() == "http" && !is_loopback(std::string(url->host())) &&
                    !cfg.upstream.allow_insecure) {
             out.errors.push_back(
@@ -974,11 +984,21 @@ void validate(Config& cfg, LoadResult& out) {
     if (!cfg.auth.jwt_secret.empty() && cfg.auth.jwt_secret.size() < 32) {
         out.errors.push_back("JWT_SECRET: must be at least 32 bytes (RFC 7518 §3.2)");
     }
+    if (!cfg.auth.admin_token.empty() && cfg.auth.admin_token.size() < 32) {
+        out.errors.push_back(
+            "VOICEGATE_ADMIN_TOKEN: must be at least 32 bytes (a short token can be guessed); "
+            "make one with `openssl rand -hex 32`");
+    }
     if (!cfg.auth.jwks_url.empty()) {
         auto url = boost::urls::parse_absolute_uri(cfg.auth.jwks_url);
         if (!url || (url->scheme() != "https" &&
                      !(url->scheme() == "http" && is_loopback(std::string(url->host()))))) {
             out.errors.push_back("JWT_JWKS_URL: must be an https:// URL (http only to loopback)");
+        } else if (url->has_userinfo()) {
+            // Never echoed: it holds a password.
+            out.errors.push_back(
+                "JWT_JWKS_URL: must not carry user info (user:password@); a JWKS is public, "
+                "serve it without credentials");
         }
     }
     if (!cfg.alerts.webhook_url.empty()) {

@@ -4,12 +4,37 @@
 #include <ctime>
 
 #include <spdlog/async.h>
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include "core/text.hpp"
 
 namespace voicegate::log {
 namespace {
 std::shared_ptr<spdlog::logger> g_access;  // set once in init(), before any thread starts
+
+// %* in a pattern: the message, escaped for the inside of a JSON string.
+class JsonMessageFlag final : public spdlog::custom_flag_formatter {
+public:
+    void format(const spdlog::details::log_msg& msg, const std::tm& /*time*/,
+                spdlog::memory_buf_t& dest) override {
+        const auto escaped = json_escape(std::string_view(msg.payload.data(), msg.payload.size()));
+        dest.append(escaped.data(), escaped.data() + escaped.size());
+    }
+    std::unique_ptr<custom_flag_formatter> clone() const override {
+        return std::make_unique<JsonMessageFlag>();
+    }
+};
+
+}  // namespace
+
+std::unique_ptr<spdlog::formatter> json_formatter() {
+    auto f = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc,
+                                                         spdlog::details::os::default_eol);
+    f->add_flag<JsonMessageFlag>('*').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%*"})");
+    return f;
 }
 
 void init(const LogOptions& options) {
@@ -20,8 +45,7 @@ void init(const LogOptions& options) {
     auto app = std::make_shared<spdlog::async_logger>("voicegate", err_sink, spdlog::thread_pool(),
                                                       spdlog::async_overflow_policy::block);
     if (options.json) {
-        app->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%eZ","level":"%l","msg":"%v"})",
-                         spdlog::pattern_time_type::utc);
+        app->set_formatter(json_formatter());
     } else {
         app->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%-5l%$ %v", spdlog::pattern_time_type::utc);
     }

@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include <spdlog/formatter.h>
 #include <spdlog/logger.h>
 
 namespace voicegate::log {
@@ -18,6 +19,11 @@ struct LogOptions {
 /// Creates the application ("voicegate") and access ("access") loggers: asynchronous, to stderr
 /// and stdout respectively, so no event loop blocks on the terminal. Call once at start-up.
 void init(const LogOptions& options);
+
+/// The formatter of the JSON application log (VOICEGATE_LOG_JSON=1): one JSON object per line,
+/// `{"time":…,"level":…,"msg":…}`, the message escaped by json_escape (core/text.hpp) so that a
+/// quote, a control character or a non-UTF-8 byte in it still gives a valid line. Pure.
+std::unique_ptr<spdlog::formatter> json_formatter();
 
 /// Flushes and stops the loggers (at shutdown).
 void shutdown();

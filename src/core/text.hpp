@@ -1,6 +1,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cstddef>
 #include <string>
 #include <string_view>
 
@@ -36,5 +37,28 @@ inline bool iequals(std::string_view a, std::string_view b) {
                return lx == ly;
            });
 }
+
+}  // namespace voicegate
+
+namespace voicegate {
+
+/// The longest prefix of `s` of at most `max_bytes` bytes that does not end inside a UTF-8
+/// character: truncating valid UTF-8 with it gives valid UTF-8. Use it wherever user text is
+/// shortened for a response, a log line or a stored column. Pure.
+std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes);
+
+/// `s` escaped for the inside of a JSON string, always valid UTF-8: quotes, backslashes and
+/// control characters are escaped, and each byte that is not part of a well-formed UTF-8
+/// character (a stray continuation byte, an overlong form, a surrogate, a cut sequence) becomes
+/// U+FFFD (`\ufffd`). The one escaper of every JSON-lines writer (access log, JSON application
+/// log). Pure.
+std::string json_escape(std::string_view s);
+
+/// `text` (a URL, or any message that may quote one, such as a libpq error) with the password
+/// of every `scheme://user:password@host` replaced by `***`, and every `password=` value
+/// (a query parameter or a libpq keyword) too; the user name is kept. Over-redacts rather
+/// than leaks when a URL is malformed (e.g. a password containing '/'). Use it wherever a
+/// configured URL or an error about one is logged, thrown or printed. Pure.
+std::string redact_url_userinfo(std::string_view text);
 
 }  // namespace voicegate

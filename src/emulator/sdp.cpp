@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "core/ids.hpp"
+#include "core/text.hpp"
 
 namespace voicegate::emulator {
 namespace {
@@ -109,7 +110,7 @@ ApiResult<SdpOffer> parse_sdp_offer(std::string_view text) {
     bool has_fingerprint = false;
     for (const auto line : lines) {
         if (line.size() < 2 || line[1] != '=') {
-            return bad_offer("malformed line '" + std::string(line.substr(0, 40)) + "'");
+            return bad_offer("malformed line '" + std::string(utf8_prefix(line, 40)) + "'");
         }
         const std::string_view value = line.substr(2);
         switch (line[0]) {

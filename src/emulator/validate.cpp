@@ -9,6 +9,9 @@
 
 #include <boost/json.hpp>
 
+#include "core/text.hpp"
+#include "http/media_type.hpp"
+
 namespace voicegate::emulator {
 namespace json = boost::json;
 
@@ -1097,17 +1100,11 @@ std::optional<ApiError> check_json_content_type(std::optional<std::string_view> 
     if (!content_type) {
         return std::nullopt;
     }
-    std::string_view ct = content_type->substr(0, content_type->find(';'));
-    while (!ct.empty() && (ct.back() == ' ' || ct.back() == '\t')) {
-        ct.remove_suffix(1);
-    }
-    std::string lower(ct);
-    for (auto& c : lower) {
-        c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    }
-    if (lower == "application/json") {
+    // OpenAI takes application/json only (no +json types), parameters ignored.
+    if (http::media_type(*content_type) == "application/json") {
         return std::nullopt;
     }
+    const auto ct = trim_view(content_type->substr(0, content_type->find(';')));
     return make_error("Unsupported content type: '" + std::string(ct) +
                           "'. This API method only accepts 'application/json' requests, but you "
                           "specified the header 'Content-Type: " +

@@ -1,46 +1,13 @@
 #include "http/access_log.hpp"
 
 #include <chrono>
-#include <cstdio>
 
 #include <spdlog/spdlog.h>
 
 #include "core/log.hpp"
+#include "core/text.hpp"
 
 namespace voicegate::http {
-
-std::string json_escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size() + 8);
-    for (const char c : s) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            case '\r':
-                out += "\\r";
-                break;
-            case '\t':
-                out += "\\t";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char buf[8];
-                    std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(c));
-                    out += buf;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    return out;
-}
 
 void log_access(std::string_view server, const Request& req, const Response& res,
                 double latency_ms) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "core/text.hpp"
 #include "http/message.hpp"
 
 namespace voicegate::http {
@@ -10,7 +11,7 @@ namespace voicegate::http {
 void log_access(std::string_view server, const Request& req, const Response& res,
                 double latency_ms);
 
-/// Escapes `s` for inclusion in a JSON string. Pure.
-std::string json_escape(std::string_view s);
+/// The one JSON string escaper (core/text.hpp): valid UTF-8 out, whatever the bytes in.
+using voicegate::json_escape;
 
 }  // namespace voicegate::http

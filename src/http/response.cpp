@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "http/media_type.hpp"
+
 namespace voicegate::http {
 
 Response json_response(int status, const boost::json::value& body) {
@@ -43,7 +45,7 @@ Result<boost::json::object> parse_json_object(const Request& req) {
     if (empty && !ct) {
         return boost::json::object{};
     }
-    if (!ct || ct->substr(0, ct->find(';')).find("json") == std::string_view::npos) {
+    if (!ct || !is_json_media_type(*ct)) {
         return fail(Error::unsupported_media_type,
                     "The request body must be JSON: send Content-Type: application/json.");
     }

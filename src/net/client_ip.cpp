@@ -1,6 +1,7 @@
 #include "net/client_ip.hpp"
 #include "core/text.hpp"
 
+#include <algorithm>
 #include <charconv>
 
 namespace voicegate::net {
@@ -84,6 +85,18 @@ std::string resolve_client_ip(std::string_view peer,
         }
     }
     return last_good.to_string();
+}
+
+std::string rate_limit_key(std::string_view client_ip) {
+    auto a = IpAddress::parse(client_ip);
+    if (!a) {
+        return std::string(client_ip);
+    }
+    if (a->v4) {
+        return a->to_string();
+    }
+    std::fill(a->bytes.begin() + 8, a->bytes.end(), std::uint8_t{0});
+    return a->to_string() + "/64";
 }
 
 Result<IpRules> IpRules::parse(std::string_view allow_list, std::string_view deny_list) {

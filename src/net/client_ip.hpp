@@ -29,6 +29,12 @@ std::string resolve_client_ip(std::string_view peer,
                               std::span<const std::string_view> x_forwarded_for,
                               const CidrList& trusted_proxies);
 
+/// The key under which per-client-IP limits count `client_ip` (resolve_client_ip's answer):
+/// an IPv4 address as itself, an IPv6 address as its /64 (`2001:db8::/64`), the block one
+/// subscriber usually gets, so rotating addresses inside it does not buy fresh buckets.
+/// IPv4-mapped IPv6 counts as IPv4. Text that is not an address is returned unchanged. Pure.
+std::string rate_limit_key(std::string_view client_ip);
+
 /// Allow and deny lists applied to every route (SPEC §2.1 VOICEGATE_IP_ALLOW / _DENY).
 /// Plain value; thread-safe to share.
 struct IpRules {

@@ -73,6 +73,18 @@ Result<Decision> MemoryLimiter::check(std::string_view key, const Rate& rate) {
     return make_decision(g, rate);
 }
 
+Decision MemoryLimiter::peek(std::string_view key, const Rate& rate) {
+    const std::int64_t now_us = clock_.now_ms() * 1000;
+    Shard& shard = shard_for(key);
+    GcraDecision g;
+    {
+        const std::lock_guard lock(shard.mutex);
+        auto it = shard.tats.find(key);
+        g = decide(it == shard.tats.end() ? 0 : it->second, now_us, rate);
+    }
+    return make_decision(g, rate);
+}
+
 std::size_t MemoryLimiter::size() const {
     std::size_t n = 0;
     for (std::size_t i = 0; i < options_.shards; ++i) {

@@ -41,6 +41,10 @@ public:
     /// Counts one request for `key` under `rate`; never fails. Thread-safe.
     [[nodiscard]] Result<Decision> check(std::string_view key, const Rate& rate) override;
 
+    /// What `check` would answer for `key` under `rate` now, without counting anything (for
+    /// limits that count only failures: look first, count on failure). Thread-safe.
+    [[nodiscard]] Decision peek(std::string_view key, const Rate& rate);
+
     /// Number of keys held (locks each shard in turn; for metrics and tests). Thread-safe.
     std::size_t size() const;
 

@@ -4,6 +4,8 @@
 
 #include <boost/url/parse.hpp>
 
+#include "core/text.hpp"
+
 namespace voicegate::ratelimit {
 namespace {
 
@@ -17,26 +19,7 @@ Failure bad_url(std::string_view text, std::string_view why) {
 }  // namespace
 
 std::string redact_url_text(std::string_view text) {
-    // Everything between "://" and the last '@' of the authority is credentials: keep the user
-    // name (useful to see) and hide what follows its ':'.
-    const auto scheme_end = text.find("://");
-    const std::size_t start = scheme_end == std::string_view::npos ? 0 : scheme_end + 3;
-    const auto authority_end = text.find_first_of("/?#", start);
-    const auto authority =
-        text.substr(start, authority_end == std::string_view::npos ? std::string_view::npos
-                                                                   : authority_end - start);
-    const auto at = authority.rfind('@');
-    std::string out;
-    if (at == std::string_view::npos) {
-        out = std::string(text);
-    } else {
-        const auto userinfo = authority.substr(0, at);
-        const auto colon = userinfo.find(':');
-        out = std::string(text.substr(0, start));
-        out += colon == std::string_view::npos ? std::string(userinfo)
-                                               : std::string(userinfo.substr(0, colon)) + ":***";
-        out += std::string(text.substr(start + at));
-    }
+    const std::string out = redact_url_userinfo(text);
     // Keep messages printable and short.
     std::string shown;
     for (char c : out.substr(0, 200)) {

@@ -1,5 +1,6 @@
 #include "store/open_store.hpp"
 
+#include "core/text.hpp"
 #include "store/migrations.hpp"
 #include "store/sqlite_db.hpp"
 #include "store/sqlite_store.hpp"
@@ -62,31 +63,7 @@ Result<DatabaseTarget> parse_database_url(std::string_view url) {
 }
 
 std::string redact_database_url(std::string_view url) {
-    std::string out(url);
-    // user:PASSWORD@host
-    const auto scheme = out.find("://");
-    if (scheme != std::string::npos) {
-        const auto authority = scheme + 3;
-        const auto end = out.find_first_of("/?#", authority);
-        const auto at = out.rfind('@', end == std::string::npos ? out.size() : end);
-        if (at != std::string::npos && at >= authority) {
-            const auto colon = out.find(':', authority);
-            if (colon != std::string::npos && colon < at) {
-                out.replace(colon + 1, at - colon - 1, "***");
-            }
-        }
-    }
-    // ?password=... (libpq accepts it as a query parameter too)
-    for (auto pos = out.find("password="); pos != std::string::npos;
-         pos = out.find("password=", pos + 1)) {
-        if (pos == 0 || (out[pos - 1] != '?' && out[pos - 1] != '&')) {
-            continue;
-        }
-        const auto value = pos + 9;
-        const auto end = out.find_first_of("&#", value);
-        out.replace(value, (end == std::string::npos ? out.size() : end) - value, "***");
-    }
-    return out;
+    return redact_url_userinfo(url);
 }
 
 Result<std::unique_ptr<SessionStore>> open_store(const std::string& database_url,

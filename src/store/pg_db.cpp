@@ -9,6 +9,8 @@
 #include <poll.h>
 #include <spdlog/spdlog.h>
 
+#include "core/text.hpp"
+
 namespace voicegate::store {
 namespace {
 
@@ -77,12 +79,14 @@ std::string one_line(std::string_view text) {
     return out;
 }
 
+// libpq quotes the connection URL in some messages (e.g. `invalid IPv6 host address in URI:
+// "postgres://u:PASSWORD@[bad/db"`): never pass its text on with the password in it.
 std::string error_text(const pg_conn* conn) {
-    return conn != nullptr ? one_line(PQerrorMessage(conn)) : "out of memory";
+    return conn != nullptr ? redact_url_userinfo(one_line(PQerrorMessage(conn))) : "out of memory";
 }
 
 std::string result_text(const pg_result* result) {
-    return result != nullptr ? one_line(PQresultErrorMessage(result)) : "";
+    return result != nullptr ? redact_url_userinfo(one_line(PQresultErrorMessage(result))) : "";
 }
 
 // Server notices (e.g. "schema already exists, skipping") go to the debug log, not stderr.

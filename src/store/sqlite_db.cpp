@@ -128,7 +128,11 @@ Result<std::unique_ptr<SqliteConnection>> SqliteConnection::open(
             return r.error();
         }
     }
-    if (!memory) {
+    if (!memory && !options.mmap) {
+        if (auto r = conn->exec_script("PRAGMA mmap_size=0"); !r) {  // whatever the build default
+            return r.error();
+        }
+    } else if (!memory) {
         // Reads through a memory map of the file instead of a pread() and a copy per page
         // missing from SQLite's own cache: sessions are found by a random id, so once the
         // database outgrows that cache (2 MiB) almost every op reads pages. Measured with the

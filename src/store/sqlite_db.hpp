@@ -85,6 +85,7 @@ struct SqliteConnectionOptions {
     std::string synchronous;  // "FULL" | "NORMAL" | "" (leave the default)
     bool wal = true;          // journal_mode=WAL (ignored for :memory:)
     int busy_timeout_ms = 5000;
+    bool mmap = true;  // read the file through a memory map (PRAGMA mmap_size=kSqliteMmapSize)
 };
 
 /// How much of a database file a connection reads through a memory map (PRAGMA mmap_size).

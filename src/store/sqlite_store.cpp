@@ -107,6 +107,35 @@ void Worker::run() {
     }
 }
 
+namespace {
+
+// An empty op: run in a write batch it costs BEGIN IMMEDIATE and COMMIT, i.e. it checks that
+// the write lock can be taken and a commit made. No one waits for it.
+class ProbeOp final : public OpBase {
+public:
+    explicit ProbeOp(std::atomic<bool>& queued) : queued_(queued) {}
+    bool execute(OpContext& /*ctx*/) override { return !failed_; }
+    void fail(Failure failure) override { failed_ = is_storage_failure(failure); }
+    bool storage_failed() const override { return failed_; }
+    void complete() override { queued_.store(false, std::memory_order_release); }
+
+private:
+    std::atomic<bool>& queued_;
+    bool failed_ = false;
+};
+
+}  // namespace
+
+void Worker::probe_writes() {
+    if (probe_queued_.exchange(true, std::memory_order_acq_rel)) {
+        return;
+    }
+    std::unique_ptr<OpBase> op = std::make_unique<ProbeOp>(probe_queued_);
+    if (!enqueue(op)) {
+        probe_queued_.store(false, std::memory_order_release);
+    }
+}
+
 void Worker::request_release() {
     {
         std::lock_guard lock(mutex_);
@@ -118,9 +147,13 @@ void Worker::request_release() {
 void Worker::release() {
     // Outside any transaction (between batches). Setting the map size to 0 unmaps the file;
     // restoring it lets SQLite map it again, page by page, as reads need it.
+    // A connection opened without a map (the reader) stays without one.
     (void)sqlite3_db_release_memory(conn_->handle());
-    (void)conn_->exec_script("PRAGMA mmap_size=0");
-    (void)conn_->exec_script("PRAGMA mmap_size=" + std::to_string(kSqliteMmapSize));
+    const auto size = conn_->query_ints("PRAGMA mmap_size");
+    if (size && !size->empty() && size->front() > 0) {
+        (void)conn_->exec_script("PRAGMA mmap_size=0");
+        (void)conn_->exec_script("PRAGMA mmap_size=" + std::to_string(size->front()));
+    }
     malloc_trim(0);  // what the cache held, back to the system
 }
 
@@ -286,6 +319,9 @@ void Worker::finish(std::vector<std::unique_ptr<OpBase>>& batch, double write_se
     }
     ops_.fetch_add(batch.size(), std::memory_order_relaxed);
     failed_ops_.fetch_add(failed, std::memory_order_relaxed);
+    if (transactional_) {
+        writes_ok_.store(failed == 0, std::memory_order_release);
+    }
     if (metrics_ != nullptr && transactional_) {
         metrics_->batch(batch.size(), write_seconds);
         if (failed > 0) {
@@ -786,6 +822,10 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
         ropts.read_only = true;
         ropts.wal = false;  // the writer already switched the file to WAL
         ropts.busy_timeout_ms = options.busy_timeout_ms;
+        // No memory map for the reader: it serves the admin API and the periodic usage and
+        // alert reads, which would otherwise map the file again after release_memory() and
+        // keep an idle server at its peak RSS; its page cache (2 MiB) bounds it instead.
+        ropts.mmap = false;
         auto reader = SqliteConnection::open(ropts);
         if (!reader) {
             return reader.error();
@@ -923,7 +963,14 @@ boost::asio::awaitable<Result<RebuildReport>> SqliteStore::rebuild_rollups() {
 }
 
 bool SqliteStore::ready() const {
-    return open_.load(std::memory_order_acquire);
+    if (!open_.load(std::memory_order_acquire)) {
+        return false;
+    }
+    if (writer_->writes_ok()) {
+        return true;
+    }
+    writer_->probe_writes();
+    return false;
 }
 
 void SqliteStore::release_memory() {

@@ -153,6 +153,12 @@ public:
     /// Asks the thread, once its queue is empty, to free its connection's page cache and
     /// unmap the database file (SQLite maps it again on the next read). Thread-safe.
     void request_release();
+    /// Writers: false after a batch failed on storage (the write lock held elsewhere past the
+    /// busy timeout, an I/O error, a full disk), true again once a batch commits. Thread-safe.
+    bool writes_ok() const { return writes_ok_.load(std::memory_order_acquire); }
+    /// Queues an empty write transaction (BEGIN IMMEDIATE; COMMIT) unless one is queued
+    /// already, so that writes_ok() can recover while no client writes. Thread-safe.
+    void probe_writes();
 
 private:
     void run();
@@ -175,6 +181,8 @@ private:
     std::atomic<std::uint64_t> batches_{0};
     std::atomic<std::uint64_t> ops_{0};
     std::atomic<std::uint64_t> failed_ops_{0};
+    std::atomic<bool> writes_ok_{true};
+    std::atomic<bool> probe_queued_{false};
     std::thread thread_;
 };
 
@@ -253,7 +261,9 @@ public:
     /// See SessionStore::rebuild_rollups; runs on the writer, within one group commit.
     boost::asio::awaitable<Result<RebuildReport>> rebuild_rollups() override;
 
-    /// True until close(). Thread-safe.
+    /// False after close(), and while writes fail (see detail::Worker::writes_ok); each call
+    /// in that state queues one probe write, so readiness comes back once the lock is free or
+    /// the disk has room again. Thread-safe.
     bool ready() const override;
     void release_memory() override;
     /// Commits everything queued, stops the threads and closes the connections; later ops fail

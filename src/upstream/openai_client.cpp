@@ -309,7 +309,8 @@ BaseUrl checked_base(const OpenAiOptions& o) {
     }
     auto base = parse_base_url(o.base_url);
     if (!base) {
-        throw std::invalid_argument("invalid upstream base URL '" + o.base_url +
+        throw std::invalid_argument("invalid upstream base URL '" +
+                                    redact_url_userinfo(o.base_url) +
                                     "': " + std::string(base.error().public_message()));
     }
     if (o.total_timeout <= milliseconds::zero() || o.connect_timeout <= milliseconds::zero()) {

@@ -20,7 +20,7 @@ import {
   stopServer,
 } from './support.mjs';
 
-const ADMIN_TOKEN = `adm_${crypto.randomBytes(18).toString('base64url')}`;
+const ADMIN_TOKEN = `adm_${crypto.randomBytes(24).toString('base64url')}`;
 const MODEL_A = 'gpt-realtime';
 const MODEL_B = 'gpt-realtime-mini';
 

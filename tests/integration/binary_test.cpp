@@ -112,6 +112,64 @@ TEST(Binary, BadConfigGivesOneLinePerProblemAndNoSecrets) {
     EXPECT_EQ(out.find("ek_notakey0123456789abcdef"), std::string::npos) << out;
 }
 
+// Probe 2026-12 D4: three configured URLs whose password reached the output.
+TEST(Binary, MalformedDatabaseUrlErrorDoesNotPrintThePassword) {
+    const auto dir = make_temp_dir();
+    ChildProcess p({VOICEGATE_BINARY, "serve", "--listen", "127.0.0.1:0"},
+                   clean_env({{"DATABASE_URL", "postgres://u:PGLEAK3@[bad/db"}}), dir);
+    EXPECT_NE(p.wait_exit(15s), 0);
+    const auto& out = p.output();
+    EXPECT_NE(out.find("cannot start"), std::string::npos) << out;  // libpq's text is shown ...
+    EXPECT_NE(out.find("postgres://u:***@"), std::string::npos) << out;
+    EXPECT_EQ(out.find("PGLEAK3"), std::string::npos) << out;  // ... without the password
+    EXPECT_EQ(out.find("listening on"), std::string::npos) << out;
+}
+
+TEST(Binary, JwksUrlWithUserInfoIsRefusedWithoutPrintingThePassword) {
+    const auto dir = make_temp_dir();
+    ChildProcess p({VOICEGATE_BINARY, "serve", "--listen", "127.0.0.1:0"},
+                   clean_env({{"VOICEGATE_AUTH", "jwt"},
+                              {"JWT_JWKS_URL", "https://u:JWKSLEAK@127.0.0.1:1/jwks.json"}}),
+                   dir);
+    EXPECT_EQ(p.wait_exit(10s), 2);
+    const auto& out = p.output();
+    EXPECT_NE(out.find("JWT_JWKS_URL: must not carry user info"), std::string::npos) << out;
+    EXPECT_EQ(out.find("JWKSLEAK"), std::string::npos) << out;
+}
+
+TEST(Binary, BaseUrlWithUserInfoIsRefusedWithoutPrintingThePassword) {
+    const auto dir = make_temp_dir();
+    ChildProcess p({VOICEGATE_BINARY, "serve", "--listen", "127.0.0.1:0"},
+                   clean_env({{"OPENAI_API_KEY", "sk-test-0123456789abcdef"},
+                              {"OPENAI_BASE_URL", "http://user:PWLEAK@127.0.0.1:1/v1"}}),
+                   dir);
+    EXPECT_EQ(p.wait_exit(10s), 2);
+    const auto& out = p.output();
+    EXPECT_NE(out.find("OPENAI_BASE_URL"), std::string::npos) << out;
+    EXPECT_EQ(out.find("PWLEAK"), std::string::npos) << out;
+}
+
+// Probe 2026-12 D9: a path of raw bytes that are not UTF-8 made the access line invalid JSON.
+TEST(Binary, AccessLogLineOfANonUtf8PathIsValidJson) {
+    const auto dir = make_temp_dir();
+    auto s = serve(dir, {{"VOICEGATE_ACCESS_LOG", "1"}});
+    ASSERT_GT(s.port, 0);
+    auto r = http_request("127.0.0.1", static_cast<std::uint16_t>(s.port), "GET", "/\xff\xfe", {},
+                          {{"X-Request-Id", "probe-d9"}});
+    EXPECT_EQ(r.status, 404) << r.error;
+    auto line = s.proc->wait_for_line("probe-d9", 5s);
+    ASSERT_TRUE(line) << s.proc->output();
+    const auto start = line->find('{');
+    ASSERT_NE(start, std::string::npos) << *line;
+    boost::system::error_code ec;
+    auto v = json::parse(line->substr(start), ec);  // strict: refuses bytes that are not UTF-8
+    ASSERT_FALSE(ec) << *line;
+    EXPECT_EQ(v.at("route"), "/\xEF\xBF\xBD\xEF\xBF\xBD");
+    EXPECT_EQ(v.at("status"), 404);
+    s.proc->signal(SIGTERM);
+    EXPECT_EQ(s.proc->wait_exit(15s), 0) << s.proc->output();
+}
+
 TEST(Binary, HelpExplainsSubcommands) {
     for (const char* sub : {"serve", "emulate", "migrate", "token", "version", "seed", "usage"}) {
         ChildProcess p({VOICEGATE_BINARY, sub, "--help"}, clean_env());

@@ -66,5 +66,11 @@ TEST(AdminParams, CsvCellsAreQuotedAndDefusedAgainstFormulas) {
     EXPECT_EQ(csv_cell("@SUM"), "'@SUM");
 }
 
+// Probe 2026-12: a leading tab or CR (possible through a JWT `sub`) was left as it was.
+TEST(AdminParams, CsvCellsStartingWithTabOrCarriageReturnAreDefused) {
+    EXPECT_EQ(csv_cell("\t=1+2"), "'\t=1+2");
+    EXPECT_EQ(csv_cell("\r=1+2"), "\"'\r=1+2\"");
+}
+
 }  // namespace
 }  // namespace voicegate::api

@@ -3,6 +3,7 @@
 #include <future>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
@@ -13,6 +14,7 @@
 #include "fakes/manual_clock.hpp"
 #include "ratelimit/memory_limiter.hpp"
 #include "support/jwt_factory.hpp"
+#include "support/log_capture.hpp"
 
 namespace voicegate::api {
 namespace {
@@ -446,6 +448,32 @@ TEST_F(HandlerTest, AddressRefusalDoesNotSpendTheUserAllowance) {
     EXPECT_NE(refused.body.find("address"), std::string::npos) << refused.body;
     EXPECT_EQ(memory_limiter_.check("user:keep", ratelimit::Rate{10, 60'000, 10})->remaining, 9)
         << "the refused request did not count against the user";
+}
+
+// Probe 2026-12 D4: every JWKS fetch logged the URL with its password. Config validation
+// refuses user info now; the log redacts it anyway (e.g. a URL set by code, as here).
+TEST(GateJwks, FetchFailuresLogTheUrlWithoutItsPassword) {
+    auto cfg = default_config();
+    cfg.auth.mode = "jwt";
+    cfg.auth.jwks_url = "https://u:JWKSLEAK@127.0.0.1:1/jwks.json";
+    test::ManualClock clock;
+    ratelimit::MemoryLimiter memory(clock);
+    SwitchableLimiter limiter(memory);
+    int fetches = 0;
+    JwksFetcher fetch = [&](const std::string&) -> asio::awaitable<Result<std::string>> {
+        ++fetches;
+        co_return fail(Error::upstream_unavailable, {}, "JWKS fetch failed");
+    };
+    Gate gate(cfg, clock, limiter, fetch);
+    test::LogCapture log;
+    asio::io_context io;
+    asio::co_spawn(io, gate.prime(), asio::detached);
+    io.run();
+    EXPECT_EQ(fetches, 1);
+    EXPECT_NE(log.text().find("JWKS: fetching https://u:***@127.0.0.1:1/jwks.json failed"),
+              std::string::npos)
+        << log.text();
+    EXPECT_EQ(log.count("JWKSLEAK"), 0) << log.text();
 }
 
 constexpr const char* kSecret = "0123456789abcdef0123456789abcdef-test";

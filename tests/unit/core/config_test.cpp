@@ -129,6 +129,46 @@ TEST(Config, SecretValuesNeverInMessages) {
     EXPECT_TRUE(has_error(r, "OPENAI_BASE_URL"));
 }
 
+// Probe 2026-12 D4: a JWKS URL with user info started and logged its password on every
+// fetch; a base URL with user info was refused by a message quoting it.
+TEST(Config, UrlsWithUserInfoRefusedWithoutQuotingThePassword) {
+    Sources jwks;
+    jwks.env = {{"VOICEGATE_AUTH", "jwt"},
+                {"JWT_JWKS_URL", "https://u:JWKSLEAK@127.0.0.1:1/jwks.json"}};
+    auto r = load_config(jwks);
+    EXPECT_FALSE(r.config);
+    EXPECT_TRUE(has_error(r, "JWT_JWKS_URL: must not carry user info"));
+    Sources base;
+    base.env = {{"OPENAI_API_KEY", "sk-test-1234567890abcdef"},
+                {"OPENAI_BASE_URL", "http://user:PWLEAK@127.0.0.1:1/v1"}};
+    auto b = load_config(base);
+    EXPECT_FALSE(b.config);
+    EXPECT_TRUE(has_error(b, "OPENAI_BASE_URL: must not carry user info"));
+    for (const auto* res : {&r, &b}) {
+        for (const auto& e : res->errors) {
+            EXPECT_EQ(e.find("JWKSLEAK"), std::string::npos) << e;
+            EXPECT_EQ(e.find("PWLEAK"), std::string::npos) << e;
+        }
+    }
+}
+
+// Probe 2026-12 D7: VOICEGATE_ADMIN_TOKEN=abc started without a word.
+TEST(Config, ShortAdminTokenRefusedWithHowToMakeOne) {
+    Sources s;
+    s.env = {{"VOICEGATE_ADMIN_TOKEN", "abc"}};
+    auto r = load_config(s);
+    EXPECT_FALSE(r.config);
+    EXPECT_TRUE(has_error(r, "VOICEGATE_ADMIN_TOKEN: must be at least 32 bytes"));
+    EXPECT_TRUE(has_error(r, "openssl rand -hex 32"));
+    for (const auto& e : r.errors) {
+        EXPECT_EQ(e.find("abc\""), std::string::npos) << e;
+    }
+    s.env["VOICEGATE_ADMIN_TOKEN"] = std::string(31, 'x');
+    EXPECT_FALSE(load_config(s).config);
+    s.env["VOICEGATE_ADMIN_TOKEN"] = std::string(32, 'x');
+    EXPECT_TRUE(load_config(s).config);
+}
+
 TEST(Config, PlainHttpUpstreamOnlyOnLoopback) {
     Sources s;
     s.env = {{"OPENAI_API_KEY", "sk-test-1234567890abcdef"},

@@ -185,6 +185,18 @@ TEST(IpRules, EmptyListsAllowEverything) {
     EXPECT_FALSE(deny_only->allowed("garbage"));  // fail closed once rules exist
 }
 
+// Probe 2026-12: per-IP limits were keyed per IPv6 address, so 2001:db8::1..4 got four buckets.
+TEST(RateLimitKey, Ipv6CountsPerSlash64AndIpv4PerAddress) {
+    EXPECT_EQ(rate_limit_key("2001:db8::1"), "2001:db8::/64");
+    EXPECT_EQ(rate_limit_key("2001:db8::4"), "2001:db8::/64");
+    EXPECT_EQ(rate_limit_key("2001:db8::ffff:ffff:ffff:ffff"), "2001:db8::/64");
+    EXPECT_EQ(rate_limit_key("2001:db8:0:1::1"), "2001:db8:0:1::/64");
+    EXPECT_EQ(rate_limit_key("203.0.113.7"), "203.0.113.7");
+    EXPECT_NE(rate_limit_key("203.0.113.7"), rate_limit_key("203.0.113.8"));
+    EXPECT_EQ(rate_limit_key("::ffff:203.0.113.7"), "203.0.113.7");
+    EXPECT_EQ(rate_limit_key("not-an-ip"), "not-an-ip");
+}
+
 TEST(IpRules, ErrorsNameTheVariable) {
     auto bad_allow = IpRules::parse("10.0.0.0/99", "");
     ASSERT_FALSE(bad_allow);

@@ -18,6 +18,22 @@ bool allowed(MemoryLimiter& l, std::string_view key, const Rate& rate) {
     return d && d->allowed;
 }
 
+TEST(MemoryLimiter, PeekDecidesWithoutCounting) {
+    test::ManualClock clock;
+    MemoryLimiter limiter(clock);
+    const Rate rate{2, 60'000, 2};
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_TRUE(limiter.peek("k", rate).allowed);  // looking spends nothing
+    }
+    EXPECT_TRUE(allowed(limiter, "k", rate));
+    EXPECT_TRUE(allowed(limiter, "k", rate));
+    const auto full = limiter.peek("k", rate);
+    EXPECT_FALSE(full.allowed);
+    EXPECT_EQ(full.retry_after_ms, 30'000);
+    clock.advance_ms(30'000);
+    EXPECT_TRUE(limiter.peek("k", rate).allowed);
+}
+
 TEST(MemoryLimiter, LimitsPerKeyAndRefillsWithTheClock) {
     test::ManualClock clock;
     MemoryLimiter limiter(clock);

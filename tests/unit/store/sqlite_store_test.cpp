@@ -297,6 +297,33 @@ TEST(SqliteStore, LockedDatabaseFailsTheBatchWithStoreUnavailableThenRecovers) {
     EXPECT_FALSE(retried->already_ended);  // the failed attempt stored nothing
 }
 
+// Probe 2026-12: /readyz stayed 200 while another process held the write lock.
+TEST(SqliteStore, NotReadyWhileWritesFailThenReadyAgainWithoutClientWrites) {
+    test::TempDir dir;
+    const auto path = dir.file("ready.db");
+    auto store = open_file(path, "full", 50);
+    ASSERT_TRUE(store);
+    asio::io_context io;
+    ASSERT_TRUE(run_coro(io, store->create_session(record("sess_a"))));
+    EXPECT_TRUE(store->ready());
+    Outside other(path);
+    ASSERT_EQ(other.exec("BEGIN IMMEDIATE"), SQLITE_OK);
+    ASSERT_FALSE(run_coro(io, store->create_session(record("sess_b"))));
+    EXPECT_FALSE(store->ready());
+    // Still locked: the probe write that ready() queues fails too.
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(store->ready());
+    ASSERT_EQ(other.exec("COMMIT"), SQLITE_OK);
+    bool ready = false;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (!(ready = store->ready()) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_TRUE(ready);
+    store->close();
+    EXPECT_FALSE(store->ready());
+}
+
 TEST(SqliteStore, ReopeningKeepsDataAndDoesNotRemigrate) {
     test::TempDir dir;
     const auto path = dir.file("reopen.db");
@@ -326,13 +353,19 @@ TEST(SqliteStore, ReleaseMemoryUnmapsTheFileAndTheStoreGoesOn) {
     for (int i = 0; i < 2000; ++i) {
         ASSERT_TRUE(run_coro(io, store->create_session(record("sess_m" + std::to_string(i)))));
     }
-    // A checkpoint moves the pages into the file; reads then go through the map.
+    // A checkpoint moves the pages into the file; the writer then reads them through its map.
     Outside other(path);
     ASSERT_EQ(other.exec("PRAGMA wal_checkpoint(TRUNCATE)"), SQLITE_OK);
+    // The reader connection (admin API, periodic usage and alert reads) maps nothing: an idle
+    // server that only answers those keeps no database pages resident (probe 2026-12, §7).
     for (int i = 0; i < 2000; i += 7) {
         ASSERT_TRUE(run_coro(io, store->get_session("sess_m" + std::to_string(i))));
     }
-    ASSERT_GT(mapped_rss_kb(path), 0) << "the reads did not go through the memory map";
+    EXPECT_EQ(mapped_rss_kb(path), 0) << "reads through the reader connection mapped the file";
+    for (int i = 1; i < 2000; i += 7) {
+        ASSERT_TRUE(run_coro(io, store->end_session(end_request("sess_m" + std::to_string(i)))));
+    }
+    ASSERT_GT(mapped_rss_kb(path), 0) << "the writes did not go through the memory map";
 
     store->release_memory();
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
