@@ -92,9 +92,11 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
         }
         co_return res;
     }
-    if (clock_.now_ms() < store_down_until_ms_.load(std::memory_order_relaxed)) {
-        // The store could not record a session a moment ago: do not mint a secret that could
-        // not be accounted for either; the client retries after a second.
+    if (clock_.now_ms() < store_down_until_ms_.load(std::memory_order_relaxed) &&
+        !sessions_.ready()) {
+        // The store could not record a session a moment ago and still says it is not ready: do
+        // not mint a secret that could not be accounted for either; the client retries after a
+        // second.
         auto failure = fail(Error::store_unavailable, {}, "the store failed moments ago");
         failure.retry_after_s = 1;
         auto res = http::error_response(failure, dev);
@@ -166,6 +168,9 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
         auto res = http::error_response(saved.error(), dev);
         res.log_user = params->user_id;
         co_return res;
+    }
+    if (store_down_until_ms_.load(std::memory_order_relaxed) != 0) {
+        store_down_until_ms_.store(0, std::memory_order_relaxed);  // the store works again
     }
     if (observer_ != nullptr) {
         observer_->quota_decision(metrics::DecisionMetrics::Quota::allowed);

@@ -170,6 +170,7 @@ struct App::Impl {
     mutable std::atomic<std::int64_t> last_scrape_ms{0};  // steady clock
     mutable std::atomic<bool> usage_dormant{false};
     std::atomic<int> api_in_flight{0};  // API requests being handled (load shedding)
+    int max_in_flight = 0;              // the cap on api_in_flight (0: none)
     // Hands memory freed after a burst back to the system once requests stop (release_memory).
     std::shared_ptr<asio::steady_timer> trim_timer;  // on the first loop
     std::atomic<bool> trim_stopping{false};
@@ -188,7 +189,10 @@ struct App::Impl {
         : cfg(std::move(c)),
           clock(std::move(k)),
           telemetry(std::make_unique<Telemetry>(cfg, *clock)),
-          loops(loop_count(cfg.server.threads)) {}
+          loops(loop_count(cfg.server.threads)),
+          max_in_flight(cfg.server.max_in_flight >= 0
+                            ? cfg.server.max_in_flight
+                            : 256 * static_cast<int>(loop_count(cfg.server.threads))) {}
 
     void build();
     void build_telemetry();
@@ -655,11 +659,11 @@ asio::awaitable<http::Response> App::Impl::handle(http::Request& req) {
             }
         }
     } in_flight;
-    if (cfg.server.max_in_flight > 0 && req.path.starts_with("/api/")) {
-        if (api_in_flight.fetch_add(1, std::memory_order_relaxed) >= cfg.server.max_in_flight) {
+    if (max_in_flight > 0 && req.path.starts_with("/api/")) {
+        if (api_in_flight.fetch_add(1, std::memory_order_relaxed) >= max_in_flight) {
             api_in_flight.fetch_sub(1, std::memory_order_relaxed);
-            auto failure = fail(Error::overloaded, {},
-                                std::to_string(cfg.server.max_in_flight) + " requests in flight");
+            auto failure =
+                fail(Error::overloaded, {}, std::to_string(max_in_flight) + " requests in flight");
             failure.retry_after_s = 1;
             auto res = http::error_response(failure, cfg.server.dev);
             if (cors) {

@@ -263,10 +263,15 @@ const std::vector<Setting>& settings() {
          [](Config& c, const std::string& v) {
              return set_int(c.server.drain_timeout_ms, v, 0, 600'000);
          }},
-        {"VOICEGATE_MAX_IN_FLIGHT", "server", "max_in_flight", "1024", false,
+        {"VOICEGATE_MAX_IN_FLIGHT", "server", "max_in_flight", "auto", false,
          "API requests handled at once by this instance; beyond it a request is answered at once "
-         "with 503 overloaded and Retry-After: 1 instead of queueing (load shedding; 0: no cap)",
+         "with 503 overloaded and Retry-After: 1 instead of queueing (load shedding). auto: 256 "
+         "per event loop, the upstream connections a loop may open; 0: no cap",
          [](Config& c, const std::string& v) {
+             if (v == "auto") {
+                 c.server.max_in_flight = -1;
+                 return std::string();
+             }
              return set_int(c.server.max_in_flight, v, 0, 1'000'000);
          }},
         {"VOICEGATE_CORS_ORIGINS", "server", "cors_origins", "", false, "allowed browser origins",

@@ -39,7 +39,9 @@ struct ServerConfig {
     int request_timeout_ms = 10'000;
     int idle_timeout_ms = 75'000;
     int drain_timeout_ms = 15'000;
-    int max_in_flight = 1024;  // API requests handled at once; more get 503 overloaded (0: no cap)
+    // API requests handled at once; more get 503 overloaded. 0: no cap; -1 (auto): 256 per
+    // event loop, the upstream connections each loop may open, so none waits for a connection.
+    int max_in_flight = -1;
     std::vector<std::string> cors_origins;
     bool dev = false;  // VOICEGATE_DEV: error bodies carry details
     bool operator==(const ServerConfig&) const = default;

@@ -103,7 +103,7 @@ public:
     boost::asio::awaitable<Result<store::RebuildReport>> rebuild_rollups() override {
         co_return store::RebuildReport{};
     }
-    bool ready() const override { return true; }
+    bool ready() const override { return !fail_writes; }
     void close() override {}
 
     std::map<std::string, store::SessionRow> rows;

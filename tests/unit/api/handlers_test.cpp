@@ -232,7 +232,8 @@ TEST_F(HandlerTest, StoreFailureMeansNoToken) {
 }
 
 // The chaos run's finding: during a store outage every token request still minted a secret
-// upstream that could not be recorded. After a store failure, a second of 503s without minting.
+// upstream that could not be recorded. After a store failure, while the store says it is not
+// ready, a second of 503s without minting.
 TEST_F(HandlerTest, AfterAStoreFailureTokensAreRefusedForASecondWithoutMinting) {
     store_.fail_writes = true;
     ASSERT_EQ(token("{}").status, 503);
@@ -243,10 +244,17 @@ TEST_F(HandlerTest, AfterAStoreFailureTokensAreRefusedForASecondWithoutMinting) 
     EXPECT_EQ(header_of(res, "Retry-After"), "1");
     EXPECT_NE(res.body.find("store_unavailable"), std::string::npos) << res.body;
     EXPECT_EQ(realtime_.requests.size(), 1U) << "no secret minted while the store is down";
+    // Once the store says it is ready again, tokens are minted at once (no waiting out the
+    // second), as /readyz promises.
     store_.fail_writes = false;
-    clock_.advance_ms(600);
     EXPECT_EQ(token("{}").status, 200);
     EXPECT_EQ(realtime_.requests.size(), 2U);
+    // A second after a failure the store is tried again even if it still says not ready.
+    store_.fail_writes = true;
+    ASSERT_EQ(token("{}").status, 503);
+    clock_.advance_ms(1'100);
+    EXPECT_EQ(token("{}").status, 503);
+    EXPECT_EQ(realtime_.requests.size(), 4U) << "after the second, the store is asked again";
 }
 
 TEST_F(HandlerTest, TokenHandsTheConfiguredQuotasToTheStore) {
