@@ -1,11 +1,18 @@
-// The value parsers behind single settings and the URLs the service connects to: rates
-// (VOICEGATE_RATE_*), REDIS_URL (and the redaction of URLs that do not parse), listen
-// addresses and alert rules. (The http(s) URLs are checked by load_config, fuzzed in the
-// config target; upstream::parse_base_url lives with the Asio client, which clang 14 cannot
-// build with coverage instrumentation.) Input: a mode byte, then the value.
+// The value parsers behind single settings: rates (VOICEGATE_RATE_*), REDIS_URL (and the
+// redaction of URLs that do not parse), listen addresses, alert rules, and the emulator's
+// options (`voicegate emulate` arguments, one a line, and the same lines as the NAME=VALUE
+// settings of the [emulator] table). The http(s) URLs are checked by load_config (the config
+// target); upstream::parse_base_url lives with the Asio client, which clang 14 cannot compile
+// with coverage instrumentation (coroutines: "cannot represent a difference across sections").
+// Input: a mode byte ('0' rate, '1' REDIS_URL, '2' listen, '3' alert rule, '4' emulator
+// options), then the value.
 #include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
 
 #include "core/config.hpp"
+#include "emulator/options.hpp"
 #include "ratelimit/gcra.hpp"
 #include "ratelimit/redis_url.hpp"
 #include "targets/fuzz_input.hpp"
@@ -14,7 +21,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     using namespace voicegate;
     auto text = fuzz::as_text(data, size);
     const auto mode = fuzz::take_byte(text);
-    switch (mode % 4) {
+    // Counted from '0' so that the seeds' mode bytes are the digits 0..4.
+    switch (static_cast<std::uint8_t>(mode - '0') % 5) {
         case 0: {
             if (const auto rate = ratelimit::parse_rate(text)) {
                 (void)rate->window_s();
@@ -40,6 +48,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (config::parse_listen(std::string(text), host, port)) {
                 (void)config::is_loopback(host);
             }
+            break;
+        }
+        case 4: {
+            std::vector<std::string> args;
+            std::map<std::string, std::string> settings;
+            for (const auto line : fuzz::split(text, '\n')) {
+                args.emplace_back(line);
+                const auto eq = line.find('=');
+                settings[std::string(line.substr(0, eq))] =
+                    eq == std::string_view::npos ? std::string() : std::string(line.substr(eq + 1));
+            }
+            emulator::EmulatorOptions from_args;
+            (void)emulator::parse_emulator_args(args, from_args);
+            emulator::EmulatorOptions from_settings;
+            (void)emulator::apply_emulator_options(settings, from_settings);
+            (void)emulator::faults_to_json(from_settings.faults);
             break;
         }
         default: {
