@@ -14,7 +14,7 @@ SECONDS_PER_TARGET=${FUZZ_SECONDS:-300}
 RUNS=${FUZZ_RUNS:--1}
 TARGETS=${FUZZ_TARGETS:-$(cat "$BUILD/targets.txt")}
 mkdir -p "$BUILD/crashes" "$BUILD/logs"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 failed=()

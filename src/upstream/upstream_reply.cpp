@@ -16,6 +16,7 @@ using std::chrono::milliseconds;
 namespace {
 
 constexpr std::size_t kMaxDetailText = 300;
+constexpr milliseconds kMaxRetryHint{86'400'000};  // one day
 
 // A non-negative decimal number (digits, optionally one '.'), as a double.
 std::optional<double> parse_number(std::string_view s) {
@@ -115,17 +116,24 @@ std::string describe_http_error(const HttpResponse& r) {
 
 std::optional<milliseconds> retry_after_hint(const HttpResponse& response,
                                              std::int64_t now_unix_s) {
+    // Computed in double and capped before the conversion: a hint of up to 20 digits would not
+    // fit int64 milliseconds.
+    const auto capped = [](double ms) {
+        return milliseconds(static_cast<std::int64_t>(
+            std::ceil(std::min(ms, static_cast<double>(kMaxRetryHint.count())))));
+    };
     if (const auto ms = response.header("retry-after-ms")) {
         if (const auto v = parse_number(*ms)) {
-            return milliseconds(static_cast<std::int64_t>(std::ceil(*v)));
+            return capped(*v);
         }
     }
     if (const auto ra = response.header("retry-after")) {
         if (const auto v = parse_number(*ra)) {
-            return milliseconds(static_cast<std::int64_t>(std::ceil(*v * 1000)));
+            return capped(*v * 1000);
         }
         if (const auto date = parse_http_date(*ra)) {
-            return milliseconds(std::max<std::int64_t>(0, *date - now_unix_s) * 1000);
+            return capped(static_cast<double>(std::max<std::int64_t>(0, *date - now_unix_s)) *
+                          1000);
         }
     }
     return std::nullopt;

@@ -15,8 +15,8 @@
 namespace voicegate::upstream {
 
 /// The delay an upstream response asks for before a retry: `retry-after-ms` (milliseconds),
-/// else `retry-after` (seconds, or an HTTP date relative to `now_unix_s`). nullopt if absent or
-/// unparsable. Pure.
+/// else `retry-after` (seconds, or an HTTP date relative to `now_unix_s`), at most one day.
+/// nullopt if absent or unparsable. Pure.
 std::optional<std::chrono::milliseconds> retry_after_hint(const HttpResponse& response,
                                                           std::int64_t now_unix_s);
 

@@ -1,3 +1,7 @@
+#include <string>
+#include <utility>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 #include "upstream/upstream_reply.hpp"
@@ -53,6 +57,30 @@ TEST(UpstreamHttpFailure, CutsLongUpstreamMessages) {
         0);
     EXPECT_LT(f.details.size(), 400U);
     EXPECT_NE(f.details.find("..."), std::string::npos);
+}
+
+// Found by fuzz/targets/upstream_reply.cpp: a hint beyond the range of int64 milliseconds was
+// cast from double (undefined behaviour; in practice a negative delay).
+TEST(RetryAfterHint, HugeHintsAreCappedAtOneDay) {
+    for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+             {"retry-after-ms", "79223372036854775808"},
+             {"retry-after-ms", "99999999999999999999"},
+             {"retry-after", "9223372036854775808"},
+             {"retry-after", "9223372036854775.807"},
+             {"retry-after", "86401"}}) {
+        const auto hint = retry_after_hint(answer(429, "", {{name, value}}), 1'700'000'000);
+        ASSERT_TRUE(hint.has_value()) << name << ": " << value;
+        EXPECT_EQ(hint->count(), 86'400'000) << name << ": " << value;
+        const auto f = upstream_http_failure(answer(429, "", {{name, value}}), 1'700'000'000);
+        EXPECT_EQ(f.retry_after_s, 86'400) << name << ": " << value;
+    }
+    const auto far = retry_after_hint(
+        answer(503, "", {{"retry-after", "Fri, 31 Dec 9999 23:59:59 GMT"}}), 1'700'000'000);
+    ASSERT_TRUE(far.has_value());
+    EXPECT_EQ(far->count(), 86'400'000);
+    const auto small = retry_after_hint(answer(503, "", {{"retry-after-ms", "1500.2"}}), 0);
+    ASSERT_TRUE(small.has_value());
+    EXPECT_EQ(small->count(), 1501);
 }
 
 }  // namespace
