@@ -5,7 +5,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 CMAKE_FLAGS ?=
 
-.PHONY: all deps web-deps client-js configure build build-all build-asan check-deps run test bench chaos chaos-quick clean format lint lint-changed docs
+.PHONY: all deps web-deps client-js configure build build-all build-asan check-deps run test bench chaos chaos-quick clean format lint lint-changed docs fuzz-build fuzz fuzz-smoke
 
 all: build
 
@@ -36,6 +36,20 @@ build-all: build
 build-asan: web-deps client-js
 	@cmake --preset dev $(CMAKE_FLAGS) >/dev/null
 	@cmake --build --preset dev -j $(JOBS)
+
+# libFuzzer targets (fuzz/README.md), clang with ASan+UBSan in build/fuzz. `make fuzz` runs each for
+# FUZZ_SECONDS (default 300) with its corpus; `make fuzz-smoke` for 15 s each (CI). Both fail,
+# naming the input saved under build/fuzz/crashes/, if a target crashes.
+FUZZ_SECONDS ?= 300
+fuzz-build: deps
+	@cmake --preset fuzz $(CMAKE_FLAGS) >/dev/null
+	@cmake --build --preset fuzz -j $(JOBS)
+
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) fuzz/run.sh
+
+fuzz-smoke: fuzz-build
+	@FUZZ_SECONDS=15 fuzz/run.sh
 
 run: build
 	./build/voicegate serve $(ARGS)

@@ -15,6 +15,8 @@ PKGS=(
   libgtest-dev libgmock-dev postgresql redis-server chromium prometheus sqlite3 procps curl
   # make bench and make chaos (wrk, nginx, perf), make format and make lint (clang-format, clang-tidy)
   wrk nginx-light linux-perf clang-format clang-tidy
+  # make fuzz (libFuzzer targets: clang with its sanitizer runtimes, llvm-symbolizer for traces)
+  clang libclang-rt-14-dev llvm
 )
 # Node.js and npm: the machine's own (NodeSource's nodejs bundles npm) or, if absent, Debian's.
 NODE_PKGS=(nodejs npm)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every suite, as CI runs it: first the dependency check (scripts/check-deps.sh), then unit +
-# integration on the release build, the same under ASan+UBSan, the JavaScript client's unit
+# integration on the release build, the same under ASan+UBSan, a short run of every libFuzzer
+# target (make fuzz-smoke: 15 s each, clang with ASan+UBSan), the JavaScript client's unit
 # tests, then the browser tests in headless Chromium.
 # Fails on the first failing stage.
 set -euo pipefail
@@ -30,6 +31,11 @@ stage "unit + integration tests under ASan+UBSan"
 ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 \
 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
   ctest --preset dev -j "$JOBS" --timeout 900
+
+stage "fuzz smoke: every libFuzzer target for 15 s with its corpus (fuzz/README.md)"
+cmake --preset fuzz >/dev/null
+cmake --build --preset fuzz -j "$JOBS"
+FUZZ_SECONDS=15 fuzz/run.sh
 
 stage "JavaScript client unit tests (clients/js)"
 scripts/client-test.sh

@@ -30,7 +30,8 @@ struct TokenParams {
 };
 
 /// Validates a token request body against the policy. Every failure is a 400 `bad_request`
-/// naming the field. Pure (no I/O), so it is unit-tested and fuzzed.
+/// naming the field. Pure (no I/O), so it is unit-tested and fuzzed
+/// (fuzz/targets/token_request.cpp).
 Result<TokenParams> parse_token_request(const boost::json::object& body,
                                         const config::TokenPolicy& policy);
 

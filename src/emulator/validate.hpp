@@ -12,7 +12,7 @@
 
 // Pure validation of the OpenAI Realtime GA request bodies, as the real API checks them
 // (reference openai-realtime.md §1, §4, §5). No Asio: everything here is synchronous, pure and
-// thread-safe, so it can be unit-tested and fuzzed directly.
+// thread-safe, so it can be unit-tested and fuzzed directly (fuzz/targets/emulator_validate.cpp).
 
 namespace voicegate::emulator {
 

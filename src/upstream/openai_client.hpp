@@ -15,6 +15,7 @@
 #include "metrics/instruments.hpp"
 #include "upstream/http_client.hpp"
 #include "upstream/realtime_api.hpp"
+#include "upstream/upstream_reply.hpp"
 
 namespace voicegate::upstream {
 
@@ -96,23 +97,5 @@ private:
     std::shared_ptr<HttpClient> http_;
     std::string auth_header_;  // "Bearer KEY"
 };
-
-/// The delay an upstream response asks for before a retry: `retry-after-ms` (milliseconds),
-/// else `retry-after` (seconds, or an HTTP date relative to `now_unix_s`). nullopt if absent or
-/// unparsable. Pure.
-std::optional<std::chrono::milliseconds> retry_after_hint(const HttpResponse& response,
-                                                          std::int64_t now_unix_s);
-
-/// Whether an upstream HTTP answer is worth retrying: `x-should-retry` decides when present;
-/// otherwise 408, 409, 429 and >= 500. `insufficient_quota` is never retried. Pure.
-bool should_retry_status(const HttpResponse& response);
-
-/// True when the answer is a 429 whose error `code` or `type` is `insufficient_quota`. Pure.
-bool is_insufficient_quota(const HttpResponse& response);
-
-/// Validates a `/realtime/client_secrets` 200 body and extracts the fields voicegate uses;
-/// `requested_model` fills in a missing `session.model`. upstream_bad_response otherwise, with
-/// details that never include the body. Pure.
-Result<ClientSecret> parse_client_secret(std::string_view body, std::string_view requested_model);
 
 }  // namespace voicegate::upstream
