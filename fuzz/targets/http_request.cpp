@@ -27,8 +27,8 @@ using namespace voicegate;
 constexpr std::size_t kHeaderLimit = 16 * 1024;  // the server's defaults
 constexpr std::size_t kBodyLimit = 64 * 1024;
 
-const config::TokenConfig& token_config() {
-    static const config::TokenConfig cfg{};
+const config::TokenPolicy& token_config() {
+    static const config::TokenPolicy cfg{};
     return cfg;
 }
 
