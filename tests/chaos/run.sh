@@ -668,7 +668,7 @@ scenario_disk() {
   ensure_emulator || return 1
   local mnt="$WORK/disk" port fails=0 notes=()
   mkdir -p "$mnt"
-  if ! mount -t tmpfs -o size=16m chaos-disk "$mnt" 2>"$WORK/mount.err"; then
+  if ! mount -t tmpfs -o size=64m chaos-disk "$mnt" 2>"$WORK/mount.err"; then
     row disk "—" "NOT MEASURED: cannot mount a small tmpfs here ($(head -c 120 "$WORK/mount.err"))" SKIP
     return 0
   fi
@@ -677,7 +677,7 @@ scenario_disk() {
   start_vg vgdisk "$port" "sqlite:$mnt/vg.db" || return 1
   fill() { dd if=/dev/zero of="$mnt/filler" bs=16k 2>/dev/null; sync; }
   unfill() { rm -f "$mnt/filler"; }
-  log "disk: 16 MiB tmpfs, filled for ${FAULT_DUR} s under a token+end loop"
+  log "disk: 64 MiB tmpfs, filled for ${FAULT_DUR} s under a token+end loop"
   fault_run disk "$port" 4 1 3 "$FAULT_DUR" "$POST_DUR" fill unfill vgdisk
   local ready_after
   ready_after=$(curl -s -m 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/readyz")
@@ -698,7 +698,7 @@ scenario_disk() {
   grep -q 503 <<<"$READY_DURING" || { fails=$((fails + 1)); notes+=("/readyz never 503 while writes failed"); }
   { [ "$rec" -ge 0 ] && [ "$last" -le 5000 ]; } || { fails=$((fails + 1)); notes+=("no recovery within 5 s"); }
   row disk "every 200 durable; failures only 503 + Retry-After; /readyz 503 while full; no failure > 5 s after space is freed" \
-    "SQLite on a 16 MiB tmpfs filled by dd for ${FAULT_DUR} s under 4 token+end workers: during: $(statuses during); after: $(statuses after); 503 without Retry-After ${no_ra}; /readyz during: ${READY_DURING}, after: ${ready_after}; service log while full: ${LOG_DURING}; first 200 ${rec} ms after the space was freed, last failure at ${last} ms; durability: ${N_T} token 200s, ${MISSING_T} missing; ${N_E} end 200s, ${MISSING_E} not ended$( [ ${#notes[@]} -gt 0 ] && printf '; %s' "${notes[@]}")" \
+    "SQLite on a 64 MiB tmpfs filled by dd for ${FAULT_DUR} s under 4 token+end workers: during: $(statuses during); after: $(statuses after); 503 without Retry-After ${no_ra}; /readyz during: ${READY_DURING}, after: ${ready_after}; service log while full: ${LOG_DURING}; first 200 ${rec} ms after the space was freed, last failure at ${last} ms; durability: ${N_T} token 200s, ${MISSING_T} missing; ${N_E} end 200s, ${MISSING_E} not ended$( [ ${#notes[@]} -gt 0 ] && printf '; %s' "${notes[@]}")" \
     "$(verdict $fails)"
 }
 
