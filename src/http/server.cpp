@@ -417,7 +417,7 @@ asio::awaitable<void> answer_read_failure(beast::tcp_stream& stream, ReadResult 
 // read, so the session can still tell the client why.
 class ReadDeadline {
 public:
-    ReadDeadline(beast::tcp_stream& stream)
+    explicit ReadDeadline(beast::tcp_stream& stream)
         : state_(std::make_shared<State>(stream.get_executor())) {
         state_->stream = &stream;
     }
