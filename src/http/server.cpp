@@ -460,6 +460,25 @@ private:
     std::shared_ptr<State> state_;
 };
 
+// Reads the header (or the rest) of a request within the armed deadline. On failure answers the
+// client (unless a drain already did), disarms the deadline and returns false.
+asio::awaitable<bool> read_phase(beast::tcp_stream& stream, beast::flat_buffer& buffer,
+                                 bhttp::request_parser<bhttp::string_body>& parser,
+                                 bool header_only, Conn& me, ReadDeadline& deadline,
+                                 const ServerOptions& opts) {
+    const auto got = co_await read_request(stream, buffer, parser, header_only, opts.header_limit,
+                                           deadline.passed());
+    if (got == ReadResult::ok && !me.answered) {
+        co_return true;
+    }
+    deadline.disarm();
+    if (!me.answered) {
+        me.phase = Conn::Phase::writing;
+        co_await answer_read_failure(stream, got, opts.write_timeout);
+    }
+    co_return false;
+}
+
 bool wants_continue(const bhttp::request<bhttp::string_body>& msg) {
     const auto it = msg.find(bhttp::field::expect);
     return it != msg.end() && msg.version() >= 11 &&
@@ -529,14 +548,7 @@ asio::awaitable<void> Server::Impl::session(Loop& loop, tcp::socket socket) {
         me.phase = Conn::Phase::reading;
         stream.expires_never();
         deadline.arm(opts.request_timeout);
-        auto got = co_await read_request(stream, buffer, parser, true, opts.header_limit,
-                                         deadline.passed());
-        if (got != ReadResult::ok || me.answered) {
-            deadline.disarm();
-            if (!me.answered) {
-                me.phase = Conn::Phase::writing;
-                co_await answer_read_failure(stream, got, opts.write_timeout);
-            }
+        if (!co_await read_phase(stream, buffer, parser, true, me, deadline, opts)) {
             break;
         }
         auto& msg = parser.get();
@@ -557,14 +569,7 @@ asio::awaitable<void> Server::Impl::session(Loop& loop, tcp::socket socket) {
                     break;
                 }
             }
-            got = co_await read_request(stream, buffer, parser, false, opts.header_limit,
-                                        deadline.passed());
-            if (got != ReadResult::ok || me.answered) {
-                deadline.disarm();
-                if (!me.answered) {
-                    me.phase = Conn::Phase::writing;
-                    co_await answer_read_failure(stream, got, opts.write_timeout);
-                }
+            if (!co_await read_phase(stream, buffer, parser, false, me, deadline, opts)) {
                 break;
             }
         }
