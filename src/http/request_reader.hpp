@@ -205,11 +205,14 @@ boost::asio::awaitable<ReadResult> read_request(Stream& stream, boost::beast::fl
         buffer.commit(n);
         const bool nothing = !parser.got_some() && buffer.size() == 0;
         if (ec == asio::error::eof && n == 0) {
-            // A message delimited by the connection's end ends cleanly here.
-            beast::error_code eec;
-            parser.put_eof(eec);
-            if (!eec && done()) {
-                co_return ReadResult::ok;
+            // A message delimited by the connection's end ends cleanly here (Beast asserts
+            // that the parser has seen something before it is told of the end).
+            if (parser.got_some()) {
+                beast::error_code eec;
+                parser.put_eof(eec);
+                if (!eec && done()) {
+                    co_return ReadResult::ok;
+                }
             }
             co_return nothing ? ReadResult::closed : ReadResult::incomplete;
         }
