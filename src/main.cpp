@@ -16,6 +16,7 @@
 #include "app/seed.hpp"
 #include "app/usage_cli.hpp"
 #include "core/config.hpp"
+#include "core/file.hpp"
 #include "core/log.hpp"
 #include "emulator/options.hpp"
 #include "store/open_store.hpp"
@@ -24,16 +25,6 @@ extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX: the
 
 namespace {
 using namespace voicegate;
-
-std::optional<std::string> read_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-        return std::nullopt;
-    }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::map<std::string, std::string> environment() {
     std::map<std::string, std::string> env;

@@ -2,12 +2,11 @@
 
 #include <algorithm>
 #include <array>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
 
+#include "core/file.hpp"
 #include "core/ids.hpp"
 #include "core/text.hpp"
 
@@ -33,13 +32,11 @@ ratelimit::Rate must_rate(const std::string& text, const char* name) {
 }
 
 std::string read_text_file(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
+    auto text = read_file(path);
+    if (!text) {
         throw std::runtime_error("JWT_JWKS_FILE: cannot read " + path);
     }
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    return std::move(*text);
 }
 
 }  // namespace

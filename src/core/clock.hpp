@@ -25,4 +25,10 @@ public:
     }
 };
 
+/// The one process-wide SystemClock, for components that are not handed a clock.
+inline const Clock& system_clock() {
+    static const SystemClock kClock;
+    return kClock;
+}
+
 }  // namespace voicegate

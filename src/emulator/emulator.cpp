@@ -14,6 +14,7 @@
 
 #include "core/ids.hpp"
 #include "core/json_text.hpp"
+#include "core/text.hpp"
 #include "emulator/registry.hpp"
 #include "emulator/sdp.hpp"
 #include "emulator/validate.hpp"
@@ -42,10 +43,6 @@ struct RouteMatch {
     std::string call_id;  // for hangup
 };
 
-bool starts_with(std::string_view s, std::string_view p) {
-    return s.substr(0, p.size()) == p;
-}
-
 RouteMatch classify(std::string_view path) {
     if (path == "/v1/realtime/client_secrets") {
         return {Route::client_secrets, {}};
@@ -53,7 +50,7 @@ RouteMatch classify(std::string_view path) {
     if (path == "/v1/realtime/calls") {
         return {Route::calls, {}};
     }
-    if (starts_with(path, kCallsPrefix) &&
+    if (path.starts_with(kCallsPrefix) &&
         path.size() > kCallsPrefix.size() + kHangupSuffix.size() &&
         path.substr(path.size() - kHangupSuffix.size()) == kHangupSuffix) {
         const auto id = path.substr(kCallsPrefix.size(),
@@ -66,7 +63,7 @@ RouteMatch classify(std::string_view path) {
         path == "/v1/realtime/transcription_sessions") {
         return {Route::beta, {}};
     }
-    if (path == "/_emulator" || starts_with(path, "/_emulator/")) {
+    if (path == "/_emulator" || path.starts_with("/_emulator/")) {
         return {Route::control, {}};
     }
     return {Route::other, {}};
@@ -182,18 +179,10 @@ http::Response server_error() {
                   "server_error", "server_error"));
 }
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (auto& c : out) {
-        c = static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
-    }
-    return out;
-}
-
 // The bearer token of `req`, or "" if there is none.
 std::string bearer(const http::Request& req) {
     const auto auth = req.header("authorization");
-    if (!auth || auth->size() < 7 || lower(auth->substr(0, 7)) != "bearer ") {
+    if (!auth || auth->size() < 7 || to_lower(auth->substr(0, 7)) != "bearer ") {
         return {};
     }
     std::string_view token = auth->substr(7);
@@ -216,7 +205,7 @@ std::string media_type(const http::Request& req) {
     while (!t.empty() && t.back() == ' ') {
         t.remove_suffix(1);
     }
-    return lower(t);
+    return to_lower(t);
 }
 
 void add_cors(http::Response& r) {
@@ -314,7 +303,7 @@ bool Emulator::Impl::api_key_ok(std::string_view token) const {
     if (!options.api_key.empty()) {
         return constant_time_equals(token, options.api_key);
     }
-    return starts_with(token, "sk-") && token.size() > 3;
+    return token.starts_with("sk-") && token.size() > 3;
 }
 
 std::optional<http::Response> Emulator::Impl::require_api_key(const http::Request& req) const {
@@ -439,7 +428,7 @@ http::Response Emulator::Impl::create_call(const http::Request& req) {
     if (token.empty()) {
         return error_answer(missing_key());
     }
-    const bool ephemeral = starts_with(token, "ek_");
+    const bool ephemeral = token.starts_with("ek_");
     const std::int64_t now = clock.now_s();
     std::optional<IssuedSecret> secret;
     if (ephemeral) {
@@ -645,13 +634,6 @@ json::object Emulator::Impl::stats_json() const {
 }
 
 // ---- public ----
-
-namespace {
-const Clock& system_clock() {
-    static const SystemClock clock;
-    return clock;
-}
-}  // namespace
 
 Emulator::Emulator(EmulatorOptions options) : Emulator(std::move(options), system_clock()) {}
 

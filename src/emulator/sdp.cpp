@@ -46,23 +46,6 @@ std::vector<std::string> split_words(std::string_view s) {
     return words;
 }
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) {
-        return false;
-    }
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
-}
-
 ApiError bad_offer(std::string_view why) {
     // Upstream's exact status text for a bad offer is UNCONFIRMED; the shape is OpenAI's.
     ApiError e;
@@ -132,13 +115,13 @@ ApiResult<SdpOffer> parse_sdp_offer(std::string_view text) {
                 break;
             }
             case 'a': {
-                if (starts_with(value, "ice-ufrag:")) {
+                if (value.starts_with("ice-ufrag:")) {
                     has_ufrag = true;
-                } else if (starts_with(value, "ice-pwd:")) {
+                } else if (value.starts_with("ice-pwd:")) {
                     has_pwd = true;
-                } else if (starts_with(value, "fingerprint:")) {
+                } else if (value.starts_with("fingerprint:")) {
                     has_fingerprint = true;
-                } else if (starts_with(value, "group:BUNDLE")) {
+                } else if (value.starts_with("group:BUNDLE")) {
                     auto words = split_words(value.substr(std::string_view("group:BUNDLE").size()));
                     offer.bundle = std::move(words);
                 }
@@ -146,17 +129,17 @@ ApiResult<SdpOffer> parse_sdp_offer(std::string_view text) {
                     break;  // session-level attribute
                 }
                 SdpMedia& m = offer.media.back();
-                if (starts_with(value, "mid:")) {
+                if (value.starts_with("mid:")) {
                     m.mid = std::string(value.substr(4));
                 } else if (is_direction(value)) {
                     m.direction = std::string(value);
-                } else if (starts_with(value, "rtpmap:") && m.opus_payload_type.empty()) {
+                } else if (value.starts_with("rtpmap:") && m.opus_payload_type.empty()) {
                     // a=rtpmap:111 opus/48000/2
                     const auto words = split_words(value.substr(7));
                     if (words.size() == 2 && iequals(words[1], "opus/48000/2")) {
                         m.opus_payload_type = words[0];
                     }
-                } else if (starts_with(value, "sctpmap:")) {
+                } else if (value.starts_with("sctpmap:")) {
                     m.sctpmap = std::string(value.substr(8));
                 }
                 break;

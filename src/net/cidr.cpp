@@ -6,20 +6,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include "core/text.hpp"
+
 namespace voicegate::net {
 namespace {
 
 constexpr std::array<std::uint8_t, 12> kMappedPrefix{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xFF, 0xFF};
 
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
 
 std::string shown(std::string_view s) {
     std::string out;
@@ -95,7 +88,7 @@ std::string IpAddress::to_string() const {
 }
 
 Result<Cidr> Cidr::parse(std::string_view text) {
-    text = trim(text);
+    text = trim_view(text);
     const auto slash = text.find('/');
     const auto addr_text = text.substr(0, slash);
     if (addr_text.find('%') != std::string_view::npos) {
@@ -167,7 +160,7 @@ Result<CidrList> CidrList::parse(std::string_view comma_separated) {
         if (comma == std::string_view::npos) {
             comma = comma_separated.size();
         }
-        const auto entry = trim(comma_separated.substr(start, comma - start));
+        const auto entry = trim_view(comma_separated.substr(start, comma - start));
         start = comma + 1;
         if (entry.empty()) {
             continue;

@@ -23,20 +23,11 @@ Failure postgres_not_built() {
 }
 #endif
 
-const Clock& system_clock() {
-    static const SystemClock kSystemClock;
-    return kSystemClock;
-}
-
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
-
 }  // namespace
 
 Result<DatabaseTarget> parse_database_url(std::string_view url) {
     DatabaseTarget t;
-    if (starts_with(url, "postgres://") || starts_with(url, "postgresql://")) {
+    if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
         t.engine = DatabaseTarget::Engine::postgres;
         t.location = std::string(url);
         return t;
@@ -46,9 +37,9 @@ Result<DatabaseTarget> parse_database_url(std::string_view url) {
         return t;
     }
     std::string_view path;
-    if (starts_with(url, "sqlite://")) {
+    if (url.starts_with("sqlite://")) {
         path = url.substr(9);
-    } else if (starts_with(url, "sqlite:")) {
+    } else if (url.starts_with("sqlite:")) {
         path = url.substr(7);
     } else {
         return fail(Error::bad_request,

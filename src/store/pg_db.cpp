@@ -14,10 +14,6 @@
 namespace voicegate::store {
 namespace {
 
-bool starts_with(std::string_view s, std::string_view prefix) {
-    return s.substr(0, prefix.size()) == prefix;
-}
-
 int hex_value(char c) {
     if (c >= '0' && c <= '9') {
         return c - '0';
@@ -97,7 +93,7 @@ void log_notice(void*, const char* message) {
 }  // namespace
 
 Result<PgTarget> parse_pg_url(std::string_view url) {
-    if (!starts_with(url, "postgres://") && !starts_with(url, "postgresql://")) {
+    if (!url.starts_with("postgres://") && !url.starts_with("postgresql://")) {
         return fail(Error::bad_request,
                     "a PostgreSQL URL starts with postgres:// or postgresql://");
     }
@@ -236,14 +232,14 @@ PgError pg_error(const pg_conn* conn, const pg_result* result, std::string_view 
     // Connection-level failures: a broken connection, SQLSTATE class 08 (connection exception),
     // 57P01..57P03 (admin shutdown, crash shutdown, cannot connect now).
     if (conn == nullptr || PQstatus(conn) != CONNECTION_OK || e.sqlstate.empty() ||
-        starts_with(e.sqlstate, "08") || starts_with(e.sqlstate, "57P")) {
+        e.sqlstate.starts_with("08") || e.sqlstate.starts_with("57P")) {
         e.kind = PgFailureKind::connection;
     } else if (e.sqlstate == "40P01" || e.sqlstate == "40001") {
         e.kind = PgFailureKind::conflict;
     }
-    if (starts_with(e.sqlstate, "23")) {
+    if (e.sqlstate.starts_with("23")) {
         e.failure = fail(Error::internal, {}, "constraint: " + details);
-    } else if (starts_with(e.sqlstate, "22")) {
+    } else if (e.sqlstate.starts_with("22")) {
         // Data exception: the value itself is unacceptable (e.g. text that is not UTF-8).
         e.failure = fail(Error::bad_request, {}, std::move(details));
     } else {

@@ -1237,11 +1237,6 @@ namespace {
 
 using detail::PgStatement;
 
-const Clock& default_clock() {
-    static const SystemClock kClock;
-    return kClock;
-}
-
 std::string num(std::int64_t v) {
     return std::to_string(v);
 }
@@ -1387,7 +1382,7 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
         return target.error();
     }
     if (options.clock == nullptr) {
-        options.clock = &default_clock();
+        options.clock = &system_clock();
     }
     if (auto m = run_migrations(*target, *options.clock); !m) {
         return m.error();

@@ -720,11 +720,6 @@ Result<std::vector<Event>> do_events(OpContext& ctx, const std::string& session_
     return out;
 }
 
-const Clock& default_clock() {
-    static const SystemClock kClock;
-    return kClock;
-}
-
 }  // namespace
 
 namespace {
@@ -799,7 +794,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
         return fail(Error::bad_request, "store batch_max must be at least 1");
     }
     if (options.clock == nullptr) {
-        options.clock = &default_clock();
+        options.clock = &system_clock();
     }
     const bool memory = options.path == ":memory:";
 
