@@ -5,7 +5,7 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_DIR ?= $(HOME)/.cache/ccache
 CMAKE_FLAGS ?=
 
-.PHONY: all deps web-deps client-js configure build build-all build-asan check-deps run test bench chaos chaos-quick clean format lint lint-changed docs fuzz-build fuzz fuzz-smoke
+.PHONY: all deps web-deps client-js configure build build-all build-asan check-deps run test bench chaos chaos-quick clean format lint lint-changed docs fuzz-build fuzz fuzz-smoke layers
 
 all: build
 
@@ -65,6 +65,12 @@ docs: build
 # install (directly or as a dependency of a package it names).
 check-deps: build-all
 	@scripts/check-deps.sh build/release
+
+# The include layering of src/ (docs/architecture.md): fails on an include against it or a cycle
+# between directories or components; the self-test shows a wrong include and a cycle are caught.
+layers:
+	@node scripts/check-layers.mjs
+	@node scripts/check-layers.mjs --self-test
 
 test: build-all
 	@scripts/test.sh
