@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "metrics/instruments.hpp"
+#include "store/event_type.hpp"
 
 namespace voicegate::store {
 namespace {
@@ -200,7 +201,7 @@ bool DenialLog::sample_locked(const Denial& d) {
     ++second_samples_;
     Event e;
     e.at_ms = d.at_ms;
-    e.type = "token_denied";
+    e.type = event_type_name(EventType::token_denied);
     e.user_id = d.user_id;
     e.client_ip = d.client_ip;
     e.reason = d.reason;

@@ -459,4 +459,63 @@ int PgConnection::backend_pid() const {
     return PQbackendPID(conn_);
 }
 
+Result<SqlTable> PgExec::query(const SqlQuery& q) {
+    PgParams params;
+    params.reserve(q.params.size());
+    for (const auto& v : q.params) {
+        if (const auto* n = std::get_if<std::int64_t>(&v)) {
+            params.push_back(std::to_string(*n));
+        } else {
+            params.push_back(std::get<std::string>(v));
+        }
+    }
+    const auto to_table = [](const pg_result* res) {
+        const PgRows rows(res);
+        SqlTable out;
+        out.rows.resize(static_cast<std::size_t>(rows.size()));
+        for (int r = 0; r < rows.size(); ++r) {
+            auto& row = out.rows[static_cast<std::size_t>(r)];
+            for (int c = 0; c < rows.columns(); ++c) {
+                if (rows.is_null(r, c)) {
+                    row.emplace_back();
+                } else {
+                    row.emplace_back(std::string(rows.text(r, c)));
+                }
+            }
+        }
+        return out;
+    };
+    if (!pipeline_) {
+        auto r = conn_.exec_params(q.sql, params);
+        if (!r) {
+            return r.error();
+        }
+        return to_table(r->get());
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    Result<void> sent = conn_.send_params(q.sql, params);
+    if (sent) {
+        sent = conn_.sync();
+    }
+    if (!sent) {
+        return sent.error();
+    }
+    auto res = conn_.take(deadline);
+    if (!res) {
+        return res.error();
+    }
+    Result<SqlTable> out =
+        pg_tuples_or_command_ok(res->get())
+            ? Result<SqlTable>(to_table(res->get()))
+            : Result<SqlTable>(pg_error(conn_.handle(), res->get(), "read").failure);
+    auto synced = conn_.take(deadline);
+    if (!synced) {
+        return synced.error();
+    }
+    if (!pg_pipeline_sync(synced->get())) {
+        return fail(Error::store_unavailable, {}, "postgres: pipeline out of step");
+    }
+    return out;
+}
+
 }  // namespace voicegate::store

@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "store/migrations.hpp"
+#include "store/rollup.hpp"
 
 // libpq's handle types, declared here so that headers need not include libpq-fe.h.
 struct pg_conn;
@@ -168,5 +169,20 @@ PgError pg_error(const pg_conn* conn, const pg_result* result, std::string_view 
 
 /// A PostgreSQL text[] literal of `items`, e.g. {"a","b"}. Pure.
 std::string pg_text_array(const std::vector<std::string>& items);
+
+/// SqlExec over a PgConnection, in pipeline mode (a store thread's) or not (`voicegate
+/// migrate`). Not thread-safe.
+class PgExec final : public SqlExec {
+public:
+    PgExec(PgConnection& conn, bool pipeline, std::chrono::milliseconds timeout)
+        : conn_(conn), pipeline_(pipeline), timeout_(timeout) {}
+    Dialect dialect() const override { return Dialect::postgres; }
+    [[nodiscard]] Result<SqlTable> query(const SqlQuery& q) override;
+
+private:
+    PgConnection& conn_;
+    bool pipeline_;
+    std::chrono::milliseconds timeout_;
+};
 
 }  // namespace voicegate::store

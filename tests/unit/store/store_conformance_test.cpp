@@ -63,7 +63,7 @@ asio::awaitable<Result<std::vector<Event>>> sqlite_events(SessionStore& s, std::
 Result<std::unique_ptr<SessionStore>> open_sqlite(std::string path, const Clock* clock) {
     SqliteOptions o;
     o.path = std::move(path);
-    o.clock = clock;
+    o.common.clock = clock;
     auto s = SqliteStore::open(std::move(o));
     if (!s) {
         return s.error();
@@ -79,7 +79,7 @@ asio::awaitable<Result<std::vector<Event>>> pg_events(SessionStore& s, std::stri
 Result<std::unique_ptr<SessionStore>> open_pg(const std::string& url, const Clock* clock) {
     PgOptions o;
     o.url = url;
-    o.clock = clock;
+    o.common.clock = clock;
     auto s = PgStore::open(std::move(o));
     if (!s) {
         return s.error();
