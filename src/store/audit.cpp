@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include "metrics/instruments.hpp"
+#include "store/denial_flush.hpp"
 #include "store/event_type.hpp"
 
 namespace voicegate::store {
@@ -339,6 +340,14 @@ void flush_denials_blocking(SessionStore& store) {
     if (!result) {
         spdlog::warn("store: denial counts not written at close: {}", result.error().details);
     }
+}
+
+void record_denial_at(DenialLog& log, const Denial& denial, const Clock& clock) {
+    Denial d = denial;
+    if (d.at_ms == 0) {
+        d.at_ms = clock.now_ms();
+    }
+    (void)log.record(d);
 }
 
 }  // namespace voicegate::store

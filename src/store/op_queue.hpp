@@ -62,6 +62,7 @@ namespace detail {
 
 /// The completion side of a queued operation, type-erased; each engine's op interface derives
 /// from it and adds how the op runs.
+/// Thread safety: built on the caller's thread, then used by one store thread only.
 class QueuedOp {
 public:
     virtual ~QueuedOp() = default;
@@ -77,6 +78,7 @@ public:
 /// tracked work on the handler's executor while queued (so the caller's event loop does not run
 /// out of work), and posting the one to the other. Built on the caller's thread, then owned and
 /// completed by a store thread.
+/// Thread safety: as QueuedOp; complete() hands the result to the handler's executor.
 template <class Base, class T, class Handler>
 class CompletionOp : public Base {
 public:

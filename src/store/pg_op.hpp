@@ -30,6 +30,7 @@ enum class PgStatement {
 
 /// A queued PgStore operation, type-erased: one prepared statement with its parameters, and
 /// the decoding of its result. Built on the caller's thread, run on a store thread.
+/// Thread safety: as QueuedOp (one thread at a time).
 class PgOpBase : public QueuedOp {
 public:
     /// Takes the statement, its parameters, the session the op touches (may be empty) and the
@@ -71,6 +72,7 @@ private:
 
 /// A PgOpBase whose `decode` (a `Result<T>(const PgRows&)`) makes the outcome, completed on
 /// `handler`'s executor.
+/// Thread safety: as QueuedOp (one thread at a time).
 template <class T, class Decode, class Handler>
 class PgOp final : public CompletionOp<PgOpBase, T, Handler> {
 public:
@@ -88,6 +90,7 @@ private:
 };
 
 /// A PgStatement::call op: `fn` (a `Result<T>(PgExec&)`) runs on the reader's thread.
+/// Thread safety: as QueuedOp (one thread at a time).
 template <class T, class Fn, class Handler>
 class PgCallOp final : public CompletionOp<PgOpBase, T, Handler> {
 public:

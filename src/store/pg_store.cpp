@@ -6,6 +6,7 @@
 #include <cmath>
 #include <random>
 
+#include "store/denial_flush.hpp"
 #include "store/migrations.hpp"
 #include "store/pg_statements.hpp"
 #include "store/pg_worker.hpp"
@@ -305,7 +306,7 @@ boost::asio::awaitable<Result<EndOutcome>> PgStore::end_session(EndRequest reque
     // same per-user lock as the user's quota-checked creates, in the same sorted order, so two
     // instances' batches settling the same users' quota rows cannot deadlock. Without auth the
     // owner is unknown until the row is read; a rare deadlock there is detected by PostgreSQL
-    // and the batch retried (PgStoreStats::conflict_retries).
+    // and the batch retried (StoreStats::conflict_retries).
     std::string user = request.check_owner ? request.caller_user_id : std::string();
     co_return co_await submit<EndOutcome>(worker, PgStatement::end_session, std::move(params),
                                           std::move(key), std::move(decode), std::move(user));
@@ -331,27 +332,13 @@ boost::asio::awaitable<Result<void>> PgStore::append_event(Event event) {
 }
 
 void PgStore::record_denial(const Denial& denial) {
-    Denial d = denial;
-    if (d.at_ms == 0) {
-        d.at_ms = options_.common.clock->now_ms();
-    }
-    (void)denials_.record(d);
+    record_denial_at(denials_, denial, *options_.common.clock);
 }
 
 boost::asio::awaitable<Result<void>> PgStore::flush_denials() {
     // On the reader's connection, in a transaction of its own, off the writers' group commits.
-    // The batch is taken when the op runs, so a flush queued after another completes after it.
-    if (!denials_.dirty()) {
-        co_return Result<void>{};  // everything recorded so far is committed: no transaction
-    }
-    auto batch = std::make_shared<DenialBatch>();
-    auto fn = [log = &denials_, batch](PgExec& db) {
-        *batch = log->take();
-        return write_denials(db, *batch, true);
-    };
-    auto written = co_await call<void>(std::move(fn));
-    denials_.done(std::move(*batch), written.has_value());
-    co_return written;
+    auto run = [this](auto write) { return call<void>(std::move(write)); };
+    co_return co_await flush_denial_log(denials_, true, std::move(run));
 }
 
 boost::asio::awaitable<Result<PruneReport>> PgStore::prune(PruneRequest request) {

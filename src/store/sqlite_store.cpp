@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "store/denial_flush.hpp"
 #include "store/event_type.hpp"
 #include "store/migrations.hpp"
 #include "store/quota.hpp"
@@ -511,28 +512,19 @@ boost::asio::awaitable<Result<void>> SqliteStore::append_event(Event event) {
 }
 
 void SqliteStore::record_denial(const Denial& denial) {
-    Denial d = denial;
-    if (d.at_ms == 0) {
-        d.at_ms = options_.common.clock->now_ms();
-    }
-    (void)denials_.record(d);
+    record_denial_at(denials_, denial, *options_.common.clock);
 }
 
 boost::asio::awaitable<Result<void>> SqliteStore::flush_denials() {
-    // The batch is taken when the op runs on the writer, so a flush queued after another one
-    // completes after it: a read that flushed first sees every denial recorded before it.
-    if (!denials_.dirty()) {
-        co_return Result<void>{};  // everything recorded so far is committed: no transaction
-    }
-    auto batch = std::make_shared<DenialBatch>();
-    auto op = [log = &denials_, batch](OpContext& ctx) {
-        *batch = log->take();
-        SqliteExec db(ctx.conn);
-        return write_denials(db, *batch, false);
+    // On the writer, as one op of a group commit.
+    auto run = [this](auto write) {
+        auto op = [write = std::move(write)](OpContext& ctx) {
+            SqliteExec db(ctx.conn);
+            return write(db);
+        };
+        return submit<void>(*writer_, std::move(op));
     };
-    auto written = co_await submit<void>(*writer_, std::move(op));
-    denials_.done(std::move(*batch), written.has_value());
-    co_return written;
+    co_return co_await flush_denial_log(denials_, false, std::move(run));
 }
 
 boost::asio::awaitable<Result<PruneReport>> SqliteStore::prune(PruneRequest request) {

@@ -32,6 +32,7 @@ struct OpContext {
 };
 
 /// A queued SQLite operation, type-erased. Executed and completed on a store thread.
+/// Thread safety: as QueuedOp (one thread at a time).
 class OpBase : public QueuedOp {
 public:
     /// Runs the operation; true when it succeeded (its writes are kept).
@@ -40,6 +41,7 @@ public:
 
 /// An OpBase that runs `fn` (a `Result<T>(OpContext&)`) and completes `handler` with its
 /// Result<T>.
+/// Thread safety: as QueuedOp (one thread at a time).
 template <class T, class Fn, class Handler>
 class SqliteOp final : public CompletionOp<OpBase, T, Handler> {
 public:
