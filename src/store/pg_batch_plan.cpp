@@ -101,14 +101,7 @@ PgParams many_params(const PgBatch& batch, const std::vector<std::size_t>& ops) 
         a.reserve(ops.size() * 24);
         a.push_back('{');
         for (std::size_t k = 0; k < ops.size(); ++k) {
-            a.append(k == 0 ? "\"" : ",\"");
-            for (const char c : batch[ops[k]]->params()[p]) {
-                if (c == '"' || c == '\\') {
-                    a.push_back('\\');
-                }
-                a.push_back(c);
-            }
-            a.push_back('"');
+            append_pg_array_element(a, batch[ops[k]]->params()[p], k == 0);
         }
         a.push_back('}');
     }

@@ -143,17 +143,21 @@ std::string quote_identifier(std::string_view name) {
     return out;
 }
 
+void append_pg_array_element(std::string& out, std::string_view item, bool first) {
+    out.append(first ? "\"" : ",\"");
+    for (const char c : item) {
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+        }
+        out.push_back(c);
+    }
+    out.push_back('"');
+}
+
 std::string pg_text_array(const std::vector<std::string>& items) {
     std::string out = "{";
     for (std::size_t i = 0; i < items.size(); ++i) {
-        out.append(i == 0 ? "\"" : ",\"");
-        for (const char c : items[i]) {
-            if (c == '"' || c == '\\') {
-                out.push_back('\\');
-            }
-            out.push_back(c);
-        }
-        out.push_back('"');
+        append_pg_array_element(out, items[i], i == 0);
     }
     out.push_back('}');
     return out;
@@ -425,6 +429,17 @@ Result<PgResultPtr> PgConnection::next_result(Deadline deadline) {
     }
 }
 
+Result<void> PgConnection::take_sync(Deadline deadline) {
+    auto synced = take(deadline);
+    if (!synced) {
+        return synced.error();
+    }
+    if (!pg_pipeline_sync(synced->get())) {
+        return fail(Error::store_unavailable, {}, "postgres: pipeline out of step");
+    }
+    return {};
+}
+
 Result<PgResultPtr> PgConnection::take(Deadline deadline) {
     auto r = next_result(deadline);
     if (!r) {
@@ -508,12 +523,8 @@ Result<SqlTable> PgExec::query(const SqlQuery& q) {
         pg_tuples_or_command_ok(res->get())
             ? Result<SqlTable>(to_table(res->get()))
             : Result<SqlTable>(pg_error(conn_.handle(), res->get(), "read").failure);
-    auto synced = conn_.take(deadline);
-    if (!synced) {
+    if (auto synced = conn_.take_sync(deadline); !synced) {
         return synced.error();
-    }
-    if (!pg_pipeline_sync(synced->get())) {
-        return fail(Error::store_unavailable, {}, "postgres: pipeline out of step");
     }
     return out;
 }

@@ -78,6 +78,31 @@ Result<MigrationReport> run_migrations(const PgTarget& target, const Clock& cloc
     return report;
 }
 
+/// Makes fresh, ready connections to `target` for the workers: the schema, the temp price
+/// table, the prepared statements, pipeline mode.
+detail::PgWorker::Connector connector_for(const PgTarget& target, const PriceTable& prices) {
+    return [t = target,
+            temp = detail::temp_tables_sql(prices)]() -> Result<std::unique_ptr<PgConnection>> {
+        auto conn = PgConnection::connect(t);
+        if (!conn) {
+            return conn.error();
+        }
+        if (auto r = (*conn)->use_schema(t.schema, false); !r) {
+            return r.error();
+        }
+        if (auto r = (*conn)->exec_script(temp); !r) {
+            return r.error();
+        }
+        if (auto r = detail::prepare_all(**conn); !r) {
+            return r.error();
+        }
+        if (auto r = (*conn)->enter_pipeline(); !r) {
+            return r.error();
+        }
+        return conn;
+    };
+}
+
 }  // namespace
 
 Result<MigrationReport> PgStore::migrate(const std::string& url, const Clock& clock) {
@@ -110,27 +135,7 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
     if (auto m = run_migrations(*target, *common.clock); !m) {
         return m.error();
     }
-    detail::PgWorker::Connector connector =
-        [t = *target, temp = detail::temp_tables_sql(
-                          common.prices)]() -> Result<std::unique_ptr<PgConnection>> {
-        auto conn = PgConnection::connect(t);
-        if (!conn) {
-            return conn.error();
-        }
-        if (auto r = (*conn)->use_schema(t.schema, false); !r) {
-            return r.error();
-        }
-        if (auto r = (*conn)->exec_script(temp); !r) {
-            return r.error();
-        }
-        if (auto r = detail::prepare_all(**conn); !r) {
-            return r.error();
-        }
-        if (auto r = (*conn)->enter_pipeline(); !r) {
-            return r.error();
-        }
-        return conn;
-    };
+    detail::PgWorker::Connector connector = connector_for(*target, common.prices);
     const auto make = [&](std::string name, bool transactional,
                           std::int64_t shard) -> Result<std::unique_ptr<detail::PgWorker>> {
         auto conn = connector();

@@ -134,36 +134,16 @@ void PgWorker::run_write(PgBatch& batch) {
     (void)write_careful(batch);
 }
 
-PgWorker::Outcome PgWorker::write_pipelined(PgBatch& batch) {
-    PgConnection& c = *conn_;
-    const auto deadline = Clock::now() + options_.io_timeout;
-    const auto planned = plan(batch);
-    // The rows of every end are locked up front, in sorted order, by one statement: no
-    // deadlock with another instance's batch, and the statements after it see those rows as
-    // they are (nothing else can change them before COMMIT).
-    const auto keys = lock_keys(batch);
-    // Then the users whose quotas the batch decides, before any statement reads their counts.
-    const auto users = user_lock_keys(batch);
-    const auto lost = [&](const Failure& f) {
-        connection_lost(f);
-        fail_all(batch, f);
-        return Outcome::lost;
-    };
-    // Reads the sync that ends a round trip.
-    const auto take_sync = [&]() -> Result<void> {
-        auto synced = c.take(deadline);
-        if (!synced) {
-            return synced.error();
-        }
-        if (!pg_pipeline_sync(synced->get())) {
-            return fail(Error::store_unavailable, {}, "postgres: pipeline out of step");
-        }
-        return {};
-    };
+namespace {
 
-    // Two round trips. The first sends BEGIN, the locks and the ops' statements in one pipeline
-    // (a sync inside the open transaction commits nothing); the second the rollups that their
-    // answers add up to, and COMMIT.
+using Deadline = PgConnection::Deadline;
+
+/// Queues the first round trip of a pipelined batch: BEGIN, the locks of `keys` (sessions) and
+/// `users` when there are any, the `planned` statements, and a sync (a sync inside the open
+/// transaction commits nothing).
+Result<void> send_batch(PgConnection& c, const PgBatch& batch, const std::vector<Planned>& planned,
+                        const std::vector<std::string>& keys,
+                        const std::vector<std::string>& users) {
     Result<void> sent = c.send_query("BEGIN");
     if (sent && !keys.empty()) {
         sent = c.send_prepared(definition(PgStatement::lock).name, PgParams{pg_text_array(keys)});
@@ -183,15 +163,23 @@ PgWorker::Outcome PgWorker::write_pipelined(PgBatch& batch) {
     if (sent) {
         sent = c.sync();
     }
-    if (!sent) {
-        return lost(sent.error());
-    }
+    return sent;
+}
 
+/// The answers of a pipelined batch, read one by one: each op's outcome decoded, what the ops
+/// wrote summed in `rollups`, and the first failed statement remembered (the server skips the
+/// rest of the pipeline: PGRES_PIPELINE_ABORTED).
+struct Answers {
+    PgConnection& c;
+    const PgBatch& batch;
+    const PriceTable& prices;
+    Deadline deadline;
     std::optional<PgError> first;
     RollupBatch rollups;
-    // Reads one query's result; fails when the connection broke. A failed statement is
-    // remembered (the server skips the rest of the pipeline: PGRES_PIPELINE_ABORTED).
-    const auto take = [&](std::string_view what, const Planned* p) -> Result<void> {
+
+    /// Reads one query's result (`p`: the planned statement it answers, or null); fails only
+    /// when the connection broke.
+    Result<void> take(std::string_view what, const Planned* p) {
         auto r = c.take(deadline);
         if (!r) {
             return r.error();
@@ -199,62 +187,47 @@ PgWorker::Outcome PgWorker::write_pipelined(PgBatch& batch) {
         const pg_result* res = r->get();
         if (pg_tuples_or_command_ok(res)) {
             if (p != nullptr && !first) {
-                decode_planned(batch, *p, res, options_.prices, rollups);
+                decode_planned(batch, *p, res, prices, rollups);
             }
         } else if (!pg_pipeline_aborted(res) && !first) {
             first = pg_error(c.handle(), res, what);
         }
         return {};
-    };
-    Result<void> got = take("begin", nullptr);
-    if (got && !keys.empty()) {
-        got = take("lock", nullptr);
     }
-    if (got && !users.empty()) {
-        got = take("lock users", nullptr);
+};
+
+/// The second round trip of a batch whose statements all succeeded: the rollups their answers
+/// add up to (on the writer's `shard`), and COMMIT. Fails only when the connection broke.
+Result<void> commit_batch(Answers& a, std::int64_t shard) {
+    Result<void> sent;
+    if (!a.rollups.empty()) {
+        sent = a.c.send_prepared(kFlushRollups, flush_rollups_params(a.rollups, shard));
     }
-    for (std::size_t i = 0; got && i < planned.size(); ++i) {
-        got = take("statement", &planned[i]);
+    if (sent) {
+        sent = a.c.send_query("COMMIT");
+    }
+    if (sent) {
+        sent = a.c.sync();
+    }
+    if (!sent) {
+        return sent;
+    }
+    Result<void> got;
+    if (!a.rollups.empty()) {
+        got = a.take("rollups", nullptr);
     }
     if (got) {
-        got = take_sync();
+        got = a.take("commit", nullptr);
     }
-    if (!got) {
-        return lost(got.error());
+    if (got) {
+        got = a.c.take_sync(a.deadline);
     }
-    if (!first) {
-        if (!rollups.empty()) {
-            sent = c.send_prepared(kFlushRollups, flush_rollups_params(rollups, options_.shard));
-        }
-        if (sent) {
-            sent = c.send_query("COMMIT");
-        }
-        if (sent) {
-            sent = c.sync();
-        }
-        if (!sent) {
-            return lost(sent.error());
-        }
-        if (!rollups.empty()) {
-            got = take("rollups", nullptr);
-        }
-        if (got) {
-            got = take("commit", nullptr);
-        }
-        if (got) {
-            got = take_sync();
-        }
-        if (!got) {
-            return lost(got.error());
-        }
-    }
-    if (!first) {
-        return Outcome::done;
-    }
-    if (first->kind == PgFailureKind::connection) {
-        return lost(first->failure);
-    }
-    // The transaction is aborted (or, if COMMIT failed, already over): end it.
+    return got;
+}
+
+/// Ends a transaction that a failed statement aborted (or, if COMMIT failed, that is already
+/// over). Fails only when the connection broke.
+Result<void> roll_back(PgConnection& c, Deadline deadline) {
     Result<void> rolled = c.send_query("ROLLBACK");
     if (rolled) {
         rolled = c.sync();
@@ -264,70 +237,125 @@ PgWorker::Outcome PgWorker::write_pipelined(PgBatch& batch) {
         rolled = r ? Result<void>() : Result<void>(r.error());
     }
     if (rolled) {
-        rolled = take_sync();
+        rolled = c.take_sync(deadline);
     }
-    if (!rolled) {
-        return lost(rolled.error());
+    return rolled;
+}
+
+/// One statement of a careful round trip: a plain statement, an op's prepared statement, the
+/// lock statement, the users' lock statement, or the rollup flush (the first field set).
+struct CarefulSend {
+    const char* sql = nullptr;
+    const PgOpBase* op = nullptr;
+    const PgParams* lock = nullptr;
+    const PgParams* lock_users = nullptr;
+    const PgParams* flush = nullptr;
+};
+
+/// One round trip: queues `sends`, a sync, then reads one result per send and the sync.
+/// Returns the results; an error means the connection is gone.
+Result<std::vector<PgResultPtr>> careful_round_trip(PgConnection& c, Deadline deadline,
+                                                    std::initializer_list<CarefulSend> sends) {
+    Result<void> sent;
+    for (const auto& s : sends) {
+        if (!sent) {
+            break;
+        }
+        if (s.sql != nullptr) {
+            sent = c.send_query(s.sql);
+        } else if (s.op != nullptr) {
+            sent = c.send_prepared(definition(s.op->statement()).name, s.op->params());
+        } else if (s.lock != nullptr) {
+            sent = c.send_prepared(definition(PgStatement::lock).name, *s.lock);
+        } else if (s.flush != nullptr) {
+            sent = c.send_prepared(kFlushRollups, *s.flush);
+        } else {
+            sent = c.send_prepared(definition(PgStatement::lock_users).name, *s.lock_users);
+        }
     }
-    return first->kind == PgFailureKind::conflict ? Outcome::conflict : Outcome::statement_failed;
+    if (sent) {
+        sent = c.sync();
+    }
+    if (!sent) {
+        return sent.error();
+    }
+    std::vector<PgResultPtr> out;
+    for (std::size_t i = 0; i <= sends.size(); ++i) {
+        auto r = c.take(deadline);
+        if (!r) {
+            return r.error();
+        }
+        out.push_back(std::move(*r));
+    }
+    if (!pg_pipeline_sync(out.back().get())) {
+        return fail(Error::store_unavailable, {}, "postgres: pipeline out of step");
+    }
+    out.pop_back();
+    return out;
+}
+
+}  // namespace
+
+PgWorker::Outcome PgWorker::lose(PgBatch& batch, const Failure& why) {
+    connection_lost(why);
+    fail_all(batch, why);
+    return Outcome::lost;
+}
+
+PgWorker::Outcome PgWorker::write_pipelined(PgBatch& batch) {
+    PgConnection& c = *conn_;
+    const auto deadline = Clock::now() + options_.io_timeout;
+    const auto planned = plan(batch);
+    // The rows of every end are locked up front, in sorted order, by one statement: no
+    // deadlock with another instance's batch, and the statements after it see those rows as
+    // they are (nothing else can change them before COMMIT).
+    const auto keys = lock_keys(batch);
+    // Then the users whose quotas the batch decides, before any statement reads their counts.
+    const auto users = user_lock_keys(batch);
+    // Two round trips. The first sends BEGIN, the locks and the ops' statements in one
+    // pipeline; the second the rollups that their answers add up to, and COMMIT.
+    if (auto sent = send_batch(c, batch, planned, keys, users); !sent) {
+        return lose(batch, sent.error());
+    }
+    Answers answers{c, batch, options_.prices, deadline, {}, {}};
+    Result<void> got = answers.take("begin", nullptr);
+    if (got && !keys.empty()) {
+        got = answers.take("lock", nullptr);
+    }
+    if (got && !users.empty()) {
+        got = answers.take("lock users", nullptr);
+    }
+    for (std::size_t i = 0; got && i < planned.size(); ++i) {
+        got = answers.take("statement", &planned[i]);
+    }
+    if (got) {
+        got = c.take_sync(deadline);
+    }
+    if (got && !answers.first) {
+        got = commit_batch(answers, options_.shard);
+    }
+    if (!got) {
+        return lose(batch, got.error());
+    }
+    if (!answers.first) {
+        return Outcome::done;
+    }
+    if (answers.first->kind == PgFailureKind::connection) {
+        return lose(batch, answers.first->failure);
+    }
+    if (auto rolled = roll_back(c, deadline); !rolled) {
+        return lose(batch, rolled.error());
+    }
+    return answers.first->kind == PgFailureKind::conflict ? Outcome::conflict
+                                                          : Outcome::statement_failed;
 }
 
 PgWorker::Outcome PgWorker::write_careful(PgBatch& batch) {
     PgConnection& c = *conn_;
-    // One round trip: queue `sends`, a sync, then read one result per send and the sync.
-    // Returns the results; an error means the connection is gone.
-    struct Send {
-        const char* sql = nullptr;             // a plain statement, or
-        const PgOpBase* op = nullptr;          // an op's prepared statement, or
-        const PgParams* lock = nullptr;        // the lock statement, or
-        const PgParams* lock_users = nullptr;  // the users' lock statement, or
-        const PgParams* flush = nullptr;       // the rollup flush
+    const auto round_trip = [&](std::initializer_list<CarefulSend> sends) {
+        return careful_round_trip(c, Clock::now() + options_.io_timeout, sends);
     };
-    const auto round_trip =
-        [&](std::initializer_list<Send> sends) -> Result<std::vector<PgResultPtr>> {
-        const auto deadline = Clock::now() + options_.io_timeout;
-        Result<void> sent;
-        for (const auto& s : sends) {
-            if (!sent) {
-                break;
-            }
-            if (s.sql != nullptr) {
-                sent = c.send_query(s.sql);
-            } else if (s.op != nullptr) {
-                sent = c.send_prepared(definition(s.op->statement()).name, s.op->params());
-            } else if (s.lock != nullptr) {
-                sent = c.send_prepared(definition(PgStatement::lock).name, *s.lock);
-            } else if (s.flush != nullptr) {
-                sent = c.send_prepared(kFlushRollups, *s.flush);
-            } else {
-                sent = c.send_prepared(definition(PgStatement::lock_users).name, *s.lock_users);
-            }
-        }
-        if (sent) {
-            sent = c.sync();
-        }
-        if (!sent) {
-            return sent.error();
-        }
-        std::vector<PgResultPtr> out;
-        for (std::size_t i = 0; i <= sends.size(); ++i) {
-            auto r = c.take(deadline);
-            if (!r) {
-                return r.error();
-            }
-            out.push_back(std::move(*r));
-        }
-        if (!pg_pipeline_sync(out.back().get())) {
-            return fail(Error::store_unavailable, {}, "postgres: pipeline out of step");
-        }
-        out.pop_back();
-        return out;
-    };
-    const auto lost = [&](const Failure& f) {
-        connection_lost(f);
-        fail_all(batch, f);
-        return Outcome::lost;
-    };
+    const auto lost = [&](const Failure& f) { return lose(batch, f); };
     // Ends the transaction after a failure that is not the op's own: every op fails.
     const auto abandon = [&](const PgError& e) {
         if (e.kind == PgFailureKind::connection) {

@@ -81,6 +81,8 @@ private:
     Outcome write_careful(PgBatch& batch);
     void run_read(PgBatch& batch);
     void fail_all(PgBatch& batch, const Failure& failure);
+    /// The connection is gone: every op of `batch` fails with `why`; Outcome::lost.
+    Outcome lose(PgBatch& batch, const Failure& why);
 
     PgWorkerOptions options_;
     Connector connector_;

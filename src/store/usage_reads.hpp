@@ -38,12 +38,15 @@ private:
     std::map<std::int64_t, std::shared_ptr<const Day>> days_;
 };
 
-/// The reads of SessionStore, written once for both engines. `rank_cache` (optional) speeds up
+/// SessionStore::usage, written once for both engines. `rank_cache` (optional) speeds up
 /// groupBy=user without a model filter.
 [[nodiscard]] Result<UsageReport> read_usage(SqlExec& db, const UsageQuery& q,
                                              UserRankCache* rank_cache = nullptr);
+/// SessionStore::live, written once for both engines.
 [[nodiscard]] Result<LiveReport> read_live(SqlExec& db, const LiveQuery& q);
+/// SessionStore::list_sessions, written once for both engines.
 [[nodiscard]] Result<SessionPage> read_sessions(SqlExec& db, const SessionQuery& q);
+/// SessionStore::list_events, written once for both engines.
 [[nodiscard]] Result<EventPage> read_events(SqlExec& db, const EventQuery& q);
 
 }  // namespace voicegate::store
