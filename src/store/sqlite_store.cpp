@@ -293,6 +293,23 @@ Result<void> do_create(OpContext& ctx, SessionRecord& rec) {
     return insert_event(ctx, e);
 }
 
+/// The audit event of `req`'s first end of `row` (already updated). Pure.
+Event ended_event(const EndRequest& req, const SessionRow& row) {
+    Event e;
+    e.at_ms = *row.ended_at_ms;
+    e.type = event_type_name(EventType::session_ended);
+    e.session_id = req.session_id;
+    e.user_id = row.issued.user_id;
+    e.client_ip = req.client_ip;
+    e.reason = req.ended_by;
+    e.detail = boost::json::serialize(boost::json::object{
+        {"reported_duration_s", req.reported_duration_s},
+        {"observed_duration_s", *row.observed_duration_s},
+        {"message_count", req.message_count},
+    });
+    return e;
+}
+
 Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
     std::optional<std::int64_t> reserved;
     TokenUsage tokens;
@@ -323,22 +340,18 @@ Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
         }
     }
     const double cost = estimate_cost_usd(price, tokens, billable);
-    {
-        auto s = ctx.conn.use(kEndSession);
-        if (!s) {
-            return s.error();
-        }
-        s->bind(1, req.session_id)
-            .bind(2, ended_at)
-            .bind(3, req.reported_duration_s)
-            .bind(4, observed)
-            .bind(5, req.message_count)
-            .bind(6, req.ended_by)
-            .bind(7, cost);
-        auto done = s->step();
-        if (!done) {
-            return done.error();
-        }
+    if (auto r = run(ctx, kEndSession,
+                     [&](StatementUse& s) {
+                         s.bind(1, req.session_id)
+                             .bind(2, ended_at)
+                             .bind(3, req.reported_duration_s)
+                             .bind(4, observed)
+                             .bind(5, req.message_count)
+                             .bind(6, req.ended_by)
+                             .bind(7, cost);
+                     });
+        !r) {
+        return r.error();
     }
     if (auto r = settle_quota(ctx, row, reserved, req.reported_duration_s, observed); !r) {
         return r.error();
@@ -356,20 +369,7 @@ Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
                                end_delta(req.reported_duration_s, billable, req.message_count,
                                          req.ended_by, tokens, cost));
     }
-
-    Event e;
-    e.at_ms = ended_at;
-    e.type = event_type_name(EventType::session_ended);
-    e.session_id = req.session_id;
-    e.user_id = row.issued.user_id;
-    e.client_ip = req.client_ip;
-    e.reason = req.ended_by;
-    e.detail = boost::json::serialize(boost::json::object{
-        {"reported_duration_s", req.reported_duration_s},
-        {"observed_duration_s", observed},
-        {"message_count", req.message_count},
-    });
-    if (auto r = insert_event(ctx, e); !r) {
+    if (auto r = insert_event(ctx, ended_event(req, row)); !r) {
         return r.error();
     }
     return out;
