@@ -181,8 +181,8 @@ int run_mode(const Params& params, const std::string& sync, const std::filesyste
     const auto path = (dir / ("bench-" + sync + ".db")).string();
     voicegate::store::SqliteOptions o;
     o.path = path;
-    o.synchronous = sync;
-    o.batch_max = params.batch_max;
+    o.common.synchronous = sync;
+    o.common.batch_max = params.batch_max;
     auto opened = SqliteStore::open(o);
     if (!opened) {
         std::fprintf(stderr, "open %s failed: %s\n", path.c_str(), opened.error().details.c_str());
@@ -208,7 +208,7 @@ int run_postgres(const Params& params, std::string url) {
     }
     store::PgOptions o;
     o.url = url;
-    o.batch_max = params.batch_max;
+    o.common.batch_max = params.batch_max;
     o.writers = params.writers;
     auto opened = store::PgStore::open(o);
     if (!opened) {

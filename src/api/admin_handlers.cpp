@@ -9,6 +9,7 @@
 
 #include "core/json_text.hpp"
 #include "http/response.hpp"
+#include "store/event_type.hpp"
 #include "store/quota.hpp"
 #include "store/rollup.hpp"
 
@@ -478,9 +479,14 @@ boost::asio::awaitable<http::Response> AdminHandler::events(http::Request& req) 
     if (!p) {
         co_return bad_response(p.error(), dev);
     }
-    auto type = one_of(
-        *p, "type",
-        {"token_issued", "token_denied", "session_ended", "call_hung_up", "admin_action", "alert"});
+    using store::event_type_name;
+    using store::EventType;
+    auto type = one_of(*p, "type",
+                       {event_type_name(EventType::token_issued),
+                        event_type_name(EventType::token_denied),
+                        event_type_name(EventType::session_ended),
+                        event_type_name(EventType::call_hung_up),
+                        event_type_name(EventType::admin_action), event_type_name(EventType::alert)});
     auto range = admin_day_range(*p, clock_.now_ms());
     auto limit = parse_limit(*p, 100, 1'000);
     if (auto f = first_failure(type, range, limit)) {

@@ -15,6 +15,7 @@
 
 #include "app/run_blocking.hpp"
 #include "core/ids.hpp"
+#include "store/event_type.hpp"
 
 namespace voicegate::app {
 namespace asio = boost::asio;
@@ -186,7 +187,7 @@ SeededSession SeedGenerator::next() {
     if (std::uniform_real_distribution<double>(0.0, 1.0)(rng_) < plan_.denied_per_session) {
         store::Event denial;
         denial.at_ms = std::max<std::int64_t>(first_day_ms_, rec.issued_at_ms - 2'000);
-        denial.type = "token_denied";
+        denial.type = store::event_type_name(store::EventType::token_denied);
         denial.user_id = rec.user_id;
         denial.client_ip = rec.client_ip;
         denial.reason = std::string(pick(kDenials, rng_));

@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include "metrics/instruments.hpp"
+#include "store/denial_flush.hpp"
+#include "store/event_type.hpp"
 
 namespace voicegate::store {
 namespace {
@@ -200,7 +202,7 @@ bool DenialLog::sample_locked(const Denial& d) {
     ++second_samples_;
     Event e;
     e.at_ms = d.at_ms;
-    e.type = "token_denied";
+    e.type = event_type_name(EventType::token_denied);
     e.user_id = d.user_id;
     e.client_ip = d.client_ip;
     e.reason = d.reason;
@@ -338,6 +340,14 @@ void flush_denials_blocking(SessionStore& store) {
     if (!result) {
         spdlog::warn("store: denial counts not written at close: {}", result.error().details);
     }
+}
+
+void record_denial_at(DenialLog& log, const Denial& denial, const Clock& clock) {
+    Denial d = denial;
+    if (d.at_ms == 0) {
+        d.at_ms = clock.now_ms();
+    }
+    (void)log.record(d);
 }
 
 }  // namespace voicegate::store

@@ -7,13 +7,9 @@
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
+#include "store/dialect.hpp"
 
 namespace voicegate::store {
-
-/// SQL dialects the shared schema is rendered for. The DDL is written once in portable SQL
-/// (TEXT, BIGINT, DOUBLE PRECISION); the few spots that must differ are placeholders that
-/// render_migration() fills per dialect.
-enum class Dialect { sqlite, postgres };
 
 /// One versioned schema step. `sql` is a script of `;`-separated statements that may contain
 /// the placeholder `${serial_pk}` (an auto-incrementing 64-bit primary key column type).

@@ -67,11 +67,7 @@ Result<std::unique_ptr<SessionStore>> open_store(const std::string& database_url
 #ifdef VOICEGATE_WITH_POSTGRES
         PgOptions o;
         o.url = target->location;
-        o.batch_max = options.batch_max;
-        o.clock = options.clock;
-        o.metrics = options.metrics;
-        o.prices = options.prices;
-        o.denial_sampling = options.denial_sampling;
+        o.common = options;
         auto store = PgStore::open(std::move(o));
         if (!store) {
             return store.error();
@@ -83,13 +79,7 @@ Result<std::unique_ptr<SessionStore>> open_store(const std::string& database_url
     }
     SqliteOptions o;
     o.path = target->location;
-    o.synchronous = options.synchronous;
-    o.batch_max = options.batch_max;
-    o.busy_timeout_ms = options.busy_timeout_ms;
-    o.clock = options.clock;
-    o.metrics = options.metrics;
-    o.prices = options.prices;
-    o.denial_sampling = options.denial_sampling;
+    o.common = options;
     auto store = SqliteStore::open(std::move(o));
     if (!store) {
         return store.error();

@@ -10,23 +10,9 @@
 #include "store/audit.hpp"
 #include "store/rollup.hpp"
 #include "store/session_store.hpp"
-
-namespace voicegate::metrics {
-class StoreMetrics;
-}  // namespace voicegate::metrics
+#include "store/store_options.hpp"
 
 namespace voicegate::store {
-
-/// Engine-independent store settings (config section `store`).
-struct StoreOptions {
-    std::string synchronous = "full";          // SQLite: "full" or "normal"
-    std::size_t batch_max = 1024;              // most writes per group commit
-    int busy_timeout_ms = 5000;                // SQLite: wait for locks held by other processes
-    const Clock* clock = nullptr;              // nullptr -> system clock; must outlive the store
-    metrics::StoreMetrics* metrics = nullptr;  // write batches; may be null; outlives the store
-    PriceTable prices = default_prices();      // for the sessions' estimated cost
-    DenialSampling denial_sampling;            // which refusals become audit samples
-};
 
 /// Which engine a DATABASE_URL names, and where.
 struct DatabaseTarget {

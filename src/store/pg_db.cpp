@@ -143,17 +143,21 @@ std::string quote_identifier(std::string_view name) {
     return out;
 }
 
+void append_pg_array_element(std::string& out, std::string_view item, bool first) {
+    out.append(first ? "\"" : ",\"");
+    for (const char c : item) {
+        if (c == '"' || c == '\\') {
+            out.push_back('\\');
+        }
+        out.push_back(c);
+    }
+    out.push_back('"');
+}
+
 std::string pg_text_array(const std::vector<std::string>& items) {
     std::string out = "{";
     for (std::size_t i = 0; i < items.size(); ++i) {
-        out.append(i == 0 ? "\"" : ",\"");
-        for (const char c : items[i]) {
-            if (c == '"' || c == '\\') {
-                out.push_back('\\');
-            }
-            out.push_back(c);
-        }
-        out.push_back('"');
+        append_pg_array_element(out, items[i], i == 0);
     }
     out.push_back('}');
     return out;
@@ -425,6 +429,17 @@ Result<PgResultPtr> PgConnection::next_result(Deadline deadline) {
     }
 }
 
+Result<void> PgConnection::take_sync(Deadline deadline) {
+    auto synced = take(deadline);
+    if (!synced) {
+        return synced.error();
+    }
+    if (!pg_pipeline_sync(synced->get())) {
+        return fail(Error::store_unavailable, {}, "postgres: pipeline out of step");
+    }
+    return {};
+}
+
 Result<PgResultPtr> PgConnection::take(Deadline deadline) {
     auto r = next_result(deadline);
     if (!r) {
@@ -457,6 +472,61 @@ bool PgConnection::ok() const {
 
 int PgConnection::backend_pid() const {
     return PQbackendPID(conn_);
+}
+
+Result<SqlTable> PgExec::query(const SqlQuery& q) {
+    PgParams params;
+    params.reserve(q.params.size());
+    for (const auto& v : q.params) {
+        if (const auto* n = std::get_if<std::int64_t>(&v)) {
+            params.push_back(std::to_string(*n));
+        } else {
+            params.push_back(std::get<std::string>(v));
+        }
+    }
+    const auto to_table = [](const pg_result* res) {
+        const PgRows rows(res);
+        SqlTable out;
+        out.rows.resize(static_cast<std::size_t>(rows.size()));
+        for (int r = 0; r < rows.size(); ++r) {
+            auto& row = out.rows[static_cast<std::size_t>(r)];
+            for (int c = 0; c < rows.columns(); ++c) {
+                if (rows.is_null(r, c)) {
+                    row.emplace_back();
+                } else {
+                    row.emplace_back(std::string(rows.text(r, c)));
+                }
+            }
+        }
+        return out;
+    };
+    if (!pipeline_) {
+        auto r = conn_.exec_params(q.sql, params);
+        if (!r) {
+            return r.error();
+        }
+        return to_table(r->get());
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout_;
+    Result<void> sent = conn_.send_params(q.sql, params);
+    if (sent) {
+        sent = conn_.sync();
+    }
+    if (!sent) {
+        return sent.error();
+    }
+    auto res = conn_.take(deadline);
+    if (!res) {
+        return res.error();
+    }
+    Result<SqlTable> out =
+        pg_tuples_or_command_ok(res->get())
+            ? Result<SqlTable>(to_table(res->get()))
+            : Result<SqlTable>(pg_error(conn_.handle(), res->get(), "read").failure);
+    if (auto synced = conn_.take_sync(deadline); !synced) {
+        return synced.error();
+    }
+    return out;
 }
 
 }  // namespace voicegate::store

@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "store/migrations.hpp"
+#include "store/rollup.hpp"
 
 // libpq's handle types, declared here so that headers need not include libpq-fe.h.
 struct pg_conn;
@@ -140,6 +141,9 @@ public:
     [[nodiscard]] Result<PgResultPtr> next_result(Deadline deadline);
     /// The result of the next queued query and its terminating null, or the next sync result.
     [[nodiscard]] Result<PgResultPtr> take(Deadline deadline);
+    /// Reads the sync that ends a pipelined round trip; store_unavailable if the next result
+    /// is anything else (the pipeline is out of step) or the connection fails.
+    [[nodiscard]] Result<void> take_sync(Deadline deadline);
 
     /// Reads what the server sent while idle (notices, a termination message); false when the
     /// connection turned out to be gone.
@@ -166,7 +170,26 @@ bool pg_pipeline_sync(const pg_result* result);
 /// Classifies the error of `result` (on `conn`); `what` names the step in the details.
 PgError pg_error(const pg_conn* conn, const pg_result* result, std::string_view what);
 
+/// Appends `item` to `out` as one element of a text[] literal: quoted, `"` and `\` escaped,
+/// after a comma unless `first`. Pure.
+void append_pg_array_element(std::string& out, std::string_view item, bool first);
+
 /// A PostgreSQL text[] literal of `items`, e.g. {"a","b"}. Pure.
 std::string pg_text_array(const std::vector<std::string>& items);
+
+/// SqlExec over a PgConnection, in pipeline mode (a store thread's) or not (`voicegate
+/// migrate`). Not thread-safe.
+class PgExec final : public SqlExec {
+public:
+    PgExec(PgConnection& conn, bool pipeline, std::chrono::milliseconds timeout)
+        : conn_(conn), pipeline_(pipeline), timeout_(timeout) {}
+    Dialect dialect() const override { return Dialect::postgres; }
+    [[nodiscard]] Result<SqlTable> query(const SqlQuery& q) override;
+
+private:
+    PgConnection& conn_;
+    bool pipeline_;
+    std::chrono::milliseconds timeout_;
+};
 
 }  // namespace voicegate::store

@@ -1,39 +1,24 @@
 #pragma once
 
 #include <atomic>
-#include <chrono>
-#include <condition_variable>
 #include <cstddef>
-#include <cstdint>
-#include <deque>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
-#include <utility>
 #include <vector>
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "core/clock.hpp"
 #include "core/error.hpp"
 #include "store/audit.hpp"
 #include "store/migrations.hpp"
+#include "store/op_queue.hpp"
 #include "store/pg_db.hpp"
-#include "store/rollup.hpp"
 #include "store/session_store.hpp"
-
-namespace voicegate::metrics {
-class StoreMetrics;
-}  // namespace voicegate::metrics
+#include "store/store_options.hpp"
+#include "store/usage_reads.hpp"
 
 namespace voicegate::store {
 
@@ -50,272 +35,18 @@ namespace voicegate::store {
 /// check the server's certificate.
 struct PgOptions {
     std::string url;
-    std::size_t batch_max = 1024;  // most ops per group commit (>= 1)
     std::size_t writers = 2;       // writer connections, each group-committing on its own
                                    // thread; sessions are spread over them by id (>= 1)
     int io_timeout_ms = 30'000;    // longest wait for the server within one batch
     int reconnect_min_ms = 100;    // first reconnect delay after a lost connection; doubles
     int reconnect_max_ms = 5'000;  // up to this
-    const Clock* clock = nullptr;  // fills missing timestamps; nullptr -> system clock
-    metrics::StoreMetrics* metrics = nullptr;  // write batches; borrowed, outlives the store
-    PriceTable prices = default_prices();      // for sessions.estimated_cost_usd at end
-    DenialSampling denial_sampling;            // which refusals become audit samples
-};
-
-/// SqlExec over a PgConnection, in pipeline mode (a store thread's) or not (`voicegate
-/// migrate`). Not thread-safe.
-class PgExec final : public SqlExec {
-public:
-    PgExec(PgConnection& conn, bool pipeline, std::chrono::milliseconds timeout)
-        : conn_(conn), pipeline_(pipeline), timeout_(timeout) {}
-    Dialect dialect() const override { return Dialect::postgres; }
-    [[nodiscard]] Result<SqlTable> query(const SqlQuery& q) override;
-
-private:
-    PgConnection& conn_;
-    bool pipeline_;
-    std::chrono::milliseconds timeout_;
-};
-
-/// Counters for metrics and tests. Monotonic; summed over the store's connections.
-struct PgStoreStats {
-    std::uint64_t batches = 0;            // write transactions attempted (group commits)
-    std::uint64_t ops = 0;                // operations completed (writes and reads)
-    std::uint64_t failed_ops = 0;         // completed with store_unavailable or internal
-    std::uint64_t careful_batches = 0;    // batches re-run op by op (a statement failed)
-    std::uint64_t conflict_retries = 0;   // batches retried after a deadlock/serialization error
-    std::uint64_t connection_losses = 0;  // connections found broken
-    std::uint64_t reconnects = 0;         // connections re-established
+    StoreOptions common;           // batch_max, clock, metrics, prices, denial sampling
+                                   // (synchronous and busy_timeout_ms are SQLite's)
 };
 
 namespace detail {
-
-/// The statements PgStore prepares on each connection.
-/// The first three also have a batched form (arrays of every parameter, one row per op) that a
-/// writer uses for several ops of one kind at once.
-/// create_quota is create_session with the quota check (run one op per statement, after
-/// lock_users has taken the batch's users' advisory locks).
-enum class PgStatement {
-    create_session,
-    end_session,
-    append_event,
-    get_session,
-    events,
-    lock,
-    create_quota,
-    lock_users,
-    call  // not a statement: a function run on a reader's connection (PgCallOp)
-};
-
-/// A queued PgStore operation, type-erased: one prepared statement with its parameters, and
-/// the decoding of its result. Built on the caller's thread, run on a store thread.
-class PgOpBase {
-public:
-    /// Takes the statement, its parameters, the session the op touches (may be empty) and the
-    /// user whose quota it decides (empty if none).
-    PgOpBase(PgStatement statement, PgParams params, std::string session_key,
-             std::string user_key = {})
-        : statement_(statement),
-          params_(std::move(params)),
-          session_key_(std::move(session_key)),
-          user_key_(std::move(user_key)) {}
-    virtual ~PgOpBase() = default;
-    PgOpBase(const PgOpBase&) = delete;
-    PgOpBase& operator=(const PgOpBase&) = delete;
-
-    /// The statement to run.
-    PgStatement statement() const { return statement_; }
-    /// Its text parameters.
-    const PgParams& params() const { return params_; }
-    /// The session the op touches, or empty: ops on one session run in queue order, and the
-    /// rows of a batch's end_session ops are locked up front in sorted order.
-    const std::string& session_key() const { return session_key_; }
-    /// The user whose quota the op decides, or empty: the batch's transaction takes an
-    /// advisory lock per such user, in sorted order, before any op reads the user's counts.
-    const std::string& user_key() const { return user_key_; }
-
-    /// Decodes the statement's successful result into the outcome.
-    virtual void decode(const PgRows& rows) = 0;
-    /// Replaces the outcome with `failure`.
-    virtual void fail(Failure failure) = 0;
-    /// True when the outcome is a storage failure (for PgStoreStats::failed_ops).
-    virtual bool storage_failed() const = 0;
-    /// Posts the outcome to the waiting coroutine's executor; call once, last.
-    virtual void complete() = 0;
-    /// For PgStatement::call: runs the function on `conn` (a reader's, in pipeline mode).
-    virtual void call(PgConnection& conn, std::chrono::milliseconds timeout) {
-        (void)conn;
-        (void)timeout;
-    }
-
-private:
-    PgStatement statement_;
-    PgParams params_;
-    std::string session_key_;
-    std::string user_key_;
-};
-
-/// The outcome half of an op: holds the Result<T> and the completion handler (with tracked work
-/// on its executor while queued) and posts the one to the other.
-template <class T, class Handler>
-class PgOpOutcome : public PgOpBase {
-public:
-    PgOpOutcome(PgStatement statement, PgParams params, std::string session_key,
-                std::string user_key, Handler handler)
-        : PgOpBase(statement, std::move(params), std::move(session_key), std::move(user_key)),
-          handler_(std::move(handler)),
-          work_(boost::asio::prefer(boost::asio::get_associated_executor(handler_),
-                                    boost::asio::execution::outstanding_work.tracked)) {}
-
-    void fail(Failure failure) override {
-        result_.emplace(boost::system::in_place_error, std::move(failure));
-    }
-    bool storage_failed() const override {
-        return result_ && result_->has_error() &&
-               (result_->error().code == Error::store_unavailable ||
-                result_->error().code == Error::internal);
-    }
-    void complete() override {
-        if (!result_) {
-            result_.emplace(boost::system::in_place_error,
-                            voicegate::fail(Error::store_unavailable, {}, "postgres: not run"));
-        }
-        // Never resume the coroutine on a store thread: post to its own executor.
-        auto work = std::move(work_);
-        boost::asio::post(work,
-                          [handler = std::move(handler_), result = std::move(*result_)]() mutable {
-                              std::move(handler)(std::move(result));
-                          });
-    }
-
-protected:
-    std::optional<Result<T>> result_;
-
-private:
-    using WorkExecutor = std::decay_t<decltype(boost::asio::prefer(
-        std::declval<boost::asio::associated_executor_t<Handler>>(),
-        boost::asio::execution::outstanding_work.tracked))>;
-
-    Handler handler_;
-    WorkExecutor work_;
-};
-
-/// A PgOpBase whose `decode` (a `Result<T>(const PgRows&)`) makes the outcome, completed on
-/// `handler`'s executor. Holds tracked work on that executor while queued.
-template <class T, class Decode, class Handler>
-class PgOp final : public PgOpOutcome<T, Handler> {
-public:
-    /// Takes the statement and parameters, the decoder and the completion handler.
-    PgOp(PgStatement statement, PgParams params, std::string session_key, std::string user_key,
-         Decode decode, Handler handler)
-        : PgOpOutcome<T, Handler>(statement, std::move(params), std::move(session_key),
-                                  std::move(user_key), std::move(handler)),
-          decode_(std::move(decode)) {}
-
-    void decode(const PgRows& rows) override { this->result_.emplace(decode_(rows)); }
-
-private:
-    Decode decode_;
-};
-
-/// A PgStatement::call op: `fn` (a `Result<T>(PgExec&)`) runs on the reader's thread.
-template <class T, class Fn, class Handler>
-class PgCallOp final : public PgOpOutcome<T, Handler> {
-public:
-    PgCallOp(Fn fn, Handler handler)
-        : PgOpOutcome<T, Handler>(PgStatement::call, {}, {}, {}, std::move(handler)),
-          fn_(std::move(fn)) {}
-    void call(PgConnection& conn, std::chrono::milliseconds timeout) override {
-        PgExec exec(conn, true, timeout);
-        this->result_.emplace(fn_(exec));
-    }
-    void decode(const PgRows&) override {}
-
-private:
-    Fn fn_;
-};
-
-/// How a PgWorker (re)connects and how long it waits.
-struct PgWorkerOptions {
-    std::string name;  // for logs: "writer 1", "reader"
-    bool transactional = true;
-    std::size_t batch_max = 1024;
-    std::chrono::milliseconds io_timeout{30'000};
-    std::chrono::milliseconds reconnect_min{100};
-    std::chrono::milliseconds reconnect_max{5'000};
-    metrics::StoreMetrics* metrics = nullptr;  // write batches (writers only); may be null
-    std::int64_t shard = 0;  // the writer's row of usage_daily_model (no hot row between writers)
-    PriceTable prices;       // for the cost in the rollups of a first end (as the statement's)
-};
-
-/// One thread owning one PostgreSQL connection in pipeline mode, draining a queue of ops.
-/// A writer runs each drained batch as one transaction in two round trips: BEGIN, a lock of
-/// the batch's end_session rows in sorted order (no deadlock between instances) and the ops in
-/// one pipeline; then the daily rollups that the ops' answers add up to (summed by key in a
-/// RollupBatch, one upsert statement over arrays, keys in order) and COMMIT. The ops are cut
-/// into waves in which no session repeats; in a
-/// wave each kind of op (create, event, end) is one statement over arrays, so a batch of a
-/// thousand ends costs a few statements, not a thousand. If a statement fails the batch is rolled
-/// back and re-run op by op, each in a SAVEPOINT, so only the failing op fails; a deadlock or
-/// serialization failure retries the batch. A reader pipelines its ops with a sync after each (no
-/// transaction). On a lost connection every op in flight fails with store_unavailable and the
-/// worker reconnects with exponential backoff, failing new ops at once meanwhile.
-class PgWorker {
-public:
-    /// Makes a fresh, ready (prepared, pipelined) connection.
-    using Connector = std::function<Result<std::unique_ptr<PgConnection>>()>;
-
-    /// Starts the thread with an already made connection.
-    PgWorker(PgWorkerOptions options, Connector connector, std::unique_ptr<PgConnection> conn);
-    /// Calls stop().
-    ~PgWorker();
-    PgWorker(const PgWorker&) = delete;
-    PgWorker& operator=(const PgWorker&) = delete;
-
-    /// Queues `op`; false (op untouched) once stopping. Thread-safe.
-    bool enqueue(std::unique_ptr<PgOpBase>& op);
-    /// Finishes everything queued, then joins the thread and closes the connection.
-    void stop();
-    /// True while the worker has a working connection. Thread-safe.
-    bool connected() const { return connected_.load(std::memory_order_acquire); }
-    /// Counters. Thread-safe.
-    PgStoreStats stats() const;
-
-private:
-    using Batch = std::vector<std::unique_ptr<PgOpBase>>;
-    using Clock = std::chrono::steady_clock;
-    enum class Outcome { done, statement_failed, conflict, lost };
-
-    void run();
-    void ensure_connection();
-    void connection_lost(const Failure& why);
-    void run_write(Batch& batch);
-    Outcome write_pipelined(Batch& batch);
-    Outcome write_careful(Batch& batch);
-    void run_read(Batch& batch);
-    void fail_all(Batch& batch, const Failure& failure);
-    void finish(Batch& batch, double write_seconds);
-
-    PgWorkerOptions options_;
-    Connector connector_;
-    std::unique_ptr<PgConnection> conn_;
-    std::atomic<bool> connected_{false};
-    Clock::time_point next_attempt_{};
-    std::chrono::milliseconds backoff_{0};
-    mutable std::mutex mutex_;
-    std::condition_variable wake_;
-    std::deque<std::unique_ptr<PgOpBase>> queue_;
-    bool stopping_ = false;
-    std::atomic<std::uint64_t> batches_{0};
-    std::atomic<std::uint64_t> ops_{0};
-    std::atomic<std::uint64_t> failed_ops_{0};
-    std::atomic<std::uint64_t> careful_{0};
-    std::atomic<std::uint64_t> conflicts_{0};
-    std::atomic<std::uint64_t> losses_{0};
-    std::atomic<std::uint64_t> reconnects_{0};
-    std::thread thread_;
-};
-
+class PgWorker;
+enum class PgStatement;
 }  // namespace detail
 
 /// SessionStore on PostgreSQL (libpq) with group commit; usable by any number of voicegate
@@ -397,7 +128,7 @@ public:
     void close() override;
 
     /// Counters, summed over the writers and the reader. Thread-safe.
-    PgStoreStats stats() const;
+    StoreStats stats() const;
     /// The options the store was opened with (clock resolved).
     const PgOptions& options() const { return options_; }
 
@@ -405,30 +136,13 @@ private:
     PgStore(PgOptions options, std::vector<std::unique_ptr<detail::PgWorker>> writers,
             std::unique_ptr<detail::PgWorker> reader);
 
-    /// Queues an op on `worker`; the awaitable resumes on the awaiting coroutine's executor.
-    /// Not a coroutine, and callers pass named objects: see the GCC 12 note at
-    /// SqliteStore::submit.
+    /// Queues an op on `worker`; the awaitable resumes on the awaiting coroutine's executor
+    /// (see store::submit).
     template <class T, class Decode>
     static boost::asio::awaitable<Result<T>> submit(detail::PgWorker& worker,
                                                     detail::PgStatement statement, PgParams params,
                                                     std::string session_key, Decode decode,
-                                                    std::string user_key) {
-        auto initiation = [&worker, statement](auto handler, PgParams p, std::string key, Decode d,
-                                               std::string user) {
-            using Handler = decltype(handler);
-            std::unique_ptr<detail::PgOpBase> op =
-                std::make_unique<detail::PgOp<T, Decode, Handler>>(
-                    statement, std::move(p), std::move(key), std::move(user), std::move(d),
-                    std::move(handler));
-            if (!worker.enqueue(op)) {
-                op->fail(voicegate::fail(Error::store_unavailable, {}, "store is closed"));
-                op->complete();
-            }
-        };
-        return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(Result<T>)>(
-            std::move(initiation), boost::asio::use_awaitable, std::move(params),
-            std::move(session_key), std::move(decode), std::move(user_key));
-    }
+                                                    std::string user_key);
 
     detail::PgWorker& writer_for(const std::string& session_id);
 
@@ -437,20 +151,7 @@ private:
 
     /// Runs `fn` (a `Result<T>(PgExec&)`) on the reader's thread and connection.
     template <class T, class Fn>
-    boost::asio::awaitable<Result<T>> call(Fn fn) {
-        auto initiation = [this](auto handler, Fn f) {
-            using Handler = decltype(handler);
-            std::unique_ptr<detail::PgOpBase> op =
-                std::make_unique<detail::PgCallOp<T, Fn, Handler>>(std::move(f),
-                                                                   std::move(handler));
-            if (!reader_->enqueue(op)) {
-                op->fail(voicegate::fail(Error::store_unavailable, {}, "store is closed"));
-                op->complete();
-            }
-        };
-        return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(Result<T>)>(
-            std::move(initiation), boost::asio::use_awaitable, std::move(fn));
-    }
+    boost::asio::awaitable<Result<T>> call(Fn fn);
 
     PgOptions options_;
     std::vector<std::unique_ptr<detail::PgWorker>> writers_;

@@ -64,7 +64,7 @@ struct EndOutcome {
 struct Event {
     std::int64_t id = 0;  // assigned by the store (read back by list_events)
     std::int64_t at_ms = 0;
-    std::string type;  // token_issued | token_denied | session_ended | call_hung_up | admin_action
+    std::string type;  // an EventType's name (store/event_type.hpp), e.g. token_issued
     std::string session_id;
     std::string user_id;
     std::string client_ip;

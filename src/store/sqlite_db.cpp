@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <mutex>
+#include <unordered_map>
+#include <variant>
 
 #include <sqlite3.h>
 
@@ -231,6 +233,73 @@ Result<std::string> SqliteConnection::journal_mode() {
     }
     sqlite3_finalize(stmt);
     return result;
+}
+
+std::string sqlite_sql(std::string sql) {
+    for (std::size_t i = 0; i + 1 < sql.size(); ++i) {
+        if (sql[i] == '$' && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
+            sql[i] = '?';
+        }
+    }
+    return sql;
+}
+
+namespace {
+
+/// The cached statement for `q` on `conn`, with its parameters bound.
+Result<StatementUse> bound(SqliteConnection& conn, const SqlQuery& q) {
+    auto s = conn.use(sqlite_sql(q.sql));
+    if (!s) {
+        return s.error();
+    }
+    for (std::size_t i = 0; i < q.params.size(); ++i) {
+        const int at = static_cast<int>(i + 1);
+        if (const auto* n = std::get_if<std::int64_t>(&q.params[i])) {
+            s->bind(at, *n);
+        } else {
+            s->bind(at, std::string_view(std::get<std::string>(q.params[i])));
+        }
+    }
+    return s;
+}
+
+}  // namespace
+
+Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteExec::sum_by_key(
+    const SqlQuery& q) {
+    auto s = bound(conn_, q);
+    if (!s) {
+        return s.error();
+    }
+    std::unordered_map<std::string, std::int64_t> sums;
+    if (auto done = s->each_row([&] { sums[s->column_text(0)] += s->column_int(1); }); !done) {
+        return done.error();
+    }
+    return std::vector<std::pair<std::string, std::int64_t>>(sums.begin(), sums.end());
+}
+
+Result<SqlTable> SqliteExec::query(const SqlQuery& q) {
+    auto s = bound(conn_, q);
+    if (!s) {
+        return s.error();
+    }
+    SqlTable out;
+    auto done = s->each_row([&] {
+        const int n = s->column_count();
+        auto& r = out.rows.emplace_back();
+        r.reserve(static_cast<std::size_t>(n));
+        for (int c = 0; c < n; ++c) {
+            if (s->column_is_null(c)) {
+                r.emplace_back();
+            } else {
+                r.emplace_back(s->column_text(c));
+            }
+        }
+    });
+    if (!done) {
+        return done.error();
+    }
+    return out;
 }
 
 }  // namespace voicegate::store

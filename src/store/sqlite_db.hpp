@@ -10,6 +10,7 @@
 
 #include "core/error.hpp"
 #include "store/migrations.hpp"
+#include "store/rollup.hpp"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -125,5 +126,22 @@ private:
 
 /// A store_unavailable Failure whose details name `what` and the connection's error text.
 Failure sqlite_failure(sqlite3* db, int rc, std::string_view what);
+
+/// `sql` with PostgreSQL-style `$N` placeholders as SQLite's `?N`. Pure.
+std::string sqlite_sql(std::string sql);
+
+/// SqlExec over a SqliteConnection (`$N` placeholders run as `?N`). Not thread-safe.
+class SqliteExec final : public SqlExec {
+public:
+    explicit SqliteExec(SqliteConnection& conn) : conn_(conn) {}
+    Dialect dialect() const override { return Dialect::sqlite; }
+    [[nodiscard]] Result<SqlTable> query(const SqlQuery& q) override;
+    /// Hash aggregation straight off the statement (no row copies, no sorter).
+    [[nodiscard]] Result<std::vector<std::pair<std::string, std::int64_t>>> sum_by_key(
+        const SqlQuery& q) override;
+
+private:
+    SqliteConnection& conn_;
+};
 
 }  // namespace voicegate::store

@@ -1,339 +1,18 @@
 #include "store/sqlite_store.hpp"
 
 #include <algorithm>
-#include <unordered_map>
-
-#include <malloc.h>
 
 #include <boost/json.hpp>
-#include <sqlite3.h>
 
-#include "core/thread_name.hpp"
-#include "metrics/instruments.hpp"
-#include "store/audit.hpp"
+#include "store/denial_flush.hpp"
+#include "store/event_type.hpp"
 #include "store/migrations.hpp"
+#include "store/quota.hpp"
 #include "store/session_row.hpp"
 #include "store/sqlite_db.hpp"
+#include "store/sqlite_worker.hpp"
 
 namespace voicegate::store {
-namespace detail {
-
-bool is_storage_failure(const Failure& f) {
-    return f.code == Error::store_unavailable || f.code == Error::internal;
-}
-
-Worker::Worker(std::unique_ptr<SqliteConnection> conn, const Clock& clock, std::size_t batch_max,
-               bool transactional, metrics::StoreMetrics* metrics, PriceTable prices)
-    : conn_(std::move(conn)),
-      prices_(std::move(prices)),
-      clock_(clock),
-      batch_max_(std::max<std::size_t>(1, batch_max)),
-      transactional_(transactional),
-      metrics_(metrics),
-      thread_([this] {
-          set_thread_name(transactional_ ? "vg-sqlite-write" : "vg-sqlite-read");
-          run();
-      }) {}
-
-Worker::~Worker() {
-    stop();
-}
-
-bool Worker::enqueue(std::unique_ptr<OpBase>& op) {
-    {
-        std::lock_guard lock(mutex_);
-        if (stopping_) {
-            return false;
-        }
-        queue_.push_back(std::move(op));
-    }
-    wake_.notify_one();
-    return true;
-}
-
-void Worker::stop() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    wake_.notify_one();
-    if (thread_.joinable()) {
-        thread_.join();
-    }
-    conn_.reset();
-}
-
-StoreStats Worker::stats() const {
-    return {batches_.load(std::memory_order_relaxed), ops_.load(std::memory_order_relaxed),
-            failed_ops_.load(std::memory_order_relaxed)};
-}
-
-void Worker::run() {
-    std::vector<std::unique_ptr<OpBase>> batch;
-    batch.reserve(batch_max_);
-    for (;;) {
-        {
-            std::unique_lock lock(mutex_);
-            wake_.wait(lock, [this] { return stopping_ || release_ || !queue_.empty(); });
-            if (queue_.empty() && release_ && !stopping_) {
-                release_ = false;
-                lock.unlock();
-                release();
-                continue;
-            }
-            if (queue_.empty()) {
-                return;  // stopping, and everything queued has been finished
-            }
-            const auto n = std::min(batch_max_, queue_.size());
-            for (std::size_t i = 0; i < n; ++i) {
-                batch.push_back(std::move(queue_.front()));
-                queue_.pop_front();
-            }
-        }
-        double write_seconds = -1;
-        if (transactional_) {
-            const auto started = std::chrono::steady_clock::now();
-            run_batch(batch);
-            write_seconds =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-        } else {
-            OpContext ctx{*conn_, clock_, &prices_};
-            for (auto& op : batch) {
-                (void)op->execute(ctx);
-            }
-        }
-        finish(batch, write_seconds);
-        batch.clear();
-    }
-}
-
-namespace {
-
-// An empty op: run in a write batch it costs BEGIN IMMEDIATE and COMMIT, i.e. it checks that
-// the write lock can be taken and a commit made. No one waits for it.
-class ProbeOp final : public OpBase {
-public:
-    explicit ProbeOp(std::atomic<bool>& queued) : queued_(queued) {}
-    bool execute(OpContext& /*ctx*/) override { return !failed_; }
-    void fail(Failure failure) override { failed_ = is_storage_failure(failure); }
-    bool storage_failed() const override { return failed_; }
-    void complete() override { queued_.store(false, std::memory_order_release); }
-
-private:
-    std::atomic<bool>& queued_;
-    bool failed_ = false;
-};
-
-}  // namespace
-
-void Worker::probe_writes() {
-    if (probe_queued_.exchange(true, std::memory_order_acq_rel)) {
-        return;
-    }
-    std::unique_ptr<OpBase> op = std::make_unique<ProbeOp>(probe_queued_);
-    if (!enqueue(op)) {
-        probe_queued_.store(false, std::memory_order_release);
-    }
-}
-
-void Worker::request_release() {
-    {
-        std::lock_guard lock(mutex_);
-        release_ = true;
-    }
-    wake_.notify_one();
-}
-
-void Worker::release() {
-    // Outside any transaction (between batches). Setting the map size to 0 unmaps the file;
-    // restoring it lets SQLite map it again, page by page, as reads need it.
-    // A connection opened without a map (the reader) stays without one.
-    (void)sqlite3_db_release_memory(conn_->handle());
-    const auto size = conn_->query_ints("PRAGMA mmap_size");
-    if (size && !size->empty() && size->front() > 0) {
-        (void)conn_->exec_script("PRAGMA mmap_size=0");
-        (void)conn_->exec_script("PRAGMA mmap_size=" + std::to_string(size->front()));
-    }
-    malloc_trim(0);  // what the cache held, back to the system
-}
-
-namespace {
-
-Result<void> run_cached(SqliteConnection& conn, const std::string& sql) {
-    auto use = conn.use(sql);
-    if (!use) {
-        return use.error();
-    }
-    auto done = use->step();
-    if (!done) {
-        return done.error();
-    }
-    return {};
-}
-
-}  // namespace
-
-/// `sql` with PostgreSQL-style `$N` placeholders as SQLite's `?N`. Pure.
-std::string sqlite_sql(std::string sql) {
-    for (std::size_t i = 0; i + 1 < sql.size(); ++i) {
-        if (sql[i] == '$' && sql[i + 1] >= '0' && sql[i + 1] <= '9') {
-            sql[i] = '?';
-        }
-    }
-    return sql;
-}
-
-namespace {
-
-Failure batch_failure(std::string_view what, const Failure& cause) {
-    return fail(Error::store_unavailable, {}, std::string(what) + ": " + cause.details);
-}
-
-}  // namespace
-
-void Worker::run_batch(std::vector<std::unique_ptr<OpBase>>& batch) {
-    static const std::string kBegin = "BEGIN IMMEDIATE";
-    static const std::string kCommit = "COMMIT";
-    static const std::string kSavepoint = "SAVEPOINT op";
-    static const std::string kRelease = "RELEASE op";
-    static const std::string kRollbackTo = "ROLLBACK TO op";
-    batches_.fetch_add(1, std::memory_order_relaxed);
-    sqlite3* db = conn_->handle();
-    if (auto r = run_cached(*conn_, kBegin); !r) {
-        for (auto& op : batch) {
-            op->fail(batch_failure("begin", r.error()));
-        }
-        return;
-    }
-    // Each op's rollup deltas are kept only if the op succeeded; the batch's are summed by key
-    // and written once per key just before COMMIT.
-    RollupBatch op_rollups;
-    RollupBatch rollups;
-    OpContext ctx{*conn_, clock_, &prices_, &op_rollups, &rollups};
-    for (auto& op : batch) {
-        if (auto r = run_cached(*conn_, kSavepoint); !r) {
-            op->fail(batch_failure("savepoint", r.error()));
-        } else {
-            op_rollups.clear();
-            const bool ok = op->execute(ctx);
-            if (ok) {
-                rollups.merge(op_rollups);
-            }
-            Result<void> undo;
-            if (!ok) {
-                undo = run_cached(*conn_, kRollbackTo);
-            }
-            auto release = undo ? run_cached(*conn_, kRelease) : undo;
-            if (!release) {
-                op->fail(batch_failure("release", release.error()));
-            }
-        }
-        // Some errors (I/O, disk full) make SQLite roll the whole transaction back on its own:
-        // then nothing of this batch is stored, and no op may report success.
-        if (sqlite3_get_autocommit(db) != 0) {
-            for (auto& each : batch) {
-                each->fail(fail(Error::store_unavailable, {},
-                                "sqlite: transaction rolled back during the batch"));
-            }
-            return;
-        }
-    }
-    if (auto r = write_rollups(rollups); !r) {
-        (void)run_cached(*conn_, "ROLLBACK");
-        for (auto& op : batch) {
-            op->fail(batch_failure("rollups", r.error()));
-        }
-        return;
-    }
-    if (auto r = run_cached(*conn_, kCommit); !r) {
-        (void)conn_->exec_script("ROLLBACK");
-        for (auto& op : batch) {
-            op->fail(batch_failure("commit", r.error()));
-        }
-    }
-}
-
-Result<void> Worker::write_rollups(const RollupBatch& rollups) {
-    static const std::string kUsage = sqlite_sql(usage_upsert_sql());
-    static const std::string kUsageModel = sqlite_sql(usage_model_upsert_sql());
-    const auto bind_counters = [](StatementUse& s, const UsageCounters& c) {
-        for (std::size_t i = 0, n = 0; i < usage_columns().size(); ++i) {
-            if (usage_columns()[i] == "cost_usd") {
-                s.bind(static_cast<int>(4 + i), c.cost_usd);
-            } else {
-                s.bind(static_cast<int>(4 + i), c.n[n++]);
-            }
-        }
-    };
-    // Runs one cached upsert with `bind` filling its parameters.
-    const auto upsert = [this](const std::string& sql, const auto& bind) -> Result<void> {
-        auto s = conn_->use(sql);
-        if (!s) {
-            return s.error();
-        }
-        bind(*s);
-        if (auto r = s->step(); !r) {
-            return r.error();
-        }
-        return {};
-    };
-    for (const auto& [key, c] : rollups.usage()) {
-        if (auto r = upsert(
-                kUsage,
-                [&, &key = key, &c = c](StatementUse& s) {
-                    s.bind(1, std::get<0>(key)).bind(2, std::get<1>(key)).bind(3, std::get<2>(key));
-                    bind_counters(s, c);
-                });
-            !r) {
-            return r;
-        }
-    }
-    for (const auto& [key, c] : rollups.by_day_model()) {
-        if (auto r = upsert(kUsageModel,
-                            [&, &key = key, &c = c](StatementUse& s) {
-                                s.bind(1, key.first).bind(2, key.second).bind(3, std::int64_t{0});
-                                bind_counters(s, c);
-                            });
-            !r) {
-            return r;
-        }
-    }
-    static const std::string kUsageUser = sqlite_sql(usage_user_upsert_sql());
-    for (const auto& [key, billable] : rollups.billable_by_day_user()) {
-        if (auto r = upsert(kUsageUser,
-                            [&, &key = key, &billable = billable](StatementUse& s) {
-                                s.bind(1, key.first).bind(2, key.second).bind(3, billable);
-                            });
-            !r) {
-            return r;
-        }
-    }
-    return {};
-}
-
-void Worker::finish(std::vector<std::unique_ptr<OpBase>>& batch, double write_seconds) {
-    // Count before completing, so a caller that sees its result also sees it counted.
-    std::uint64_t failed = 0;
-    for (const auto& op : batch) {
-        failed += op->storage_failed() ? 1 : 0;
-    }
-    ops_.fetch_add(batch.size(), std::memory_order_relaxed);
-    failed_ops_.fetch_add(failed, std::memory_order_relaxed);
-    if (transactional_) {
-        writes_ok_.store(failed == 0, std::memory_order_release);
-    }
-    if (metrics_ != nullptr && transactional_) {
-        metrics_->batch(batch.size(), write_seconds);
-        if (failed > 0) {
-            metrics_->errors(failed);
-        }
-    }
-    for (auto& op : batch) {
-        op->complete();
-    }
-}
-
-}  // namespace detail
 
 namespace {
 
@@ -606,12 +285,29 @@ Result<void> do_create(OpContext& ctx, SessionRecord& rec) {
     }
     Event e;
     e.at_ms = rec.issued_at_ms;
-    e.type = "token_issued";
+    e.type = event_type_name(EventType::token_issued);
     e.session_id = rec.session_id;
     e.user_id = rec.user_id;
     e.client_ip = rec.client_ip;
     e.detail = boost::json::serialize(detail);
     return insert_event(ctx, e);
+}
+
+/// The audit event of `req`'s first end of `row` (already updated). Pure.
+Event ended_event(const EndRequest& req, const SessionRow& row) {
+    Event e;
+    e.at_ms = *row.ended_at_ms;
+    e.type = event_type_name(EventType::session_ended);
+    e.session_id = req.session_id;
+    e.user_id = row.issued.user_id;
+    e.client_ip = req.client_ip;
+    e.reason = req.ended_by;
+    e.detail = boost::json::serialize(boost::json::object{
+        {"reported_duration_s", req.reported_duration_s},
+        {"observed_duration_s", *row.observed_duration_s},
+        {"message_count", req.message_count},
+    });
+    return e;
 }
 
 Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
@@ -644,22 +340,18 @@ Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
         }
     }
     const double cost = estimate_cost_usd(price, tokens, billable);
-    {
-        auto s = ctx.conn.use(kEndSession);
-        if (!s) {
-            return s.error();
-        }
-        s->bind(1, req.session_id)
-            .bind(2, ended_at)
-            .bind(3, req.reported_duration_s)
-            .bind(4, observed)
-            .bind(5, req.message_count)
-            .bind(6, req.ended_by)
-            .bind(7, cost);
-        auto done = s->step();
-        if (!done) {
-            return done.error();
-        }
+    if (auto r = run(ctx, kEndSession,
+                     [&](StatementUse& s) {
+                         s.bind(1, req.session_id)
+                             .bind(2, ended_at)
+                             .bind(3, req.reported_duration_s)
+                             .bind(4, observed)
+                             .bind(5, req.message_count)
+                             .bind(6, req.ended_by)
+                             .bind(7, cost);
+                     });
+        !r) {
+        return r.error();
     }
     if (auto r = settle_quota(ctx, row, reserved, req.reported_duration_s, observed); !r) {
         return r.error();
@@ -677,20 +369,7 @@ Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
                                end_delta(req.reported_duration_s, billable, req.message_count,
                                          req.ended_by, tokens, cost));
     }
-
-    Event e;
-    e.at_ms = ended_at;
-    e.type = "session_ended";
-    e.session_id = req.session_id;
-    e.user_id = row.issued.user_id;
-    e.client_ip = req.client_ip;
-    e.reason = req.ended_by;
-    e.detail = boost::json::serialize(boost::json::object{
-        {"reported_duration_s", req.reported_duration_s},
-        {"observed_duration_s", observed},
-        {"message_count", req.message_count},
-    });
-    if (auto r = insert_event(ctx, e); !r) {
+    if (auto r = insert_event(ctx, ended_event(req, row)); !r) {
         return r.error();
     }
     return out;
@@ -722,66 +401,9 @@ Result<std::vector<Event>> do_events(OpContext& ctx, const std::string& session_
 
 }  // namespace
 
-namespace {
-
-/// The cached statement for `q` on `conn`, with its parameters bound.
-Result<StatementUse> bound(SqliteConnection& conn, const SqlQuery& q) {
-    auto s = conn.use(detail::sqlite_sql(q.sql));
-    if (!s) {
-        return s.error();
-    }
-    for (std::size_t i = 0; i < q.params.size(); ++i) {
-        const int at = static_cast<int>(i + 1);
-        if (const auto* n = std::get_if<std::int64_t>(&q.params[i])) {
-            s->bind(at, *n);
-        } else {
-            s->bind(at, std::string_view(std::get<std::string>(q.params[i])));
-        }
-    }
-    return s;
-}
-
-}  // namespace
-
-Result<std::vector<std::pair<std::string, std::int64_t>>> SqliteExec::sum_by_key(
-    const SqlQuery& q) {
-    auto s = bound(conn_, q);
-    if (!s) {
-        return s.error();
-    }
-    std::unordered_map<std::string, std::int64_t> sums;
-    if (auto done = s->each_row([&] { sums[s->column_text(0)] += s->column_int(1); }); !done) {
-        return done.error();
-    }
-    return std::vector<std::pair<std::string, std::int64_t>>(sums.begin(), sums.end());
-}
-
-Result<SqlTable> SqliteExec::query(const SqlQuery& q) {
-    auto s = bound(conn_, q);
-    if (!s) {
-        return s.error();
-    }
-    SqlTable out;
-    auto done = s->each_row([&] {
-        const int n = s->column_count();
-        auto& r = out.rows.emplace_back();
-        r.reserve(static_cast<std::size_t>(n));
-        for (int c = 0; c < n; ++c) {
-            if (s->column_is_null(c)) {
-                r.emplace_back();
-            } else {
-                r.emplace_back(s->column_text(c));
-            }
-        }
-    });
-    if (!done) {
-        return done.error();
-    }
-    return out;
-}
-
 Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
-    std::string sync = options.synchronous;
+    StoreOptions& common = options.common;
+    std::string sync = common.synchronous;
     std::transform(sync.begin(), sync.end(), sync.begin(),
                    [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
     if (sync != "FULL" && sync != "NORMAL") {
@@ -790,11 +412,11 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
     if (options.path.empty()) {
         return fail(Error::bad_request, "store path is empty (use \":memory:\" or a file path)");
     }
-    if (options.batch_max == 0) {
+    if (common.batch_max == 0) {
         return fail(Error::bad_request, "store batch_max must be at least 1");
     }
-    if (options.clock == nullptr) {
-        options.clock = &system_clock();
+    if (common.clock == nullptr) {
+        common.clock = &system_clock();
     }
     const bool memory = options.path == ":memory:";
 
@@ -802,12 +424,12 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
     wopts.path = options.path;
     wopts.synchronous = sync;
     wopts.wal = true;
-    wopts.busy_timeout_ms = options.busy_timeout_ms;
+    wopts.busy_timeout_ms = common.busy_timeout_ms;
     auto writer = SqliteConnection::open(wopts);
     if (!writer) {
         return writer.error();
     }
-    if (auto m = migrate(**writer, *options.clock); !m) {
+    if (auto m = migrate(**writer, *common.clock); !m) {
         return m.error();
     }
     std::unique_ptr<SqliteConnection> reader_conn;
@@ -816,7 +438,7 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
         ropts.path = options.path;
         ropts.read_only = true;
         ropts.wal = false;  // the writer already switched the file to WAL
-        ropts.busy_timeout_ms = options.busy_timeout_ms;
+        ropts.busy_timeout_ms = common.busy_timeout_ms;
         // No memory map for the reader: it serves the admin API and the periodic usage and
         // alert reads, which would otherwise map the file again after release_memory() and
         // keep an idle server at its peak RSS; its page cache (2 MiB) bounds it instead.
@@ -827,13 +449,14 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
         }
         reader_conn = std::move(*reader);
     }
-    const Clock& clock = *options.clock;
+    const Clock& clock = *common.clock;
     auto writer_worker = std::make_unique<detail::Worker>(
-        std::move(*writer), clock, options.batch_max, true, options.metrics, options.prices);
+        std::move(*writer), clock,
+        detail::SqliteWorkerOptions{common.batch_max, true, common.metrics, common.prices});
     std::unique_ptr<detail::Worker> reader_worker;
     if (reader_conn) {
-        reader_worker = std::make_unique<detail::Worker>(std::move(reader_conn), clock,
-                                                         options.batch_max, false);
+        reader_worker = std::make_unique<detail::Worker>(
+            std::move(reader_conn), clock, detail::SqliteWorkerOptions{common.batch_max, false, nullptr, {}});
     }
     return std::unique_ptr<SqliteStore>(
         new SqliteStore(std::move(options), std::move(writer_worker), std::move(reader_worker)));
@@ -844,13 +467,29 @@ SqliteStore::SqliteStore(SqliteOptions options, std::unique_ptr<detail::Worker> 
     : options_(std::move(options)),
       writer_(std::move(writer)),
       reader_(std::move(reader)),
-      denials_(options_.denial_sampling, options_.metrics) {}
+      denials_(options_.common.denial_sampling, options_.common.metrics) {}
 
 SqliteStore::~SqliteStore() {
     close();
 }
 
-// Each op is built as a named local and moved into submit(): see the GCC 12 note on submit().
+template <class T, class Fn>
+boost::asio::awaitable<Result<T>> SqliteStore::submit(detail::Worker& worker, Fn fn) {
+    return store::submit<T, detail::MakeSqliteOp<T, Fn>>(worker, std::move(fn));
+}
+
+template <class T, class Query>
+boost::asio::awaitable<Result<T>> SqliteStore::shared_read(
+    Result<T> (*read)(SqlExec&, const Query&), Query query) {
+    auto op = [read, q = std::move(query)](OpContext& ctx) {
+        SqliteExec db(ctx.conn);
+        return read(db, q);
+    };
+    return submit<T>(reads(), std::move(op));
+}
+
+// Each op is built as a named local and moved into submit(): see the GCC 12 note on
+// store::submit.
 
 boost::asio::awaitable<Result<void>> SqliteStore::create_session(SessionRecord record) {
     auto op = [rec = std::move(record)](OpContext& ctx) mutable { return do_create(ctx, rec); };
@@ -873,28 +512,19 @@ boost::asio::awaitable<Result<void>> SqliteStore::append_event(Event event) {
 }
 
 void SqliteStore::record_denial(const Denial& denial) {
-    Denial d = denial;
-    if (d.at_ms == 0) {
-        d.at_ms = options_.clock->now_ms();
-    }
-    (void)denials_.record(d);
+    record_denial_at(denials_, denial, *options_.common.clock);
 }
 
 boost::asio::awaitable<Result<void>> SqliteStore::flush_denials() {
-    // The batch is taken when the op runs on the writer, so a flush queued after another one
-    // completes after it: a read that flushed first sees every denial recorded before it.
-    if (!denials_.dirty()) {
-        co_return Result<void>{};  // everything recorded so far is committed: no transaction
-    }
-    auto batch = std::make_shared<DenialBatch>();
-    auto op = [log = &denials_, batch](OpContext& ctx) {
-        *batch = log->take();
-        SqliteExec db(ctx.conn);
-        return write_denials(db, *batch, false);
+    // On the writer, as one op of a group commit.
+    auto run = [this](auto write) {
+        auto op = [write = std::move(write)](OpContext& ctx) {
+            SqliteExec db(ctx.conn);
+            return write(db);
+        };
+        return submit<void>(*writer_, std::move(op));
     };
-    auto written = co_await submit<void>(*writer_, std::move(op));
-    denials_.done(std::move(*batch), written.has_value());
-    co_return written;
+    co_return co_await flush_denial_log(denials_, false, std::move(run));
 }
 
 boost::asio::awaitable<Result<PruneReport>> SqliteStore::prune(PruneRequest request) {
@@ -990,9 +620,7 @@ void SqliteStore::close() {
 StoreStats SqliteStore::stats() const {
     StoreStats s = writer_->stats();
     if (reader_) {
-        const StoreStats r = reader_->stats();
-        s.ops += r.ops;
-        s.failed_ops += r.failed_ops;
+        s += reader_->stats();  // the reader runs no batches: it adds ops only
     }
     return s;
 }

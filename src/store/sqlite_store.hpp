@@ -1,206 +1,36 @@
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
-#include <cstddef>
-#include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
-#include <thread>
-#include <utility>
 #include <vector>
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/prefer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
-#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "store/audit.hpp"
-#include "store/rollup.hpp"
+#include "store/op_queue.hpp"
 #include "store/session_store.hpp"
-
-namespace voicegate::metrics {
-class StoreMetrics;
-}  // namespace voicegate::metrics
+#include "store/store_options.hpp"
+#include "store/usage_reads.hpp"
 
 namespace voicegate::store {
 
-class SqliteConnection;
-
-/// How SqliteStore opens its database.
+/// How SqliteStore opens its database: the file, and the engine-independent settings
+/// (`common.synchronous`: "full", every commit fsynced, or "normal", WAL-synced at checkpoints,
+/// which survives kill -9 but not power loss; `common.busy_timeout_ms`: the wait for locks
+/// held by other processes).
 struct SqliteOptions {
-    std::string path = ":memory:";     // a file path, or ":memory:" (private to this store)
-    std::string synchronous = "full";  // "full": every commit fsynced; "normal": WAL-synced at
-                                       // checkpoints (survives kill -9, not power loss)
-    std::size_t batch_max = 1024;      // most ops per group commit (>= 1)
-    int busy_timeout_ms = 5000;        // wait for locks held by other processes
-    const Clock* clock = nullptr;      // fills missing timestamps; nullptr -> system clock
-    metrics::StoreMetrics* metrics = nullptr;  // write batches; borrowed, outlives the store
-    PriceTable prices = default_prices();      // for sessions.estimated_cost_usd at end
-    DenialSampling denial_sampling;            // which refusals become audit samples
-};
-
-/// Counters for metrics. Monotonic.
-struct StoreStats {
-    std::uint64_t batches = 0;     // group commits attempted (write transactions)
-    std::uint64_t ops = 0;         // operations completed (writes and reads)
-    std::uint64_t failed_ops = 0;  // completed with a storage failure (store_unavailable or
-                                   // internal); not counting session_not_found / forbidden
+    std::string path = ":memory:";  // a file path, or ":memory:" (private to this store)
+    StoreOptions common;
 };
 
 namespace detail {
-
-/// What an operation runs on: the connection of the thread that executes it.
-struct OpContext {
-    SqliteConnection& conn;
-    const Clock& clock;
-    const PriceTable* prices = nullptr;
-    RollupBatch* rollups = nullptr;        // the running op's rollup deltas (writer only)
-    RollupBatch* batch_rollups = nullptr;  // the batch's, not yet written (writer only)
-};
-
-/// A queued operation, type-erased. Executed and completed on a store thread.
-class OpBase {
-public:
-    virtual ~OpBase() = default;
-    /// Runs the operation; true when it succeeded (its writes are kept).
-    virtual bool execute(OpContext& ctx) = 0;
-    /// Replaces the outcome with `failure` (e.g. the batch's COMMIT failed).
-    virtual void fail(Failure failure) = 0;
-    /// True when the outcome is a storage failure (for StoreStats::failed_ops).
-    virtual bool storage_failed() const = 0;
-    /// Posts the outcome to the waiting coroutine's executor; call once, last.
-    virtual void complete() = 0;
-};
-
-/// `sql` with PostgreSQL-style `$N` placeholders as SQLite's `?N`. Pure.
-std::string sqlite_sql(std::string sql);
-
-/// True for failures of the storage itself (counted in StoreStats::failed_ops). Pure.
-bool is_storage_failure(const Failure& f);
-
-/// An OpBase that runs `fn` (a `Result<T>(OpContext&)`) and completes `handler` with its
-/// Result<T>. Holds a tracked-work executor of the handler, so the caller's event loop does not
-/// run out of work while the op is queued. Built on the caller's thread, then owned by a Worker.
-template <class T, class Fn, class Handler>
-class Op final : public OpBase {
-public:
-    /// Takes the operation and the completion handler.
-    Op(Fn fn, Handler handler)
-        : fn_(std::move(fn)),
-          handler_(std::move(handler)),
-          work_(boost::asio::prefer(boost::asio::get_associated_executor(handler_),
-                                    boost::asio::execution::outstanding_work.tracked)) {}
-
-    bool execute(OpContext& ctx) override {
-        result_.emplace(fn_(ctx));
-        return result_->has_value();
-    }
-    void fail(Failure failure) override {
-        result_.emplace(boost::system::in_place_error, std::move(failure));
-    }
-    bool storage_failed() const override {
-        return result_ && result_->has_error() && is_storage_failure(result_->error());
-    }
-    void complete() override {
-        // Never resume the coroutine here (a store thread): post to its own executor. The
-        // tracked executor kept the event loop alive while the op was queued.
-        auto work = std::move(work_);
-        boost::asio::post(work,
-                          [handler = std::move(handler_), result = std::move(*result_)]() mutable {
-                              std::move(handler)(std::move(result));
-                          });
-    }
-
-private:
-    using WorkExecutor = std::decay_t<decltype(boost::asio::prefer(
-        std::declval<boost::asio::associated_executor_t<Handler>>(),
-        boost::asio::execution::outstanding_work.tracked))>;
-
-    Fn fn_;
-    Handler handler_;
-    WorkExecutor work_;
-    std::optional<Result<T>> result_;
-};
-
-/// One thread that owns one connection and drains a queue of operations. Writers run each
-/// batch in one transaction (group commit), one SAVEPOINT per op; readers run ops one by one.
-class Worker {
-public:
-    /// Starts the thread. `transactional`: group-commit batches (the writer); otherwise each op
-    /// runs on its own (the reader). `clock` must outlive the worker.
-    /// `metrics` (may be null) is told of every write batch.
-    Worker(std::unique_ptr<SqliteConnection> conn, const Clock& clock, std::size_t batch_max,
-           bool transactional, metrics::StoreMetrics* metrics = nullptr, PriceTable prices = {});
-    /// Calls stop().
-    ~Worker();
-    Worker(const Worker&) = delete;
-    Worker& operator=(const Worker&) = delete;
-
-    /// Queues `op`; false (op untouched) once stopping.
-    bool enqueue(std::unique_ptr<OpBase>& op);
-    /// Finishes everything queued, then joins the thread and closes the connection.
-    void stop();
-    /// Counters (thread-safe).
-    StoreStats stats() const;
-    /// Asks the thread, once its queue is empty, to free its connection's page cache and
-    /// unmap the database file (SQLite maps it again on the next read). Thread-safe.
-    void request_release();
-    /// Writers: false after a batch failed on storage (the write lock held elsewhere past the
-    /// busy timeout, an I/O error, a full disk), true again once a batch commits. Thread-safe.
-    bool writes_ok() const { return writes_ok_.load(std::memory_order_acquire); }
-    /// Queues an empty write transaction (BEGIN IMMEDIATE; COMMIT) unless one is queued
-    /// already, so that writes_ok() can recover while no client writes. Thread-safe.
-    void probe_writes();
-
-private:
-    void run();
-    void release();
-    void run_batch(std::vector<std::unique_ptr<OpBase>>& batch);
-    void finish(std::vector<std::unique_ptr<OpBase>>& batch, double write_seconds);
-    Result<void> write_rollups(const RollupBatch& rollups);
-
-    std::unique_ptr<SqliteConnection> conn_;
-    PriceTable prices_;
-    const Clock& clock_;
-    std::size_t batch_max_;
-    bool transactional_;
-    metrics::StoreMetrics* metrics_;
-    mutable std::mutex mutex_;
-    std::condition_variable wake_;
-    std::deque<std::unique_ptr<OpBase>> queue_;
-    bool stopping_ = false;
-    bool release_ = false;
-    std::atomic<std::uint64_t> batches_{0};
-    std::atomic<std::uint64_t> ops_{0};
-    std::atomic<std::uint64_t> failed_ops_{0};
-    std::atomic<bool> writes_ok_{true};
-    std::atomic<bool> probe_queued_{false};
-    std::thread thread_;
-};
-
+class Worker;
+struct OpContext;
 }  // namespace detail
-
-/// SqlExec over a SqliteConnection (`$N` placeholders run as `?N`). Not thread-safe.
-class SqliteExec final : public SqlExec {
-public:
-    explicit SqliteExec(SqliteConnection& conn) : conn_(conn) {}
-    Dialect dialect() const override { return Dialect::sqlite; }
-    [[nodiscard]] Result<SqlTable> query(const SqlQuery& q) override;
-    /// Hash aggregation straight off the statement (no row copies, no sorter).
-    [[nodiscard]] Result<std::vector<std::pair<std::string, std::int64_t>>> sum_by_key(
-        const SqlQuery& q) override;
-
-private:
-    SqliteConnection& conn_;
-};
 
 /// SessionStore on SQLite with group commit.
 /// One writer thread owns the write connection: callers' ops are queued, the writer drains up
@@ -261,7 +91,7 @@ public:
     /// See SessionStore::rebuild_rollups; runs on the writer, within one group commit.
     boost::asio::awaitable<Result<RebuildReport>> rebuild_rollups() override;
 
-    /// False after close(), and while writes fail (see detail::Worker::writes_ok); each call
+    /// False after close(), and while writes fail (see the writer's writes_ok()); each call
     /// in that state queues one probe write, so readiness comes back once the lock is free or
     /// the disk has room again. Thread-safe.
     bool ready() const override;
@@ -280,41 +110,19 @@ private:
     SqliteStore(SqliteOptions options, std::unique_ptr<detail::Worker> writer,
                 std::unique_ptr<detail::Worker> reader);
 
-    /// Queues `fn` (a `Result<T>(detail::OpContext&)`) on `worker`; the returned awaitable
-    /// suspends until the op is done and resumes on the awaiting coroutine's executor.
-    /// Not a coroutine itself, and callers pass `fn` as a named object: GCC 12 miscompiles
-    /// aggregate and lambda prvalues passed by value inside a co_await expression (it moves
-    /// from the wrong address and destroys twice).
+    /// Queues `fn` (a `Result<T>(detail::OpContext&)`) on `worker` (see store::submit).
     template <class T, class Fn>
-    static boost::asio::awaitable<Result<T>> submit(detail::Worker& worker, Fn fn) {
-        auto initiation = [&worker](auto handler, Fn f) {
-            using Handler = decltype(handler);
-            std::unique_ptr<detail::OpBase> op =
-                std::make_unique<detail::Op<T, Fn, Handler>>(std::move(f), std::move(handler));
-            if (!worker.enqueue(op)) {
-                op->fail(fail(Error::store_unavailable, {}, "store is closed"));
-                op->complete();
-            }
-        };
-        return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&, void(Result<T>)>(
-            std::move(initiation), boost::asio::use_awaitable, std::move(fn));
-    }
+    static boost::asio::awaitable<Result<T>> submit(detail::Worker& worker, Fn fn);
 
     detail::Worker& reads() { return reader_ ? *reader_ : *writer_; }
 
     /// Writes the buffered denials first when there are any (usage, live, list_events).
     boost::asio::awaitable<void> flush_before_read();
 
-    /// Queues `read` (one of store/rollup.hpp's shared reads) with `query` on the reader.
+    /// Queues `read` (one of store/usage_reads.hpp's shared reads) with `query` on the reader.
     template <class T, class Query>
     boost::asio::awaitable<Result<T>> shared_read(Result<T> (*read)(SqlExec&, const Query&),
-                                                  Query query) {
-        auto op = [read, q = std::move(query)](detail::OpContext& ctx) {
-            SqliteExec db(ctx.conn);
-            return read(db, q);
-        };
-        return submit<T>(reads(), std::move(op));
-    }
+                                                  Query query);
 
     SqliteOptions options_;
     std::unique_ptr<detail::Worker> writer_;

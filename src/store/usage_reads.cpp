@@ -1,4 +1,5 @@
-// The SessionStore reads, written once for SQLite and PostgreSQL over SqlExec.
+#include "store/usage_reads.hpp"
+
 #include <algorithm>
 #include <unordered_map>
 

@@ -115,7 +115,7 @@ protected:
         if (o.url.empty()) {
             o.url = schema_->url();
         }
-        o.clock = &clock_;
+        o.common.clock = &clock_;
         auto s = PgStore::open(std::move(o));
         EXPECT_TRUE(s) << s.error().details;
         if (!s) {
@@ -501,7 +501,7 @@ TEST_F(PgStoreTest, InstancesStartingTogetherMigrateOnce) {
         threads.emplace_back([&, i] {
             PgOptions o;
             o.url = schema_->url();
-            o.clock = &clock_;
+            o.common.clock = &clock_;
             auto s = PgStore::open(std::move(o));
             if (s) {
                 opened[static_cast<std::size_t>(i)] = std::move(*s);
@@ -674,9 +674,9 @@ TEST_F(PgStoreTest, RejectsBadOptions) {
     ASSERT_FALSE(s);
     EXPECT_EQ(s.error().code, Error::bad_request);
     o.writers = 1;
-    o.batch_max = 0;
+    o.common.batch_max = 0;
     EXPECT_FALSE(PgStore::open(o));
-    o.batch_max = 1;
+    o.common.batch_max = 1;
     o.url = "postgres://h/db?schema=bad-name";
     EXPECT_FALSE(PgStore::open(o));
 }

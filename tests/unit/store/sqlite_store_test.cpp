@@ -106,8 +106,8 @@ std::unique_ptr<SqliteStore> open_file(const std::string& path, std::string sync
                                        int busy_timeout_ms = 5000) {
     SqliteOptions o;
     o.path = path;
-    o.synchronous = std::move(sync);
-    o.busy_timeout_ms = busy_timeout_ms;
+    o.common.synchronous = std::move(sync);
+    o.common.busy_timeout_ms = busy_timeout_ms;
     auto s = SqliteStore::open(std::move(o));
     EXPECT_TRUE(s) << (s ? "" : s.error().details);
     return s ? std::move(*s) : nullptr;
@@ -243,7 +243,7 @@ TEST(SqliteStore, EndSurvivesKillNineRightAfterSuccess) {
         // close(), no destructors, no flush.
         SqliteOptions o;
         o.path = path;
-        o.synchronous = "normal";  // the weaker mode must survive a process crash too
+        o.common.synchronous = "normal";  // the weaker mode must survive a process crash too
         auto s = SqliteStore::open(std::move(o));
         if (!s) {
             _exit(2);
@@ -416,13 +416,13 @@ TEST(SqliteStore, CloseCommitsEverythingQueued) {
 
 TEST(SqliteStore, RejectsInvalidOptions) {
     SqliteOptions bad_sync;
-    bad_sync.synchronous = "sometimes";
+    bad_sync.common.synchronous = "sometimes";
     auto a = SqliteStore::open(bad_sync);
     ASSERT_FALSE(a);
     EXPECT_EQ(a.error().code, Error::bad_request);
 
     SqliteOptions bad_batch;
-    bad_batch.batch_max = 0;
+    bad_batch.common.batch_max = 0;
     EXPECT_FALSE(SqliteStore::open(bad_batch));
 
     SqliteOptions no_path;
@@ -440,7 +440,7 @@ TEST(SqliteStore, RejectsInvalidOptions) {
 
 TEST(SqliteStore, BatchMaxOneCommitsEachOpAlone) {
     SqliteOptions o;
-    o.batch_max = 1;
+    o.common.batch_max = 1;
     auto opened = SqliteStore::open(o);
     ASSERT_TRUE(opened);
     auto& store = **opened;

@@ -1,0 +1,37 @@
+#include "store/event_type.hpp"
+
+#include <algorithm>
+
+namespace voicegate::store {
+namespace {
+
+// One name per EventType, in declaration order: the text stored in events.type (and written
+// by the PostgreSQL statements under sql/pg/ and the migrations), so it must never change.
+constexpr std::array<const char*, 6> kNames{
+    "token_issued", "token_denied", "session_ended", "call_hung_up", "admin_action", "alert",
+};
+
+}  // namespace
+
+const std::array<EventType, 6>& event_types() {
+    static constexpr std::array<EventType, 6> kAll{
+        EventType::token_issued, EventType::token_denied, EventType::session_ended,
+        EventType::call_hung_up, EventType::admin_action, EventType::alert,
+    };
+    return kAll;
+}
+
+const char* event_type_name(EventType type) {
+    return kNames[static_cast<std::size_t>(type)];
+}
+
+std::optional<EventType> parse_event_type(std::string_view name) {
+    const auto found = std::find_if(kNames.begin(), kNames.end(),
+                                    [name](const char* n) { return name == n; });
+    if (found == kNames.end()) {
+        return std::nullopt;
+    }
+    return static_cast<EventType>(found - kNames.begin());
+}
+
+}  // namespace voicegate::store
