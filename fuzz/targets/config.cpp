@@ -9,7 +9,7 @@
 // mode & 4 additionally treats the environment lines as command-line flags (highest priority).
 #include <cstdint>
 
-#include "core/config.hpp"
+#include "config/config.hpp"
 #include "targets/fuzz_input.hpp"
 
 namespace {

@@ -31,6 +31,7 @@ struct FaultSettings {
 
     /// True if no fault and no latency is configured.
     bool none() const;
+    bool operator==(const FaultSettings&) const = default;
 };
 
 /// Everything `voicegate emulate` (or the in-process emulator) can be told.
@@ -51,6 +52,7 @@ struct EmulatorOptions {
     bool single_use_secrets = false;
     /// The address of the ICE host candidate put in SDP answers.
     std::string media_address = "127.0.0.1";
+    bool operator==(const EmulatorOptions&) const = default;
 };
 
 /// One command-line option of the emulator: `--<name> <value>` (or `--<name>=<value>`); fault
@@ -66,6 +68,9 @@ struct OptionSpec {
 
 /// Every emulator option, in help order. Pure; the table is static.
 std::span<const OptionSpec> emulator_option_specs();
+
+/// The option named `name` ("latency-ms" or "latency_ms"), or nullptr. Pure.
+const OptionSpec* find_emulator_option(std::string_view name);
 
 /// Sets option `name` ("latency-ms" or "latency_ms") from `text`; returns "" on success, else
 /// a one-line error naming the option. Pure.
