@@ -71,6 +71,9 @@ std::string set_cidr_list(net::CidrList& out, const std::string& v);
 /// Parses REDIS_URL (trimmed; empty: unset). The error never shows the password. Pure.
 std::string set_redis_url(std::optional<ratelimit::RedisUrl>& out, const std::string& v);
 
+/// Sets a Redis key prefix: at most 64 printable characters without spaces. Pure.
+std::string set_key_prefix(std::string& out, const std::string& v);
+
 /// A price must be a finite number >= 0 (USD); an error text naming `key`, empty when valid.
 /// Pure.
 std::string check_price(std::string_view key, double value);

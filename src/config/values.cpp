@@ -140,6 +140,15 @@ std::string set_redis_url(std::optional<ratelimit::RedisUrl>& out, const std::st
     return {};
 }
 
+std::string set_key_prefix(std::string& out, const std::string& v) {
+    if (v.size() > 64 || std::any_of(v.begin(), v.end(),
+                                     [](unsigned char ch) { return ch <= 0x20 || ch >= 0x7F; })) {
+        return "must be at most 64 printable characters without spaces";
+    }
+    out = v;
+    return {};
+}
+
 std::string check_price(std::string_view key, double value) {
     if (!std::isfinite(value) || value < 0) {
         return std::string(key) + ": must be a number >= 0 (USD), got " + std::to_string(value);
