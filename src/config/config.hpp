@@ -211,7 +211,9 @@ struct AlertsConfig {
     bool operator==(const AlertsConfig&) const = default;
 };
 
-/// The whole configuration. Built once at start-up, then immutable.
+/// The whole configuration, its values already parsed (rates, CIDR lists, the Redis URL, the
+/// emulator's options). Thread safety: built once at start-up by load_config, then immutable;
+/// safe to share between threads.
 struct Config {
     ServerConfig server;
     UpstreamConfig upstream;

@@ -83,9 +83,9 @@ std::string set_emulator_option(EmulatorOptions& options, std::string_view name,
 std::vector<std::string> parse_emulator_args(const std::vector<std::string>& args,
                                              EmulatorOptions& options);
 
-/// Applies `name -> text` settings such as the `[emulator]` table of the config file or
-/// config::EmulatorConfig::options (names as for set_emulator_option); returns one line per
-/// problem, empty on success. Pure.
+/// Applies `name -> text` settings such as `voicegate emulate`'s flags (names as for
+/// set_emulator_option); returns one line per problem, empty on success. (The config file's
+/// `[emulator]` table is checked key by key with find_emulator_option.) Pure.
 std::vector<std::string> apply_emulator_options(const std::map<std::string, std::string>& settings,
                                                 EmulatorOptions& options);
 
