@@ -15,7 +15,7 @@
 #include "app/cli_client.hpp"
 #include "app/seed.hpp"
 #include "app/usage_cli.hpp"
-#include "core/config.hpp"
+#include "config/config.hpp"
 #include "core/file.hpp"
 #include "core/log.hpp"
 #include "emulator/options.hpp"

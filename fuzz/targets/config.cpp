@@ -1,6 +1,6 @@
 // Configuration as the service loads it (load_config: flags > environment > .env > TOML file >
 // defaults, then validation of every setting: rates, CIDR lists, URLs, profiles, prices,
-// alert rules). Input: a mode byte, then:
+// alert rules, the [emulator] table). Input: a mode byte, then:
 //   mode % 3 == 0: the TOML file's text
 //   mode % 3 == 1: environment variables, one NAME=VALUE a line; a NAME the loader does not
 //                  know is replaced by a known one (picked by its first byte), so every line
@@ -9,7 +9,7 @@
 // mode & 4 additionally treats the environment lines as command-line flags (highest priority).
 #include <cstdint>
 
-#include "core/config.hpp"
+#include "config/config.hpp"
 #include "targets/fuzz_input.hpp"
 
 namespace {

@@ -11,8 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "core/config.hpp"
+#include "config/config.hpp"
 #include "emulator/options.hpp"
+#include "net/listen.hpp"
 #include "ratelimit/gcra.hpp"
 #include "ratelimit/redis_url.hpp"
 #include "targets/fuzz_input.hpp"
@@ -45,8 +46,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         case 2: {
             std::string host;
             std::uint16_t port = 0;
-            if (config::parse_listen(std::string(text), host, port)) {
-                (void)config::is_loopback(host);
+            if (net::parse_listen(std::string(text), host, port)) {
+                (void)net::is_loopback(host);
             }
             break;
         }

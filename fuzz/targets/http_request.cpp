@@ -14,7 +14,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 
 #include "api/token_request.hpp"
-#include "core/config.hpp"
+#include "config/config.hpp"
 #include "http/request_reader.hpp"
 #include "http/response.hpp"
 

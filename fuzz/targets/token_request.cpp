@@ -8,7 +8,7 @@
 #include <stdexcept>
 
 #include "api/token_request.hpp"
-#include "core/config.hpp"
+#include "config/config.hpp"
 #include "http/message.hpp"
 #include "http/response.hpp"
 #include "targets/fuzz_input.hpp"

@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "config/config.hpp"
 #include "core/clock.hpp"
-#include "core/config.hpp"
 
 namespace voicegate::alerts {
 

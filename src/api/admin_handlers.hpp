@@ -8,8 +8,8 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "api/gate.hpp"
+#include "config/config.hpp"
 #include "core/clock.hpp"
-#include "core/config.hpp"
 #include "http/message.hpp"
 #include "store/session_store.hpp"
 

@@ -22,15 +22,6 @@ Failure limiter_unavailable(const Failure& cause) {
     return f;
 }
 
-ratelimit::Rate must_rate(const std::string& text, const char* name) {
-    auto r = ratelimit::parse_rate(text);
-    if (!r) {
-        throw std::runtime_error(std::string(name) + ": " +
-                                 std::string(r.error().public_message()));
-    }
-    return *r;
-}
-
 std::string read_text_file(const std::string& path) {
     auto text = read_file(path);
     if (!text) {
@@ -48,22 +39,13 @@ Gate::Gate(const config::Config& config, const Clock& clock, ratelimit::AsyncLim
       limiter_(limiter),
       fetch_jwks_(std::move(fetch_jwks)),
       metrics_(metrics),
-      rate_user_(must_rate(config.limits.rate_user, "VOICEGATE_RATE_USER")),
-      rate_ip_(must_rate(config.limits.rate_ip, "VOICEGATE_RATE_IP")),
+      rate_user_(config.limits.rate_user),
+      rate_ip_(config.limits.rate_ip),
       admin_failures_(std::make_unique<ratelimit::MemoryLimiter>(
           clock, ratelimit::MemoryLimiterOptions{.shards = 4, .max_keys_per_shard = 4096})) {
-    for (const auto& [path, rate] : config.limits.route_rates) {
-        route_rates_.emplace_back(path, must_rate(rate, "VOICEGATE_RATE_ROUTES"));
-    }
-    auto trusted = net::CidrList::parse(config.limits.trusted_proxies);
-    auto rules = net::IpRules::parse(config.limits.ip_allow, config.limits.ip_deny);
-    if (!trusted || !rules) {
-        throw std::runtime_error("IP lists: " + std::string(!trusted
-                                                                ? trusted.error().public_message()
-                                                                : rules.error().public_message()));
-    }
-    trusted_ = std::move(*trusted);
-    ip_rules_ = std::move(*rules);
+    route_rates_ = config.limits.route_rates;
+    trusted_ = config.limits.trusted_proxies;
+    ip_rules_ = config.limits.ip_rules;
     if (config.auth.mode != "jwt") {
         return;
     }
@@ -225,8 +207,8 @@ boost::asio::awaitable<Result<void>> Gate::limit_token(
                          by_user ? "Too many token requests for this user; slow down."
                                  : "Too many token requests from this address; slow down.");
         f.retry_after_s = static_cast<int>(ratelimit::retry_after_seconds(*refused));
-        f.details = by_user ? "user limit " + config_.limits.rate_user
-                            : "ip limit " + config_.limits.rate_ip;
+        f.details = by_user ? "user limit " + config_.limits.rate_user_text
+                            : "ip limit " + config_.limits.rate_ip_text;
         co_return f;
     }
     co_return Result<void>{};

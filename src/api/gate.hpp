@@ -10,8 +10,8 @@
 
 #include "auth/jwks.hpp"
 #include "auth/jwt_verifier.hpp"
+#include "config/config.hpp"
 #include "core/clock.hpp"
-#include "core/config.hpp"
 #include "http/message.hpp"
 #include "metrics/instruments.hpp"
 #include "net/client_ip.hpp"

@@ -9,8 +9,8 @@
 
 #include "api/gate.hpp"
 #include "api/observer.hpp"
+#include "config/config.hpp"
 #include "core/clock.hpp"
-#include "core/config.hpp"
 #include "core/log_throttle.hpp"
 #include "http/message.hpp"
 #include "store/session_store.hpp"

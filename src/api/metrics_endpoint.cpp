@@ -1,6 +1,7 @@
 #include "api/metrics_endpoint.hpp"
 
 #include "core/ids.hpp"
+#include "net/listen.hpp"
 
 namespace voicegate::api {
 
@@ -16,7 +17,7 @@ MetricsAccess metrics_access(const config::MetricsConfig& config, const http::Re
     // A reverse proxy on the same host makes every client look local: a proxied request is
     // not a loopback client.
     const bool proxied = req.header("x-forwarded-for") || req.header("forwarded");
-    if (!proxied && config::is_loopback(req.client_ip)) {
+    if (!proxied && net::is_loopback(req.client_ip)) {
         return MetricsAccess::allowed;
     }
     return MetricsAccess::ask_admin;

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "core/config.hpp"
+#include "config/config.hpp"
 #include "http/message.hpp"
 
 namespace voicegate::api {

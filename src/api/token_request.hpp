@@ -8,7 +8,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 
-#include "core/config.hpp"
+#include "config/config.hpp"
 #include "core/error.hpp"
 #include "upstream/realtime_api.hpp"
 

@@ -33,6 +33,7 @@
 #include "http/response.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
+#include "net/listen.hpp"
 #include "ratelimit/memory_limiter.hpp"
 #include "ratelimit/redis_limiter.hpp"
 #include "store/open_store.hpp"
@@ -238,11 +239,7 @@ void App::Impl::build() {
     up.base_url = cfg.upstream.base_url;
     if (cfg.uses_emulator()) {
         // The in-process emulator listens on a private loopback port with a random key.
-        emulator::EmulatorOptions eo;
-        auto problems = emulator::apply_emulator_options(cfg.emulator.options, eo);
-        if (!problems.empty()) {
-            throw std::runtime_error("emulator options: " + problems.front());
-        }
+        emulator::EmulatorOptions eo = cfg.emulator.options;
         eo.api_key = random_id("sk-emulator-", 32);
         emu = std::make_shared<emulator::Emulator>(eo, *clock);
         http::ServerOptions so;
@@ -297,7 +294,7 @@ void App::Impl::build_telemetry() {
     bi.version = VOICEGATE_VERSION;
     bi.store =
         target && target->engine == store::DatabaseTarget::Engine::postgres ? "postgres" : "sqlite";
-    bi.limiter = cfg.limits.redis_url.empty() ? "memory" : "redis";
+    bi.limiter = cfg.limits.redis_url ? "redis" : "memory";
     metrics::register_process(telemetry->registry, bi, *clock, [s = server.get()] {
         return static_cast<double>(s->active_connections());
     });
@@ -516,18 +513,14 @@ asio::awaitable<http::Response> App::Impl::serve_metrics(const http::Request& re
 }
 
 void App::Impl::build_limiter() {
-    if (cfg.limits.redis_url.empty()) {
+    if (!cfg.limits.redis_url) {
         memory_limiter = std::make_unique<ratelimit::MemoryLimiter>(*clock);
         limiter = std::make_unique<ratelimit::SyncLimiterAdapter>(*memory_limiter);
         return;
     }
-    auto url = ratelimit::parse_redis_url(cfg.limits.redis_url);
-    if (!url) {
-        throw std::runtime_error("REDIS_URL: " + std::string(url.error().public_message()));
-    }
     ratelimit::RedisLimiterOptions ro;
-    redis_where = url->redacted();
-    ro.url = std::move(*url);
+    redis_where = cfg.limits.redis_url->redacted();
+    ro.url = *cfg.limits.redis_url;
     ro.key_prefix = cfg.limits.redis_key_prefix;
     ro.timeout = std::chrono::milliseconds(cfg.limits.redis_timeout_ms);
     ro.fail_open = cfg.limits.redis_fail_open;
@@ -848,7 +841,7 @@ int run_emulator(const std::string& listen, int threads,
                  const std::map<std::string, std::string>& options) {
     std::string host;
     std::uint16_t port = 0;
-    if (!config::parse_listen(listen, host, port)) {
+    if (!net::parse_listen(listen, host, port)) {
         spdlog::error("--listen must be host:port, got \"{}\"", listen);
         return 2;
     }

@@ -5,8 +5,8 @@
 #include <memory>
 #include <string>
 
+#include "config/config.hpp"
 #include "core/clock.hpp"
-#include "core/config.hpp"
 #include "store/open_store.hpp"
 
 namespace voicegate::app {

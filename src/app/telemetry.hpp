@@ -6,8 +6,8 @@
 
 #include "alerts/detector.hpp"
 #include "api/observer.hpp"
+#include "config/config.hpp"
 #include "core/clock.hpp"
-#include "core/config.hpp"
 #include "metrics/instruments.hpp"
 #include "metrics/registry.hpp"
 

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/catalog.hpp"
+
 namespace voicegate {
 
 double ModelPrice::minute_estimate() const {
@@ -22,14 +24,11 @@ const PriceTable& default_prices() {
         const ModelPrice v2{4.00, 0.40, 24.00, 32.00, 0.40, 64.00, 5.00, 0.50, -1};
         const ModelPrice mini{0.60, 0.06, 2.40, 10.00, 0.30, 20.00, 0.80, 0.08, -1};
         PriceTable t;
-        t["gpt-realtime"] = full;
-        t["gpt-realtime-2025-08-28"] = full;
-        t["gpt-realtime-1.5"] = full;
-        t["gpt-realtime-2"] = v2;
-        t["gpt-realtime-2.1"] = v2;
-        t["gpt-realtime-2.1-mini"] = mini;
-        t["gpt-realtime-mini"] = mini;
-        t["gpt-realtime-mini-2025-12-15"] = mini;
+        for (const auto& model : kCatalogModels) {
+            t[std::string(model.name)] = model.tier == PriceTier::realtime     ? full
+                                         : model.tier == PriceTier::realtime_2 ? v2
+                                                                               : mini;
+        }
         return t;
     }();
     return kPrices;

@@ -150,16 +150,6 @@ constexpr OptionSpec kSpecs[] = {
      set_fault_ms<&FaultSettings::retry_after_ms>},
 };
 
-const OptionSpec* find_spec(std::string_view name) {
-    const std::string n = normalise(name);
-    for (const auto& s : kSpecs) {
-        if (s.name == n) {
-            return &s;
-        }
-    }
-    return nullptr;
-}
-
 std::string json_scalar_text(const boost::json::value& v) {
     if (v.is_string()) {
         return std::string(v.get_string());
@@ -197,9 +187,19 @@ std::span<const OptionSpec> emulator_option_specs() {
     return kSpecs;
 }
 
+const OptionSpec* find_emulator_option(std::string_view name) {
+    const std::string n = normalise(name);
+    for (const auto& s : kSpecs) {
+        if (s.name == n) {
+            return &s;
+        }
+    }
+    return nullptr;
+}
+
 std::string set_emulator_option(EmulatorOptions& options, std::string_view name,
                                 std::string_view text) {
-    const OptionSpec* spec = find_spec(name);
+    const OptionSpec* spec = find_emulator_option(name);
     if (spec == nullptr) {
         return "unknown option --" + normalise(name);
     }
@@ -225,7 +225,7 @@ std::vector<std::string> parse_emulator_args(const std::vector<std::string>& arg
             value = std::string(arg.substr(eq + 1));
             has_value = true;
         }
-        const OptionSpec* spec = find_spec(name);
+        const OptionSpec* spec = find_emulator_option(name);
         if (spec == nullptr) {
             errors.push_back("unknown option --" + std::string(name));
             continue;
@@ -286,7 +286,7 @@ ApiResult<FaultSettings> apply_faults_json(FaultSettings current, std::string_vi
     EmulatorOptions scratch;
     scratch.faults = current;
     for (const auto& kv : v.get_object()) {
-        const OptionSpec* spec = find_spec(kv.key());
+        const OptionSpec* spec = find_emulator_option(kv.key());
         const std::string key(kv.key());
         if (spec == nullptr || !spec->fault) {
             return fail("Unknown parameter: '" + key + "'.", key, "unknown_parameter");

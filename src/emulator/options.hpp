@@ -31,6 +31,7 @@ struct FaultSettings {
 
     /// True if no fault and no latency is configured.
     bool none() const;
+    bool operator==(const FaultSettings&) const = default;
 };
 
 /// Everything `voicegate emulate` (or the in-process emulator) can be told.
@@ -51,6 +52,7 @@ struct EmulatorOptions {
     bool single_use_secrets = false;
     /// The address of the ICE host candidate put in SDP answers.
     std::string media_address = "127.0.0.1";
+    bool operator==(const EmulatorOptions&) const = default;
 };
 
 /// One command-line option of the emulator: `--<name> <value>` (or `--<name>=<value>`); fault
@@ -67,6 +69,9 @@ struct OptionSpec {
 /// Every emulator option, in help order. Pure; the table is static.
 std::span<const OptionSpec> emulator_option_specs();
 
+/// The option named `name` ("latency-ms" or "latency_ms"), or nullptr. Pure.
+const OptionSpec* find_emulator_option(std::string_view name);
+
 /// Sets option `name` ("latency-ms" or "latency_ms") from `text`; returns "" on success, else
 /// a one-line error naming the option. Pure.
 std::string set_emulator_option(EmulatorOptions& options, std::string_view name,
@@ -78,9 +83,9 @@ std::string set_emulator_option(EmulatorOptions& options, std::string_view name,
 std::vector<std::string> parse_emulator_args(const std::vector<std::string>& args,
                                              EmulatorOptions& options);
 
-/// Applies `name -> text` settings such as the `[emulator]` table of the config file or
-/// config::EmulatorConfig::options (names as for set_emulator_option); returns one line per
-/// problem, empty on success. Pure.
+/// Applies `name -> text` settings such as `voicegate emulate`'s flags (names as for
+/// set_emulator_option); returns one line per problem, empty on success. (The config file's
+/// `[emulator]` table is checked key by key with find_emulator_option.) Pure.
 std::vector<std::string> apply_emulator_options(const std::map<std::string, std::string>& settings,
                                                 EmulatorOptions& options);
 

@@ -44,6 +44,8 @@ struct Cidr {
 
     /// Canonical text, `base/prefix`. Pure.
     std::string to_string() const;
+
+    friend bool operator==(const Cidr&, const Cidr&) = default;
 };
 
 /// A list of blocks, e.g. trusted proxies or an allow list. Plain value; thread-safe to share.
@@ -65,6 +67,8 @@ public:
 
     bool empty() const { return blocks_.empty(); }
     const std::vector<Cidr>& blocks() const { return blocks_; }
+
+    friend bool operator==(const CidrList&, const CidrList&) = default;
 
 private:
     std::vector<Cidr> blocks_;

@@ -50,6 +50,8 @@ struct IpRules {
     bool allowed(const IpAddress& addr) const;
     /// Same for text. An unparsable address is refused unless both lists are empty. Pure.
     bool allowed(std::string_view addr) const;
+
+    friend bool operator==(const IpRules&, const IpRules&) = default;
 };
 
 }  // namespace voicegate::net

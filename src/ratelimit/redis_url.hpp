@@ -20,6 +20,8 @@ struct RedisUrl {
     /// The URL with the password replaced by `***`, e.g. `redis://:***@10.0.0.5:6379/0`;
     /// safe to log. Pure.
     std::string redacted() const;
+
+    bool operator==(const RedisUrl&) const = default;
 };
 
 /// Parses `redis://[[user]:password@]host[:port][/db]` (percent-encoded user and password;

@@ -5,7 +5,7 @@
 #include <string>
 
 #include "app/app.hpp"
-#include "core/config.hpp"
+#include "config/config.hpp"
 #include "support/child_process.hpp"
 #include "support/http_test_client.hpp"
 

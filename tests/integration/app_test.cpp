@@ -20,6 +20,7 @@
 #include "support/eventually.hpp"
 #include "support/log_capture.hpp"
 #include "support/mapped_rss.hpp"
+#include "emulator/options.hpp"
 #include "unit/emulator/emulator_fixtures.hpp"
 
 namespace voicegate::test {
@@ -241,7 +242,7 @@ TEST_P(FaultTest, RightErrorClassWithinDeadline) {
     auto cfg = test_config({{"VOICEGATE_UPSTREAM_TIMEOUT_MS", "1500"},
                             {"VOICEGATE_UPSTREAM_CONNECT_TIMEOUT_MS", "500"},
                             {"VOICEGATE_UPSTREAM_RETRIES", "2"}});
-    cfg.emulator.options = c.emulator;
+    ASSERT_TRUE(emulator::apply_emulator_options(c.emulator, cfg.emulator.options).empty());
     RunningApp app(cfg);
     const auto start = std::chrono::steady_clock::now();
     auto r = app.post("/api/realtime/token", kDiaryRequest);
@@ -280,7 +281,7 @@ INSTANTIATE_TEST_SUITE_P(
 // lock the user out with 403 quota_exhausted. Now nothing is reserved for them.
 TEST(AppIntegration, AbandonedTokenRequestsHoldNoQuota) {
     auto cfg = test_config();
-    cfg.emulator.options = {{"latency-ms", "400"}};
+    cfg.emulator.options.faults.latency_ms = 400;
     LogCapture capture;
     RunningApp app(cfg);
     const std::string request =
@@ -311,7 +312,7 @@ TEST(AppIntegration, BeyondMaxInFlightRequestsAreShedWith503) {
                             {"VOICEGATE_RATE_USER", "100000/s"},
                             {"VOICEGATE_RATE_IP", "100000/s"},
                             {"VOICEGATE_QUOTA_CONCURRENT", "0"}});
-    cfg.emulator.options = {{"latency-ms", "1500"}};
+    cfg.emulator.options.faults.latency_ms = 1500;
     RunningApp app(cfg);
     std::vector<HttpResult> results(9);
     std::vector<std::thread> clients;
@@ -362,7 +363,7 @@ TEST(AppIntegration, LogsNeverHoldKeyOrWholeToken) {
     std::string token;
     {
         auto cfg = test_config({{"VOICEGATE_LOG_LEVEL", "trace"}});
-        cfg.emulator.options = {{"error-rate", "0"}};
+        cfg.emulator.options.faults.error_rate = 0;
         RunningApp app(cfg);
         auto r = app.post("/api/realtime/token", kDiaryRequest);
         ASSERT_EQ(r.status, 200);

@@ -3,6 +3,9 @@
 
 #include <signal.h>
 
+#include <filesystem>
+#include <fstream>
+
 #include <boost/json.hpp>
 
 #include "support/child_process.hpp"
@@ -275,5 +278,35 @@ TEST(Binary, SeedThenUsageReportsTheSeededSessionsAndRebuildAgrees) {
         << bad.output();
 }
 
+
+// Review 2026-12 §1.3: a typo or a bad value in [emulator] got past load_config and stopped
+// the service later with a start-up exception; it is now a one-line config error naming the
+// key, and exit status 2 before anything is opened.
+TEST(Binary, BadEmulatorTableGivesOneConfigLinePerKeyAndDoesNotStart) {
+    const auto dir = make_temp_dir();
+    {
+        std::ofstream toml(dir + "/vg.toml");
+        toml << "[emulator]\nlatency_mss = 250\nerror_rate = 2\n";
+    }
+    ChildProcess p({VOICEGATE_BINARY, "serve", "--config", dir + "/vg.toml", "--listen",
+                    "127.0.0.1:0", "--database-url", "sqlite:" + dir + "/vg.db"},
+                   clean_env(), dir);
+    EXPECT_EQ(p.wait_exit(10s), 2);
+    const auto& out = p.output();
+    EXPECT_NE(out.find("voicegate: config: " + dir +
+                       "/vg.toml: emulator.latency_mss: unknown "
+                       "setting"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(
+        out.find("voicegate: config: " + dir +
+                 "/vg.toml: emulator.error_rate: must be a rate between 0 and 1, got \"2\"\n"),
+        std::string::npos)
+        << out;
+    EXPECT_NE(out.find("not started: fix the 2 problem(s) above"), std::string::npos) << out;
+    EXPECT_EQ(out.find("cannot start"), std::string::npos) << out;
+    EXPECT_EQ(out.find("listening on"), std::string::npos) << out;
+    EXPECT_FALSE(std::filesystem::exists(dir + "/vg.db")) << "refused before opening the store";
+}
 }  // namespace
 }  // namespace voicegate::test

@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 const std::string kDocPath = std::string(VOICEGATE_SOURCE_DIR) + "/docs/configuration.md";
 const char* const kHint =
     "docs/configuration.md is not what the binary generates from the settings table "
-    "(src/core/config.cpp): run `make docs` and commit docs/configuration.md";
+    "(src/config/settings.cpp): run `make docs` and commit docs/configuration.md";
 
 // Everything `voicegate ARGS...` prints (stdout and stderr), after checking it exits 0.
 std::string run_binary(const std::vector<std::string>& args) {

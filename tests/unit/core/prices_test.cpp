@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "core/config.hpp"
+#include "config/config.hpp"
 #include "core/prices.hpp"
 
 namespace voicegate {

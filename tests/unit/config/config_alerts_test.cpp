@@ -1,7 +1,7 @@
 // Configuration of /metrics and the anomaly alerts.
 #include <gtest/gtest.h>
 
-#include "core/config.hpp"
+#include "config/config.hpp"
 
 namespace voicegate::config {
 namespace {

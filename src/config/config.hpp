@@ -11,6 +11,11 @@
 #include <boost/json/object.hpp>
 
 #include "core/prices.hpp"
+#include "emulator/options.hpp"
+#include "net/cidr.hpp"
+#include "net/client_ip.hpp"
+#include "ratelimit/gcra.hpp"
+#include "ratelimit/redis_url.hpp"
 
 namespace voicegate::config {
 
@@ -61,15 +66,24 @@ struct UpstreamConfig {
     bool operator==(const UpstreamConfig&) const = default;
 };
 
+/// The default model allowlist: the names of core/catalog.hpp's models, in its order. Pure.
+std::vector<std::string> catalog_models();
+
+/// The default (retired, current) model aliases of core/catalog.hpp. Pure.
+std::vector<std::pair<std::string, std::string>> catalog_aliases();
+
+/// The default voice allowlist of core/catalog.hpp. Pure.
+std::vector<std::string> catalog_voices();
+
 /// Server-side token policy (SPEC §3.1, §3.4).
 struct TokenPolicy {
     int ttl_s = 1800;
     int max_ttl_s = 7200;
     std::size_t max_instructions_bytes = 16 * 1024;
     std::string default_model = "gpt-realtime";
-    std::vector<std::string> models;                           // allowlist (after aliases)
-    std::vector<std::pair<std::string, std::string>> aliases;  // retired -> current
-    std::vector<std::string> voices;
+    std::vector<std::string> models = catalog_models();  // allowlist (after aliases)
+    std::vector<std::pair<std::string, std::string>> aliases = catalog_aliases();  // old -> new
+    std::vector<std::string> voices = catalog_voices();
     std::vector<Profile> profiles;
     /// The profile named `name`, or nullptr.
     const Profile* find_profile(const std::string& name) const;
@@ -93,8 +107,9 @@ struct StoreConfig {
 
 /// Built-in emulator settings for `serve` without a key and for `emulate`.
 struct EmulatorConfig {
-    bool forced = false;                         // --emulator: allowed on a non-loopback address
-    std::map<std::string, std::string> options;  // fault options, passed to the emulator
+    bool forced = false;  // --emulator: allowed on a non-loopback address
+    // The `[emulator]` table of the file, validated like every other setting.
+    emulator::EmulatorOptions options;
     bool operator==(const EmulatorConfig&) const = default;
 };
 
@@ -122,19 +137,20 @@ struct AuthConfig {
     bool operator==(const AuthConfig&) const = default;
 };
 
-/// Abuse control (SPEC §2.1, §4): rates as "N/s", "N/min", "N/h"; CIDR lists.
+/// Abuse control (SPEC §2.1, §4): rates ("N/s", "N/min", "N/h") and CIDR lists, parsed.
 struct LimitsConfig {
-    std::string rate_user = "10/min";
-    std::string rate_ip = "60/min";
+    ratelimit::Rate rate_user{10, 60'000, 10};
+    std::string rate_user_text = "10/min";  // as configured, for messages
+    ratelimit::Rate rate_ip{60, 60'000, 60};
+    std::string rate_ip_text = "60/min";  // as configured, for messages
     // VOICEGATE_RATE_ROUTES: extra per-client-IP limits on any route, as (path, rate) pairs
     // from "PATH=RATE,PATH=RATE" (e.g. "/api/realtime/end=120/min"). Empty: none.
-    std::vector<std::pair<std::string, std::string>> route_rates;
-    std::string trusted_proxies;  // comma-separated CIDRs
-    std::string ip_allow;
-    std::string ip_deny;
-    // REDIS_URL; empty: in-process limits. May hold a password: log it only through
+    std::vector<std::pair<std::string, ratelimit::Rate>> route_rates;
+    net::CidrList trusted_proxies;  // VOICEGATE_TRUSTED_PROXIES
+    net::IpRules ip_rules;          // VOICEGATE_IP_ALLOW (allow), VOICEGATE_IP_DENY (deny)
+    // REDIS_URL; unset: in-process limits. Holds the password: log it only through
     // ratelimit::RedisUrl::redacted().
-    std::string redis_url;
+    std::optional<ratelimit::RedisUrl> redis_url;
     bool redis_fail_open = false;  // VOICEGATE_REDIS_FAILURE_MODE=open
     int redis_timeout_ms = 200;    // per decision
     std::string redis_key_prefix = "voicegate:rl:";
@@ -195,7 +211,9 @@ struct AlertsConfig {
     bool operator==(const AlertsConfig&) const = default;
 };
 
-/// The whole configuration. Built once at start-up, then immutable.
+/// The whole configuration, its values already parsed (rates, CIDR lists, the Redis URL, the
+/// emulator's options). Thread safety: built once at start-up by load_config, then immutable;
+/// safe to share between threads.
 struct Config {
     ServerConfig server;
     UpstreamConfig upstream;
@@ -260,11 +278,5 @@ std::string configuration_reference_markdown(const std::map<std::string, std::st
 /// Pure.
 std::string parse_alert_rule(const std::string& text, const std::vector<std::string>& keys,
                              AlertRule& rule);
-
-/// Parses "host:port" (IPv6 as "[::1]:8080"). Pure.
-bool parse_listen(const std::string& text, std::string& host, std::uint16_t& port);
-
-/// True for 127.0.0.0/8, ::1 and "localhost". Pure.
-bool is_loopback(const std::string& host);
 
 }  // namespace voicegate::config

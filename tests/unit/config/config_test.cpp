@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "core/config.hpp"
+#include "config/config.hpp"
 
 namespace voicegate::config {
 namespace {
@@ -67,8 +67,8 @@ TEST(Config, RouteRates) {
     ASSERT_TRUE(r.config) << r.errors[0];
     ASSERT_EQ(r.config->limits.route_rates.size(), 2U);
     EXPECT_EQ(r.config->limits.route_rates[0].first, "/api/realtime/end");
-    EXPECT_EQ(r.config->limits.route_rates[0].second, "120/min");
-    EXPECT_EQ(r.config->limits.route_rates[1].second, "10/s");
+    EXPECT_EQ(r.config->limits.route_rates[0].second.to_string(), "120/min");
+    EXPECT_EQ(r.config->limits.route_rates[1].second.to_string(), "10/s");
     EXPECT_TRUE(load_config({}).config->limits.route_rates.empty());
 
     for (const char* bad : {"/a", "a=1/s", "/a=often", "/a=1/s,/a=2/s"}) {
@@ -214,7 +214,7 @@ TEST(Config, RedisSettings) {
     Sources s;
     auto r = load_config(s);
     ASSERT_TRUE(r.config);
-    EXPECT_TRUE(r.config->limits.redis_url.empty()) << "default: in-process limits";
+    EXPECT_FALSE(r.config->limits.redis_url) << "default: in-process limits";
     EXPECT_FALSE(r.config->limits.redis_fail_open) << "default: fail closed";
     EXPECT_EQ(r.config->limits.redis_timeout_ms, 200);
     EXPECT_EQ(r.config->limits.redis_key_prefix, "voicegate:rl:");
@@ -225,7 +225,9 @@ TEST(Config, RedisSettings) {
              {"VOICEGATE_REDIS_KEY_PREFIX", "app1:rl:"}};
     r = load_config(s);
     ASSERT_TRUE(r.config) << r.errors.at(0);
-    EXPECT_EQ(r.config->limits.redis_url, "redis://:pw@127.0.0.1:6379/3");
+    ASSERT_TRUE(r.config->limits.redis_url);
+    EXPECT_EQ(r.config->limits.redis_url->redacted(), "redis://:***@127.0.0.1:6379/3");
+    EXPECT_EQ(r.config->limits.redis_url->password, "pw");
     EXPECT_TRUE(r.config->limits.redis_fail_open);
     EXPECT_EQ(r.config->limits.redis_timeout_ms, 50);
     EXPECT_EQ(r.config->limits.redis_key_prefix, "app1:rl:");
@@ -265,7 +267,9 @@ TEST(Config, RedisPasswordNeverFromTheConfigFile) {
         "redis_failure_mode = \"open\"\nredis_timeout_ms = 150\n";
     r = load_config(s);
     ASSERT_TRUE(r.config) << r.errors.at(0);
-    EXPECT_EQ(r.config->limits.redis_url, "redis://10.0.0.5:6379/0");
+    ASSERT_TRUE(r.config->limits.redis_url);
+    EXPECT_EQ(r.config->limits.redis_url->redacted(), "redis://10.0.0.5:6379/0");
+    EXPECT_TRUE(r.config->limits.redis_url->password.empty());
     EXPECT_TRUE(r.config->limits.redis_fail_open);
     EXPECT_EQ(r.config->limits.redis_timeout_ms, 150);
 }
@@ -277,16 +281,6 @@ TEST(Config, Dotenv) {
     EXPECT_EQ(m["C"], "x");
     EXPECT_EQ(m["D"], "v");
     EXPECT_EQ(m.count("bad"), 0U);
-}
-
-TEST(Config, ParseListen) {
-    std::string h;
-    std::uint16_t p = 0;
-    EXPECT_TRUE(parse_listen("[::1]:9000", h, p));
-    EXPECT_EQ(h, "::1");
-    EXPECT_EQ(p, 9000);
-    EXPECT_FALSE(parse_listen("127.0.0.1", h, p));
-    EXPECT_FALSE(parse_listen("127.0.0.1:99999", h, p));
 }
 
 }  // namespace
@@ -353,6 +347,123 @@ TEST(ConfigProfiles, LoadedResolvedAndValidated) {
     auto bad = load_config(s);
     EXPECT_FALSE(bad.config);
     EXPECT_EQ(bad.errors.size(), 3U);
+}
+
+}  // namespace
+}  // namespace voicegate::config
+
+namespace voicegate::config {
+namespace {
+
+// Test review 2026-12 D9: a key set in the environment and in .env, but by no flag: the
+// environment wins (were the two swapped, a .env file could override the real environment).
+TEST(Config, EnvironmentOverDotenvWithoutAFlag) {
+    Sources s;
+    s.dotenv = {{"VOICEGATE_LISTEN", "127.0.0.1:7001"}};
+    s.env = {{"VOICEGATE_LISTEN", "127.0.0.1:7002"}};
+    auto r = load_config(s);
+    ASSERT_TRUE(r.config) << r.errors.at(0);
+    EXPECT_EQ(r.config->server.port, 7002);
+    s.env.clear();
+    r = load_config(s);
+    ASSERT_TRUE(r.config) << r.errors.at(0);
+    EXPECT_EQ(r.config->server.port, 7001) << ".env over the defaults";
+}
+
+TEST(ConfigEmulator, TableIsParsedIntoTheEmulatorsOptions) {
+    Sources s;
+    s.toml_path = "vg.toml";
+    s.toml_text =
+        "[emulator]\nlatency_ms = 250\nerror-rate = 0.5\nsingle_use_secrets = true\n"
+        "max_calls = 10\n";
+    auto r = load_config(s);
+    ASSERT_TRUE(r.config) << r.errors.at(0);
+    const auto& o = r.config->emulator.options;
+    EXPECT_EQ(o.faults.latency_ms, 250);
+    EXPECT_EQ(o.faults.error_rate, 0.5);
+    EXPECT_TRUE(o.single_use_secrets);
+    EXPECT_EQ(o.max_calls, 10U);
+    EXPECT_EQ(load_config({}).config->emulator.options, emulator::EmulatorOptions{});
+}
+
+// Review 2026-12 §1.3: a typo in [emulator] was a start-up exception from App, not the
+// one-line config error every other key gets.
+TEST(ConfigEmulator, UnknownKeyIsOneConfigErrorNamingIt) {
+    Sources s;
+    s.toml_path = "vg.toml";
+    s.toml_text = "[emulator]\nlatency_mss = 250\n";
+    auto r = load_config(s);
+    EXPECT_FALSE(r.config);
+    ASSERT_EQ(r.errors.size(), 1U);
+    EXPECT_EQ(r.errors[0].rfind("vg.toml: emulator.latency_mss: unknown setting", 0), 0U)
+        << r.errors[0];
+    EXPECT_EQ(r.errors[0].find('\n'), std::string::npos) << r.errors[0];
+    // Also when a key is set and the emulator would not run: the file is wrong either way.
+    s.env = {{"OPENAI_API_KEY", "sk-test-1234567890abcdef"}};
+    EXPECT_TRUE(has_error(load_config(s), "emulator.latency_mss: unknown setting"));
+}
+
+TEST(ConfigEmulator, BadValueIsOneConfigErrorNamingTheKeyAndTheValue) {
+    Sources s;
+    s.toml_path = "vg.toml";
+    s.toml_text = "[emulator]\nerror_rate = 2\nlatency_ms = \"soon\"\nseed = [1, [2]]\n";
+    auto r = load_config(s);
+    EXPECT_FALSE(r.config);
+    ASSERT_EQ(r.errors.size(), 3U);
+    EXPECT_TRUE(
+        has_error(r, "vg.toml: emulator.error_rate: must be a rate between 0 and 1, got \"2\""));
+    EXPECT_TRUE(has_error(r, "vg.toml: emulator.latency_ms: must be a number of milliseconds"));
+    EXPECT_TRUE(has_error(r, "vg.toml: emulator.seed: unsupported value type"));
+    for (const auto& e : r.errors) {
+        EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+    }
+}
+
+TEST(ConfigTyped, RatesAndAddressListsAreParsedOnce) {
+    Sources s;
+    s.env = {{"VOICEGATE_RATE_USER", " 5/s "},
+             {"VOICEGATE_RATE_IP", "100/h"},
+             {"VOICEGATE_TRUSTED_PROXIES", "10.0.0.0/8, ::1"},
+             {"VOICEGATE_IP_ALLOW", "192.168.0.0/16"},
+             {"VOICEGATE_IP_DENY", "192.168.1.0/24"}};
+    auto r = load_config(s);
+    ASSERT_TRUE(r.config) << r.errors.at(0);
+    const auto& l = r.config->limits;
+    EXPECT_EQ(l.rate_user, (ratelimit::Rate{5, 1000, 5}));
+    EXPECT_EQ(l.rate_user_text, "5/s");
+    EXPECT_EQ(l.rate_ip, (ratelimit::Rate{100, 3'600'000, 100}));
+    EXPECT_EQ(l.trusted_proxies.blocks().size(), 2U);
+    EXPECT_TRUE(l.trusted_proxies.contains("10.1.2.3"));
+    EXPECT_TRUE(l.ip_rules.allowed("192.168.2.1"));
+    EXPECT_FALSE(l.ip_rules.allowed("192.168.1.5")) << "deny wins";
+    EXPECT_FALSE(l.ip_rules.allowed("8.8.8.8")) << "not in the allow list";
+}
+
+TEST(ConfigTyped, DefaultRatesAreTheirText) {
+    const Config c;
+    EXPECT_EQ(c.limits.rate_user, *ratelimit::parse_rate(c.limits.rate_user_text));
+    EXPECT_EQ(c.limits.rate_ip, *ratelimit::parse_rate(c.limits.rate_ip_text));
+    // The member initialisers and the table's documented defaults agree.
+    EXPECT_EQ(setting_help("VOICEGATE_RATE_USER", true),
+              setting_help("VOICEGATE_RATE_USER", false) + " (default " +
+                  c.limits.rate_user_text + ")");
+    EXPECT_EQ(setting_help("VOICEGATE_RATE_IP", true),
+              setting_help("VOICEGATE_RATE_IP", false) + " (default " + c.limits.rate_ip_text +
+                  ")");
+}
+
+TEST(ConfigCatalog, DefaultsComeFromTheCatalogAndEachModelHasAPrice) {
+    const Config c;
+    EXPECT_EQ(c.tokens.models, catalog_models());
+    EXPECT_EQ(c.tokens.aliases, catalog_aliases());
+    EXPECT_EQ(c.tokens.voices, catalog_voices());
+    EXPECT_EQ(default_prices().size(), c.tokens.models.size());
+    for (const auto& model : c.tokens.models) {
+        EXPECT_TRUE(default_prices().contains(model)) << model;
+    }
+    for (const auto& [from, to] : c.tokens.aliases) {
+        EXPECT_TRUE(c.tokens.resolve_model(from)) << from << " -> " << to;
+    }
 }
 
 }  // namespace

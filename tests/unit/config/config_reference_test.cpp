@@ -7,7 +7,7 @@
 
 #include <gtest/gtest.h>
 
-#include "core/config.hpp"
+#include "config/config.hpp"
 
 namespace voicegate::config {
 namespace {
