@@ -16,8 +16,8 @@ namespace voicegate::api {
 
 /// What the admin routes are configured with.
 struct AdminSettings {
-    bool dev = false;                  // VOICEGATE_DEV: error bodies carry details
-    std::int64_t session_max_ms = 0;   // older open sessions count as abandoned in the live view
+    bool dev = false;                 // VOICEGATE_DEV: error bodies carry details
+    std::int64_t session_max_ms = 0;  // older open sessions count as abandoned in the live view
 };
 
 /// GET /api/admin/{usage,live,sessions,events} (docs/admin-api.md). Every route needs the admin

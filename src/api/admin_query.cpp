@@ -56,6 +56,25 @@ Result<std::string> one_of(const QueryParams& p, const char* key,
     return bad(std::string(key) + ": expected one of " + list);
 }
 
+/// [from_ms, to_ms) of a query: the UTC days `days`, both inclusive.
+template <class Query>
+void set_days(Query& q, std::pair<std::int64_t, std::int64_t> days) {
+    q.from_ms = days.first * store::kMsPerDay;
+    q.to_ms = (days.second + 1) * store::kMsPerDay;
+}
+
+/// The `cursor` parameter decoded by `decode` into `into` (untouched when absent); false if
+/// it is malformed.
+template <class Decode, class Into>
+bool read_cursor(const QueryParams& p, Decode decode, Into& into) {
+    const auto c = p.find("cursor");
+    if (c == p.end()) {
+        return true;
+    }
+    into = decode(c->second);
+    return into.has_value();
+}
+
 /// The first failure among `results`, if any.
 template <class... R>
 std::optional<Failure> first_failure(const R&... results) {
@@ -190,8 +209,8 @@ Result<store::UsageQuery> usage_query(const std::string& query, std::int64_t now
 }
 
 Result<SessionsRequest> sessions_query(const std::string& query, std::int64_t now_ms) {
-    auto p = admin_params(query, {"userId", "model", "status", "endedBy", "from", "to", "cursor",
-                                  "limit", "format"});
+    auto p = admin_params(
+        query, {"userId", "model", "status", "endedBy", "from", "to", "cursor", "limit", "format"});
     if (!p) {
         return p.error();
     }
@@ -212,14 +231,10 @@ Result<SessionsRequest> sessions_query(const std::string& query, std::int64_t no
     q.model = get(*p, "model");
     q.status = *status;
     q.ended_by = *ended_by;
-    q.from_ms = range->first * store::kMsPerDay;
-    q.to_ms = (range->second + 1) * store::kMsPerDay;
+    set_days(q, *range);
     q.limit = *limit;
-    if (auto c = p->find("cursor"); c != p->end()) {
-        q.after = decode_session_cursor(c->second);
-        if (!q.after) {
-            return malformed_cursor();
-        }
+    if (!read_cursor(*p, decode_session_cursor, q.after)) {
+        return malformed_cursor();
     }
     return out;
 }
@@ -241,14 +256,10 @@ Result<store::EventQuery> events_query(const std::string& query, std::int64_t no
     q.type = *type;
     q.user_id = get(*p, "userId");
     q.session_id = get(*p, "sessionId");
-    q.from_ms = range->first * store::kMsPerDay;
-    q.to_ms = (range->second + 1) * store::kMsPerDay;
+    set_days(q, *range);
     q.limit = *limit;
-    if (auto c = p->find("cursor"); c != p->end()) {
-        q.before_id = decode_event_cursor(c->second);
-        if (!q.before_id) {
-            return malformed_cursor();
-        }
+    if (!read_cursor(*p, decode_event_cursor, q.before_id)) {
+        return malformed_cursor();
     }
     return q;
 }

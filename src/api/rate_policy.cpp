@@ -120,8 +120,7 @@ const ratelimit::Rate* RatePolicy::route_rate(std::string_view path) const {
     return it == settings_.routes.end() ? nullptr : &it->second;
 }
 
-boost::asio::awaitable<RateVerdict> RatePolicy::limit_route(std::string path,
-                                                            ratelimit::Rate rate,
+boost::asio::awaitable<RateVerdict> RatePolicy::limit_route(std::string path, ratelimit::Rate rate,
                                                             std::string ip) const {
     std::vector<ratelimit::LimitCheck> checks;
     checks.push_back({"route:" + path + ":ip:" + net::rate_limit_key(ip), rate});

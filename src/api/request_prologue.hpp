@@ -30,8 +30,8 @@ struct Authenticated {
 /// The prologue every JSON API route shares: authenticate, then parse the body as a JSON
 /// object, then `parse` it into the route's parameters (a pure function returning Result).
 /// The first failure is the answer (401, 400 or 415). The caller must co_await at once.
-template <class Parse,
-          class Params = typename std::invoke_result_t<Parse, const boost::json::object&>::value_type>
+template <class Parse, class Params = typename std::invoke_result_t<
+                           Parse, const boost::json::object&>::value_type>
 boost::asio::awaitable<Result<Authenticated<Params>>> read_request(
     const auth::TokenVerifier* verifier, const http::Request& req, Parse parse) {
     auto claims = co_await authenticate(verifier, req);

@@ -181,8 +181,8 @@ http::Response TokenHandler::not_recorded(const http::Request& req, const Failur
     return fail_for(failure, user);
 }
 
-http::Response TokenHandler::issued(const http::Request& req,
-                                    const upstream::ClientSecret& secret, const std::string& user,
+http::Response TokenHandler::issued(const http::Request& req, const upstream::ClientSecret& secret,
+                                    const std::string& user,
                                     const std::vector<std::string>& warnings,
                                     const RateVerdict& limits) const {
     if (observer_ != nullptr) {

@@ -40,16 +40,16 @@ public:
     /// handler.
     TokenHandler(TokenSettings settings, const auth::TokenVerifier* verifier,
                  const RatePolicy& rates, const QuotaDenials& quota_denials,
-                 upstream::RealtimeApi& realtime, store::SessionStore& sessions,
-                 const Clock& clock, Observer* observer = nullptr);
+                 upstream::RealtimeApi& realtime, store::SessionStore& sessions, const Clock& clock,
+                 Observer* observer = nullptr);
     /// Answers one token request.
     boost::asio::awaitable<http::Response> handle(http::Request& req) const;
 
 private:
     boost::asio::awaitable<void> release_undelivered(std::string session_id, std::string user,
                                                      std::string request_id) const;
-    http::Response deny(const http::Request& req, const Failure& failure,
-                        const std::string& user, const RateVerdict& limits) const;
+    http::Response deny(const http::Request& req, const Failure& failure, const std::string& user,
+                        const RateVerdict& limits) const;
     http::Response fail_for(const Failure& failure, const std::string& user) const;
     bool store_recently_down() const;
     http::Response not_recorded(const http::Request& req, const Failure& failure,

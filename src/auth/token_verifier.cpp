@@ -8,8 +8,7 @@
 
 namespace voicegate::auth {
 
-JwtTokenVerifier::JwtTokenVerifier(JwtSettings settings, const Clock& clock,
-                                   JwksFetcher fetch_jwks)
+JwtTokenVerifier::JwtTokenVerifier(JwtSettings settings, const Clock& clock, JwksFetcher fetch_jwks)
     : settings_(std::move(settings)), clock_(clock), fetch_jwks_(std::move(fetch_jwks)) {
     if (!settings_.jwks_file.empty() || !settings_.jwks_url.empty()) {
         jwks_ = std::make_unique<JwksCache>(settings_.refresh_floor_ms);

@@ -41,10 +41,10 @@ public:
 /// What the JWT verifier is built from (SPEC §2.1 JWT_*). The composition reads the
 /// JWT_JWKS_FILE and passes its text, so the verifier itself reads no file.
 struct JwtSettings {
-    JwtConfig jwt;                          // HS256 secret, issuer, audiences
-    std::string jwks_file;                  // its name, for messages; empty: no file
-    std::string jwks_text;                  // the file's content (when jwks_file is set)
-    std::string jwks_url;                   // empty: the key set is never fetched
+    JwtConfig jwt;                           // HS256 secret, issuer, audiences
+    std::string jwks_file;                   // its name, for messages; empty: no file
+    std::string jwks_text;                   // the file's content (when jwks_file is set)
+    std::string jwks_url;                    // empty: the key set is never fetched
     std::int64_t refresh_floor_ms = 30'000;  // least time between two fetches
 };
 
