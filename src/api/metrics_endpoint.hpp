@@ -17,7 +17,7 @@ enum class MetricsAccess {
 /// Decides access to /metrics: with `config.token` set, only `Authorization: Bearer TOKEN`
 /// (constant-time compare), from anywhere; otherwise a loopback client that did not come
 /// through a proxy (no Forwarded / X-Forwarded-For header) is allowed, and everyone else must
-/// be the admin. `req.client_ip` must already be resolved (Gate::admit). Pure.
+/// be the admin. `req.client_ip` must already be resolved (net::IpAdmission::client_ip). Pure.
 MetricsAccess metrics_access(const config::MetricsConfig& config, const http::Request& req);
 
 /// The 200 answer carrying `text` in the Prometheus text format 0.0.4. Pure.

@@ -61,6 +61,64 @@ std::string join(const std::vector<std::string>& v) {
     return out;
 }
 
+Result<void> parse_voice(const json::value& value, const config::TokenPolicy& policy,
+                         TokenParams& p) {
+    if (!value.is_string()) {
+        return bad("sessionConfig.voice", "must be a string");
+    }
+    std::string voice(value.get_string());
+    if (!policy.voice_allowed(voice)) {
+        return bad("sessionConfig.voice",
+                   "\"" + std::string(utf8_prefix(voice, 64)) +
+                       "\" is not allowed; use one of: " + join(policy.voices));
+    }
+    p.voice = voice;
+    return {};
+}
+
+Result<void> parse_instructions(const json::value& value, const config::TokenPolicy& policy,
+                                TokenParams& p) {
+    if (!value.is_string()) {
+        return bad("sessionConfig.instructions", "must be a string");
+    }
+    if (value.get_string().size() > policy.max_instructions_bytes) {
+        return bad("sessionConfig.instructions", "is " + std::to_string(value.get_string().size()) +
+                                                     " bytes; the limit is " +
+                                                     std::to_string(policy.max_instructions_bytes));
+    }
+    p.instructions = std::string(value.get_string());
+    return {};
+}
+
+Result<void> parse_temperature(const json::value& value, TokenParams& p) {
+    auto t = as_number(value);
+    if (!t || !std::isfinite(*t)) {
+        return bad("sessionConfig.temperature", "must be a number");
+    }
+    if (*t < 0.6 || *t > 1.2) {
+        return bad("sessionConfig.temperature", "must be between 0.6 and 1.2");
+    }
+    p.warnings.emplace_back("temperature is not supported by the Realtime GA API and was ignored");
+    return {};
+}
+
+Result<void> parse_max_output_tokens(const json::value& value, TokenParams& p) {
+    if (value.is_string()) {
+        if (value.get_string() != "inf") {
+            return bad("sessionConfig.maxOutputTokens",
+                       "must be an integer from 1 to 4096 or \"inf\"");
+        }
+        p.max_output_tokens = json::value("inf");
+        return {};
+    }
+    auto n = as_integer(value);
+    if (!n || *n < 1 || *n > 4096) {
+        return bad("sessionConfig.maxOutputTokens", "must be an integer from 1 to 4096 or \"inf\"");
+    }
+    p.max_output_tokens = json::value(*n);
+    return {};
+}
+
 Result<void> parse_session_config(const json::object& sc, const config::TokenPolicy& policy,
                                   TokenParams& p) {
     for (const auto& [key, value] : sc) {
@@ -70,51 +128,20 @@ Result<void> parse_session_config(const json::object& sc, const config::TokenPol
             }
             p.requested_model = std::string(value.get_string());
         } else if (key == "voice") {
-            if (!value.is_string()) {
-                return bad("sessionConfig.voice", "must be a string");
+            if (auto r = parse_voice(value, policy, p); !r) {
+                return r;
             }
-            std::string voice(value.get_string());
-            if (!policy.voice_allowed(voice)) {
-                return bad("sessionConfig.voice",
-                           "\"" + std::string(utf8_prefix(voice, 64)) +
-                               "\" is not allowed; use one of: " + join(policy.voices));
-            }
-            p.voice = voice;
         } else if (key == "instructions") {
-            if (!value.is_string()) {
-                return bad("sessionConfig.instructions", "must be a string");
+            if (auto r = parse_instructions(value, policy, p); !r) {
+                return r;
             }
-            if (value.get_string().size() > policy.max_instructions_bytes) {
-                return bad("sessionConfig.instructions",
-                           "is " + std::to_string(value.get_string().size()) +
-                               " bytes; the limit is " +
-                               std::to_string(policy.max_instructions_bytes));
-            }
-            p.instructions = std::string(value.get_string());
         } else if (key == "temperature") {
-            auto t = as_number(value);
-            if (!t || !std::isfinite(*t)) {
-                return bad("sessionConfig.temperature", "must be a number");
+            if (auto r = parse_temperature(value, p); !r) {
+                return r;
             }
-            if (*t < 0.6 || *t > 1.2) {
-                return bad("sessionConfig.temperature", "must be between 0.6 and 1.2");
-            }
-            p.warnings.emplace_back(
-                "temperature is not supported by the Realtime GA API and was ignored");
         } else if (key == "maxOutputTokens") {
-            if (value.is_string()) {
-                if (value.get_string() != "inf") {
-                    return bad("sessionConfig.maxOutputTokens",
-                               "must be an integer from 1 to 4096 or \"inf\"");
-                }
-                p.max_output_tokens = json::value("inf");
-            } else {
-                auto n = as_integer(value);
-                if (!n || *n < 1 || *n > 4096) {
-                    return bad("sessionConfig.maxOutputTokens",
-                               "must be an integer from 1 to 4096 or \"inf\"");
-                }
-                p.max_output_tokens = json::value(*n);
+            if (auto r = parse_max_output_tokens(value, p); !r) {
+                return r;
             }
         } else if (key == "profile") {
             if (!value.is_string() || value.get_string().empty()) {
@@ -125,6 +152,52 @@ Result<void> parse_session_config(const json::object& sc, const config::TokenPol
             return bad("sessionConfig." + std::string(key),
                        "unknown field; allowed: model, voice, instructions, temperature, "
                        "maxOutputTokens, profile");
+        }
+    }
+    return {};
+}
+
+// Applies the named profile (SPEC §2.1 profiles) to `p`: fills the fields it sets, refuses a
+// field it locks, and carries its extra session fields.
+Result<void> apply_profile(const config::TokenPolicy& policy, TokenParams& p) {
+    const auto* profile = policy.find_profile(p.profile);
+    if (profile == nullptr) {
+        return bad("sessionConfig.profile",
+                   "unknown profile \"" + std::string(utf8_prefix(p.profile, 64)) + "\"");
+    }
+    // The operator decides: a field the profile sets is locked unless it allows overrides.
+    const std::pair<const char*, const char*> kFields[] = {
+        {"model", "model"},
+        {"voice", "voice"},
+        {"instructions", "instructions"},
+        {"maxOutputTokens", "max_output_tokens"}};
+    const bool given[] = {!p.requested_model.empty(), p.voice.has_value(),
+                          p.instructions.has_value(), p.max_output_tokens.has_value()};
+    for (std::size_t i = 0; i < 4; ++i) {
+        const auto* fixed = profile->fields.if_contains(kFields[i].second);
+        if (fixed == nullptr) {
+            continue;
+        }
+        if (given[i] && !profile->allows(kFields[i].first)) {
+            return bad(std::string("sessionConfig.") + kFields[i].first,
+                       "is locked by profile \"" + p.profile + "\"");
+        }
+        if (!given[i]) {
+            if (i == 0) {
+                p.requested_model = std::string(fixed->get_string());
+            } else if (i == 1) {
+                p.voice = std::string(fixed->get_string());
+            } else if (i == 2) {
+                p.instructions = std::string(fixed->get_string());
+            } else {
+                p.max_output_tokens = *fixed;
+            }
+        }
+    }
+    for (const char* extra :
+         {"turn_detection", "transcription", "noise_reduction", "tools", "tool_choice", "speed"}) {
+        if (const auto* v = profile->fields.if_contains(extra)) {
+            p.profile_extras[extra] = *v;
         }
     }
     return {};
@@ -162,45 +235,8 @@ Result<TokenParams> parse_token_request(const json::object& body,
         }
     }
     if (!p.profile.empty()) {
-        const auto* profile = policy.find_profile(p.profile);
-        if (profile == nullptr) {
-            return bad("sessionConfig.profile",
-                       "unknown profile \"" + std::string(utf8_prefix(p.profile, 64)) + "\"");
-        }
-        // The operator decides: a field the profile sets is locked unless it allows overrides.
-        const std::pair<const char*, const char*> kFields[] = {
-            {"model", "model"},
-            {"voice", "voice"},
-            {"instructions", "instructions"},
-            {"maxOutputTokens", "max_output_tokens"}};
-        const bool given[] = {!p.requested_model.empty(), p.voice.has_value(),
-                              p.instructions.has_value(), p.max_output_tokens.has_value()};
-        for (std::size_t i = 0; i < 4; ++i) {
-            const auto* fixed = profile->fields.if_contains(kFields[i].second);
-            if (fixed == nullptr) {
-                continue;
-            }
-            if (given[i] && !profile->allows(kFields[i].first)) {
-                return bad(std::string("sessionConfig.") + kFields[i].first,
-                           "is locked by profile \"" + p.profile + "\"");
-            }
-            if (!given[i]) {
-                if (i == 0) {
-                    p.requested_model = std::string(fixed->get_string());
-                } else if (i == 1) {
-                    p.voice = std::string(fixed->get_string());
-                } else if (i == 2) {
-                    p.instructions = std::string(fixed->get_string());
-                } else {
-                    p.max_output_tokens = *fixed;
-                }
-            }
-        }
-        for (const char* extra : {"turn_detection", "transcription", "noise_reduction", "tools",
-                                  "tool_choice", "speed"}) {
-            if (const auto* v = profile->fields.if_contains(extra)) {
-                p.profile_extras[extra] = *v;
-            }
+        if (auto applied = apply_profile(policy, p); !applied) {
+            return applied.error();
         }
     }
     if (p.requested_model.empty()) {

@@ -22,10 +22,12 @@
 #include <spdlog/spdlog.h>
 
 #include "alerts/notifier.hpp"
+#include "api/access_config.hpp"
 #include "api/admin_handlers.hpp"
 #include "api/handlers.hpp"
 #include "api/metrics_endpoint.hpp"
 #include "app/telemetry.hpp"
+#include "core/file.hpp"
 #include "core/ids.hpp"
 #include "core/text.hpp"
 #include "core/thread_name.hpp"
@@ -146,7 +148,12 @@ struct App::Impl {
     std::unique_ptr<ratelimit::AsyncLimiter> limiter;
     ratelimit::RedisLimiter* redis = nullptr;  // `limiter`, when REDIS_URL is set
     std::string redis_where;                   // its URL without the password
-    std::unique_ptr<api::Gate> gate;
+    // Access control and the handlers (built in build(), in this order).
+    std::unique_ptr<auth::JwtTokenVerifier> verifier;  // null when auth is off
+    net::IpAdmission admission;
+    std::unique_ptr<api::RatePolicy> rates;
+    std::unique_ptr<api::AdminAuth> admin_auth;
+    std::unique_ptr<api::QuotaDenials> quota_denials;
     std::unique_ptr<api::TokenHandler> token;
     std::unique_ptr<api::EndHandler> end;
     std::unique_ptr<api::AdminHandler> admin;
@@ -204,7 +211,7 @@ struct App::Impl {
     asio::awaitable<void> maintain_store();
     asio::awaitable<bool> prune_store();
     void build_limiter();
-    api::JwksFetcher make_jwks_fetcher();
+    auth::JwksFetcher make_jwks_fetcher();
     void build_routes();
     asio::awaitable<http::Response> handle(http::Request& req);
 };
@@ -263,12 +270,33 @@ void App::Impl::build() {
     realtime = std::move(client);
 
     build_limiter();
-    gate = std::make_unique<api::Gate>(cfg, *clock, *limiter, make_jwks_fetcher(),
-                                       &telemetry->decisions);
-    token =
-        std::make_unique<api::TokenHandler>(cfg, *gate, *realtime, *store, *clock, telemetry.get());
-    end = std::make_unique<api::EndHandler>(cfg, *gate, *store, *clock, telemetry.get());
-    admin = std::make_unique<api::AdminHandler>(cfg, *gate, *store, *clock);
+    {
+        // Access control, then the handlers, each given only its own settings and pieces.
+        rates = std::make_unique<api::RatePolicy>(api::rate_settings_from(cfg.limits), *limiter,
+                                                  &telemetry->decisions);
+        admission = api::ip_admission_from(cfg.limits);
+        std::string jwks_text;
+        if (cfg.auth.mode == "jwt" && !cfg.auth.jwks_file.empty()) {
+            auto text = read_file(cfg.auth.jwks_file);
+            if (!text) {
+                throw std::runtime_error("JWT_JWKS_FILE: cannot read " + cfg.auth.jwks_file);
+            }
+            jwks_text = std::move(*text);
+        }
+        verifier = api::token_verifier_from(cfg.auth, std::move(jwks_text), *clock,
+                                            make_jwks_fetcher());
+        admin_auth = std::make_unique<api::AdminAuth>(cfg.auth.admin_token, verifier.get(), *clock);
+        quota_denials = std::make_unique<api::QuotaDenials>(*clock);
+        token = std::make_unique<api::TokenHandler>(
+            api::TokenSettings{cfg.tokens, api::quota_limits(cfg.quota), cfg.server.dev},
+            verifier.get(), *rates, *quota_denials, *realtime, *store, *clock, telemetry.get());
+        end = std::make_unique<api::EndHandler>(cfg.server.dev, verifier.get(), *quota_denials,
+                                                *store, *clock, telemetry.get());
+        admin = std::make_unique<api::AdminHandler>(
+            api::AdminSettings{cfg.server.dev,
+                               static_cast<std::int64_t>(cfg.quota.session_max_minutes) * 60'000},
+            *admin_auth, *store, *clock);
+    }
     build_routes();
 
     http::ServerOptions so;
@@ -493,7 +521,7 @@ asio::awaitable<http::Response> App::Impl::serve_metrics(const http::Request& re
     const auto access = api::metrics_access(cfg.metrics, req);
     bool allowed = access == api::MetricsAccess::allowed;
     if (access == api::MetricsAccess::ask_admin) {
-        auto is_admin = co_await gate->is_admin(req);
+        auto is_admin = co_await admin_auth->is_admin(req);
         if (!is_admin) {
             co_return http::error_response(is_admin.error(), cfg.server.dev);  // 429
         }
@@ -580,7 +608,7 @@ void App::Impl::build_routes() {
     telemetry->routes(router.routes());
 }
 
-api::JwksFetcher App::Impl::make_jwks_fetcher() {
+auth::JwksFetcher App::Impl::make_jwks_fetcher() {
     if (cfg.auth.jwks_url.empty()) {
         return {};
     }
@@ -612,7 +640,8 @@ api::JwksFetcher App::Impl::make_jwks_fetcher() {
 
 asio::awaitable<http::Response> App::Impl::handle(http::Request& req) {
     req.route = router.route_index(req.path);
-    if (auto admitted = gate->admit(req); !admitted) {
+    req.client_ip = admission.client_ip(req.client_ip, req.headers);
+    if (auto admitted = admission.admit(req.client_ip); !admitted) {
         co_return http::error_response(admitted.error(), cfg.server.dev);
     }
     const auto origin = req.header("origin");
@@ -669,20 +698,17 @@ asio::awaitable<http::Response> App::Impl::handle(http::Request& req) {
         in_flight.n = &api_in_flight;
     }
     // The operator's per-route limits (VOICEGATE_RATE_ROUTES) come before the handler.
-    std::vector<std::pair<std::string, std::string>> limit_headers;
-    Result<void> allowed;
-    if (const auto* rate = gate->route_rate(req.path)) {
-        allowed = co_await gate->limit_route(req.path, *rate, req.client_ip, limit_headers);
+    api::RateVerdict limits;
+    if (const auto* rate = rates->route_rate(req.path)) {
+        limits = co_await rates->limit_route(req.path, *rate, req.client_ip);
     }
     http::Response res;
-    if (allowed) {
+    if (limits.allowed) {
         res = co_await router.dispatch(req, cfg.server.dev);
     } else {
-        res = http::error_response(allowed.error(), cfg.server.dev);
+        res = http::error_response(limits.allowed.error(), cfg.server.dev);
     }
-    for (auto& h : limit_headers) {
-        res.headers.push_back(std::move(h));
-    }
+    limits.add_headers_to(res);
     if (cors) {
         res.set("Access-Control-Allow-Origin", std::string(*origin));
         res.set("Access-Control-Expose-Headers",

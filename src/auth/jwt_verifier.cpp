@@ -121,6 +121,195 @@ std::optional<std::string> es256_raw_to_der(std::string_view raw) {
     return der;
 }
 
+// The stages of JwtVerifier::verify_detailed; each answers the refusal, or nullopt to go on.
+using Refusal = std::optional<Verification>;
+
+// 1a. An HS256 signature: an HMAC of the configured secret, compared in constant time.
+Refusal check_hs256(const ParsedJwt& jwt, EVP_MAC* hmac, const std::string& key) {
+    std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_new(hmac));
+    std::array<char, sizeof("SHA256")> digest_name{"SHA256"};
+    const std::array<OSSL_PARAM, 2> params{
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name.data(), 0),
+        OSSL_PARAM_construct_end()};
+    std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
+    std::size_t mac_len = 0;
+    if (!ctx ||
+        EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
+                     params.data()) != 1 ||
+        EVP_MAC_update(ctx.get(), reinterpret_cast<const unsigned char*>(jwt.signing_input.data()),
+                       jwt.signing_input.size()) != 1 ||
+        EVP_MAC_final(ctx.get(), mac.data(), &mac_len, mac.size()) != 1 ||
+        mac_len != kSha256Bytes) {
+        return refuse(JwtReason::bad_signature, "HMAC computation failed");
+    }
+    if (jwt.signature.size() != kSha256Bytes ||
+        CRYPTO_memcmp(mac.data(), jwt.signature.data(), kSha256Bytes) != 0) {
+        return refuse(JwtReason::bad_signature, "HS256 signature does not match");
+    }
+    return std::nullopt;
+}
+
+// The keys of `keys` that may verify `jwt` (its kid, its alg); a refusal when there are none:
+// an unknown kid is worth a JWKS refresh whatever the signature.
+Refusal pick_keys(const ParsedJwt& jwt, const KeySet& keys, std::vector<const Jwk*>& candidates) {
+    const std::string& alg = jwt.header.alg;
+    const std::string& kid = jwt.header.kid;
+    bool kid_known = false;
+    for (const auto& k : keys.keys) {
+        if (!kid.empty() && k.kid != kid) {
+            continue;
+        }
+        kid_known = true;
+        if (k.accepts(alg) && candidates.size() < kMaxCandidateKeys) {
+            candidates.push_back(&k);
+        }
+    }
+    if (!candidates.empty()) {
+        return std::nullopt;
+    }
+    if (!kid.empty() && !kid_known) {
+        return refuse(JwtReason::unknown_kid,
+                      "no key with kid '" + sanitize_for_details(kid) + "'");
+    }
+    if (kid.empty()) {
+        return refuse(JwtReason::unknown_kid, "no key can verify " + alg);
+    }
+    return refuse(JwtReason::key_mismatch,
+                  "key '" + sanitize_for_details(kid) + "' cannot verify " + alg);
+}
+
+// 1b. An RS256 / ES256 signature under a key of the key set, picked before anything else.
+Refusal check_keyset_signature(const ParsedJwt& jwt, const JwksCache& jwks, const EVP_MD* sha256) {
+    const std::string& alg = jwt.header.alg;
+    const auto keys = jwks.snapshot();
+    std::vector<const Jwk*> candidates;
+    if (auto refused = pick_keys(jwt, *keys, candidates)) {
+        return refused;
+    }
+    std::optional<std::string> der;
+    if (alg == "ES256") {
+        der = es256_raw_to_der(jwt.signature);
+        if (!der) {
+            return refuse(JwtReason::bad_signature, "ES256 signature is not 64 bytes r||s");
+        }
+    }
+    const std::string_view sig = der ? std::string_view(*der) : jwt.signature;
+    for (const Jwk* k : candidates) {
+        if (digest_verify(k->key.get(), sha256, sig, jwt.signing_input)) {
+            return std::nullopt;
+        }
+    }
+    return refuse(JwtReason::bad_signature, alg + " signature does not verify");
+}
+
+// 2. The time window: `exp` required, `exp` / `nbf` / `iat` checked with the leeway. Sets
+// out.exp.
+Refusal check_time_window(const boost::json::object& claims, std::int64_t now, std::int64_t leeway,
+                          Claims& out) {
+    auto exp = numeric_date_ms(claims, "exp");
+    if (!exp) {
+        return refuse(exp.error());
+    }
+    if (!*exp) {
+        return refuse(JwtReason::malformed, "claim 'exp' is required");
+    }
+    if (now >= **exp + leeway) {
+        return refuse(JwtReason::expired, "exp " + seconds_text(**exp) + " is before now " +
+                                              seconds_text(now) + " minus leeway");
+    }
+    auto nbf = numeric_date_ms(claims, "nbf");
+    if (!nbf) {
+        return refuse(nbf.error());
+    }
+    if (*nbf && now + leeway < **nbf) {
+        return refuse(JwtReason::not_yet_valid, "nbf " + seconds_text(**nbf) + " is after now " +
+                                                    seconds_text(now) + " plus leeway");
+    }
+    auto iat = numeric_date_ms(claims, "iat");
+    if (!iat) {
+        return refuse(iat.error());
+    }
+    if (*iat && now + leeway < **iat) {
+        return refuse(JwtReason::issued_in_future, "iat " + seconds_text(**iat) + " is after now " +
+                                                       seconds_text(now) + " plus leeway");
+    }
+    out.exp = **exp / 1000;
+    return std::nullopt;
+}
+
+// `aud` as a list (a string becomes one element) into out.aud.
+Refusal read_audiences(const boost::json::object& claims, Claims& out) {
+    const auto* aud = claims.if_contains("aud");
+    if (aud == nullptr) {
+        return std::nullopt;
+    }
+    if (aud->is_string()) {
+        out.aud.emplace_back(aud->get_string());
+        return std::nullopt;
+    }
+    if (!aud->is_array()) {
+        return refuse(JwtReason::malformed, "claim 'aud' is neither a string nor an array");
+    }
+    for (const auto& a : aud->get_array()) {
+        if (!a.is_string()) {
+            return refuse(JwtReason::malformed, "claim 'aud' has a non-string member");
+        }
+        out.aud.emplace_back(a.get_string());
+    }
+    return std::nullopt;
+}
+
+// 3. Issuer and audience, checked when configured. Sets out.iss and out.aud.
+Refusal check_issuer_audience(const boost::json::object& claims, const JwtConfig& config,
+                              Claims& out) {
+    if (const auto* iss = claims.if_contains("iss"); iss != nullptr) {
+        if (!iss->is_string()) {
+            return refuse(JwtReason::malformed, "claim 'iss' is not a string");
+        }
+        out.iss = std::string(iss->get_string());
+    }
+    if (!config.issuer.empty() && out.iss != config.issuer) {
+        return refuse(JwtReason::wrong_issuer, "iss '" + sanitize_for_details(out.iss, 200) +
+                                                   "' is not the configured issuer");
+    }
+    if (auto refused = read_audiences(claims, out)) {
+        return refused;
+    }
+    if (config.audiences.empty()) {
+        return std::nullopt;
+    }
+    bool match = false;
+    for (const auto& want : config.audiences) {
+        for (const auto& have : out.aud) {
+            match = match || have == want;
+        }
+    }
+    if (!match) {
+        return refuse(JwtReason::wrong_audience,
+                      out.aud.empty() ? std::string("token has no aud")
+                                      : "aud does not contain a configured audience");
+    }
+    return std::nullopt;
+}
+
+// 4. Subject (required, bounded) and role. Sets out.sub and out.role.
+Refusal check_subject_role(const boost::json::object& claims, Claims& out) {
+    const auto* sub = claims.if_contains("sub");
+    if (sub == nullptr || !sub->is_string() || sub->get_string().empty()) {
+        return refuse(JwtReason::missing_subject, "claim 'sub' must be a non-empty string");
+    }
+    if (sub->get_string().size() > kMaxSubjectBytes) {
+        return refuse(JwtReason::missing_subject,
+                      "claim 'sub' is longer than " + std::to_string(kMaxSubjectBytes) + " bytes");
+    }
+    out.sub = std::string(sub->get_string());
+    // A non-string role is treated as no role: it can only ever lower privileges.
+    if (const auto* role = claims.if_contains("role"); role != nullptr && role->is_string()) {
+        out.role = std::string(role->get_string());
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 JwtVerifier::JwtVerifier(JwtConfig config, const JwksCache* jwks, const Clock& clock)
@@ -164,178 +353,43 @@ Verification JwtVerifier::verify_detailed(std::string_view token) const {
     if (!parsed) {
         return refuse(parsed.error());
     }
-    const ParsedJwt& jwt = *parsed;
-    const std::string& alg = jwt.header.alg;
+    if (auto refused = check_signature(*parsed)) {
+        return std::move(*refused);
+    }
+    // The signature is good, so the claims are the issuer's.
+    const boost::json::object& claims = parsed->claims;
+    Claims out;
+    if (auto refused = check_time_window(claims, clock_->now_ms(), config_.leeway_s * 1000, out)) {
+        return std::move(*refused);
+    }
+    if (auto refused = check_issuer_audience(claims, config_, out)) {
+        return std::move(*refused);
+    }
+    if (auto refused = check_subject_role(claims, out)) {
+        return std::move(*refused);
+    }
+    out.raw = std::move(parsed->claims);  // `claims` is not used past this point
+    return Verification{std::move(out), JwtReason::ok};
+}
 
-    // 1. Signature, with the key type bound to the algorithm.
+std::optional<Verification> JwtVerifier::check_signature(const ParsedJwt& jwt) const {
+    // The key type is bound to the algorithm.
+    const std::string& alg = jwt.header.alg;
     if (alg == "HS256") {
         if (!hs256_enabled()) {
             return refuse(JwtReason::alg_not_allowed, "HS256 is not configured (no JWT_SECRET)");
         }
-        std::unique_ptr<EVP_MAC_CTX, MacCtxFree> ctx(EVP_MAC_CTX_new(hmac_.get()));
-        std::array<char, sizeof("SHA256")> digest_name{"SHA256"};
-        const std::array<OSSL_PARAM, 2> params{
-            OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name.data(), 0),
-            OSSL_PARAM_construct_end()};
-        std::array<unsigned char, EVP_MAX_MD_SIZE> mac{};
-        std::size_t mac_len = 0;
-        const auto& key = config_.hs256_secret;
-        if (!ctx ||
-            EVP_MAC_init(ctx.get(), reinterpret_cast<const unsigned char*>(key.data()), key.size(),
-                         params.data()) != 1 ||
-            EVP_MAC_update(ctx.get(),
-                           reinterpret_cast<const unsigned char*>(jwt.signing_input.data()),
-                           jwt.signing_input.size()) != 1 ||
-            EVP_MAC_final(ctx.get(), mac.data(), &mac_len, mac.size()) != 1 ||
-            mac_len != kSha256Bytes) {
-            return refuse(JwtReason::bad_signature, "HMAC computation failed");
-        }
-        if (jwt.signature.size() != kSha256Bytes ||
-            CRYPTO_memcmp(mac.data(), jwt.signature.data(), kSha256Bytes) != 0) {
-            return refuse(JwtReason::bad_signature, "HS256 signature does not match");
-        }
-    } else if (alg == "RS256" || alg == "ES256") {
+        return check_hs256(jwt, hmac_.get(), config_.hs256_secret);
+    }
+    if (alg == "RS256" || alg == "ES256") {
         if (jwks_ == nullptr) {
             return refuse(JwtReason::alg_not_allowed, alg + " is not configured (no JWKS)");
         }
-        // Pick the keys first: an unknown kid is worth a JWKS refresh whatever the signature.
-        const auto keys = jwks_->snapshot();
-        const std::string& kid = jwt.header.kid;
-        bool kid_known = false;
-        std::vector<const Jwk*> candidates;
-        for (const auto& k : keys->keys) {
-            if (!kid.empty() && k.kid != kid) {
-                continue;
-            }
-            kid_known = true;
-            if (k.accepts(alg) && candidates.size() < kMaxCandidateKeys) {
-                candidates.push_back(&k);
-            }
-        }
-        if (candidates.empty()) {
-            if (!kid.empty() && !kid_known) {
-                return refuse(JwtReason::unknown_kid,
-                              "no key with kid '" + sanitize_for_details(kid) + "'");
-            }
-            if (kid.empty()) {
-                return refuse(JwtReason::unknown_kid, "no key can verify " + alg);
-            }
-            return refuse(JwtReason::key_mismatch,
-                          "key '" + sanitize_for_details(kid) + "' cannot verify " + alg);
-        }
-        std::optional<std::string> der;
-        if (alg == "ES256") {
-            der = es256_raw_to_der(jwt.signature);
-            if (!der) {
-                return refuse(JwtReason::bad_signature, "ES256 signature is not 64 bytes r||s");
-            }
-        }
-        const std::string_view sig = der ? std::string_view(*der) : jwt.signature;
-        bool verified = false;
-        for (const Jwk* k : candidates) {
-            if (digest_verify(k->key.get(), sha256_.get(), sig, jwt.signing_input)) {
-                verified = true;
-                break;
-            }
-        }
-        if (!verified) {
-            return refuse(JwtReason::bad_signature, alg + " signature does not verify");
-        }
-    } else {
-        // `none`, HS384, PS256, EdDSA, ...: never configured here.
-        return refuse(JwtReason::unsupported_alg,
-                      "alg '" + sanitize_for_details(alg) + "' is not accepted");
+        return check_keyset_signature(jwt, *jwks_, sha256_.get());
     }
-
-    // 2. Time window. The signature is good, so the claims are the issuer's.
-    const boost::json::object& claims = jwt.claims;
-    const std::int64_t now = clock_->now_ms();
-    const std::int64_t leeway = config_.leeway_s * 1000;
-    auto exp = numeric_date_ms(claims, "exp");
-    if (!exp) {
-        return refuse(exp.error());
-    }
-    if (!*exp) {
-        return refuse(JwtReason::malformed, "claim 'exp' is required");
-    }
-    if (now >= **exp + leeway) {
-        return refuse(JwtReason::expired, "exp " + seconds_text(**exp) + " is before now " +
-                                              seconds_text(now) + " minus leeway");
-    }
-    auto nbf = numeric_date_ms(claims, "nbf");
-    if (!nbf) {
-        return refuse(nbf.error());
-    }
-    if (*nbf && now + leeway < **nbf) {
-        return refuse(JwtReason::not_yet_valid, "nbf " + seconds_text(**nbf) + " is after now " +
-                                                    seconds_text(now) + " plus leeway");
-    }
-    auto iat = numeric_date_ms(claims, "iat");
-    if (!iat) {
-        return refuse(iat.error());
-    }
-    if (*iat && now + leeway < **iat) {
-        return refuse(JwtReason::issued_in_future, "iat " + seconds_text(**iat) + " is after now " +
-                                                       seconds_text(now) + " plus leeway");
-    }
-
-    // 3. Issuer and audience.
-    Claims out;
-    out.exp = **exp / 1000;
-    if (const auto* iss = claims.if_contains("iss"); iss != nullptr) {
-        if (!iss->is_string()) {
-            return refuse(JwtReason::malformed, "claim 'iss' is not a string");
-        }
-        out.iss = std::string(iss->get_string());
-    }
-    if (!config_.issuer.empty() && out.iss != config_.issuer) {
-        return refuse(JwtReason::wrong_issuer, "iss '" + sanitize_for_details(out.iss, 200) +
-                                                   "' is not the configured issuer");
-    }
-    if (const auto* aud = claims.if_contains("aud"); aud != nullptr) {
-        if (aud->is_string()) {
-            out.aud.emplace_back(aud->get_string());
-        } else if (aud->is_array()) {
-            for (const auto& a : aud->get_array()) {
-                if (!a.is_string()) {
-                    return refuse(JwtReason::malformed, "claim 'aud' has a non-string member");
-                }
-                out.aud.emplace_back(a.get_string());
-            }
-        } else {
-            return refuse(JwtReason::malformed, "claim 'aud' is neither a string nor an array");
-        }
-    }
-    if (!config_.audiences.empty()) {
-        bool match = false;
-        for (const auto& want : config_.audiences) {
-            for (const auto& have : out.aud) {
-                match = match || have == want;
-            }
-        }
-        if (!match) {
-            return refuse(JwtReason::wrong_audience,
-                          out.aud.empty() ? std::string("token has no aud")
-                                          : "aud does not contain a configured audience");
-        }
-    }
-
-    // 4. Subject and role.
-    const auto* sub = claims.if_contains("sub");
-    if (sub == nullptr || !sub->is_string() || sub->get_string().empty()) {
-        return refuse(JwtReason::missing_subject, "claim 'sub' must be a non-empty string");
-    }
-    if (sub->get_string().size() > kMaxSubjectBytes) {
-        return refuse(JwtReason::missing_subject,
-                      "claim 'sub' is longer than " + std::to_string(kMaxSubjectBytes) + " bytes");
-    }
-    out.sub = std::string(sub->get_string());
-    // A non-string role is treated as no role: it can only ever lower privileges.
-    if (const auto* role = claims.if_contains("role"); role != nullptr && role->is_string()) {
-        out.role = std::string(role->get_string());
-    }
-    out.raw = std::move(parsed->claims);  // `claims` is not used past this point
-    return Verification{std::move(out), JwtReason::ok};
+    // `none`, HS384, PS256, EdDSA, ...: never configured here.
+    return refuse(JwtReason::unsupported_alg,
+                  "alg '" + sanitize_for_details(alg) + "' is not accepted");
 }
 
 }  // namespace voicegate::auth

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,6 +91,9 @@ public:
 
 private:
     JwtVerifier(JwtConfig config, const JwksCache* jwks, const Clock& clock);
+    /// Stage 1 of verify_detailed: the signature under a key of the token's `alg`; the refusal,
+    /// or nullopt when it verifies.
+    std::optional<Verification> check_signature(const ParsedJwt& jwt) const;
 
     JwtConfig config_;
     const JwksCache* jwks_;
