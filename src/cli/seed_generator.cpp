@@ -1,4 +1,4 @@
-#include "app/seed.hpp"
+#include "cli/seed_generator.hpp"
 
 #include <algorithm>
 #include <array>
@@ -13,10 +13,10 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "app/run_blocking.hpp"
+#include "cli/run_blocking.hpp"
 #include "core/ids.hpp"
 
-namespace voicegate::app {
+namespace voicegate::cli {
 namespace asio = boost::asio;
 
 namespace {
@@ -313,4 +313,4 @@ std::string render_progress(const SeedProgress& p) {
            with_commas(static_cast<std::int64_t>(rate)) + "/s" + tail;
 }
 
-}  // namespace voicegate::app
+}  // namespace voicegate::cli
