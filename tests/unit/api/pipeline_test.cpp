@@ -64,8 +64,9 @@ protected:
             res.body = "ok";
             co_return res;
         });
-        router_.add("POST", "/api/realtime/end",
-                    [](http::Request&) -> asio::awaitable<http::Response> { co_return {}; });
+        router_.add(
+            "POST", "/api/realtime/end",
+            [](http::Request&) -> asio::awaitable<http::Response> { co_return http::Response{}; });
         pipeline_ = std::make_unique<Pipeline>(*gate_, router_, std::move(options));
     }
     http::Response handle(http::Request req) {
