@@ -283,6 +283,7 @@ asio::awaitable<http::Response> App::Impl::serve_metrics(const http::Request& re
     res.set("WWW-Authenticate", "Bearer realm=\"voicegate-metrics\"");
     co_return res;
 }
+
 App::App(config::Config config, std::shared_ptr<const Clock> clock)
     : impl_(std::make_unique<Impl>(std::move(config),
                                    clock ? std::move(clock) : std::make_shared<SystemClock>())) {

@@ -88,15 +88,17 @@ TEST(PeriodicTask, StopWaitsForTheRunningStep) {
 
 TEST(PeriodicTask, PauseReturnsFalseOnceStopped) {
     LoopThread loop;
+    std::atomic<bool> pausing{false};
     std::atomic<int> pause_result{-1};
     PeriodicTask task(loop.executor(), {"test", 1ms, true},
                       [&](PeriodicTask& t) -> asio::awaitable<void> {
                           if (pause_result.load() == -1) {
+                              pausing = true;
                               pause_result = (co_await t.pause(1h)) ? 1 : 0;
                           }
                       });
     task.start();
-    std::this_thread::sleep_for(20ms);
+    ASSERT_TRUE(test::eventually([&] { return pausing.load(); }, 5s));
     task.stop();
     EXPECT_EQ(pause_result.load(), 0);
 }
@@ -126,9 +128,13 @@ TEST(PeriodicTask, WakeEndsTheIntervalEarly) {
     std::atomic<int> runs{0};
     PeriodicTask task(loop.executor(), {"test", 1h, false}, counting(runs));
     task.start();
-    std::this_thread::sleep_for(20ms);
-    task.wake();
-    ASSERT_TRUE(test::eventually([&] { return runs.load() == 1; }, 5s));
+    // A wake() that comes before the task waits is a no-op: repeat it until it lands.
+    ASSERT_TRUE(test::eventually(
+        [&] {
+            task.wake();
+            return runs.load() == 1;
+        },
+        5s));
     task.stop();
 }
 
