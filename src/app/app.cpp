@@ -15,11 +15,11 @@
 #include "api/metrics_endpoint.hpp"
 #include "api/pipeline.hpp"
 #include "app/background.hpp"
+#include "app/embedded_emulator.hpp"
 #include "app/loops.hpp"
 #include "app/routes.hpp"
 #include "app/telemetry.hpp"
 #include "auth/jwks_fetcher.hpp"
-#include "core/ids.hpp"
 #include "core/text.hpp"
 #include "emulator/emulator.hpp"
 #include "http/response.hpp"
@@ -132,23 +132,11 @@ void App::Impl::build_upstream() {
     up.api_key = cfg.upstream.api_key;
     up.base_url = cfg.upstream.base_url;
     if (cfg.uses_emulator()) {
-        // The in-process emulator listens on a private loopback port with a random key.
-        emulator::EmulatorOptions eo;
-        auto problems = emulator::apply_emulator_options(cfg.emulator.options, eo);
-        if (!problems.empty()) {
-            throw std::runtime_error("emulator options: " + problems.front());
-        }
-        eo.api_key = random_id("sk-emulator-", 32);
-        emu = std::make_shared<emulator::Emulator>(eo, *clock);
-        http::ServerOptions so;
-        so.host = "127.0.0.1";
-        so.port = 0;
-        so.name = "emulator";
-        so.access_log = false;
-        emu_server = std::make_unique<http::Server>(loops.pointers(), so, emu->handler());
-        emu->set_connection_counter([s = emu_server.get()] { return s->connections_accepted(); });
-        up.api_key = eo.api_key;
-        up.base_url = "http://127.0.0.1:" + std::to_string(emu_server->port()) + "/v1";
+        auto embedded = make_embedded_emulator(cfg, *clock, loops.pointers());
+        emu = std::move(embedded.emulator);
+        emu_server = std::move(embedded.server);
+        up.api_key = std::move(embedded.api_key);
+        up.base_url = std::move(embedded.base_url);
     }
     up.connect_timeout = std::chrono::milliseconds(cfg.upstream.connect_timeout_ms);
     up.total_timeout = std::chrono::milliseconds(cfg.upstream.timeout_ms);

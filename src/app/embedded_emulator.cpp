@@ -1,0 +1,32 @@
+#include "app/embedded_emulator.hpp"
+
+#include <stdexcept>
+
+#include "core/ids.hpp"
+
+namespace voicegate::app {
+
+EmbeddedEmulator make_embedded_emulator(const config::Config& config, const Clock& clock,
+                                        const std::vector<boost::asio::io_context*>& loops) {
+    emulator::EmulatorOptions eo;
+    auto problems = emulator::apply_emulator_options(config.emulator.options, eo);
+    if (!problems.empty()) {
+        throw std::runtime_error("emulator options: " + problems.front());
+    }
+    eo.api_key = random_id("sk-emulator-", 32);
+    EmbeddedEmulator out;
+    out.emulator = std::make_shared<emulator::Emulator>(eo, clock);
+    http::ServerOptions so;
+    so.host = "127.0.0.1";
+    so.port = 0;
+    so.name = "emulator";
+    so.access_log = false;
+    out.server = std::make_unique<http::Server>(loops, so, out.emulator->handler());
+    out.emulator->set_connection_counter(
+        [s = out.server.get()] { return s->connections_accepted(); });
+    out.api_key = eo.api_key;
+    out.base_url = "http://127.0.0.1:" + std::to_string(out.server->port()) + "/v1";
+    return out;
+}
+
+}  // namespace voicegate::app
