@@ -19,7 +19,6 @@
 #include "app/loops.hpp"
 #include "app/routes.hpp"
 #include "app/telemetry.hpp"
-#include "auth/jwks_fetcher.hpp"
 #include "core/text.hpp"
 #include "emulator/emulator.hpp"
 #include "http/response.hpp"
@@ -28,6 +27,7 @@
 #include "ratelimit/memory_limiter.hpp"
 #include "ratelimit/redis_limiter.hpp"
 #include "store/open_store.hpp"
+#include "upstream/jwks_fetcher.hpp"
 #include "upstream/openai_client.hpp"
 
 namespace voicegate::app {
@@ -178,7 +178,7 @@ void App::Impl::build_gate_and_handlers() {
         ho.connect_timeout = std::chrono::milliseconds(cfg.upstream.connect_timeout_ms);
         ho.ca_file = cfg.upstream.ca_file;
         http_client = std::make_shared<upstream::HttpClient>(loops.pointers(), ho);
-        fetch_jwks = auth::http_jwks_fetch(http_client);
+        fetch_jwks = upstream::http_jwks_fetch(http_client);
     }
     gate = std::make_unique<api::Gate>(cfg, *clock, *limiter, std::move(fetch_jwks),
                                        &telemetry->decisions);

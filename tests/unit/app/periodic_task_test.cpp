@@ -116,8 +116,16 @@ TEST(PeriodicTask, NextWaitUntilWokenSleepsUntilWake) {
     ASSERT_TRUE(test::eventually([&] { return runs.load() == 1; }, 5s));
     std::this_thread::sleep_for(50ms);
     EXPECT_EQ(runs.load(), 1);  // dormant: the 1 ms interval does not apply
-    task.wake();
-    ASSERT_TRUE(test::eventually([&] { return runs.load() == 2; }, 5s));
+    // Repeated until it lands: a wake() before the task waits again would be a no-op.
+    ASSERT_TRUE(test::eventually(
+        [&] {
+            if (runs.load() >= 2) {
+                return true;
+            }
+            task.wake();
+            return false;
+        },
+        5s));
     std::this_thread::sleep_for(30ms);
     EXPECT_EQ(runs.load(), 2);
     task.stop();
@@ -131,8 +139,12 @@ TEST(PeriodicTask, WakeEndsTheIntervalEarly) {
     // A wake() that comes before the task waits is a no-op: repeat it until it lands.
     ASSERT_TRUE(test::eventually(
         [&] {
+            // Checked before waking again: a later wake() may add a run of its own.
+            if (runs.load() >= 1) {
+                return true;
+            }
             task.wake();
-            return runs.load() == 1;
+            return false;
         },
         5s));
     task.stop();

@@ -1,4 +1,4 @@
-#include "auth/jwks_fetcher.hpp"
+#include "upstream/jwks_fetcher.hpp"
 
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include "support/loop_thread.hpp"
 #include "upstream/http_client.hpp"
 
-namespace voicegate::auth {
+namespace voicegate::upstream {
 namespace {
 
 TEST(JwksFetcher, AnOkAnswerIsItsBody) {
@@ -31,8 +31,8 @@ TEST(JwksFetcher, AnyOtherStatusIsUpstreamRejectedNamingIt) {
 class HttpJwksFetchTest : public ::testing::Test {
 protected:
     test::LoopThread loop_;
-    std::shared_ptr<upstream::HttpClient> client_ = std::make_shared<upstream::HttpClient>(
-        std::vector<boost::asio::io_context*>{&loop_.io()}, upstream::HttpClientOptions{});
+    std::shared_ptr<HttpClient> client_ = std::make_shared<HttpClient>(
+        std::vector<boost::asio::io_context*>{&loop_.io()}, HttpClientOptions{});
     JwksFetch fetch_ = http_jwks_fetch(client_);
 
     Result<std::string> get(const std::string& url) { return loop_.run(fetch_(url)); }
@@ -82,4 +82,4 @@ TEST_F(HttpJwksFetchTest, AMalformedUrlIsABadRequestAndAClosedPortUnavailable) {
 }
 
 }  // namespace
-}  // namespace voicegate::auth
+}  // namespace voicegate::upstream

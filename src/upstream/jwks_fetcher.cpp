@@ -1,11 +1,11 @@
-#include "auth/jwks_fetcher.hpp"
+#include "upstream/jwks_fetcher.hpp"
 
 #include <chrono>
 #include <utility>
 
 #include "upstream/http_client.hpp"
 
-namespace voicegate::auth {
+namespace voicegate::upstream {
 namespace asio = boost::asio;
 
 Result<std::string> jwks_answer(int status, std::string body) {
@@ -15,14 +15,14 @@ Result<std::string> jwks_answer(int status, std::string body) {
     return body;
 }
 
-JwksFetch http_jwks_fetch(std::shared_ptr<upstream::HttpClient> client) {
+JwksFetch http_jwks_fetch(std::shared_ptr<HttpClient> client) {
     return [client =
                 std::move(client)](const std::string& url) -> asio::awaitable<Result<std::string>> {
-        auto base = upstream::parse_base_url(url);
+        auto base = parse_base_url(url);
         if (!base) {
             co_return fail(Error::bad_request, {}, "bad JWKS URL");
         }
-        upstream::HttpRequest req;
+        HttpRequest req;
         req.method = "GET";
         req.target = base->path.empty() ? "/" : base->path;
         req.headers.emplace_back("Accept", "application/json");
@@ -35,4 +35,4 @@ JwksFetch http_jwks_fetch(std::shared_ptr<upstream::HttpClient> client) {
     };
 }
 
-}  // namespace voicegate::auth
+}  // namespace voicegate::upstream
