@@ -1,7 +1,6 @@
 #pragma once
 
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
 
@@ -47,9 +46,5 @@ private:
 /// The store settings of `config` (engine-independent ones and the price table), as `serve` opens
 /// the store; also used by the CLI commands that open it (seed). Pure.
 store::StoreOptions store_options_for(const config::Config& config, const Clock* clock);
-
-/// Runs `voicegate emulate`: the upstream emulator alone on `listen` until SIGINT/SIGTERM.
-int run_emulator(const std::string& listen, int threads,
-                 const std::map<std::string, std::string>& options);
 
 }  // namespace voicegate::app

@@ -10,7 +10,7 @@
 
 #include "core/error.hpp"
 
-namespace voicegate::app {
+namespace voicegate::cli {
 
 /// Runs `start()` (a call returning awaitable<Result<T>>, e.g. a store read) on a private event
 /// loop until it completes, and returns its result. Blocking: for CLI commands, never on a
@@ -28,4 +28,4 @@ Result<T> run_blocking(Start start) {
     return std::move(*out);
 }
 
-}  // namespace voicegate::app
+}  // namespace voicegate::cli

@@ -1,4 +1,4 @@
-#include "app/cli_client.hpp"
+#include "cli/post_json.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -7,7 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
 
-namespace voicegate::app {
+namespace voicegate::cli {
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 namespace asio = boost::asio;
@@ -69,4 +69,4 @@ CliResponse cli_post_json(const std::string& base_url, const std::string& path,
     return out;
 }
 
-}  // namespace voicegate::app
+}  // namespace voicegate::cli

@@ -1,4 +1,4 @@
-#include "app/seed.hpp"
+#include "cli/seed_generator.hpp"
 
 #include <map>
 #include <set>
@@ -7,7 +7,7 @@
 
 #include "fakes/fake_session_store.hpp"
 
-namespace voicegate::app {
+namespace voicegate::cli {
 namespace {
 
 constexpr std::int64_t kNow = 1'795'000'000'000;  // 2026-11-18
@@ -145,4 +145,4 @@ TEST(RenderProgress, ShowsBarCountsRateAndEta) {
 }
 
 }  // namespace
-}  // namespace voicegate::app
+}  // namespace voicegate::cli

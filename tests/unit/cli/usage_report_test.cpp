@@ -1,11 +1,11 @@
-#include "app/usage_cli.hpp"
+#include "cli/usage_report.hpp"
 
 #include <boost/json.hpp>
 #include <gtest/gtest.h>
 
 #include "store/rollup.hpp"
 
-namespace voicegate::app {
+namespace voicegate::cli {
 namespace {
 
 const std::int64_t kToday = *store::parse_day("2026-11-27");
@@ -130,4 +130,4 @@ TEST(UsageCli, JsonIsTheAdminApiBodyWithPlainNumbers) {
 }
 
 }  // namespace
-}  // namespace voicegate::app
+}  // namespace voicegate::cli

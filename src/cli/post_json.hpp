@@ -2,7 +2,7 @@
 
 #include <string>
 
-namespace voicegate::app {
+namespace voicegate::cli {
 
 /// The answer of a blocking CLI request.
 struct CliResponse {
@@ -16,4 +16,4 @@ struct CliResponse {
 CliResponse cli_post_json(const std::string& base_url, const std::string& path,
                           const std::string& body, const std::string& bearer, int timeout_ms);
 
-}  // namespace voicegate::app
+}  // namespace voicegate::cli

@@ -1,4 +1,4 @@
-#include "app/seed.hpp"
+#include "cli/seed_generator.hpp"
 
 #include <algorithm>
 #include <array>
@@ -13,11 +13,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "app/run_blocking.hpp"
+#include "cli/run_blocking.hpp"
 #include "core/ids.hpp"
 #include "store/event_type.hpp"
 
-namespace voicegate::app {
+namespace voicegate::cli {
 namespace asio = boost::asio;
 
 namespace {
@@ -314,4 +314,4 @@ std::string render_progress(const SeedProgress& p) {
            with_commas(static_cast<std::int64_t>(rate)) + "/s" + tail;
 }
 
-}  // namespace voicegate::app
+}  // namespace voicegate::cli

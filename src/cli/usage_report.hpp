@@ -6,7 +6,7 @@
 #include "core/error.hpp"
 #include "store/session_store.hpp"
 
-namespace voicegate::app {
+namespace voicegate::cli {
 
 /// `voicegate usage` options, as typed.
 struct UsageCliOptions {
@@ -35,4 +35,4 @@ struct UsageCliOptions {
 std::string render_usage(const store::UsageReport& report, const store::UsageQuery& query,
                          const std::string& format);
 
-}  // namespace voicegate::app
+}  // namespace voicegate::cli

@@ -10,7 +10,7 @@
 #include "core/error.hpp"
 #include "store/session_store.hpp"
 
-namespace voicegate::app {
+namespace voicegate::cli {
 
 /// What `voicegate seed` generates (issue 4: synthetic sessions for demos and benchmarks).
 struct SeedPlan {
@@ -76,4 +76,4 @@ struct SeedProgress {
 /// 12s`.
 std::string render_progress(const SeedProgress& p);
 
-}  // namespace voicegate::app
+}  // namespace voicegate::cli

@@ -1,16 +1,16 @@
-#include "app/usage_cli.hpp"
+#include "cli/usage_report.hpp"
 
 #include <algorithm>
 #include <charconv>
 #include <cstdio>
 
 #include "api/admin_handlers.hpp"
-#include "app/run_blocking.hpp"
+#include "cli/run_blocking.hpp"
 #include "core/json_text.hpp"
 #include "core/prices.hpp"
 #include "store/rollup.hpp"
 
-namespace voicegate::app {
+namespace voicegate::cli {
 namespace {
 
 constexpr std::int64_t kMaxRangeDays = 366;
@@ -176,4 +176,4 @@ std::string render_usage(const store::UsageReport& report, const store::UsageQue
     return out;
 }
 
-}  // namespace voicegate::app
+}  // namespace voicegate::cli
