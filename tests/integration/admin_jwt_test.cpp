@@ -4,6 +4,8 @@
 // per-address limit on failed admin sign-ins (10 a minute) can be refilled between groups.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <boost/json.hpp>
 
 #include "fakes/manual_clock.hpp"
@@ -58,31 +60,26 @@ TEST_F(AdminJwt, AdminRoleOpensEveryAdminRouteAndProxiedMetrics) {
 }
 
 TEST_F(AdminJwt, UserRoleExpiredAdminAndRoleArrayAre401) {
-    struct Case {
-        const char* name;
-        std::string token;
+    // Each token is made when its group starts (the clock moves between groups).
+    const std::vector<std::pair<std::string, std::function<std::string()>>> cases{
+        {"user role", [&] { return jwt("authenticated"); }},
+        {"expired admin", [&] { return jwt("admin", -120); }},
+        {"role as array", [&] { return jwt(json::array{"admin"}); }},
     };
-    const auto make_cases = [&] {
-        return std::vector<Case>{
-            {"user role", jwt("authenticated")},
-            {"expired admin", jwt("admin", -120)},
-            {"role as array", jwt(json::array{"admin"})},
-        };
-    };
-    for (std::size_t i = 0; i < make_cases().size(); ++i) {
+    for (const auto& [name, make_token] : cases) {
         next_minute();
-        const auto c = make_cases()[i];
+        const auto token = make_token();
         for (const auto& path : kAdminPaths) {
-            auto r = get(path, c.token);
-            EXPECT_EQ(r.status, 401) << c.name << " " << path << " " << r.body;
-            EXPECT_EQ(r.header("www-authenticate"), "Bearer") << c.name << " " << path;
-            EXPECT_EQ(json::parse(r.body).at("success"), false) << c.name << " " << path;
+            auto r = get(path, token);
+            EXPECT_EQ(r.status, 401) << name << " " << path << " " << r.body;
+            EXPECT_EQ(r.header("www-authenticate"), "Bearer") << name << " " << path;
+            EXPECT_EQ(json::parse(r.body).at("success"), false) << name << " " << path;
         }
-        auto m = get("/metrics", c.token, true);
-        EXPECT_EQ(m.status, 401) << c.name << " /metrics " << m.body;
-        EXPECT_EQ(m.body.find("voicegate_build_info"), std::string::npos) << c.name;
+        auto m = get("/metrics", token, true);
+        EXPECT_EQ(m.status, 401) << name << " /metrics " << m.body;
+        EXPECT_EQ(m.body.find("voicegate_build_info"), std::string::npos) << name;
     }
-    // The same moment's admin JWT still passes: the refusals above were about the claims.
+    // An admin JWT made now still passes: the refusals above were about the claims.
     next_minute();
     EXPECT_EQ(get("/api/admin/usage", jwt("admin")).status, 200);
     EXPECT_EQ(get("/metrics", jwt("admin"), true).status, 200);
