@@ -1,6 +1,9 @@
 // Anomaly alerts through the real App: a burst of token requests raises exactly one webhook
 // POST and one `alert` event.
+#include <chrono>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include <boost/json.hpp>
 
@@ -94,29 +97,86 @@ TEST_F(AlertsIntegration, BurstRaisesOneWebhookPostAndOneAlertEvent) {
         1);
 }
 
-TEST_F(AlertsIntegration, FailedWebhookIsRetriedWithBackoff) {
-    std::atomic<int> calls{0};
-    FakeUpstreamServer hook([&](const http::Request&) {
-        if (++calls < 3) {
-            return openai_error_response(503, "server_error", "", "down");
+// Records when each webhook POST arrives (steady clock) and answers 503 to the first
+// `failures` of them, 200 afterwards.
+class RecordingHook {
+public:
+    explicit RecordingHook(int failures)
+        : failures_(failures), server_([this](const http::Request&) {
+              const std::lock_guard lock(mutex_);
+              arrivals_.push_back(std::chrono::steady_clock::now());
+              if (static_cast<int>(arrivals_.size()) <= failures_) {
+                  return openai_error_response(503, "server_error", "", "down");
+              }
+              return ok_json();
+          }) {}
+    std::string url() const { return "http://127.0.0.1:" + std::to_string(server_.port()) + "/h"; }
+    std::size_t count() const { return server_.request_count(); }
+    std::vector<http::Request> requests() const { return server_.requests(); }
+    // Milliseconds between consecutive arrivals.
+    std::vector<std::int64_t> gaps_ms() const {
+        const std::lock_guard lock(mutex_);
+        std::vector<std::int64_t> out;
+        for (std::size_t i = 1; i < arrivals_.size(); ++i) {
+            out.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(arrivals_[i] -
+                                                                                arrivals_[i - 1])
+                              .count());
         }
-        return ok_json();
-    });
-    RunningApp app(config("http://127.0.0.1:" + std::to_string(hook.port()) + "/h"));
+        return out;
+    }
+
+private:
+    const int failures_;
+    mutable std::mutex mutex_;
+    std::vector<std::chrono::steady_clock::time_point> arrivals_;
+    FakeUpstreamServer server_;
+};
+
+bool metrics_has(const RunningApp& app, const std::string& line) {
+    return app.get("/metrics").body.find(line + "\n") != std::string::npos;
+}
+
+TEST_F(AlertsIntegration, FailedWebhookIsRetriedWithBackoff) {
+    RecordingHook hook(2);
+    RunningApp app(config(hook.url()));
     for (int i = 0; i < 6; ++i) {
         ASSERT_EQ(app.post("/api/realtime/token", R"({"userId":"retry-user"})").status, 200);
     }
-    // Back-off 1 s, then 2 s: the third attempt succeeds.
-    ASSERT_TRUE(eventually([&] { return hook.request_count() >= 3; }, std::chrono::seconds(10)));
+    // Back-off 1 s, then 2 s (src/alerts/notifier.cpp: retry_base x 2^attempt): the third
+    // attempt succeeds.
+    ASSERT_TRUE(eventually([&] { return hook.count() >= 3; }, std::chrono::seconds(10)));
+    ASSERT_TRUE(eventually(
+        [&] { return metrics_has(app, "voicegate_alert_webhook_total{result=\"sent\"} 1"); }));
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    EXPECT_EQ(hook.request_count(), 3U);
+    EXPECT_EQ(hook.count(), 3U);  // no fourth attempt after the success
+    const auto gaps = hook.gaps_ms();
+    ASSERT_EQ(gaps.size(), 2U);
+    EXPECT_GE(gaps[0], 900) << "first retry after " << gaps[0] << " ms, not ~1 s";
+    EXPECT_GE(gaps[1], 1'900) << "second retry after " << gaps[1] << " ms, not ~2 s";
     const auto reqs = hook.requests();
     EXPECT_EQ(reqs[0].body, reqs[2].body);  // the same alert each time
-    ASSERT_TRUE(eventually([&] {
-        return app.get("/metrics")
-                   .body.find("voicegate_alert_webhook_total{result=\"sent\"} 1\n") !=
-               std::string::npos;
-    }));
+    EXPECT_TRUE(metrics_has(app, "voicegate_alert_webhook_total{result=\"failed\"} 0"));
+}
+
+TEST_F(AlertsIntegration, WebhookGivesUpAfterEveryRetryFailsAndCountsItFailed) {
+    RecordingHook hook(1'000);  // never succeeds
+    RunningApp app(config(hook.url()));
+    for (int i = 0; i < 6; ++i) {
+        ASSERT_EQ(app.post("/api/realtime/token", R"({"userId":"doomed-user"})").status, 200);
+    }
+    // The default 3 retries after the first attempt, 1 s, 2 s and 4 s apart; then it gives up.
+    ASSERT_TRUE(eventually(
+        [&] { return metrics_has(app, "voicegate_alert_webhook_total{result=\"failed\"} 1"); },
+        std::chrono::seconds(20)));
+    EXPECT_EQ(hook.count(), 4U);
+    const auto gaps = hook.gaps_ms();
+    ASSERT_EQ(gaps.size(), 3U);
+    EXPECT_GE(gaps[0], 900);
+    EXPECT_GE(gaps[1], 1'900);
+    EXPECT_GE(gaps[2], 3'900);
+    EXPECT_TRUE(metrics_has(app, "voicegate_alert_webhook_total{result=\"sent\"} 0"));
+    // Still one alert: the give-up raises nothing further.
+    EXPECT_TRUE(metrics_has(app, "voicegate_alerts_total{rule=\"user_rate\"} 1"));
 }
 
 }  // namespace

@@ -36,7 +36,10 @@ inline config::Config test_config(std::map<std::string, std::string> env = {}) {
 /// The whole App running in-process on 127.0.0.1:0, stopped gracefully at destruction.
 class RunningApp {
 public:
-    explicit RunningApp(config::Config cfg) : app_(std::make_unique<app::App>(std::move(cfg))) {
+    /// `clock`: the App's clock (a ManualClock lets a test move JWT expiry, JWKS refresh floors
+    /// and rate windows); null is the system clock.
+    explicit RunningApp(config::Config cfg, std::shared_ptr<const Clock> clock = nullptr)
+        : app_(std::make_unique<app::App>(std::move(cfg), std::move(clock))) {
         app_->start();
     }
     ~RunningApp() {
@@ -48,8 +51,9 @@ public:
                     const std::vector<std::pair<std::string, std::string>>& headers = {}) const {
         return post_json(port(), path, body, headers);
     }
-    HttpResult get(const std::string& path) const {
-        return http_request("127.0.0.1", port(), "GET", path);
+    HttpResult get(const std::string& path,
+                   const std::vector<std::pair<std::string, std::string>>& headers = {}) const {
+        return http_request("127.0.0.1", port(), "GET", path, {}, headers);
     }
 
 private:

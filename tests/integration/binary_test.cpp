@@ -3,12 +3,15 @@
 
 #include <signal.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include <boost/json.hpp>
 
 #include "support/child_process.hpp"
+#include "support/eventually.hpp"
 #include "support/http_test_client.hpp"
 
 namespace voicegate::test {
@@ -33,12 +36,13 @@ struct Served {
     int port = 0;
 };
 
-Served serve(const std::string& dir, std::map<std::string, std::string> env = {}) {
+Served serve(const std::string& dir, std::map<std::string, std::string> env = {},
+             const std::vector<std::string>& extra_args = {}) {
     Served s;
-    s.proc = std::make_unique<ChildProcess>(
-        std::vector<std::string>{VOICEGATE_BINARY, "serve", "--listen", "127.0.0.1:0",
-                                 "--database-url", "sqlite:" + dir + "/vg.db"},
-        clean_env(std::move(env)), dir);
+    std::vector<std::string> argv{VOICEGATE_BINARY, "serve",    "--listen",
+                                  "127.0.0.1:0",    "--database-url", "sqlite:" + dir + "/vg.db"};
+    argv.insert(argv.end(), extra_args.begin(), extra_args.end());
+    s.proc = std::make_unique<ChildProcess>(std::move(argv), clean_env(std::move(env)), dir);
     auto line = s.proc->wait_for_line("listening on http://", 15s);
     EXPECT_TRUE(line) << s.proc->output();
     if (line) {
@@ -51,12 +55,56 @@ TEST(Binary, StartsOnDefaultsAnnouncesEmulatorAndConsole) {
     const auto dir = make_temp_dir();
     auto s = serve(dir);
     ASSERT_GT(s.port, 0);
-    s.proc->wait_for_line("test console at", 5s);
+    ASSERT_TRUE(s.proc->wait_for_line("test console at", 5s)) << s.proc->output();
     EXPECT_NE(s.proc->output().find("BUILT-IN EMULATOR"), std::string::npos) << s.proc->output();
     EXPECT_EQ(
         http_request("127.0.0.1", static_cast<std::uint16_t>(s.port), "GET", "/healthz").status,
         200);
     s.proc->signal(SIGTERM);
+    EXPECT_EQ(s.proc->wait_exit(15s), 0) << s.proc->output();
+}
+
+// Test review D5: SIGTERM while a /token call is in flight (the built-in emulator answers after
+// 1.5 s): new connections are refused at once, the in-flight request still gets its 200, and
+// the process then exits 0.
+TEST(Binary, SigtermDrainsTheInFlightRequestThenExitsZero) {
+    using SteadyClock = std::chrono::steady_clock;
+    const auto dir = make_temp_dir();
+    {
+        std::ofstream(dir + "/vg.toml") << "[emulator]\nlatency-ms = 1500\n";
+    }
+    auto s = serve(dir, {}, {"--config", dir + "/vg.toml"});
+    ASSERT_GT(s.port, 0);
+    const auto port = static_cast<std::uint16_t>(s.port);
+
+    HttpResult in_flight;
+    std::atomic<SteadyClock::rep> answered_at{0};
+    std::thread client([&] {
+        in_flight = post_json(port, "/api/realtime/token", R"({"userId":"drain-user"})");
+        answered_at = SteadyClock::now().time_since_epoch().count();
+    });
+    // The server holds the request: its gauge counts this scrape and the token request.
+    ASSERT_TRUE(eventually([&] {
+        return http_request("127.0.0.1", port, "GET", "/metrics")
+                   .body.find("\nvoicegate_open_connections 2\n") != std::string::npos;
+    }))
+        << s.proc->output();
+    const auto signalled = SteadyClock::now().time_since_epoch().count();
+    s.proc->signal(SIGTERM);
+    SteadyClock::rep refused_at = 0;
+    EXPECT_TRUE(eventually(
+        [&] {
+            auto r = http_request("127.0.0.1", port, "GET", "/healthz", {}, {}, 1s);
+            refused_at = SteadyClock::now().time_since_epoch().count();
+            return r.status == 0 && r.error.find("refused") != std::string::npos;
+        },
+        5s))
+        << "new connections are still accepted after SIGTERM";
+    client.join();
+    EXPECT_EQ(in_flight.status, 200) << in_flight.error << " " << in_flight.body;
+    EXPECT_NE(in_flight.body.find("ek_"), std::string::npos) << in_flight.body;
+    EXPECT_GT(answered_at.load(), signalled) << "the request was not in flight at SIGTERM";
+    EXPECT_LT(refused_at, answered_at.load()) << "refusal came only after the drain";
     EXPECT_EQ(s.proc->wait_exit(15s), 0) << s.proc->output();
 }
 

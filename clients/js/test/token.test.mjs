@@ -136,10 +136,20 @@ describe('error mapping', () => {
     assert.equal(err.retryable, false);
   });
 
+  // The client maps no status to a code: the server's `code` passes through unchanged, and the
+  // status decides only `retryable` (test review D13).
   for (const [status, code] of [[401, 'invalid_token'], [403, 'quota_exhausted'], [404, 'not_found'], [504, 'upstream_timeout']]) {
-    test(`HTTP ${status} maps to code ${code}`, async () => {
+    test(`HTTP ${status}: the server's code ${code} passes through, retryable is ${status >= 500}`, async () => {
       const { c } = client({ [TOKEN]: [reply(status, { success: false, error: 'x', code })] });
       await assert.rejects(c.getToken({}), (e) => e.code === code && e.status === status && e.retryable === (status >= 500));
+    });
+  }
+
+  for (const status of [401, 503]) {
+    test(`HTTP ${status} with an error but no code is code "error", retryable is ${status >= 500}`, async () => {
+      const { c } = client({ [TOKEN]: [reply(status, { success: false, error: 'no code here' })] });
+      await assert.rejects(c.getToken({}), (e) => e.code === 'error' && e.status === status &&
+        e.message === 'no code here' && e.source === 'voicegate' && e.retryable === (status >= 500));
     });
   }
 

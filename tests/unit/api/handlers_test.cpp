@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <map>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -10,6 +11,7 @@
 
 #include "api/access_config.hpp"
 #include "api/handlers.hpp"
+#include "core/text.hpp"
 #include "fakes/fake_realtime_api.hpp"
 #include "fakes/fake_session_store.hpp"
 #include "fakes/manual_clock.hpp"
@@ -588,6 +590,57 @@ TEST(StaticFiles, ConsoleIsServedWithSecurityHeaders) {
     ASSERT_EQ(res.status, 200);
     EXPECT_EQ(res.content_type.rfind("text/html", 0), 0U);
     EXPECT_FALSE(res.body.empty());
+    // Test review D4: every security header, each exactly once and with its exact value.
+    const auto only = [](const http::Response& r, const std::string& name) {
+        std::vector<std::string> values;
+        for (const auto& [k, v] : r.headers) {
+            if (iequals(k, name)) {
+                values.push_back(v);
+            }
+        }
+        EXPECT_EQ(values.size(), 1U) << name;
+        return values.empty() ? std::string() : values.front();
+    };
+    EXPECT_EQ(only(res, "X-Content-Type-Options"), "nosniff");
+    EXPECT_EQ(only(res, "Referrer-Policy"), "no-referrer");
+    EXPECT_EQ(only(res, "Cache-Control"), "no-cache");
+    // The CSP, directive by directive (name -> source list), none missing and none extra.
+    std::map<std::string, std::string> csp;
+    const std::string policy = only(res, "Content-Security-Policy");
+    std::size_t pos = 0;
+    while (pos <= policy.size()) {
+        auto end = policy.find(';', pos);
+        if (end == std::string::npos) {
+            end = policy.size();
+        }
+        const std::string directive(trim_view(std::string_view(policy).substr(pos, end - pos)));
+        if (!directive.empty()) {
+            const auto space = directive.find(' ');
+            const auto name = directive.substr(0, space);
+            EXPECT_EQ(csp.count(name), 0U) << "directive twice: " << name;
+            csp[name] = space == std::string::npos ? "" : directive.substr(space + 1);
+        }
+        pos = end + 1;
+    }
+    const std::map<std::string, std::string> expected{
+        {"default-src", "'self'"},
+        {"connect-src", "'self' https://api.openai.com"},
+        {"media-src", "'self' blob:"},
+        {"img-src", "'self' data:"},
+        {"style-src", "'self'"},
+        {"script-src", "'self'"},
+        {"frame-ancestors", "'none'"},
+    };
+    EXPECT_EQ(csp, expected) << policy;
+    // A script is no page: no CSP or Referrer-Policy, but still nosniff and revalidation.
+    req.path = "/console.js";
+    auto js = static_response(req, false);
+    ASSERT_EQ(js.status, 200);
+    EXPECT_EQ(only(js, "X-Content-Type-Options"), "nosniff");
+    EXPECT_EQ(only(js, "Cache-Control"), "no-cache");
+    for (const auto& [k, v] : js.headers) {
+        EXPECT_FALSE(iequals(k, "Content-Security-Policy") || iequals(k, "Referrer-Policy")) << k;
+    }
     req.path = "/nope.js";
     EXPECT_EQ(static_response(req, false).status, 404);
 }

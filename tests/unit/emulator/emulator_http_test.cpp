@@ -7,9 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
 #include <gtest/gtest.h>
@@ -18,7 +16,9 @@
 #include "emulator_fixtures.hpp"
 #include "fakes/manual_clock.hpp"
 #include "http/server.hpp"
+#include "support/eventually.hpp"
 #include "support/http_test_client.hpp"
+#include "support/run_coro.hpp"
 
 namespace voicegate::emulator {
 namespace {
@@ -493,11 +493,17 @@ TEST_F(EmulatorHttp, LatencyDelaysWithoutBlockingTheLoop) {
         auto res = issue();
         return std::make_pair(res, std::chrono::steady_clock::now() - t0);
     });
-    std::this_thread::sleep_for(milliseconds(100));
+    // Until the slow request's delay has begun (test review D16: polled, not a 100 ms sleep
+    // that a loaded machine could outrun, letting the stats request go first).
+    ASSERT_TRUE(test::eventually([&] {
+        return stats().at("faults_injected").at("latency").to_number<std::uint64_t>() == 1U;
+    }));
     const auto t0 = std::chrono::steady_clock::now();
     EXPECT_EQ(request("GET", "/_emulator/stats").status, 200);
-    // A loop blocked by the 400 ms delay (begun ~100 ms earlier) would take >= 300 ms here.
+    // A loop blocked by the 400 ms delay (begun just now) would take >= 300 ms here, and the
+    // slow request would already be answered.
     EXPECT_LT(std::chrono::steady_clock::now() - t0, milliseconds(290));
+    EXPECT_EQ(slow.wait_for(std::chrono::seconds(0)), std::future_status::timeout);
     const auto [res, took] = slow.get();
     EXPECT_EQ(res.status, 200);
     EXPECT_GE(took, milliseconds(400));
@@ -536,10 +542,7 @@ TEST_F(EmulatorHttp, SameSeedSameFaults) {
             req.path = req.target = "/v1/realtime/client_secrets";
             req.headers = {{"authorization", std::string("Bearer ") + kKey}};
             req.body = "{}";
-            auto fut = asio::co_spawn(io, e.handle(req), asio::use_future);
-            io.run();
-            io.restart();
-            outcomes += fut.get().status == 200 ? '.' : 'E';
+            outcomes += test::run_coro(io, e.handle(req)).status == 200 ? '.' : 'E';
         }
         return outcomes;
     };

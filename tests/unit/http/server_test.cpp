@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <mutex>
 #include <thread>
 
@@ -60,6 +61,21 @@ int status_of(const std::string& raw) {
     }
     return std::atoi(raw.substr(9, 3).c_str());
 }
+
+// A connection that has sent one keep-alive GET and read its answer's head.
+struct KeptAliveConnection {
+    explicit KeptAliveConnection(std::uint16_t port) {
+        sock.connect({asio::ip::make_address("127.0.0.1"), port});
+        asio::write(sock, asio::buffer(std::string("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")));
+        asio::read_until(sock, first, "\r\n\r\n");
+    }
+    std::string head() const {
+        return {asio::buffers_begin(first.data()), asio::buffers_end(first.data())};
+    }
+    asio::io_context io;
+    asio::ip::tcp::socket sock{io};
+    asio::streambuf first;
+};
 
 // Runs a real Server on 127.0.0.1:0 on one loop in a background thread.
 class ServerFixture : public ::testing::Test {
@@ -169,6 +185,80 @@ TEST_F(ServerFixture, HugeChunkedTrailerIs431AndLeaksNoConnection) {
         << server_->active_connections() << " connection(s) still counted";
 }
 
+// Test review D5: a request header block over ServerOptions::header_limit is answered 431 and
+// the connection let go; one under it is served.
+TEST_F(ServerFixture, HeaderOverTheLimitIs431) {
+    ServerOptions o;  // header_limit: 16 KiB
+    ASSERT_EQ(o.header_limit, 16U * 1024);
+    start(o, [](Request&) -> asio::awaitable<Response> { co_return Response{}; });
+    const auto request = [](std::size_t value_size) {
+        return "GET /x HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(value_size, 'a') +
+               "\r\nConnection: close\r\n\r\n";
+    };
+    const auto over = exchange(server_->port(), request(17 * 1024));
+    EXPECT_EQ(status_of(over), 431) << over.substr(0, 200);
+    EXPECT_NE(over.find("headers_too_large"), std::string::npos) << over.substr(0, 200);
+    EXPECT_EQ(status_of(exchange(server_->port(), request(15 * 1024))), 200);
+    EXPECT_TRUE(test::eventually([&] { return server_->active_connections() == 0; }));
+}
+
+// Test review D5: a keep-alive connection that sends nothing after its answer is closed after
+// idle_timeout (here 300 ms; the request timeout of 30 s is not what closes it).
+TEST_F(ServerFixture, IdleKeepAliveConnectionIsClosedAfterIdleTimeout) {
+    ServerOptions o;
+    o.idle_timeout = std::chrono::milliseconds(300);
+    o.request_timeout = std::chrono::seconds(30);
+    start(o, [](Request&) -> asio::awaitable<Response> { co_return Response{}; });
+    KeptAliveConnection conn(server_->port());
+    auto& sock = conn.sock;
+    const std::string head = conn.head();
+    EXPECT_EQ(status_of(head), 200);
+    EXPECT_EQ(head.find("Connection: close"), std::string::npos) << head;  // kept alive
+    const auto answered = std::chrono::steady_clock::now();
+    const timeval tv{10, 0};
+    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char buf[4096];
+    ssize_t n = 0;
+    do {  // whatever is left of the first answer's body, then the server's FIN
+        n = ::recv(sock.native_handle(), buf, sizeof buf, 0);
+    } while (n > 0);
+    const auto idle = std::chrono::steady_clock::now() - answered;
+    EXPECT_EQ(n, 0) << "the server did not close the idle connection (errno " << errno << ")";
+    EXPECT_GE(idle, std::chrono::milliseconds(250));
+    EXPECT_LT(idle, std::chrono::seconds(5));
+    EXPECT_TRUE(test::eventually([&] { return server_->active_connections() == 0; }));
+}
+
+// Test review D5: a client that never reads its (large) answer cannot pin a connection: the
+// write is abandoned after write_timeout and the connection closed.
+TEST_F(ServerFixture, ClientThatDoesNotReadIsCutAfterWriteTimeout) {
+    ServerOptions o;
+    o.write_timeout = std::chrono::milliseconds(300);
+    auto completed = std::make_shared<std::atomic<int>>(0);
+    o.on_complete = [completed](const Request&, int, double) { ++*completed; };
+    start(o, [](Request&) -> asio::awaitable<Response> {
+        Response r;
+        r.content_type = "application/octet-stream";
+        r.body.assign(std::size_t{64} * 1024 * 1024, 'x');  // far beyond any socket buffer
+        co_return r;
+    });
+    asio::io_context client;
+    asio::ip::tcp::socket sock(client);
+    sock.open(asio::ip::tcp::v4());
+    const int small = 4096;
+    ::setsockopt(sock.native_handle(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+    sock.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
+    asio::write(sock, asio::buffer(std::string("GET /big HTTP/1.1\r\nHost: x\r\n\r\n")));
+    ASSERT_TRUE(test::eventually([&] { return server_->active_connections() == 1; }));
+    const auto started = std::chrono::steady_clock::now();
+    // The client reads nothing; the server gives up writing on its own.
+    EXPECT_TRUE(test::eventually([&] { return server_->active_connections() == 0; },
+                                 std::chrono::seconds(10)))
+        << "a client that does not read still holds its connection";
+    EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
+    EXPECT_TRUE(test::eventually([&] { return completed->load() == 1; }));
+}
+
 // Probe D6: errors found while reading the body were answered by closing the connection.
 TEST_F(ServerFixture, BodyFramingErrorsAreAnswered400) {
     start({}, [](Request&) -> asio::awaitable<Response> { co_return Response{}; });
@@ -200,12 +290,8 @@ TEST_F(ServerFixture, SecondRequestOnAConnectionHasRequestTimeoutFromItsFirstByt
     o.request_timeout = std::chrono::milliseconds(300);
     o.idle_timeout = std::chrono::seconds(30);
     start(o, [](Request&) -> asio::awaitable<Response> { co_return Response{}; });
-    asio::io_context client;
-    asio::ip::tcp::socket sock(client);
-    sock.connect({asio::ip::make_address("127.0.0.1"), server_->port()});
-    asio::write(sock, asio::buffer(std::string("GET /a HTTP/1.1\r\nHost: x\r\n\r\n")));
-    asio::streambuf first;
-    asio::read_until(sock, first, "\r\n\r\n");
+    KeptAliveConnection conn(server_->port());
+    auto& sock = conn.sock;
     // The second request's header is dripped and never finished: cut after request_timeout,
     // not after the 30 s idle timeout.
     asio::write(sock, asio::buffer(std::string("GET /b HTTP/1.1\r\n")));

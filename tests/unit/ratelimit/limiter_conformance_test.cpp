@@ -5,6 +5,7 @@
 #include <future>
 #include <memory>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -218,10 +219,21 @@ TYPED_TEST(LimiterConformance, HeadersFromItsDecisions) {
 TYPED_TEST(LimiterConformance, ExactUnderConcurrencyOnOneKey) {
     REQUIRE_BACKEND();
     const Rate rate{50, 3'600'000, 50};
+    // The memory backend decides inline on the calling loop, so one loop would run the checks
+    // one after another (test review D12): spread them over four loops, four threads. The
+    // Redis limiter belongs to loop_ and is concurrent through its connection.
+    std::vector<std::unique_ptr<test::LoopThread>> extra;
+    if constexpr (std::is_same_v<TypeParam, MemoryBackend>) {
+        for (int i = 0; i < 3; ++i) {
+            extra.push_back(std::make_unique<test::LoopThread>());
+        }
+    }
     std::vector<std::future<Result<std::vector<Decision>>>> futures;
     for (int i = 0; i < 400; ++i) {
         std::vector<LimitCheck> checks{{"user:hot", rate}};
-        futures.push_back(this->loop_.spawn(this->backend_.limiter->check(std::move(checks))));
+        const auto slot = static_cast<std::size_t>(i) % (extra.size() + 1);
+        auto& loop = slot == 0 ? this->loop_ : *extra[slot - 1];
+        futures.push_back(loop.spawn(this->backend_.limiter->check(std::move(checks))));
     }
     int passed = 0;
     int refused = 0;

@@ -3,11 +3,14 @@
 // outages (through a TcpProxy, so the Redis other tests share is never stopped).
 #include "ratelimit/redis_limiter.hpp"
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <future>
 #include <sstream>
 #include <thread>
+
+#include <openssl/sha.h>
 
 #include <gtest/gtest.h>
 
@@ -96,6 +99,18 @@ protected:
 
 TEST(RedisLimiterScript, ShaMatchesTheScript) {
     EXPECT_EQ(RedisLimiter::script_sha1().size(), 40U);
+    // Test review D10: hashed here, independently, so a stale hard-coded SHA (every decision
+    // on the slower EVAL path) fails without Redis.
+    const auto text = RedisLimiter::script();
+    std::array<unsigned char, SHA_DIGEST_LENGTH> digest{};
+    SHA1(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest.data());
+    std::string hex;
+    for (const unsigned char byte : digest) {
+        constexpr const char* kHex = "0123456789abcdef";
+        hex += kHex[byte >> 4];
+        hex += kHex[byte & 0x0f];
+    }
+    EXPECT_EQ(RedisLimiter::script_sha1(), hex);
     EXPECT_NE(RedisLimiter::script().find("redis.call('TIME')"), std::string_view::npos)
         << "decisions must use Redis's clock, not the instances'";
 }

@@ -6,13 +6,14 @@
 #include <gtest/gtest.h>
 
 #include "support/fake_upstream_server.hpp"
+#include "support/run_coro.hpp"
 #include "unit/upstream/upstream_test_util.hpp"
 
 namespace voicegate::upstream {
 namespace {
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using testing_util::run_coro;
+using test::run_coro;
 
 TEST(BaseUrl, ParsesHttpsAndHttp) {
     auto a = parse_base_url("https://api.openai.com/v1");

@@ -1,9 +1,12 @@
 #include "upstream/openai_client.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <sstream>
 #include <thread>
+#include <vector>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -12,6 +15,7 @@
 #include <gtest/gtest.h>
 
 #include "support/fake_upstream_server.hpp"
+#include "support/run_coro.hpp"
 #include "support/test_certs.hpp"
 #include "unit/upstream/upstream_test_util.hpp"
 
@@ -25,7 +29,7 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using test::FakeUpstreamServer;
 using testing_util::elapsed_ms;
-using testing_util::run_coro;
+using test::run_coro;
 
 constexpr const char* kKey = "sk-test-SECRETKEY0123456789abcdefghij";
 // Scheduling slack for timing assertions: the machine is shared and tests may run under ASan.
@@ -185,194 +189,6 @@ TEST_F(OpenAiClientTest, IdleConnectionsAreBoundedByPoolSize) {
     EXPECT_EQ(client->http().idle_connections(ioc_, client->base().origin), 2U);
 }
 
-TEST_F(OpenAiClientTest, RetriesA500ThenSucceeds) {
-    std::atomic<int> n{0};
-    FakeUpstreamServer server([&](const http::Request&) {
-        return n++ == 0 ? test::openai_error_response(500, "server_error", "", "boom") : ok();
-    });
-    auto client = make_client(options_for(server));
-    auto r = mint(*client);
-    ASSERT_TRUE(r.has_value()) << r.error().details;
-    EXPECT_EQ(server.request_count(), 2U);
-}
-
-TEST_F(OpenAiClientTest, HonoursRetryAfterMs) {
-    std::atomic<int> n{0};
-    FakeUpstreamServer server([&](const http::Request&) {
-        if (n++ == 0) {
-            auto r = test::openai_error_response(429, "rate_limit_error", "rate_limit_exceeded",
-                                                 "Rate limit reached for requests");
-            r.set("retry-after-ms", "300");
-            return r;
-        }
-        return ok();
-    });
-    auto client = make_client(options_for(server));
-    const auto start = std::chrono::steady_clock::now();
-    auto r = mint(*client);
-    const auto ms = elapsed_ms(start);
-    ASSERT_TRUE(r.has_value()) << r.error().details;
-    EXPECT_GE(ms, 300);
-    EXPECT_EQ(server.request_count(), 2U);
-}
-
-TEST_F(OpenAiClientTest, HonoursRetryAfterSeconds) {
-    std::atomic<int> n{0};
-    FakeUpstreamServer server([&](const http::Request&) {
-        if (n++ == 0) {
-            auto r = test::openai_error_response(503, "server_error", "", "Slow Down");
-            r.set("retry-after", "1");
-            return r;
-        }
-        return ok();
-    });
-    auto client = make_client(options_for(server));
-    const auto start = std::chrono::steady_clock::now();
-    auto r = mint(*client);
-    ASSERT_TRUE(r.has_value()) << r.error().details;
-    EXPECT_GE(elapsed_ms(start), 1000);
-}
-
-TEST_F(OpenAiClientTest, RateLimitAfterRetriesIs503WithUpstreamRetryAfter) {
-    FakeUpstreamServer server([](const http::Request&) {
-        auto r = test::openai_error_response(429, "rate_limit_error", "rate_limit_exceeded",
-                                             "Rate limit reached for requests");
-        r.set("retry-after", "7");
-        return r;
-    });
-    auto o = options_for(server);
-    o.max_retries = 0;
-    auto client = make_client(o);
-    auto r = mint(*client);
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, Error::upstream_unavailable);
-    EXPECT_EQ(r.error().status(), 503);
-    EXPECT_EQ(r.error().retry_after_s, 7);
-    EXPECT_EQ(server.request_count(), 1U);
-}
-
-TEST_F(OpenAiClientTest, InsufficientQuotaIsNeverRetried) {
-    FakeUpstreamServer server([](const http::Request&) {
-        auto r = test::openai_error_response(
-            429, "insufficient_quota", "insufficient_quota",
-            "You exceeded your current quota, please check your plan and billing details.");
-        r.set("retry-after-ms", "10");
-        r.set("x-should-retry", "true");
-        return r;
-    });
-    auto client = make_client(options_for(server));
-    auto r = mint(*client);
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, Error::upstream_rejected);
-    EXPECT_EQ(r.error().status(), 502);
-    EXPECT_NE(r.error().details.find("quota"), std::string::npos);
-    EXPECT_EQ(server.request_count(), 1U);
-}
-
-TEST_F(OpenAiClientTest, BadRequestIs502WithDetailsButAGenericMessage) {
-    FakeUpstreamServer server([](const http::Request&) {
-        return test::openai_error_response(
-            400, "invalid_request_error", "invalid_value",
-            "Invalid value: 'onyx'. Supported values are: 'alloy', 'ash'.");
-    });
-    auto client = make_client(options_for(server));
-    auto r = mint(*client);
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, Error::upstream_rejected);
-    EXPECT_EQ(r.error().status(), 502);
-    EXPECT_NE(r.error().details.find("Invalid value: 'onyx'"), std::string::npos);
-    EXPECT_NE(r.error().details.find("invalid_value"), std::string::npos);
-    EXPECT_EQ(r.error().public_message().find("onyx"), std::string::npos);
-    EXPECT_EQ(r.error().public_message().find("Invalid value"), std::string::npos);
-    EXPECT_EQ(server.request_count(), 1U);  // 400 is not retried
-}
-
-TEST_F(OpenAiClientTest, ShouldRetryHeaderOverridesTheStatus) {
-    FakeUpstreamServer server([](const http::Request&) {
-        auto r = test::openai_error_response(500, "server_error", "", "no");
-        r.set("x-should-retry", "false");
-        return r;
-    });
-    auto client = make_client(options_for(server));
-    auto r = mint(*client);
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, Error::upstream_rejected);
-    EXPECT_EQ(server.request_count(), 1U);
-
-    std::atomic<int> n{0};
-    server.set_script([&](const http::Request&) {
-        if (n++ == 0) {
-            auto e = test::openai_error_response(400, "invalid_request_error", "", "try again");
-            e.set("x-should-retry", "true");
-            return e;
-        }
-        return ok();
-    });
-    auto r2 = mint(*client);
-    ASSERT_TRUE(r2.has_value()) << r2.error().details;
-}
-
-TEST_F(OpenAiClientTest, ServerErrorsAfterRetriesAre502) {
-    FakeUpstreamServer server([](const http::Request&) {
-        return test::openai_error_response(502, "server_error", "", "bad gateway");
-    });
-    auto client = make_client(options_for(server));
-    auto r = mint(*client);
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, Error::upstream_rejected);
-    EXPECT_EQ(r.error().status(), 502);
-    EXPECT_EQ(server.request_count(), 3U);  // 1 + max_retries (2)
-}
-
-TEST_F(OpenAiClientTest, GarbageJsonIsBadResponse) {
-    FakeUpstreamServer server([](const http::Request&) {
-        http::Response r;
-        r.body = "<html>oops</html>";
-        return r;
-    });
-    auto client = make_client(options_for(server));
-    auto r = mint(*client);
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, Error::upstream_bad_response);
-    EXPECT_EQ(r.error().status(), 502);
-
-    server.set_script([](const http::Request&) {
-        http::Response t;
-        t.body = R"({"value":"ek_abc","expires_at":12)";  // truncated JSON
-        return t;
-    });
-    auto r2 = mint(*client);
-    ASSERT_FALSE(r2.has_value());
-    EXPECT_EQ(r2.error().code, Error::upstream_bad_response);
-}
-
-TEST_F(OpenAiClientTest, MissingOrInvalidFieldsAreBadResponse) {
-    const std::vector<std::string> bodies = {
-        R"({"expires_at":1,"session":{"id":"sess_1","model":"m"}})",                    // no value
-        R"({"value":"sk-nope","expires_at":1,"session":{"id":"sess_1","model":"m"}})",  // not ek_
-        R"({"value":7,"expires_at":1,"session":{"id":"sess_1","model":"m"}})",
-        R"({"value":"ek_x","expires_at":"1","session":{"id":"sess_1","model":"m"}})",
-        R"({"value":"ek_x","expires_at":1.5,"session":{"id":"sess_1","model":"m"}})",
-        R"({"value":"ek_x","expires_at":1,"session":{"model":"m"}})",  // no id
-        R"({"value":"ek_x","expires_at":1})",                          // no session
-        R"(["value","ek_x"])",
-    };
-    std::string body;
-    FakeUpstreamServer server([&](const http::Request&) {
-        http::Response r;
-        r.body = body;
-        return r;
-    });
-    auto client = make_client(options_for(server));
-    for (const auto& b : bodies) {
-        body = b;
-        auto r = mint(*client);
-        ASSERT_FALSE(r.has_value()) << b;
-        EXPECT_EQ(r.error().code, Error::upstream_bad_response) << b;
-        EXPECT_EQ(r.error().details.find("ek_x"), std::string::npos) << "body leaked: " << b;
-    }
-}
-
 TEST_F(OpenAiClientTest, MissingModelFallsBackToTheRequestedOne) {
     FakeUpstreamServer server([](const http::Request&) {
         http::Response r;
@@ -384,41 +200,6 @@ TEST_F(OpenAiClientTest, MissingModelFallsBackToTheRequestedOne) {
     ASSERT_TRUE(r.has_value()) << r.error().details;
     EXPECT_EQ(r->model, "gpt-realtime");
     EXPECT_EQ(r->voice, "");
-}
-
-TEST_F(OpenAiClientTest, HangIsUpstreamTimeoutWithinTheDeadline) {
-    FakeUpstreamServer server([](const http::Request&) {
-        http::Response r;
-        r.action = http::Action::hang;
-        return r;
-    });
-    auto o = options_for(server);
-    o.total_timeout = 300ms;
-    auto client = make_client(o);
-    const auto start = std::chrono::steady_clock::now();
-    auto r = mint(*client);
-    const auto ms = elapsed_ms(start);
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, Error::upstream_timeout);
-    EXPECT_EQ(r.error().status(), 504);
-    EXPECT_GE(ms, 290);
-    EXPECT_LT(ms, 300 + kSlackMs);
-    EXPECT_EQ(server.request_count(), 1U);
-}
-
-TEST_F(OpenAiClientTest, ResetIsUnavailableAfterRetries) {
-    FakeUpstreamServer server([](const http::Request&) {
-        http::Response r;
-        r.action = http::Action::reset;
-        return r;
-    });
-    auto client = make_client(options_for(server));
-    auto r = mint(*client);
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, Error::upstream_unavailable);
-    EXPECT_EQ(r.error().status(), 503);
-    EXPECT_GT(r.error().retry_after_s, 0);
-    EXPECT_EQ(server.request_count(), 3U);  // 1 + max_retries (2)
 }
 
 TEST_F(OpenAiClientTest, RefusedConnectionIsUnavailable) {
@@ -437,51 +218,293 @@ TEST_F(OpenAiClientTest, RefusedConnectionIsUnavailable) {
     EXPECT_EQ(client->http().connections_opened(), 0U);
 }
 
-TEST_F(OpenAiClientTest, RetryDelaysNeverPassTheDeadline) {
-    FakeUpstreamServer server([](const http::Request&) {
-        auto r = test::openai_error_response(503, "server_error", "", "overloaded");
-        r.set("retry-after-ms", "300");
-        return r;
-    });
-    auto o = options_for(server);
-    o.total_timeout = 500ms;
-    o.max_retries = 10;
-    auto client = make_client(o);
-    const auto start = std::chrono::steady_clock::now();
-    auto r = mint(*client);
-    const auto ms = elapsed_ms(start);
-    // Attempts at ~0 and ~300 ms; a third would start at ~600 ms, past the deadline, so the
-    // client gives up with the upstream's answer instead of sleeping into a timeout.
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, Error::upstream_rejected) << r.error().details;
-    EXPECT_EQ(server.request_count(), 2U);
-    EXPECT_GE(ms, 300);
-    EXPECT_LT(ms, 500 + kSlackMs);
+// ---- faults: one table (issue 13 scope 6: these were sixteen near-identical tests) ----
+
+// What one row expects of a failed (or, with `ok`, a successful) mint.
+struct FaultCase {
+    std::string name;
+    // The upstream's answers in order; the last one repeats.
+    std::vector<http::Response> answers;
+    std::function<void(OpenAiOptions&)> tweak;  // null: the fixture's options
+    bool ok = false;
+    Error code = Error::internal;  // checked when !ok
+    int status = 0;                // 0: not checked
+    int retry_after_s = -2;        // -2: not checked; -1: > 0
+    std::size_t requests = 0;      // 0: not checked
+    std::vector<std::string> details_has;
+    std::vector<std::string> details_lacks;
+    std::vector<std::string> public_lacks;
+    std::int64_t min_ms = 0;  // 0: not checked
+    std::int64_t max_ms = 0;  // 0: not checked
+};
+
+std::ostream& operator<<(std::ostream& os, const FaultCase& c) {
+    return os << c.name;
 }
 
-TEST_F(OpenAiClientTest, TimeoutCoversAllAttempts) {
-    std::atomic<int> n{0};
+http::Response with_header(http::Response r, const char* name, const char* value) {
+    r.set(name, value);
+    return r;
+}
+
+http::Response body_of(std::string body) {
+    http::Response r;
+    r.body = std::move(body);
+    return r;
+}
+
+http::Response acting(http::Action action) {
+    http::Response r;
+    r.action = action;
+    return r;
+}
+
+http::Response rate_limited() {
+    return test::openai_error_response(429, "rate_limit_error", "rate_limit_exceeded",
+                                       "Rate limit reached for requests");
+}
+
+std::vector<FaultCase> fault_cases() {
+    using test::openai_error_response;
+    std::vector<FaultCase> cases;
+    {
+        FaultCase c;
+        c.name = "RetriesA500ThenSucceeds";
+        c.answers = {openai_error_response(500, "server_error", "", "boom"), ok()};
+        c.ok = true;
+        c.requests = 2;
+        cases.push_back(c);
+    }
+    {
+        FaultCase c;
+        c.name = "HonoursRetryAfterMs";
+        c.answers = {with_header(rate_limited(), "retry-after-ms", "300"), ok()};
+        c.ok = true;
+        c.requests = 2;
+        c.min_ms = 300;
+        cases.push_back(c);
+    }
+    {
+        FaultCase c;
+        c.name = "HonoursRetryAfterSeconds";
+        c.answers = {
+            with_header(openai_error_response(503, "server_error", "", "Slow Down"), "retry-after",
+                        "1"),
+            ok()};
+        c.ok = true;
+        c.min_ms = 1000;
+        cases.push_back(c);
+    }
+    {
+        FaultCase c;
+        c.name = "RateLimitAfterRetriesIs503WithUpstreamRetryAfter";
+        c.answers = {with_header(rate_limited(), "retry-after", "7")};
+        c.tweak = [](OpenAiOptions& o) { o.max_retries = 0; };
+        c.code = Error::upstream_unavailable;
+        c.status = 503;
+        c.retry_after_s = 7;
+        c.requests = 1;
+        cases.push_back(c);
+    }
+    {
+        FaultCase c;
+        c.name = "InsufficientQuotaIsNeverRetried";
+        c.answers = {with_header(
+            with_header(openai_error_response(429, "insufficient_quota", "insufficient_quota",
+                                              "You exceeded your current quota, please check "
+                                              "your plan and billing details."),
+                        "retry-after-ms", "10"),
+            "x-should-retry", "true")};
+        c.code = Error::upstream_rejected;
+        c.status = 502;
+        c.details_has = {"quota"};
+        c.requests = 1;
+        cases.push_back(c);
+    }
+    {
+        FaultCase c;
+        c.name = "BadRequestIs502WithDetailsButAGenericMessage";
+        c.answers = {
+            openai_error_response(400, "invalid_request_error", "invalid_value",
+                                  "Invalid value: 'onyx'. Supported values are: 'alloy', 'ash'.")};
+        c.code = Error::upstream_rejected;
+        c.status = 502;
+        c.details_has = {"Invalid value: 'onyx'", "invalid_value"};
+        c.public_lacks = {"onyx", "Invalid value"};
+        c.requests = 1;  // 400 is not retried
+        cases.push_back(c);
+    }
+    {
+        FaultCase c;
+        c.name = "ShouldRetryFalseOverridesA500";
+        c.answers = {with_header(openai_error_response(500, "server_error", "", "no"),
+                                 "x-should-retry", "false")};
+        c.code = Error::upstream_rejected;
+        c.requests = 1;
+        cases.push_back(c);
+    }
+    {
+        FaultCase c;
+        c.name = "ShouldRetryTrueOverridesA400";
+        c.answers = {with_header(openai_error_response(400, "invalid_request_error", "",
+                                                       "try again"),
+                                 "x-should-retry", "true"),
+                     ok()};
+        c.ok = true;
+        cases.push_back(c);
+    }
+    {
+        FaultCase c;
+        c.name = "ServerErrorsAfterRetriesAre502";
+        c.answers = {openai_error_response(502, "server_error", "", "bad gateway")};
+        c.code = Error::upstream_rejected;
+        c.status = 502;
+        c.requests = 3;  // 1 + max_retries (2)
+        cases.push_back(c);
+    }
+    {
+        FaultCase c;
+        c.name = "GarbageJsonIsBadResponse";
+        c.answers = {body_of("<html>oops</html>")};
+        c.code = Error::upstream_bad_response;
+        c.status = 502;
+        cases.push_back(c);
+    }
+    {
+        FaultCase c;
+        c.name = "TruncatedJsonIsBadResponse";
+        c.answers = {body_of(R"({"value":"ek_abc","expires_at":12)")};
+        c.code = Error::upstream_bad_response;
+        cases.push_back(c);
+    }
+    const std::vector<std::pair<std::string, std::string>> bad_bodies = {
+        {"NoValue", R"({"expires_at":1,"session":{"id":"sess_1","model":"m"}})"},
+        {"ValueNotEk", R"({"value":"sk-nope","expires_at":1,"session":{"id":"sess_1","model":"m"}})"},
+        {"ValueNotAString", R"({"value":7,"expires_at":1,"session":{"id":"sess_1","model":"m"}})"},
+        {"ExpiresAtAString",
+         R"({"value":"ek_x","expires_at":"1","session":{"id":"sess_1","model":"m"}})"},
+        {"ExpiresAtFractional",
+         R"({"value":"ek_x","expires_at":1.5,"session":{"id":"sess_1","model":"m"}})"},
+        {"NoSessionId", R"({"value":"ek_x","expires_at":1,"session":{"model":"m"}})"},
+        {"NoSession", R"({"value":"ek_x","expires_at":1})"},
+        {"AnArray", R"(["value","ek_x"])"},
+    };
+    for (const auto& [name, body] : bad_bodies) {
+        FaultCase c;
+        c.name = "MissingOrInvalidFieldsAreBadResponse_" + name;
+        c.answers = {body_of(body)};
+        c.code = Error::upstream_bad_response;
+        c.details_lacks = {"ek_x"};  // the body never leaks
+        cases.push_back(c);
+    }
+    {
+        FaultCase c;
+        c.name = "HangIsUpstreamTimeoutWithinTheDeadline";
+        c.answers = {acting(http::Action::hang)};
+        c.tweak = [](OpenAiOptions& o) { o.total_timeout = 300ms; };
+        c.code = Error::upstream_timeout;
+        c.status = 504;
+        c.min_ms = 290;
+        c.max_ms = 300 + kSlackMs;
+        c.requests = 1;
+        cases.push_back(c);
+    }
+    {
+        FaultCase c;
+        c.name = "ResetIsUnavailableAfterRetries";
+        c.answers = {acting(http::Action::reset)};
+        c.code = Error::upstream_unavailable;
+        c.status = 503;
+        c.retry_after_s = -1;
+        c.requests = 3;  // 1 + max_retries (2)
+        cases.push_back(c);
+    }
+    {
+        // Attempts at ~0 and ~300 ms; a third would start at ~600 ms, past the deadline, so the
+        // client gives up with the upstream's answer instead of sleeping into a timeout.
+        FaultCase c;
+        c.name = "RetryDelaysNeverPassTheDeadline";
+        c.answers = {with_header(openai_error_response(503, "server_error", "", "overloaded"),
+                                 "retry-after-ms", "300")};
+        c.tweak = [](OpenAiOptions& o) {
+            o.total_timeout = 500ms;
+            o.max_retries = 10;
+        };
+        c.code = Error::upstream_rejected;
+        c.requests = 2;
+        c.min_ms = 300;
+        c.max_ms = 500 + kSlackMs;
+        cases.push_back(c);
+    }
+    {
+        FaultCase c;
+        c.name = "TimeoutCoversAllAttempts";
+        c.answers = {openai_error_response(500, "server_error", "", "boom"),
+                     acting(http::Action::hang)};
+        c.tweak = [](OpenAiOptions& o) { o.total_timeout = 400ms; };
+        c.code = Error::upstream_timeout;
+        c.min_ms = 390;
+        c.max_ms = 400 + kSlackMs;
+        c.requests = 2;
+        cases.push_back(c);
+    }
+    return cases;
+}
+
+class OpenAiClientFaults : public OpenAiClientTest,
+                           public ::testing::WithParamInterface<FaultCase> {};
+
+TEST_P(OpenAiClientFaults, AnswerIsMappedAndRetriedAsTheRowSays) {
+    const auto& c = GetParam();
+    std::atomic<std::size_t> n{0};
     FakeUpstreamServer server([&](const http::Request&) {
-        http::Response r;
-        if (n++ == 0) {
-            r = test::openai_error_response(500, "server_error", "", "boom");
-        } else {
-            r.action = http::Action::hang;
-        }
-        return r;
+        const auto i = n++;
+        return c.answers.at(std::min(i, c.answers.size() - 1));
     });
     auto o = options_for(server);
-    o.total_timeout = 400ms;
+    if (c.tweak) {
+        c.tweak(o);
+    }
     auto client = make_client(o);
     const auto start = std::chrono::steady_clock::now();
     auto r = mint(*client);
     const auto ms = elapsed_ms(start);
-    ASSERT_FALSE(r.has_value());
-    EXPECT_EQ(r.error().code, Error::upstream_timeout);
-    EXPECT_GE(ms, 390);
-    EXPECT_LT(ms, 400 + kSlackMs);
-    EXPECT_EQ(server.request_count(), 2U);
+    if (c.ok) {
+        ASSERT_TRUE(r.has_value()) << r.error().details;
+    } else {
+        ASSERT_FALSE(r.has_value());
+        EXPECT_EQ(r.error().code, c.code) << r.error().details;
+        if (c.status != 0) {
+            EXPECT_EQ(r.error().status(), c.status);
+        }
+        if (c.retry_after_s == -1) {
+            EXPECT_GT(r.error().retry_after_s, 0);
+        } else if (c.retry_after_s >= 0) {
+            EXPECT_EQ(r.error().retry_after_s, c.retry_after_s);
+        }
+        for (const auto& s : c.details_has) {
+            EXPECT_NE(r.error().details.find(s), std::string::npos) << r.error().details;
+        }
+        for (const auto& s : c.details_lacks) {
+            EXPECT_EQ(r.error().details.find(s), std::string::npos) << r.error().details;
+        }
+        for (const auto& s : c.public_lacks) {
+            EXPECT_EQ(r.error().public_message().find(s), std::string::npos);
+        }
+    }
+    if (c.requests != 0) {
+        EXPECT_EQ(server.request_count(), c.requests);
+    }
+    if (c.min_ms != 0) {
+        EXPECT_GE(ms, c.min_ms);
+    }
+    if (c.max_ms != 0) {
+        EXPECT_LT(ms, c.max_ms);
+    }
 }
+
+INSTANTIATE_TEST_SUITE_P(Table, OpenAiClientFaults, ::testing::ValuesIn(fault_cases()),
+                         [](const auto& row) { return row.param.name; });
 
 TEST_F(OpenAiClientTest, StaleIdleConnectionIsReplaced) {
     test::FakeUpstreamOptions fo;

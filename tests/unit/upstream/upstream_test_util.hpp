@@ -1,24 +1,14 @@
 #pragma once
 
+// Helpers of the upstream tests; run_coro is support/run_coro.hpp's, shared by every suite.
+
 #include <chrono>
 #include <cstdint>
-#include <utility>
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/use_future.hpp>
 
 namespace voicegate::upstream::testing_util {
-
-/// Runs `aw` on `ioc` until it completes and returns its result (rethrows its exception).
-template <class T>
-T run_coro(boost::asio::io_context& ioc, boost::asio::awaitable<T> aw) {
-    auto fut = boost::asio::co_spawn(ioc, std::move(aw), boost::asio::use_future);
-    ioc.restart();
-    ioc.run();
-    return fut.get();
-}
 
 /// A loopback port with nothing listening on it (bound, then closed).
 inline std::uint16_t closed_port() {
