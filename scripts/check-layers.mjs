@@ -30,7 +30,7 @@ export const ALLOWED = {
   config: ['core', 'net', 'ratelimit', 'emulator'],
   store: ['core', 'metrics'],
   upstream: ['core', 'metrics', 'http'],
-  alerts: ['core', 'metrics', 'store', 'upstream'],
+  alerts: ['core', 'metrics', 'config', 'store', 'upstream'],
   api: ['core', 'metrics', 'net', 'ratelimit', 'auth', 'http', 'web', 'config', 'store', 'upstream'],
   app: ['core', 'metrics', 'net', 'ratelimit', 'auth', 'http', 'web', 'emulator', 'config', 'store',
         'upstream', 'alerts', 'api'],

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every suite, as CI runs it: first the dependency check (scripts/check-deps.sh), then unit +
+# Every suite, as CI runs it: first the dependency check (scripts/check-deps.sh) and the include
+# layering (scripts/check-layers.mjs), then unit +
 # integration on the release build, the same under ASan+UBSan, the unit tests under
 # ThreadSanitizer, a short run of every libFuzzer target (make fuzz-smoke: 15 s each, clang with
 # ASan+UBSan), the JavaScript client's unit tests, then the browser tests in headless Chromium.
@@ -13,6 +14,10 @@ stage() { printf '\n== %s\n' "$*"; }
 
 stage "dependency check (every Debian package the build and tests use is installed by scripts/deps.sh)"
 scripts/check-deps.sh build/release
+
+stage "include layering of src/ (docs/architecture.md; the self-test shows a wrong include is caught)"
+node scripts/check-layers.mjs
+node scripts/check-layers.mjs --self-test
 
 stage "test services (PostgreSQL, Redis)"
 eval "$(scripts/services.sh start)"

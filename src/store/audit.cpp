@@ -8,7 +8,6 @@
 #include <spdlog/spdlog.h>
 
 #include "metrics/instruments.hpp"
-#include "store/denial_flush.hpp"
 #include "store/event_type.hpp"
 
 namespace voicegate::store {

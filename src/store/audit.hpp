@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "core/clock.hpp"
 #include "core/error.hpp"
 #include "store/rollup.hpp"
 #include "store/session_store.hpp"
@@ -123,5 +124,8 @@ PruneRequest retention_request(std::int64_t now_ms, int events_days, int denial_
 /// Flushes `store`'s buffered denials from outside any event loop (close()); logs a failure.
 /// Blocking.
 void flush_denials_blocking(SessionStore& store);
+
+/// Counts `denial` in `log`, its at_ms read from `clock` when 0. Thread-safe.
+void record_denial_at(DenialLog& log, const Denial& denial, const Clock& clock);
 
 }  // namespace voicegate::store

@@ -11,11 +11,9 @@
 #include "store/rollup.hpp"
 #include "store/session_store.hpp"
 
-// SessionStore::record_denial and flush_denials, written once for both engines over a DenialLog.
+// SessionStore::flush_denials, written once for both engines over a DenialLog (record_denial_at,
+// its other half, is in audit.hpp).
 namespace voicegate::store {
-
-/// Counts `denial` in `log`, its at_ms read from `clock` when 0. Thread-safe.
-void record_denial_at(DenialLog& log, const Denial& denial, const Clock& clock);
 
 /// Writes `log`'s buffered denials when it has any: `run(write)` must queue `write` (a
 /// `Result<void>(SqlExec&)`) on a store thread and return its awaitable. `write` takes the
