@@ -12,9 +12,11 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 IpAdmission admission(const std::string& trusted, const std::string& allow,
                       const std::string& deny) {
     config::LimitsConfig limits;
-    limits.trusted_proxies = trusted;
-    limits.ip_allow = allow;
-    limits.ip_deny = deny;
+    auto proxies = CidrList::parse(trusted);
+    auto rules = IpRules::parse(allow, deny);
+    EXPECT_TRUE(proxies && rules);
+    limits.trusted_proxies = *proxies;
+    limits.ip_rules = *rules;
     return api::ip_admission_from(limits);
 }
 
@@ -46,9 +48,18 @@ TEST(IpAdmission, DenyWinsAndAnAllowListAdmitsOnlyItsMembers) {
     EXPECT_FALSE(a.admit("198.51.100.1"));
 }
 
+// The lists are parsed once, when the configuration loads: a bad one is a config error naming
+// its setting, so the service does not start.
 TEST(IpAdmission, BadListsFailAtStartUp) {
-    EXPECT_THROW(admission("10.0.0.0/33", "", ""), std::runtime_error);
-    EXPECT_THROW(admission("", "", "nope"), std::runtime_error);
+    for (const auto& [name, value] : std::vector<std::pair<std::string, std::string>>{
+             {"VOICEGATE_TRUSTED_PROXIES", "10.0.0.0/33"}, {"VOICEGATE_IP_DENY", "nope"}}) {
+        config::Sources s;
+        s.env = {{name, value}};
+        auto loaded = config::load_config(s);
+        EXPECT_FALSE(loaded.config.has_value()) << name;
+        ASSERT_FALSE(loaded.errors.empty()) << name;
+        EXPECT_EQ(loaded.errors[0].rfind(name, 0), 0U) << loaded.errors[0];
+    }
 }
 
 }  // namespace
