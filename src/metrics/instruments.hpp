@@ -76,7 +76,7 @@ public:
     enum class Check { token, route };
     enum class Outcome { allowed, rate_limited, limiter_unavailable };
     /// Quota results: allowed, or which cap refused (from the store's Failure), or `cached`:
-    /// refused again from the gate's memory of a recent store refusal.
+    /// refused again from api::QuotaDenials' memory of a recent store refusal.
     enum class Quota { allowed, concurrent, sessions_per_day, minutes_per_day, cached, other };
 
     explicit DecisionMetrics(Registry& registry);
