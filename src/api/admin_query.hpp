@@ -37,7 +37,7 @@ std::optional<store::SessionCursor> decode_session_cursor(const std::string& tex
 /// The cursor of an events page ("e<id>"), and back (nullopt if malformed). Pure.
 std::string encode_event_cursor(std::int64_t before_id);
 /// See encode_event_cursor. Pure.
-std::optional<std::int64_t> decode_event_cursor(const std::string& text);
+std::optional<std::int64_t> decode_event_cursor(const std::string& v);
 
 /// GET /api/admin/usage's query. Pure.
 Result<store::UsageQuery> usage_query(const std::string& query, std::int64_t now_ms);

@@ -9,6 +9,7 @@ namespace voicegate::config {
 
 std::vector<std::string> catalog_models() {
     std::vector<std::string> out;
+    out.reserve(kCatalogModels.size());
     for (const auto& model : kCatalogModels) {
         out.emplace_back(model.name);
     }
@@ -17,6 +18,7 @@ std::vector<std::string> catalog_models() {
 
 std::vector<std::pair<std::string, std::string>> catalog_aliases() {
     std::vector<std::pair<std::string, std::string>> out;
+    out.reserve(kCatalogAliases.size());
     for (const auto& [from, to] : kCatalogAliases) {
         out.emplace_back(from, to);
     }

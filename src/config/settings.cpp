@@ -44,7 +44,7 @@ ApplyFn rate_setting(ratelimit::Rate LimitsConfig::*rate, std::string LimitsConf
     };
 }
 
-ApplyFn rule_setting(AlertRule AlertsConfig::*rule, std::vector<std::string> keys) {
+ApplyFn rule_setting(AlertRule AlertsConfig::*rule, const std::vector<std::string>& keys) {
     return
         [=](Config& c, const std::string& v) { return parse_alert_rule(v, keys, c.alerts.*rule); };
 }
