@@ -189,12 +189,14 @@ void decode_planned(const PgBatch& batch, const Planned& planned, const pg_resul
     std::vector<int> row_of(planned.ops.size(), -1);
     if (planned.statement == PgStatement::end_session) {
         std::vector<std::int64_t> positions;
+        positions.reserve(static_cast<std::size_t>(rows.size()));
         for (int r = 0; r < rows.size(); ++r) {
             positions.push_back(rows.int64(r, kEndManyN));
         }
         row_of = rows_by_position(positions, planned.ops.size());
     } else if (planned.statement == PgStatement::create_session) {
         std::vector<std::string_view> ids;
+        ids.reserve(static_cast<std::size_t>(rows.size()));
         for (int r = 0; r < rows.size(); ++r) {
             ids.push_back(rows.text(r, 0));
         }
