@@ -1,12 +1,8 @@
 #include <gtest/gtest.h>
 
-#include <future>
 #include <map>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <boost/json.hpp>
 
 #include "api/access_config.hpp"
@@ -16,19 +12,15 @@
 #include "fakes/fake_session_store.hpp"
 #include "fakes/manual_clock.hpp"
 #include "ratelimit/memory_limiter.hpp"
+#include "support/config_from_env.hpp"
 #include "support/jwt_factory.hpp"
 #include "support/log_capture.hpp"
+#include "support/run_coro.hpp"
 
 namespace voicegate::api {
 namespace {
 namespace asio = boost::asio;
 namespace json = boost::json;
-
-config::Config default_config() {
-    auto loaded = config::load_config({});
-    EXPECT_TRUE(loaded.config.has_value());
-    return *loaded.config;
-}
 
 http::Request json_request(std::string body) {
     http::Request r;
@@ -44,9 +36,7 @@ http::Request json_request(std::string body) {
 template <class F>
 http::Response run(F&& f) {
     asio::io_context ioc;
-    auto fut = asio::co_spawn(ioc, std::forward<F>(f), asio::use_future);
-    ioc.run();
-    return fut.get();
+    return test::run_coro(ioc, std::forward<F>(f)());
 }
 
 std::string header_of(const http::Response& res, std::string_view name) {
@@ -56,14 +46,6 @@ std::string header_of(const http::Response& res, std::string_view name) {
         }
     }
     return {};
-}
-
-config::Config config_with(std::map<std::string, std::string> env) {
-    config::Sources s;
-    s.env = std::move(env);
-    auto loaded = config::load_config(s);
-    EXPECT_TRUE(loaded.config.has_value()) << (loaded.errors.empty() ? "" : loaded.errors[0]);
-    return *loaded.config;
 }
 
 // The in-process limiter behind the asynchronous interface, or a shared store that is down
@@ -92,7 +74,7 @@ private:
 
 class HandlerTest : public ::testing::Test {
 protected:
-    explicit HandlerTest(config::Config cfg = default_config()) : cfg_(std::move(cfg)) {}
+    explicit HandlerTest(config::Config cfg = test::config_from_env()) : cfg_(std::move(cfg)) {}
     config::Config cfg_;
     test::FakeRealtimeApi realtime_;
     test::FakeSessionStore store_;
@@ -482,7 +464,7 @@ constexpr const char* kSecret = "0123456789abcdef0123456789abcdef-test";
 
 class JwtHandlerTest : public HandlerTest {
 protected:
-    JwtHandlerTest() : HandlerTest(config_with({{"JWT_SECRET", kSecret}})) {}
+    JwtHandlerTest() : HandlerTest(test::config_from_env({{"JWT_SECRET", kSecret}})) {}
     std::string jwt(const std::string& sub, std::int64_t exp_offset_s = 600) {
         return test::sign_hs256({{"alg", "HS256"}, {"typ", "JWT"}},
                                 {{"sub", sub},
@@ -683,9 +665,9 @@ TEST(StaticFiles, CspAllowsTheUpstreamOriginOnlyWhenItIsAnotherOne) {
 }
 
 TEST(Options, RealtimeCallsUrlFollowsTheUpstream) {
-    auto emu = json::parse(options_response(default_config()).body).as_object();
+    auto emu = json::parse(options_response(test::config_from_env()).body).as_object();
     EXPECT_EQ(emu.at("realtimeCallsUrl"), "/v1/realtime/calls");
-    EXPECT_EQ(realtime_calls_url(config_with({{"OPENAI_API_KEY", "sk-test-fake-key-0123"},
+    EXPECT_EQ(realtime_calls_url(test::config_from_env({{"OPENAI_API_KEY", "sk-test-fake-key-0123"},
                                               {"OPENAI_BASE_URL", "https://up.example/v1/"}})),
               "https://up.example/v1/realtime/calls");
 }

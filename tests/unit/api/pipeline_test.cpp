@@ -10,19 +10,12 @@
 #include "api/access_config.hpp"
 #include "fakes/manual_clock.hpp"
 #include "ratelimit/memory_limiter.hpp"
+#include "support/config_from_env.hpp"
 #include "support/run_coro.hpp"
 
 namespace voicegate::api {
 namespace {
 namespace asio = boost::asio;
-
-config::Config config_with(std::map<std::string, std::string> env) {
-    config::Sources s;
-    s.env = std::move(env);
-    auto loaded = config::load_config(s);
-    EXPECT_TRUE(loaded.config.has_value()) << (loaded.errors.empty() ? "" : loaded.errors[0]);
-    return *loaded.config;
-}
 
 std::string header_of(const http::Response& res, std::string_view name) {
     for (const auto& [k, v] : res.headers) {
@@ -50,7 +43,7 @@ http::Request request(std::string method, std::string path, std::string origin =
 class PipelineTest : public ::testing::Test {
 protected:
     void build(std::map<std::string, std::string> env, PipelineOptions options) {
-        cfg_ = config_with(std::move(env));
+        cfg_ = test::config_from_env(std::move(env));
         admission_ = ip_admission_from(cfg_->limits);
         rates_ = std::make_unique<RatePolicy>(rate_settings_from(cfg_->limits), limiter_, nullptr);
         router_.add("GET", "/api/slow", [this](http::Request&) -> asio::awaitable<http::Response> {

@@ -9,6 +9,7 @@
 #include "api/access_config.hpp"
 #include "fakes/manual_clock.hpp"
 #include "ratelimit/memory_limiter.hpp"
+#include "support/config_from_env.hpp"
 #include "support/run_coro.hpp"
 
 namespace voicegate::api {
@@ -16,11 +17,7 @@ namespace {
 
 // [limits] as loaded from the environment `env` (the rates parsed once, by the config).
 config::LimitsConfig limits_from(std::map<std::string, std::string> env) {
-    config::Sources s;
-    s.env = std::move(env);
-    auto loaded = config::load_config(s);
-    EXPECT_TRUE(loaded.config.has_value()) << (loaded.errors.empty() ? "" : loaded.errors[0]);
-    return loaded.config ? loaded.config->limits : config::LimitsConfig{};
+    return test::config_from_env(std::move(env)).limits;
 }
 
 std::string header_of(const HeaderList& headers, std::string_view name) {
