@@ -38,8 +38,8 @@ const std::vector<Setting>& settings();
 /// The keys a [profiles.NAME] table may hold. Thread-safe (a constant).
 const std::vector<std::string>& profile_fields();
 
-/// `s` without leading and trailing spaces, tabs, CR and LF. (core's trim_view keeps CR and
-/// LF; values from a CRLF .env file or a multi-line TOML string must lose them.) Pure.
+/// `s` without leading and trailing spaces, tabs, CR and LF (a CRLF `.env` line), as a string:
+/// core's trim_view with those characters. Pure.
 std::string trim(const std::string& s);
 
 /// Splits a comma-separated list, trimming items and dropping empty ones. Pure.

@@ -11,9 +11,7 @@
 namespace voicegate::config {
 
 std::string trim(const std::string& s) {
-    const auto b = s.find_first_not_of(" \t\r\n");
-    const auto e = s.find_last_not_of(" \t\r\n");
-    return b == std::string::npos ? std::string() : s.substr(b, e - b + 1);
+    return std::string(trim_view(s, " \t\r\n"));
 }
 
 std::vector<std::string> split_list(const std::string& s) {

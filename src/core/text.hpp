@@ -18,15 +18,14 @@ inline std::string to_lower(std::string_view s) {
     return out;
 }
 
-/// `s` without leading and trailing spaces and tabs. Pure.
-inline std::string_view trim_view(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
+/// `s` without the leading and trailing characters of `chars` (by default spaces and tabs, the
+/// whitespace of HTTP headers and lists; configuration values also drop CR and LF). Pure.
+inline std::string_view trim_view(std::string_view s, std::string_view chars = " \t") {
+    const auto b = s.find_first_not_of(chars);
+    if (b == std::string_view::npos) {
+        return {};
     }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
+    return s.substr(b, s.find_last_not_of(chars) - b + 1);
 }
 
 /// ASCII case-insensitive equality. Pure.
