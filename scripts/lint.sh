@@ -113,6 +113,9 @@ for f in "${files[@]}"; do
     break
   fi
 done
+# Headers generated at build time (store/pg_sql.hpp from src/store/sql/pg/*.sql) must exist
+# before clang-tidy reads the files that include them; a fresh clone has not built them yet.
+cmake --build build/release --target pg_sql_generated >/dev/null
 mkdir -p "$lint_dir"
 sed -e 's| -Winvalid-pch||; s| -include [^ ]*/cmake_pch\.hxx||' \
     -e 's|\("command": "[^ ]*\) |\1 -Wno-unknown-warning-option |' \
