@@ -10,7 +10,7 @@ namespace voicegate::api {
 
 namespace {
 
-void add_rendered(std::span<const ratelimit::NamedDecision> named, HeaderList& headers) {
+void add_rendered(std::span<const ratelimit::NamedDecision> named, http::Headers& headers) {
     if (named.empty()) {
         return;
     }

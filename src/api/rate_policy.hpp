@@ -16,9 +16,6 @@
 
 namespace voicegate::api {
 
-/// Response headers, in order (name, value).
-using HeaderList = std::vector<std::pair<std::string, std::string>>;
-
 /// The rates a RatePolicy enforces (SPEC §4 VOICEGATE_RATE_*), already parsed.
 struct RateSettings {
     ratelimit::Rate user;    // token requests per user
@@ -33,7 +30,7 @@ struct RateSettings {
 /// policy, which go on the response whatever it is.
 struct RateVerdict {
     Result<void> allowed;
-    HeaderList headers;
+    http::Headers headers;
 
     /// Appends the RateLimit headers to `res`.
     void add_headers_to(http::Response& res) const;

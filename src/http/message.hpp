@@ -13,6 +13,9 @@
 
 namespace voicegate::http {
 
+/// Header fields in order, as (name, value) pairs.
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
 /// A parsed HTTP request, independent of Beast so handlers and pure logic stay light.
 /// Header names are stored lowercase.
 struct Request {
@@ -20,7 +23,7 @@ struct Request {
     std::string target;  // raw request target, e.g. "/api/admin/usage?from=..."
     std::string path;    // target without the query
     std::string query;   // after '?', without it
-    std::vector<std::pair<std::string, std::string>> headers;
+    Headers headers;
     std::string body;
     std::string client_ip;   // socket peer (or the resolved client IP once proxies are trusted)
     std::string request_id;  // assigned by the server
@@ -52,7 +55,7 @@ enum class Action {
 struct Response {
     int status = 200;
     std::string content_type = "application/json";
-    std::vector<std::pair<std::string, std::string>> headers;
+    Headers headers;
     std::string body;
     Action action = Action::respond;
     bool close = false;      // send Connection: close and close after writing

@@ -20,7 +20,7 @@ config::LimitsConfig limits_from(std::map<std::string, std::string> env) {
     return test::config_from_env(std::move(env)).limits;
 }
 
-std::string header_of(const HeaderList& headers, std::string_view name) {
+std::string header_of(const http::Headers& headers, std::string_view name) {
     for (const auto& [k, v] : headers) {
         if (k == name) {
             return v;
