@@ -12,7 +12,6 @@
 #include <boost/asio/write.hpp>
 
 #include <boost/json.hpp>
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 

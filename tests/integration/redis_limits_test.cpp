@@ -3,7 +3,6 @@
 // Outages go through a TcpProxy, so the Redis other tests share is never stopped.
 #include <atomic>
 #include <chrono>
-#include <sstream>
 #include <thread>
 
 #include <boost/json.hpp>
@@ -17,7 +16,6 @@
 #include "support/redis_test_env.hpp"
 #include "support/tcp_proxy.hpp"
 
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 namespace voicegate::test {

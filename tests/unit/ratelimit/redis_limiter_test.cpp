@@ -7,7 +7,6 @@
 #include <atomic>
 #include <chrono>
 #include <future>
-#include <sstream>
 #include <thread>
 
 #include <openssl/sha.h>
@@ -21,7 +20,6 @@
 #include "support/redis_test_env.hpp"
 #include "support/tcp_proxy.hpp"
 
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 namespace voicegate::ratelimit {

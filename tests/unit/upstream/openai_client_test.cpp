@@ -15,11 +15,11 @@
 #include <gtest/gtest.h>
 
 #include "support/fake_upstream_server.hpp"
+#include "support/log_capture.hpp"
 #include "support/run_coro.hpp"
 #include "support/test_certs.hpp"
 #include "unit/upstream/upstream_test_util.hpp"
 
-#include <spdlog/sinks/ostream_sink.h>
 #include <spdlog/spdlog.h>
 
 namespace voicegate::upstream {
@@ -539,12 +539,7 @@ TEST_F(OpenAiClientTest, ReusedConnectionFailingBeforeAnyByteIsRetriedOnceFresh)
 }
 
 TEST_F(OpenAiClientTest, SecretsNeverReachTheLog) {
-    auto out = std::make_shared<std::ostringstream>();
-    auto sink = std::make_shared<spdlog::sinks::ostream_sink_mt>(*out);
-    auto capture = std::make_shared<spdlog::logger>("capture", sink);
-    capture->set_level(spdlog::level::trace);
-    auto previous = spdlog::default_logger();
-    spdlog::set_default_logger(capture);
+    test::LogCapture capture;
 
     const std::string ek = "ek_SECRETTOKEN0123456789abcdef0123";
     std::atomic<int> n{0};
@@ -577,9 +572,7 @@ TEST_F(OpenAiClientTest, SecretsNeverReachTheLog) {
     auto r3 = mint(*client);
     ASSERT_TRUE(r3.has_value());
 
-    capture->flush();
-    spdlog::set_default_logger(previous);
-    const std::string log = out->str();
+    const std::string log = capture.text();
     EXPECT_NE(log.find("request_id=req_test_1"), std::string::npos) << log;
     EXPECT_NE(log.find("upstream_request_id=req_"), std::string::npos) << log;
     EXPECT_EQ(log.find(kKey), std::string::npos) << log;
