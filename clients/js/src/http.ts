@@ -79,6 +79,23 @@ function originOf(url: string): string {
   return m ? m[0] : url;
 }
 
+/** The last path segment of a URL or path (`/v1/realtime/calls/rtc_abc` → `rtc_abc`), without
+ * query or fragment; undefined when there is none. */
+export function lastPathSegment(location: string | null | undefined): string | undefined {
+  if (!location) {
+    return undefined;
+  }
+  const last = location.split(/[?#]/)[0]!.replace(/\/+$/, '').split('/').pop();
+  if (!last) {
+    return undefined;
+  }
+  try {
+    return decodeURIComponent(last);
+  } catch {
+    return last; // a stray "%": the segment as it is
+  }
+}
+
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

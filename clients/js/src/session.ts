@@ -1,10 +1,11 @@
 import { Emitter } from './emitter.js';
 import { VoicegateError, isVoicegateError } from './errors.js';
-import { fetchWithDeadline, isObject, upstreamErrorFrom } from './http.js';
+import { fetchWithDeadline, isObject, lastPathSegment, upstreamErrorFrom, type ReadResponse } from './http.js';
+import { relayForm } from './relay.js';
 import type {
-  DataChannelLike, EndedBy, EndResult, EndReport, EventTargetLike, FetchLike, IssuedToken,
-  MediaDevicesLike, MediaStreamLike, MediaStreamTrackLike, PeerConnectionConstructor,
-  PeerConnectionLike, TokenRequest,
+  AttachResult, ConnectFlow, DataChannelLike, EndedBy, EndResult, EndReport, EventTargetLike, FetchLike,
+  IssuedToken, MediaDevicesLike, MediaStreamLike, MediaStreamTrackLike, PeerConnectionConstructor,
+  PeerConnectionLike, RelayBody, RelayedCall, TokenRequest,
 } from './types.js';
 
 /** OpenAI's WebRTC calls endpoint (GA). */
@@ -19,6 +20,8 @@ export interface SessionHost {
   getToken(config: TokenRequest | undefined, forceRefresh: boolean): Promise<{ issued: IssuedToken; fromCache: boolean }>;
   invalidateToken(token?: string): void;
   reportEnd(report: EndReport): Promise<EndResult>;
+  relayOffer(sdp: string, config: TokenRequest | undefined, body: RelayBody): Promise<RelayedCall>;
+  attachCall(sessionId: string, callId: string, cancelled: () => boolean): Promise<AttachResult>;
   fetch(): FetchLike;
   now(): number;
   upstreamTimeoutMs: number;
@@ -64,6 +67,12 @@ export interface SessionEvents {
   error: VoicegateError;
   /** The end report could not be recorded after every retry. Not fatal: the session is closed. */
   endReportFailed: { error: VoicegateError; report: EndReport; attempts: number };
+  /** Token flow: voicegate took the call over for supervision (`POST /api/realtime/attach`
+   * answered). */
+  attached: { sessionId: string; callId: string; attempts: number };
+  /** Token flow: the call could not be attached after the retries (or the upstream gave no call
+   * id: code `missing_call_id`). Not fatal: the call goes on, unsupervised. */
+  attachFailed: { error: VoicegateError; attempts: number };
   /** The session is closed and its end report settled. */
   ended: EndResult;
 }
@@ -72,10 +81,24 @@ type Handlers = { [K in keyof SessionEvents]?: (payload: SessionEvents[K]) => vo
 
 /** Options of `client.connect()`. */
 export interface ConnectOptions {
-  /** The token request (`userId`, `sessionConfig`); the client's cache applies. */
+  /** `token` (default: what every earlier version did, and what a voicegate without the relay
+   * serves) or `relay` (no credential on the device; needs voicegate's `/api/realtime/calls`). */
+  flow?: ConnectFlow;
+  /** The session request (`userId`, `sessionConfig`): the token request in the token flow (the
+   * client's cache applies), the relay request's fields in the relay flow. */
   config?: TokenRequest;
-  /** A token the app already holds (e.g. from `getToken`): used as is, `config` ignored. */
+  /** Token flow: a token the app already holds (e.g. from `getToken`): used as is, `config`
+   * ignored. Refused in the relay flow. */
   token?: IssuedToken;
+  /** Open the `oai-events` data channel (transcripts, server events, `send()`). Default: `true`
+   * in the token flow, `false` in the relay flow (an audio-only offer: every control event then
+   * comes from voicegate, the only way a profile's locked fields really hold). */
+  dataChannel?: boolean;
+  /** Relay flow: the request form (default `auto`, see {@link RelayBody}). */
+  relayBody?: RelayBody;
+  /** Token flow: report the call id to `POST /api/realtime/attach` after connecting so that
+   * voicegate supervises the call (default `true`). */
+  attach?: boolean;
   /** `RTCPeerConnection` of the browser (`window.RTCPeerConnection`) or of react-native-webrtc. */
   RTCPeerConnection: PeerConnectionConstructor;
   /** Passed to the `RTCPeerConnection` constructor. */
@@ -88,7 +111,7 @@ export interface ConnectOptions {
   audio?: unknown;
   /** Stop the tracks of a given `stream` on `end()` (tracks the library acquired are always stopped). */
   stopStream?: boolean;
-  /** The upstream calls endpoint (default `https://api.openai.com/v1/realtime/calls`). */
+  /** Token flow: the upstream calls endpoint (default `https://api.openai.com/v1/realtime/calls`). */
   upstreamUrl?: string;
   /** The session time limit (default 30 min); `Infinity` or 0 for none. */
   sessionTimeLimitMs?: number;
@@ -141,26 +164,38 @@ function checkUpstreamUrl(url: string): void {
 
 /** The call id from a `Location` like `/v1/realtime/calls/rtc_abc`. */
 export function callIdFromLocation(location: string | null | undefined): string | undefined {
-  if (!location) {
-    return undefined;
-  }
-  const last = location.split(/[?#]/)[0]!.replace(/\/+$/, '').split('/').pop();
-  return last ? decodeURIComponent(last) : undefined;
+  return lastPathSegment(location);
+}
+
+/** What a session knows of itself once the server named it. */
+interface SessionInfo {
+  sessionId: string;
+  expiresAt: number;
+  config: { model?: string; voice?: string };
 }
 
 /** A live voice session: WebRTC to the upstream, events, the time limit and the end report. */
 export class VoicegateSession extends Emitter<SessionEvents> {
+  /** How the call was started. */
+  readonly flow: ConnectFlow;
   /** `sess_…`, the id the end report names. */
   readonly sessionId: string;
-  /** `rtc_…` from the upstream's `Location`, when it sent one. */
+  /** Token flow: `rtc_…` from the upstream's `Location`, when it sent one. Always undefined in
+   * the relay flow (the upstream call id stays on the server). */
   callId: string | undefined;
-  /** The token's expiry (unix seconds). A session started before it keeps running after it. */
+  /** Token flow: the token's expiry (unix seconds); a session started before it keeps running
+   * after it. Relay flow: the JSON answer's `expiresAt`, or 0 when the server did not say. */
   readonly expiresAt: number;
-  /** The model and voice the server used. */
+  /** The model and voice the server used (empty for a relay answer in the raw SDP form). */
   readonly config: { model?: string; voice?: string };
   readonly peerConnection: PeerConnectionLike;
-  readonly dataChannel: DataChannelLike;
+  /** The `oai-events` data channel; undefined for an audio-only session (`dataChannel: false`). */
+  readonly dataChannel: DataChannelLike | undefined;
   readonly localStream: MediaStreamLike;
+  /** Token flow: the attach to voicegate's supervision, settled (never rejected) with its
+   * result; undefined in the relay flow (voicegate supervises relayed calls by itself) or with
+   * `attach: false`. */
+  attachment: Promise<AttachResult> | undefined;
   /** Start of the call (ms since the epoch), set once the answer is applied. */
   startedAt = 0;
   /** Final transcripts seen (user and assistant): the default `messageCount` of `end()`. */
@@ -180,14 +215,15 @@ export class VoicegateSession extends Emitter<SessionEvents> {
   private lastState = '';
 
   /** @internal Use `client.connect()`. */
-  constructor(host: SessionHost, options: ConnectOptions, issued: IssuedToken, pc: PeerConnectionLike,
-      dc: DataChannelLike, stream: MediaStreamLike, ownsStream: boolean) {
+  constructor(host: SessionHost, options: ConnectOptions, flow: ConnectFlow, info: SessionInfo,
+      pc: PeerConnectionLike, dc: DataChannelLike | undefined, stream: MediaStreamLike, ownsStream: boolean) {
     super();
     this.host = host;
     this.options = options;
-    this.sessionId = issued.sessionId;
-    this.expiresAt = issued.expiresAt;
-    this.config = { ...issued.config };
+    this.flow = flow;
+    this.sessionId = info.sessionId;
+    this.expiresAt = info.expiresAt;
+    this.config = { ...info.config };
     this.peerConnection = pc;
     this.dataChannel = dc;
     this.localStream = stream;
@@ -205,17 +241,22 @@ export class VoicegateSession extends Emitter<SessionEvents> {
       listen(pc, 'track', (e: { track?: unknown; streams?: unknown[] }) => {
         this.emit('remoteTrack', { track: e?.track, streams: Array.isArray(e?.streams) ? e.streams : [] });
       }),
-      listen(dc, 'open', () => this.emit('dataChannelOpen', {})),
-      listen(dc, 'message', (e: { data?: unknown }) => this.onMessage(e?.data)),
-      listen(dc, 'error', () => {
-        if (!this.closed) this.emit('error', new VoicegateError({ code: 'data_channel_error', message: 'The oai-events data channel failed', source: 'client' }));
-      }),
     );
+    if (dc) {
+      this.unlisten.push(
+        listen(dc, 'open', () => this.emit('dataChannelOpen', {})),
+        listen(dc, 'message', (e: { data?: unknown }) => this.onMessage(e?.data)),
+        listen(dc, 'error', () => {
+          if (!this.closed) this.emit('error', new VoicegateError({ code: 'data_channel_error', message: 'The oai-events data channel failed', source: 'client' }));
+        }),
+      );
+    }
   }
 
-  /** Sends a client event (e.g. `{type:'response.create'}`) on the data channel; false when it is not open. */
+  /** Sends a client event (e.g. `{type:'response.create'}`) on the data channel; false when it
+   * is not open, or when the session has none. */
   send(event: { type: string; [field: string]: unknown }): boolean {
-    if (this.closed || this.dataChannel.readyState !== 'open') {
+    if (this.closed || !this.dataChannel || this.dataChannel.readyState !== 'open') {
       return false;
     }
     this.dataChannel.send(JSON.stringify(event));
@@ -235,6 +276,37 @@ export class VoicegateSession extends Emitter<SessionEvents> {
       this.ending = this.doEnd(options);
     }
     return this.ending;
+  }
+
+  /** @internal The server named the session (relay answer, or a fresh token after a 401). */
+  adopt(info: SessionInfo): void {
+    const self = this as { sessionId: string; expiresAt: number; config: SessionInfo['config'] };
+    self.sessionId = info.sessionId;
+    self.expiresAt = info.expiresAt;
+    self.config = { ...info.config };
+  }
+
+  /** @internal Token flow: hands the call id to voicegate's supervision, in the background. */
+  beginAttach(): void {
+    const callId = this.callId;
+    if (!callId) {
+      const error = new VoicegateError({
+        code: 'missing_call_id', source: 'upstream',
+        message: 'The upstream answer had no Location header: the call cannot be attached for supervision',
+      });
+      this.attachment = Promise.resolve({ ok: false, attempts: 0, error });
+      this.emit('attachFailed', { error, attempts: 0 });
+      return;
+    }
+    const sessionId = this.sessionId;
+    this.attachment = this.host.attachCall(sessionId, callId, () => this.closed).then((r) => {
+      if (r.ok) {
+        this.emit('attached', { sessionId, callId, attempts: r.attempts });
+      } else if (r.error) {
+        this.emit('attachFailed', { error: r.error, attempts: r.attempts });
+      }
+      return r;
+    });
   }
 
   /** @internal */
@@ -268,7 +340,7 @@ export class VoicegateSession extends Emitter<SessionEvents> {
     this.closed = true;
     for (const t of this.timers) clearTimeout(t);
     for (const off of this.unlisten) off();
-    try { this.dataChannel.close(); } catch { /* already closed */ }
+    try { this.dataChannel?.close(); } catch { /* already closed */ }
     closeMedia(this.localStream, this.ownsStream || this.options.stopStream === true);
     try { this.peerConnection.close(); } catch { /* already closed */ }
     // Browsers fire no connectionstatechange for close().
@@ -407,94 +479,146 @@ async function postOffer(host: SessionHost, url: string, token: string, sdp: str
   }, host.upstreamTimeoutMs, 'upstream');
 }
 
-/** The seed app's whole start: token, peer connection, microphone, `oai-events`, offer, SDP POST
- * to the upstream with `Bearer ek_…`, answer, call id, timers. On failure everything acquired
- * is released and a {@link VoicegateError} is thrown; once a call exists upstream, a failure
- * also reports the end (`endedBy: 'error'`). */
-export async function connectSession(host: SessionHost, options: ConnectOptions): Promise<VoicegateSession> {
+/** The flow `options` ask for, after checking what the start needs. Throws `bad_config`. */
+function checkConnectOptions(options: ConnectOptions): ConnectFlow {
   if (!options || typeof options.RTCPeerConnection !== 'function') {
     throw new VoicegateError({ code: 'bad_config', message: 'connect() needs the RTCPeerConnection class' });
   }
   if (!options.stream && !options.mediaDevices) {
     throw new VoicegateError({ code: 'bad_config', message: 'connect() needs mediaDevices or a stream' });
   }
-  const upstreamUrl = options.upstreamUrl ?? DEFAULT_UPSTREAM_URL;
-  checkUpstreamUrl(upstreamUrl);
-
-  let issued: IssuedToken;
-  let fromCache = false;
-  if (options.token) {
-    issued = options.token;
-  } else {
-    ({ issued, fromCache } = await host.getToken(options.config, false));
+  const flow = options.flow ?? 'token';
+  if (flow !== 'token' && flow !== 'relay') {
+    throw new VoicegateError({ code: 'bad_config', message: `flow must be "token" or "relay", got "${String(flow)}"` });
   }
+  if (flow === 'relay' && options.token) {
+    throw new VoicegateError({ code: 'bad_config', message: 'The relay flow uses no token: drop the token option or use flow "token"' });
+  }
+  if (flow === 'token') {
+    checkUpstreamUrl(options.upstreamUrl ?? DEFAULT_UPSTREAM_URL);
+  } else {
+    relayForm(options.config, options.relayBody ?? 'auto'); // a form that cannot carry the config
+  }
+  return flow;
+}
 
-  let stream: MediaStreamLike;
-  const ownsStream = !options.stream;
+async function openMicrophone(options: ConnectOptions): Promise<{ stream: MediaStreamLike; ownsStream: boolean }> {
   if (options.stream) {
-    stream = options.stream;
-  } else {
-    try {
-      stream = await options.mediaDevices!.getUserMedia({ audio: options.audio ?? true, video: false });
-    } catch (err) {
-      throw new VoicegateError({ code: 'media_error', message: 'Could not open the microphone', cause: err });
-    }
+    return { stream: options.stream, ownsStream: false };
   }
+  try {
+    return { stream: await options.mediaDevices!.getUserMedia({ audio: options.audio ?? true, video: false }), ownsStream: true };
+  } catch (err) {
+    throw new VoicegateError({ code: 'media_error', message: 'Could not open the microphone', cause: err });
+  }
+}
 
+/** The peer connection, and the `oai-events` data channel when asked for; on failure the
+ * microphone the library opened is released. */
+function openPeer(options: ConnectOptions, stream: MediaStreamLike, ownsStream: boolean, withDataChannel: boolean):
+    { pc: PeerConnectionLike; dc: DataChannelLike | undefined } {
   let pc: PeerConnectionLike;
-  let dc: DataChannelLike;
   try {
     pc = new options.RTCPeerConnection(options.rtcConfiguration);
   } catch (err) {
     closeMedia(stream, ownsStream);
     throw new VoicegateError({ code: 'webrtc_error', message: 'Could not create the peer connection', cause: err });
   }
+  if (!withDataChannel) {
+    return { pc, dc: undefined };
+  }
   try {
-    dc = pc.createDataChannel('oai-events');
+    return { pc, dc: pc.createDataChannel('oai-events') };
   } catch (err) {
     closeMedia(stream, ownsStream);
     try { pc.close(); } catch { /* ignore */ }
     throw new VoicegateError({ code: 'webrtc_error', message: 'Could not create the oai-events data channel', cause: err });
   }
-  const session = new VoicegateSession(host, options, issued, pc, dc, stream, ownsStream);
+}
+
+/** Adds the microphone's audio (video tracks disabled, as the seed app does) and makes the offer. */
+async function makeOffer(pc: PeerConnectionLike, stream: MediaStreamLike): Promise<string> {
+  for (const track of stream.getTracks()) {
+    if (track.kind === 'video') {
+      track.enabled = false;
+      continue;
+    }
+    pc.addTrack(track, stream);
+  }
+  const offer = await pc.createOffer();
+  await pc.setLocalDescription(offer);
+  return offer.sdp ?? '';
+}
+
+async function applyAnswer(pc: PeerConnectionLike, sdp: string, source: 'voicegate' | 'upstream'): Promise<void> {
+  try {
+    await pc.setRemoteDescription({ type: 'answer', sdp });
+  } catch (err) {
+    throw new VoicegateError({ code: 'webrtc_error', message: `The ${source} SDP answer was not accepted`, source, cause: err });
+  }
+}
+
+/** Token flow: posts the offer upstream with `Bearer ek_…`. A cached secret refused with 401 is
+ * replaced by a fresh token once (the session adopts its id). Resolves to the 2xx answer and
+ * the token that got it; throws the upstream's error otherwise. */
+async function exchangeWithToken(host: SessionHost, options: ConnectOptions, session: VoicegateSession,
+    issued: IssuedToken, fromCache: boolean, sdp: string): Promise<{ res: ReadResponse; issued: IssuedToken }> {
+  const upstreamUrl = options.upstreamUrl ?? DEFAULT_UPSTREAM_URL;
+  let res = await postOffer(host, upstreamUrl, issued.token, sdp);
+  if (res.status === 401 && fromCache) {
+    // A cached secret refused (expired early, or single-use upstream): one fresh token, once.
+    host.invalidateToken(issued.token);
+    issued = (await host.getToken(options.config, true)).issued;
+    session.adopt(issued);
+    res = await postOffer(host, upstreamUrl, issued.token, sdp);
+  }
+  if (!res.ok) {
+    if (res.status === 401) {
+      host.invalidateToken(issued.token);
+    }
+    throw upstreamErrorFrom(res, host.now());
+  }
+  return { res, issued };
+}
+
+const UNNAMED: SessionInfo = { sessionId: '', expiresAt: 0, config: {} };
+
+/** The seed app's whole start, in either flow. Token flow: token, microphone, peer connection,
+ * `oai-events`, offer, SDP POST to the upstream with `Bearer ek_…`, answer, call id, timers, then
+ * the attach in the background. Relay flow: microphone, peer connection (audio only unless
+ * `dataChannel`), offer, `POST /api/realtime/calls` to voicegate, answer, timers. On failure
+ * everything acquired is released and a {@link VoicegateError} is thrown; once a call exists
+ * upstream, a failure also reports the end (`endedBy: 'error'`). */
+export async function connectSession(host: SessionHost, options: ConnectOptions): Promise<VoicegateSession> {
+  const flow = checkConnectOptions(options);
+  let issued: IssuedToken | undefined;
+  let fromCache = false;
+  if (flow === 'token') {
+    if (options.token) {
+      issued = options.token;
+    } else {
+      ({ issued, fromCache } = await host.getToken(options.config, false));
+    }
+  }
+  const { stream, ownsStream } = await openMicrophone(options);
+  const { pc, dc } = openPeer(options, stream, ownsStream, options.dataChannel ?? flow === 'token');
+  const session = new VoicegateSession(host, options, flow, issued ?? UNNAMED, pc, dc, stream, ownsStream);
   let callCreated = false;
   try {
-    for (const track of stream.getTracks()) {
-      if (track.kind === 'video') {
-        track.enabled = false; // audio only, as the seed app does
-        continue;
+    const sdp = await makeOffer(pc, stream);
+    if (flow === 'relay') {
+      const call = await host.relayOffer(sdp, options.config, options.relayBody ?? 'auto');
+      callCreated = true;
+      session.adopt({ sessionId: call.sessionId, expiresAt: call.expiresAt ?? 0, config: call.config });
+      await applyAnswer(pc, call.sdp, 'voicegate');
+    } else {
+      const got = await exchangeWithToken(host, options, session, issued!, fromCache, sdp);
+      callCreated = true;
+      if (!options.reuseToken) {
+        host.invalidateToken(got.issued.token);
       }
-      pc.addTrack(track, stream);
-    }
-    const offer = await pc.createOffer();
-    await pc.setLocalDescription(offer);
-    const sdp = offer.sdp ?? '';
-
-    let res = await postOffer(host, upstreamUrl, issued.token, sdp);
-    if (res.status === 401 && fromCache) {
-      // A cached secret refused (expired early, or single-use upstream): one fresh token, once.
-      host.invalidateToken(issued.token);
-      const again = await host.getToken(options.config, true);
-      issued = again.issued;
-      (session as { sessionId: string }).sessionId = issued.sessionId;
-      (session as { expiresAt: number }).expiresAt = issued.expiresAt;
-      res = await postOffer(host, upstreamUrl, issued.token, sdp);
-    }
-    if (!res.ok) {
-      if (res.status === 401) {
-        host.invalidateToken(issued.token);
-      }
-      throw upstreamErrorFrom(res, host.now());
-    }
-    callCreated = true;
-    if (!options.reuseToken) {
-      host.invalidateToken(issued.token);
-    }
-    session.callId = callIdFromLocation(res.response.headers.get('Location'));
-    try {
-      await pc.setRemoteDescription({ type: 'answer', sdp: res.text });
-    } catch (err) {
-      throw new VoicegateError({ code: 'webrtc_error', message: 'The upstream SDP answer was not accepted', source: 'upstream', cause: err });
+      session.callId = callIdFromLocation(got.res.response.headers.get('Location'));
+      await applyAnswer(pc, got.res.text, 'upstream');
     }
   } catch (err) {
     const error = asError(err, 'webrtc_error', 'Could not start the WebRTC session');
@@ -506,5 +630,8 @@ export async function connectSession(host: SessionHost, options: ConnectOptions)
     throw error;
   }
   session.start();
+  if (flow === 'token' && options.attach !== false) {
+    session.beginAttach();
+  }
   return session;
 }

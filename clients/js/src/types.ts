@@ -33,6 +33,41 @@ export interface IssuedToken {
   warnings?: string[];
 }
 
+/** How `connect()` starts a call (see the README's "Two flows").
+ * - `token`: `POST /api/realtime/token` gives an `ek_…` secret; the device posts its offer to
+ *   OpenAI's `/v1/realtime/calls` with it, then reports the call id (`POST
+ *   /api/realtime/attach`) so that voicegate can supervise the call.
+ * - `relay`: the device posts its offer to voicegate's `POST /api/realtime/calls`, which
+ *   exchanges it with OpenAI; no credential of any kind is ever on the device. */
+export type ConnectFlow = 'token' | 'relay';
+
+/** Which request form the relay uses: `sdp` (raw offer, `?model=&voice=&profile=` in the query),
+ * `json` (`{userId?, sessionConfig?, sdp}`), or `auto`: `json` when there is a `userId` or a
+ * `sessionConfig` field besides model, voice and profile, else `sdp`. */
+export type RelayBody = 'auto' | 'sdp' | 'json';
+
+/** A successful `POST /api/realtime/calls` answer. */
+export interface RelayedCall {
+  /** The SDP answer, byte for byte as the upstream gave it. */
+  sdp: string;
+  /** `sess_…`: voicegate's id of the call (the upstream call id stays on the server). */
+  sessionId: string;
+  /** Unix seconds, only in the JSON form's answer (undefined for the raw SDP form). */
+  expiresAt?: number;
+  /** What the server really used (only in the JSON form's answer). */
+  config: { model?: string; voice?: string };
+  warnings?: string[];
+}
+
+/** What reporting a token-flow call id to `POST /api/realtime/attach` gave. Never thrown. */
+export interface AttachResult {
+  ok: boolean;
+  /** HTTP attempts made (0 when nothing was sent: no call id, or the session had ended). */
+  attempts: number;
+  /** The last failure when not `ok`. */
+  error?: import('./errors.js').VoicegateError;
+}
+
 /** How a session ended, as `POST /api/realtime/end` records it. */
 export type EndedBy = 'user' | 'timeout' | 'error';
 

@@ -30,6 +30,7 @@ export function endBody(report, alreadyEnded = false) {
 
 /**
  * A fetch that answers from `routes`: { 'POST /api/realtime/token': handler | [responses…] }.
+ * A key with a query matches only that query; a key without one matches any query.
  * A handler gets (url, init, callIndex) and returns a response, a promise, or throws.
  */
 export function fakeFetch(routes) {
@@ -38,7 +39,8 @@ export function fakeFetch(routes) {
   const fn = async (url, init = {}) => {
     const method = init.method ?? 'GET';
     const path = url.replace(/^https?:\/\/[^/]+/, '');
-    const key = `${method} ${path}`;
+    const exact = `${method} ${path}`;
+    const key = exact in routes ? exact : exact.split('?')[0];
     calls.push({ url, key, method, headers: init.headers ?? {}, body: init.body });
     const route = routes[key];
     if (!route) throw new Error(`unexpected ${key}`);
@@ -106,7 +108,14 @@ export function fakePeerConnectionClass({ failRemote = false } = {}) {
     }
     addTrack(track, stream) { this.tracks.push({ track, stream }); }
     createDataChannel(label) { const dc = new FakeDataChannel(label); this.channels.push(dc); return dc; }
-    async createOffer() { return { type: 'offer', sdp: 'v=0\r\no=- fake-offer\r\n' }; }
+    /** An offer with an m=audio line per audio track and an m=application line when a data
+     * channel exists, as a browser makes it. */
+    async createOffer() {
+      let sdp = 'v=0\r\no=- fake-offer\r\n';
+      for (const { track } of this.tracks) if (track.kind === 'audio') sdp += 'm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n';
+      if (this.channels.length) sdp += 'm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n';
+      return { type: 'offer', sdp };
+    }
     async setLocalDescription(d) { this.local = d; }
     async setRemoteDescription(d) {
       if (failRemote) throw new Error('bad answer');

@@ -10,6 +10,7 @@ import {
 
 const TOKEN = 'POST /api/realtime/token';
 const END = 'POST /api/realtime/end';
+const ATTACH = 'POST /api/realtime/attach';
 const UPSTREAM = 'https://upstream.example.test/v1/realtime/calls';
 const CALLS = 'POST /v1/realtime/calls';
 const ANSWER = 'v=0\r\no=- fake-answer\r\n';
@@ -23,6 +24,7 @@ function setup(routes = {}, extra = {}) {
     [TOKEN]: (u, i, n) => reply(200, tokenBody(n + 1)),
     [CALLS]: [answer()],
     [END]: (u, init) => reply(200, endBody(JSON.parse(init.body))),
+    [ATTACH]: [reply(200, { success: true })],
     ...routes,
   });
   const clock = manualClock();
@@ -48,7 +50,8 @@ describe('connect', () => {
     assert.equal(post.url, UPSTREAM);
     assert.equal(post.headers.Authorization, 'Bearer ek_fake-token-0001');
     assert.equal(post.headers['Content-Type'], 'application/sdp');
-    assert.equal(post.body, 'v=0\r\no=- fake-offer\r\n');
+    assert.equal(post.body, 'v=0\r\no=- fake-offer\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nm=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\n',
+      'the offer as the peer connection made it: audio and the data channel');
     assert.deepEqual(pc.remote, { type: 'answer', sdp: ANSWER });
     assert.equal(s.callId, 'rtc_fake1');
     assert.equal(s.sessionId, 'sess_fake1');
@@ -60,7 +63,7 @@ describe('connect', () => {
     const { opts } = setup();
     const o = opts();
     delete o.upstreamUrl;
-    const routes = fakeFetch({ [TOKEN]: [reply(200, tokenBody())], [CALLS]: [answer()] });
+    const routes = fakeFetch({ [TOKEN]: [reply(200, tokenBody())], [CALLS]: [answer()], [ATTACH]: [reply(200, { success: true })] });
     const c2 = createVoicegateClient({ baseUrl: 'https://vg.example.test', fetch: routes });
     const s = await c2.connect(o);
     assert.equal(routes.calls.find((c) => c.key === CALLS).url, 'https://api.openai.com/v1/realtime/calls');
