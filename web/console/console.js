@@ -3,8 +3,10 @@
 //   GET  /api/realtime/options   fills the form
 //   POST /api/realtime/token     issues an ephemeral token
 //   POST /api/realtime/end       ends a session and shows the stored record
-// The live voice session loads the client library (clients/js, embedded at /lib/index.js) and
-// posts its SDP offer to the upstream named by the options' realtimeCallsUrl.
+// The live voice session loads the client library (clients/js, embedded at /lib/index.js): in the
+// token flow it posts its SDP offer to the upstream named by the options' realtimeCallsUrl and
+// attaches the call (/api/realtime/attach); in the relay flow it posts the offer to
+// /api/realtime/calls on this origin.
 
 const API = {
   options: '/api/realtime/options',
@@ -30,7 +32,7 @@ const state = {
   durationEdited: false,
   sessionEnded: false,
   timer: 0,
-  live: null, // { session, limitMs } while a voice session runs
+  live: null, // { session, limitMs, flow } while a voice session runs
 };
 
 // ---------------------------------------------------------------- helpers
@@ -708,10 +710,52 @@ function liveTick() {
   setText($('live-message-count'), String(live.session.messageCount));
 }
 
-/** Start while idle; End only while a session is up (not while it is starting or ending). */
+/** Start while idle; End only while a session is up (not while it is starting or ending). The
+ * flow and data channel choices hold still while a session runs. */
 function liveButtons(phase) {
   $('live-start').disabled = phase !== 'idle';
   $('live-end').disabled = phase !== 'running';
+  $('live-flow').disabled = phase !== 'idle';
+  $('live-data-channel').disabled = phase !== 'idle';
+}
+
+function liveFlow() {
+  return $('live-flow').value === 'relay' ? 'relay' : 'token';
+}
+
+/** The flow picks the data channel's default (on for the token flow, off for the relay) until the
+ * user sets it; the upstream URL only matters to the token flow. */
+function onLiveFlowChange() {
+  const relay = liveFlow() === 'relay';
+  if (!$('live-data-channel').dataset.edited) $('live-data-channel').checked = !relay;
+  $('live-upstream').disabled = relay;
+}
+
+/** What the panel says about voicegate's supervision of the call (`data-state` for tests). */
+function setSupervision(stateName, text) {
+  setText($('live-supervision'), text);
+  $('live-supervision').dataset.state = stateName;
+}
+
+/** The connect() options of each flow: a token and the upstream, or the form's request. */
+async function flowOptions(flow) {
+  if (flow === 'relay') {
+    setSupervision('relaying', 'relaying…');
+    return { flow: 'relay', config: buildTokenRequest() };
+  }
+  setLiveState('issuing token');
+  if (!usableIssuedToken() && !(await issueToken())) {
+    throw Object.assign(new Error('No token: see the token request error above.'), { code: 'token_failed' });
+  }
+  const issued = usableIssuedToken();
+  if (!issued) throw Object.assign(new Error('The issued token cannot start a call.'), { code: 'token_failed' });
+  setText($('live-session-id'), issued.sessionId);
+  const upstream = $('live-upstream').value.trim() || DEFAULT_CALLS_URL;
+  return {
+    flow: 'token',
+    token: { token: issued.token, sessionId: issued.sessionId, expiresAt: issued.expiresAt, config: {} },
+    upstreamUrl: new URL(upstream, window.location.origin).href,
+  };
 }
 
 async function onLiveStart() {
@@ -724,23 +768,21 @@ async function onLiveStart() {
     showError(box, 'The time limit must be at least 4 seconds.', { status: 0, error: { code: 'bad_time_limit', message: `Got "${$('live-limit').value}".` } });
     return;
   }
-  state.live = { session: null, limitMs: limitS * 1000 };
+  const flow = liveFlow();
+  state.live = { session: null, limitMs: limitS * 1000, flow };
   liveButtons('starting');
   setHidden($('live-panel'), false);
+  $('live-panel').dataset.flow = flow;
   $('live-transcript').replaceChildren();
   setHidden($('live-transcript-empty'), false);
   setText($('live-call-id'), '');
+  setText($('live-session-id'), '');
+  setSupervision('none', '—');
   setText($('live-elapsed'), '00:00');
   setText($('live-message-count'), '0');
   $('live-limit-shown').textContent = `of ${formatCountdown(limitS)}`;
   try {
-    setLiveState('issuing token');
-    if (!usableIssuedToken() && !(await issueToken())) {
-      throw Object.assign(new Error('No token: see the token request error above.'), { code: 'token_failed' });
-    }
-    const issued = usableIssuedToken();
-    if (!issued) throw Object.assign(new Error('The issued token cannot start a call.'), { code: 'token_failed' });
-    setText($('live-session-id'), issued.sessionId);
+    const flowOpts = await flowOptions(flow);
 
     setLiveState('loading library');
     const lib = await import(CLIENT_LIBRARY);
@@ -748,15 +790,14 @@ async function onLiveStart() {
       baseUrl: window.location.origin,
       getAuthToken: () => bearerValue() || null,
     });
-    const upstream = $('live-upstream').value.trim() || DEFAULT_CALLS_URL;
     const limitMs = state.live.limitMs;
     setLiveState('connecting');
     announce('Starting the voice session…');
     const session = await client.connect({
-      token: { token: issued.token, sessionId: issued.sessionId, expiresAt: issued.expiresAt, config: {} },
+      ...flowOpts,
+      dataChannel: $('live-data-channel').checked,
       RTCPeerConnection: window.RTCPeerConnection,
       mediaDevices: navigator.mediaDevices,
-      upstreamUrl: new URL(upstream, window.location.origin).href,
       sessionTimeLimitMs: limitMs,
       warnBeforeMs: Math.min(60_000, Math.floor(limitMs / 2)),
       on: {
@@ -770,21 +811,34 @@ async function onLiveStart() {
         timeUp: () => showLiveWarning('Time is up: the session ends (endedBy timeout).'),
         error: (err) => showError(box, 'The voice session reported a problem.', libraryErrorResult(err)),
         endReportFailed: ({ error }) => showError(box, 'The end report could not be recorded (the session is closed).', libraryErrorResult(error)),
+        // Not fatal: the call goes on without voicegate's supervision.
+        attached: () => setSupervision('attached', 'attached'),
+        attachFailed: ({ error }) => setSupervision('failed', `not attached: ${error.code}${error.status ? ` (HTTP ${error.status})` : ''}`),
         ended: (result) => onLiveEnded(result),
       },
     });
     state.live.session = session;
-    issued.usedForCall = true; // one call per token: voicegate records one end per session id
-    // 'stable' once the upstream's SDP answer is applied (what an app's setRemoteDescription does).
+    // One call per token: voicegate records one end per session id.
+    if (flow === 'token' && state.issued) state.issued.usedForCall = true;
+    // 'stable' once the SDP answer is applied (what an app's setRemoteDescription does).
     $('live-panel').dataset.signaling = session.peerConnection.signalingState || '';
-    setText($('live-call-id'), session.callId || '(no Location header)');
-    $('live-call-id').dataset.callId = session.callId || '';
+    setText($('live-session-id'), session.sessionId);
+    if (flow === 'relay') {
+      setText($('live-call-id'), '(kept by the server)');
+      $('live-call-id').dataset.callId = '';
+      setSupervision('relayed', 'relayed: supervised by voicegate');
+    } else {
+      setText($('live-call-id'), session.callId || '(no Location header)');
+      $('live-call-id').dataset.callId = session.callId || '';
+      if ($('live-supervision').dataset.state === 'none') setSupervision('attaching', 'attaching…');
+    }
     setLiveState('started');
     liveButtons('running');
-    announce(`Voice session started (call ${session.callId || 'unknown'}).`);
+    announce(flow === 'relay' ? 'Voice session started through the relay.' : `Voice session started (call ${session.callId || 'unknown'}).`);
   } catch (err) {
     // A token the upstream refused cannot start another call; one that never reached it can.
-    if (err && err.source === 'upstream' && state.issued) state.issued.usedForCall = true;
+    if (flow === 'token' && err && err.source === 'upstream' && state.issued) state.issued.usedForCall = true;
+    if ($('live-supervision').dataset.state === 'relaying') setSupervision('none', '—');
     showError(box, 'The voice session could not start.', libraryErrorResult(err));
     setLiveState('failed');
     announce('The voice session could not start.');
@@ -880,6 +934,9 @@ function init() {
   $('live-start').addEventListener('click', onLiveStart);
   $('live-end').addEventListener('click', onLiveEnd);
   $('live-upstream').addEventListener('input', () => { $('live-upstream').dataset.edited = 'true'; });
+  $('live-flow').addEventListener('change', onLiveFlowChange);
+  $('live-data-channel').addEventListener('change', () => { $('live-data-channel').dataset.edited = 'true'; });
+  onLiveFlowChange();
   window.addEventListener('pagehide', () => { if (state.live && state.live.session) state.live.session.end({ endedBy: 'user' }); });
 
   updateInstructionsCount();
