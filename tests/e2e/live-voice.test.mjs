@@ -1,7 +1,8 @@
 // Browser test of the console's live voice session (issue 5): the client library (clients/js,
 // embedded at /lib/index.js) in headless Chromium with fake media devices, against the real
 // binary and its built-in emulator: token → offer → the emulator's SDP answer accepted by
-// setRemoteDescription → call id from Location → end → the record through the API.
+// setRemoteDescription → call id from Location → the call id reported to /api/realtime/attach →
+// end → the record through the API. The relay flow's round trip is in live-relay.test.mjs.
 //
 // Artifacts (gitignored): test-artifacts/live-voice.png.
 
@@ -26,6 +27,7 @@ describe('console: live voice session', { timeout: 120_000 }, () => {
   let page;
   const pageErrors = [];
   const calls = []; // what the page posted to the upstream calls endpoint, and what it got back
+  const attaches = []; // what the page posted to /api/realtime/attach
 
   before(async () => {
     server = startServer();
@@ -45,6 +47,9 @@ describe('console: live voice session', { timeout: 120_000 }, () => {
           offer: req.postData() ?? '',
           response: req.response(),
         });
+      }
+      if (req.method() === 'POST' && new URL(req.url()).pathname === '/api/realtime/attach') {
+        attaches.push({ contentType: req.headers()['content-type'], body: JSON.parse(req.postData() ?? 'null') });
       }
     });
     await page.goto(`${server.baseUrl}/`);
@@ -100,6 +105,15 @@ describe('console: live voice session', { timeout: 120_000 }, () => {
     assert.equal(await page.locator('#live-panel').getAttribute('data-signaling'), 'stable');
     assert.equal(await page.locator('#live-call-id').getAttribute('data-call-id'), callId);
     assert.equal((await page.locator('#live-message-count').textContent()).trim(), '0');
+
+    // The call id went to voicegate for supervision. Whatever the answer, the call goes on and
+    // no error is shown (the answer itself is checked in live-relay.test.mjs).
+    await page.locator('#live-supervision[data-state="attached"], #live-supervision[data-state="failed"]').waitFor();
+    assert.equal(attaches.length, 1);
+    assert.equal(attaches[0].contentType, 'application/json');
+    assert.deepEqual(attaches[0].body, { sessionId, callId });
+    assert.ok(await page.locator('#live-error').isHidden(), await page.locator('#live-error').textContent());
+    assert.equal(await page.locator('#live-state').getAttribute('data-state'), 'started');
     await page.locator('#live-elapsed', { hasText: /^00:0[1-9]$/ }).waitFor();
 
     await page.locator('#live-end').click();
@@ -165,6 +179,45 @@ describe('console: live voice session', { timeout: 120_000 }, () => {
     } finally {
       await page.unroute('**/v1/realtime/calls');
     }
+  });
+
+  test('relay flow: a refused offer (400 invalid_sdp) shows its code, no token is issued, nothing runs', async () => {
+    const relayed = [];
+    await page.route('**/api/realtime/calls*', (route) => {
+      relayed.push({ contentType: route.request().headers()['content-type'], offer: route.request().postData() ?? '' });
+      return route.fulfill({
+        status: 400,
+        headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'req_e2e_relay' },
+        body: JSON.stringify({ success: false, error: 'The offer is not valid SDP', code: 'invalid_sdp' }),
+      });
+    });
+    const upstreamBefore = calls.length;
+    const tokenRequests = [];
+    const onRequest = (req) => { if (new URL(req.url()).pathname === '/api/realtime/token') tokenRequests.push(req.url()); };
+    page.on('request', onRequest);
+    try {
+      await page.locator('#live-flow').selectOption('relay');
+      assert.equal(await page.locator('#live-data-channel').isChecked(), false, 'the relay offers audio only by default');
+      assert.ok(await page.locator('#live-upstream').isDisabled());
+      await page.locator('#live-start').click();
+      const box = page.locator('#live-error');
+      await box.locator('[data-testid="error-code"]', { hasText: 'invalid_sdp' }).waitFor();
+      assert.equal((await box.locator('[data-testid="error-status"]').textContent()).trim(), 'HTTP 400');
+      assert.match(await box.textContent(), /req_e2e_relay/);
+      assert.equal(relayed.length, 1);
+      assert.match(relayed[0].offer, /m=audio /);
+      assert.doesNotMatch(relayed[0].offer, /m=application/, 'no data channel offered');
+      assert.equal(calls.length, upstreamBefore, 'nothing went to the upstream');
+      assert.deepEqual(tokenRequests, [], 'the relay asks for no token');
+      assert.equal(await page.locator('#live-state').getAttribute('data-state'), 'failed');
+      assert.ok(await page.locator('#live-start').isEnabled());
+      assert.ok(await page.locator('#live-end').isDisabled());
+    } finally {
+      page.off('request', onRequest);
+      await page.unroute('**/api/realtime/calls*');
+      await page.locator('#live-flow').selectOption('token');
+    }
+    assert.equal(await page.locator('#live-data-channel').isChecked(), true, 'back to the token flow default');
   });
 
   test('a wrong calls URL (the retired beta endpoint) is refused before any request', async () => {
