@@ -184,7 +184,9 @@ describe('console: live voice session', { timeout: 120_000 }, () => {
   test('relay flow: a refused offer (400 invalid_sdp) shows its code, no token is issued, nothing runs', async () => {
     const relayed = [];
     await page.route('**/api/realtime/calls*', (route) => {
-      relayed.push({ contentType: route.request().headers()['content-type'], offer: route.request().postData() ?? '' });
+      const contentType = route.request().headers()['content-type'];
+      const body = route.request().postData() ?? '';
+      relayed.push({ contentType, offer: contentType === 'application/json' ? JSON.parse(body).sdp : body });
       return route.fulfill({
         status: 400,
         headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'req_e2e_relay' },
