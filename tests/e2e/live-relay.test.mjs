@@ -69,13 +69,18 @@ describe('console: live voice session through the relay', { timeout: 120_000, sk
     await stopServer(server);
   });
 
+  /** Clicks Start and waits until the session runs; a start error fails with its text. */
+  async function start() {
+    await page.locator('#live-start').click();
+    await page.locator('#live-end:enabled, #live-error:visible').first().waitFor();
+    assert.ok(await page.locator('#live-error').isHidden(), await page.locator('#live-error').textContent());
+  }
+
   /** Starts a relayed session and checks what every relayed start must satisfy. */
   async function startRelayed() {
     const before = posts.length;
     await page.locator('#live-flow').selectOption('relay');
-    await page.locator('#live-start').click();
-    await page.locator('#live-end:enabled').waitFor();
-    assert.ok(await page.locator('#live-error').isHidden(), await page.locator('#live-error').textContent());
+    await start();
     const mine = posts.slice(before);
     assert.deepEqual(mine.map((p) => p.path), ['/api/realtime/calls'], 'one relay request, no token, no upstream');
     const res = await mine[0].response;
@@ -147,9 +152,9 @@ describe('console: live voice session through the relay', { timeout: 120_000, sk
   test('token flow: the call id is attached and voicegate supervises the call', async () => {
     await page.locator('#live-flow').selectOption('token');
     const before = posts.length;
-    await page.locator('#live-start').click();
-    await page.locator('#live-end:enabled').waitFor();
-    await page.locator('#live-supervision[data-state="attached"]').waitFor();
+    await start();
+    await page.locator('#live-supervision[data-state="attached"], #live-supervision[data-state="failed"]').waitFor();
+    assert.equal(await page.locator('#live-supervision').textContent(), 'attached');
     const attach = posts.slice(before).find((p) => p.path === '/api/realtime/attach');
     const sessionId = (await page.locator('#live-session-id').textContent()).trim();
     const callId = await page.locator('#live-call-id').getAttribute('data-call-id');
