@@ -231,6 +231,7 @@ asio::awaitable<void> CallRun::on_event(const SidebandEvent& event) {
             conclude(CallEnd::upstream_expired, false);
             break;
         case Kind::closed:
+            usage_.add(event);  // its final totals, if it carries them
             conclude(CallEnd::closed, false);
             break;
         case Kind::error:
@@ -399,8 +400,9 @@ asio::awaitable<void> CallRun::read_quota() {
 
 asio::awaitable<void> CallRun::checkpoint() {
     const auto version = usage_.version();
-    auto written = co_await deps_.store.checkpoint_usage(
-        {call_.session_id, options_.instance_id, usage_.total(), now_ms()});
+    // A named argument: GCC 12 destroys a coroutine's braced-init temporary argument twice.
+    store::UsageCheckpoint point{call_.session_id, options_.instance_id, usage_.total(), now_ms()};
+    auto written = co_await deps_.store.checkpoint_usage(std::move(point));
     if (written) {
         checkpointed_version_ = version;
     } else if (deps_.metrics != nullptr) {

@@ -352,8 +352,13 @@ SidebandEvent OpenAiRealtimeProtocol::parse(std::string_view text) const {
 
 Violations OpenAiRealtimeProtocol::violations(const json::object& locked,
                                               const json::object& session) const {
-    auto expected = upstream::realtime_session_from_fields(locked);
-    expected.erase("type");  // not a field a client can change; some answers leave it out
+    json::object expected;
+    for (auto& [k, v] : upstream::realtime_session_from_fields(locked)) {
+        // `type` is not a field a client can change; some answers leave it out.
+        if (k != "type") {
+            expected.emplace(k, std::move(v));
+        }
+    }
     return compare_locked(expected, session);
 }
 

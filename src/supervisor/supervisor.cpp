@@ -125,7 +125,8 @@ struct Supervisor::State : std::enable_shared_from_this<Supervisor::State> {
 };
 
 asio::awaitable<void> Supervisor::State::claim_round() {
-    auto claimed = co_await deps.store.claim_calls(lease_claim());
+    auto claim = lease_claim();
+    auto claimed = co_await deps.store.claim_calls(std::move(claim));
     if (!claimed) {
         if (deps.metrics != nullptr) {
             deps.metrics->store_error();

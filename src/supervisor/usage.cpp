@@ -22,7 +22,9 @@ UsageAccumulator::UsageAccumulator(store::TrueUsage so_far, const ModelPrice* pr
 
 bool UsageAccumulator::add(const SidebandEvent& event) {
     using Kind = SidebandEvent::Kind;
-    if (event.kind == Kind::usage) {
+    // A `closed` event may carry the final totals (GPT-Live's session.closed).
+    const bool final_totals = event.kind == Kind::closed && event.cumulative;
+    if (event.kind == Kind::usage || final_totals) {
         if (!event.response_id.empty()) {
             if (std::find(recent_.begin(), recent_.end(), event.response_id) != recent_.end()) {
                 return false;

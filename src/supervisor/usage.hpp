@@ -23,8 +23,8 @@ public:
     /// model has no prices (cost stays 0); borrowed, must outlive the accumulator.
     UsageAccumulator(store::TrueUsage so_far, const ModelPrice* price);
 
-    /// Adds a `usage` or `transcription_usage` event; false (nothing added) for any other kind
-    /// or a response already counted.
+    /// Adds a `usage` or `transcription_usage` event, or a `closed` one carrying cumulative
+    /// totals; false (nothing added) for any other event or a response already counted.
     bool add(const SidebandEvent& event);
     /// The totals so far, `cost_usd` included.
     const store::TrueUsage& total() const { return total_; }
