@@ -36,7 +36,8 @@ public:
     asio::awaitable<Result<std::vector<store::SupervisedCall>>> claim_calls(
         store::LeaseClaim) override {
         std::lock_guard lock(mu);
-        co_return std::exchange(to_claim, {});
+        ++claims;
+        co_return keep_claiming ? to_claim : std::exchange(to_claim, {});
     }
     asio::awaitable<Result<std::vector<std::string>>> renew_leases(
         store::LeaseClaim, std::vector<std::string> ids) override {
@@ -76,6 +77,8 @@ public:
     }
 
     std::mutex mu;
+    int claims = 0;
+    bool keep_claiming = false;  // every claim answers to_claim again (a renewed lease)
     std::vector<store::SupervisedCall> to_claim;
     std::set<std::string> lost;
     std::vector<std::string> released;
@@ -548,6 +551,24 @@ TEST(Supervisor, ALostLeaseStopsSupervisingWithoutWriting) {
     EXPECT_TRUE(harness.store.with([&] { return harness.store.ends.empty(); }));
     EXPECT_TRUE(harness.store.with([&] { return harness.store.released.empty(); }));
     EXPECT_TRUE(harness.hangup_calls().empty());
+}
+
+TEST(Supervisor, ACallClaimedAgainIsNotSupervisedTwice) {
+    test::FakeSidebandServer server(nullptr, [&](Conn& c, int) -> asio::awaitable<void> {
+        auto update = co_await c.read();
+        if (update) {
+            co_await c.send(updated_from(*update));
+            (void)co_await c.read(10s);
+        }
+    });
+    Harness harness(server);
+    harness.store.keep_claiming = true;
+    harness.supervise(Harness::call());
+    ASSERT_TRUE(test::eventually(
+        [&] { return harness.store.with([&] { return harness.store.claims; }) >= 5; }));
+    EXPECT_EQ(server.connections(), 1);
+    EXPECT_EQ(harness.supervisor->active(), 1u);
+    EXPECT_EQ(harness.metrics.supervised(), 1);
 }
 
 TEST(Supervisor, ShutdownCheckpointsAndReleasesTheLease) {
