@@ -53,17 +53,24 @@ std::chrono::milliseconds backoff(const SupervisorOptions& o, int failures) {
 
 }  // namespace
 
+std::shared_ptr<const CallLock> make_call_lock(const CallProtocol& protocol,
+                                               const CallPolicy& policy, const std::string& model) {
+    auto lock = std::make_shared<CallLock>();
+    lock->locked = locked_fields(policy.profile_fields, policy.allow_override, model);
+    lock->message = protocol.lock_message(lock->locked);
+    lock->on_violation = policy.on_violation;
+    return lock;
+}
+
 CallRun::CallRun(asio::any_io_executor executor, const SupervisorDeps& deps,
                  const SupervisorOptions& options, store::SupervisedCall call,
-                 const Provider& provider, CallPolicy policy)
+                 const Provider& provider, std::shared_ptr<const CallLock> lock)
     : executor_(executor),
       deps_(deps),
       options_(options),
       call_(std::move(call)),
       provider_(provider),
-      on_violation_(policy.on_violation),
-      locked_(locked_fields(policy.profile_fields, policy.allow_override, call_.model)),
-      lock_text_(provider.protocol->lock_message(locked_)),
+      lock_(std::move(lock)),
       usage_(call_.usage, price_of(deps.prices, call_.model)),
       tick_timer_(executor),
       backoff_timer_(executor) {}
@@ -164,7 +171,7 @@ asio::awaitable<void> CallRun::connection_loop() {
         ack_deadline_ms_ = now_ms() + options_.ack_timeout.count();
         wake();
         // A failed write shows as the read's failure just after.
-        (void)co_await socket_->write(lock_text_);
+        (void)co_await socket_->write(lock_->message);
         const auto end = co_await read_loop();
         socket_.reset();
         awaiting_ack_ = false;
@@ -251,7 +258,7 @@ asio::awaitable<void> CallRun::on_event(const SidebandEvent& event) {
 }
 
 asio::awaitable<void> CallRun::on_session(const json::object& session) {
-    const auto violations = provider_.protocol->violations(locked_, session);
+    const auto violations = provider_.protocol->violations(lock_->locked, session);
     if (awaiting_ack_) {
         // The answer to our own session.update: the locks are in place (or the upstream
         // normalises a field differently, which re-applying would not change).
@@ -268,7 +275,7 @@ asio::awaitable<void> CallRun::on_session(const json::object& session) {
     if (violations.empty() || closing()) {
         co_return;
     }
-    const bool hang = on_violation_ == OnViolation::hangup;
+    const bool hang = lock_->on_violation == OnViolation::hangup;
     const char* action = hang ? "hangup" : "reapply";
     spdlog::warn("supervisor: session {}: locked fields changed ({}), {}", call_.session_id,
                  join_paths(violations), action);
@@ -281,7 +288,7 @@ asio::awaitable<void> CallRun::on_session(const json::object& session) {
     } else if (socket_) {
         awaiting_ack_ = true;
         ack_deadline_ms_ = now_ms() + options_.ack_timeout.count();
-        (void)co_await socket_->write(lock_text_);
+        (void)co_await socket_->write(lock_->message);
     }
     if (deps_.events) {
         json::array fields;

@@ -17,6 +17,18 @@
 
 namespace voicegate::supervisor {
 
+/// The locks of a call: the locked fields, the provider's message that sets them, and what a
+/// violation brings. Immutable; shared by the calls of one provider, profile and model.
+struct CallLock {
+    boost::json::object locked;
+    std::string message;
+    OnViolation on_violation = OnViolation::reapply;
+};
+
+/// Builds the locks of `policy` for `model` in `protocol`'s terms. Pure.
+std::shared_ptr<const CallLock> make_call_lock(const CallProtocol& protocol,
+                                               const CallPolicy& policy, const std::string& model);
+
 /// The supervision of one call (Supervisor's per-call coroutine): a connection loop (join,
 /// lock, read events, re-join) and a tick loop (deadlines, quota re-reads, checkpoints, the
 /// drain after a hang-up) side by side on one executor, then the record of how it ended.
@@ -28,7 +40,7 @@ public:
     /// `deps` and `options` are borrowed from the supervisor and outlive the run.
     CallRun(boost::asio::any_io_executor executor, const SupervisorDeps& deps,
             const SupervisorOptions& options, store::SupervisedCall call, const Provider& provider,
-            CallPolicy policy);
+            std::shared_ptr<const CallLock> lock);
 
     /// Supervises the call until it ends or is stopped.
     boost::asio::awaitable<void> run();
@@ -63,9 +75,7 @@ private:
     const SupervisorOptions& options_;
     store::SupervisedCall call_;
     const Provider& provider_;
-    OnViolation on_violation_;
-    boost::json::object locked_;
-    std::string lock_text_;
+    std::shared_ptr<const CallLock> lock_;
     UsageAccumulator usage_;
     boost::asio::steady_timer tick_timer_;
     boost::asio::steady_timer backoff_timer_;

@@ -75,7 +75,8 @@ struct SupervisorDeps {
     const Clock& clock;  // wall clock: call starts, caps and quotas are unix ms
     /// The provider of a call (nullptr: not supervisable here; the call is left alone).
     std::function<const Provider*(const store::SupervisedCall&)> provider;
-    /// The policy of a call (its profile's locked fields and on_violation).
+    /// The policy of a call (its profile's locked fields and on_violation). Asked once per
+    /// provider, profile and model; the answer is kept for later calls of the same three.
     std::function<CallPolicy(const store::SupervisedCall&)> policy;
     const PriceTable* prices = nullptr;  // null: costs stay 0
     EventSink events;                    // null: lock violations only logged and counted

@@ -39,7 +39,8 @@ struct Supervisor::State : std::enable_shared_from_this<Supervisor::State> {
 
     mutable std::mutex mu;
     std::condition_variable cv;
-    std::map<std::string, std::shared_ptr<CallRun>> calls;  // by session id
+    std::map<std::string, std::shared_ptr<CallRun>> calls;         // by session id
+    std::map<std::string, std::shared_ptr<const CallLock>> locks;  // see lock_for()
     std::size_t next_loop = 0;
     bool stopping = false;
     bool lease_loop_running = false;
@@ -61,7 +62,7 @@ struct Supervisor::State : std::enable_shared_from_this<Supervisor::State> {
                          call.model);
             return true;
         }
-        auto policy = deps.policy(call);
+        auto call_lock = lock_for(*provider, call);
         std::shared_ptr<CallRun> run;
         {
             std::lock_guard lock(mu);
@@ -73,7 +74,7 @@ struct Supervisor::State : std::enable_shared_from_this<Supervisor::State> {
             }
             auto& loop = *loops[next_loop++ % loops.size()];
             run = std::make_shared<CallRun>(loop.get_executor(), deps, options, call, *provider,
-                                            std::move(policy));
+                                            std::move(call_lock));
             calls.emplace(call.session_id, run);
         }
         asio::co_spawn(run->executor(), run->run(),
@@ -89,6 +90,23 @@ struct Supervisor::State : std::enable_shared_from_this<Supervisor::State> {
                            self->finished(run);
                        });
         return true;
+    }
+
+    // The locks of a call, built once per provider, profile and model (a profile's instructions
+    // may be 16 KiB: not a copy per call).
+    std::shared_ptr<const CallLock> lock_for(const Provider& provider,
+                                             const store::SupervisedCall& call) {
+        std::string key(provider.protocol->name());
+        key.append(1, '\0').append(call.profile).append(1, '\0').append(call.model);
+        {
+            std::lock_guard lock(mu);
+            if (auto it = locks.find(key); it != locks.end()) {
+                return it->second;
+            }
+        }
+        auto made = make_call_lock(*provider.protocol, deps.policy(call), call.model);
+        std::lock_guard lock(mu);
+        return locks.emplace(key, std::move(made)).first->second;
     }
 
     void finished(const std::shared_ptr<CallRun>& run) {

@@ -13,6 +13,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <openssl/ssl.h>
 
 #include "upstream/connection.hpp"
 
@@ -186,6 +187,8 @@ asio::awaitable<SidebandConnector::JoinResult> WebSocketSidebandConnector::join(
     // From here the WebSocket's own timeouts apply (Beast wants the stream's disabled).
     c.lowest().expires_never();
     if (c.tls) {
+        // Idle sidebands are the rule: let OpenSSL free its buffers between records.
+        SSL_set_mode(c.tls->native_handle(), SSL_MODE_RELEASE_BUFFERS);
         co_return co_await upgrade(std::move(*c.tls), endpoint, options_, deadline);
     }
     co_return co_await upgrade(std::move(*c.plain), endpoint, options_, deadline);
