@@ -58,8 +58,8 @@ SupervisionMetrics::SupervisionMetrics(Registry& registry) {
     join_retry_ = &joins.with({"retry"});
     store_errors_ = &registry
                          .counter("voicegate_supervision_store_errors_total",
-                                  "Supervision writes (usage checkpoints, ends, events) that "
-                                  "failed.")
+                                  "Supervision store calls (usage checkpoints, ends, events, "
+                                  "leases, minutes) that failed.")
                          .with({});
 }
 

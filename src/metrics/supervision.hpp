@@ -37,7 +37,7 @@ public:
     void rejoin() { rejoins_->inc(); }
     /// A join failed; `gone`: answered 404/410.
     void join_failed(bool gone) { (gone ? join_gone_ : join_retry_)->inc(); }
-    /// A supervision write (checkpoint, end, event) failed.
+    /// A supervision store call (checkpoint, end, event, lease, minutes) failed.
     void store_error() { store_errors_->inc(); }
 
     /// Read-backs for tests.
