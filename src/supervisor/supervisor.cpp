@@ -56,10 +56,13 @@ struct Supervisor::State : std::enable_shared_from_this<Supervisor::State> {
 
     // Starts supervising `call` unless it already is supervised here; false when stopping.
     bool start_call(store::SupervisedCall call) {
-        const Provider* provider = deps.provider(call);
+        const Provider* provider = call.call_id.empty() ? nullptr : deps.provider(call);
         if (provider == nullptr) {
-            spdlog::warn("supervisor: session {}: no provider supervises model {}", call.session_id,
-                         call.model);
+            // Claimed again every round until its lease is given up: logged at most every 10 s.
+            if (log_throttle.admit()) {
+                spdlog::warn("supervisor: session {}: not supervisable here ({})", call.session_id,
+                             call.call_id.empty() ? "no call id" : "no provider for its model");
+            }
             return true;
         }
         auto call_lock = lock_for(*provider, call);
