@@ -20,6 +20,7 @@ namespace {
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 constexpr std::int64_t kHangupRetryMs = 1'000;
 constexpr int kEndAttempts = 3;
+constexpr std::int64_t kCloseWaitMs = 1'000;  // for the peer's answer to our close frame
 
 const ModelPrice* price_of(const PriceTable* prices, const std::string& model) {
     if (prices == nullptr) {
@@ -102,9 +103,12 @@ void CallRun::request_stop(Stop why) {
         return;
     }
     stop_ = why;
-    if (socket_) {
+    // A lost lease belongs to another instance now: let go at once. A shutdown closes politely
+    // (tick()).
+    if (socket_ && why == Stop::lease_lost) {
         socket_->abort();
     }
+    drain_until_ms_ = now_ms();
     backoff_timer_.cancel();
     wake();
 }
@@ -345,10 +349,17 @@ asio::awaitable<void> CallRun::tick_loop() {
 asio::awaitable<void> CallRun::tick() {
     auto now = now_ms();
     if (closing()) {
-        if (socket_ && (stop_ != Stop::none || now >= drain_until_ms_)) {
-            socket_->abort();
-        }
         backoff_timer_.cancel();
+        if (socket_ && now >= drain_until_ms_) {
+            if (close_started_ || stop_ == Stop::lease_lost) {
+                socket_->abort();  // the peer did not answer the close frame in time
+            } else {
+                close_started_ = true;
+                drain_until_ms_ = now + kCloseWaitMs;
+                auto socket = socket_;  // the connection loop may drop socket_ meanwhile
+                co_await socket->close();
+            }
+        }
         co_return;
     }
     if (options_.quota_ms_per_day > 0 && now >= next_quota_read_ms_) {

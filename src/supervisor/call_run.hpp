@@ -79,7 +79,9 @@ private:
     UsageAccumulator usage_;
     boost::asio::steady_timer tick_timer_;
     boost::asio::steady_timer backoff_timer_;
-    std::unique_ptr<upstream::SidebandSocket> socket_;
+    // Shared: the tick loop holds it while it sends a close frame.
+    std::shared_ptr<upstream::SidebandSocket> socket_;
+    bool close_started_ = false;
 
     std::optional<store::CallEnd> end_;
     bool hung_up_ = false;

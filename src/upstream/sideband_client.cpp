@@ -41,8 +41,7 @@ JoinError join_error(int status, std::string detail) {
 template <class Next>
 class BeastSidebandSocket final : public SidebandSocket {
 public:
-    BeastSidebandSocket(Next next, const SidebandOptions& options)
-        : ws_(std::move(next)), close_timeout_(options.close_timeout) {
+    BeastSidebandSocket(Next next, const SidebandOptions& options) : ws_(std::move(next)) {
         ws_.read_message_max(options.max_message);
         ws_.auto_fragment(false);
     }
@@ -124,25 +123,21 @@ public:
     }
 
     asio::awaitable<void> close() override {
-        if (aborted_) {
+        if (aborted_ || close_sent_) {
             co_return;
         }
-        if (ws_.is_open()) {
-            // The handshake timeout also bounds the close handshake.
-            websocket::stream_base::timeout t{};
-            t.handshake_timeout = close_timeout_;
-            t.idle_timeout = websocket::stream_base::none();
-            ws_.set_option(t);
-            (void)co_await ws_.async_close(websocket::close_code::normal, kUseTuple);
+        close_sent_ = true;
+        auto [ec] = co_await ws_.async_close(websocket::close_code::normal, kUseTuple);
+        if (ec) {
+            abort();
         }
-        abort();
     }
 
 private:
     websocket::stream<Next> ws_;
     beast::flat_buffer buffer_;
-    std::chrono::milliseconds close_timeout_;
     bool aborted_ = false;
+    bool close_sent_ = false;
 };
 
 template <class Next>

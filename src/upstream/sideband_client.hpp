@@ -62,7 +62,9 @@ public:
     /// Closes the connection at once, without a close handshake: a pending read ends `failed`.
     /// Idempotent; call from the socket's executor.
     virtual void abort() = 0;
-    /// Closes politely (close frame 1000, bounded by the close timeout), then the connection.
+    /// Starts the closing handshake: sends a close frame (1000). A pending read then ends
+    /// `closed` once the peer answers (keep reading; abort() if it does not answer in time).
+    /// May run while a read is pending, not with a write; once only.
     virtual boost::asio::awaitable<void> close() = 0;
 };
 
@@ -81,7 +83,6 @@ struct SidebandOptions {
     std::chrono::milliseconds join_timeout{10'000};  // connect + TLS + upgrade
     std::chrono::milliseconds idle_timeout{30'000};  // no frame for this long: failed; a ping
                                                      // is sent at half of it
-    std::chrono::milliseconds close_timeout{2'000};  // the close handshake
     std::size_t max_message = 1024 * 1024;           // larger messages fail the connection
     std::string user_agent = "voicegate";
 };

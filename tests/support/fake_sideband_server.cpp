@@ -57,11 +57,14 @@ public:
         beast::flat_buffer buffer;
         auto [ec, n] = co_await ws_.async_read(buffer, kUseTuple);
         timer.cancel();
+        closed_by_client_ = ec == websocket::error::closed;
         if (ec || timed_out) {
             co_return std::nullopt;
         }
         co_return beast::buffers_to_string(buffer.data());
     }
+
+    bool closed_by_client() const override { return closed_by_client_; }
 
     asio::awaitable<void> send(std::string text) override {
         ws_.text(true);
@@ -96,6 +99,7 @@ private:
     std::string target_;
     std::string authorization_;
     std::string openai_beta_;
+    bool closed_by_client_ = false;
 };
 
 }  // namespace

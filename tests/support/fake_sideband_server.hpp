@@ -30,6 +30,8 @@ public:
         /// nothing came within `limit`.
         virtual boost::asio::awaitable<std::optional<std::string>> read(
             std::chrono::milliseconds limit = std::chrono::seconds(10)) = 0;
+        /// Whether the last read ended with the client's close frame.
+        virtual bool closed_by_client() const = 0;
         virtual boost::asio::awaitable<void> send(std::string text) = 0;
         /// A close frame with `code` and `reason`.
         virtual boost::asio::awaitable<void> close(int code, std::string reason) = 0;

@@ -125,12 +125,13 @@ class Harness {
 
 public:
     explicit Harness(const test::FakeSidebandServer& server, CallPolicy policy = {},
-                     SupervisorOptions options = fast_options())
+                     SupervisorOptions options = fast_options(),
+                     upstream::SidebandOptions sideband = {})
         : policy_(std::move(policy)) {
         http_ = std::make_shared<upstream::HttpClient>(std::vector<asio::io_context*>{&loop_.io()},
                                                        upstream::HttpClientOptions{});
-        connector_ = std::make_unique<upstream::WebSocketSidebandConnector>(
-            http_, upstream::SidebandOptions{});
+        connector_ =
+            std::make_unique<upstream::WebSocketSidebandConnector>(http_, std::move(sideband));
         provider_.protocol = &protocol_;
         provider_.connector = connector_.get();
         provider_.base = *upstream::parse_base_url(server.base_url());
@@ -508,6 +509,32 @@ TEST(Supervisor, RejoinsAfterADropAndKeepsCounting) {
     EXPECT_EQ(harness.metrics.events("session_updated"), 2u);  // the locks sent again
 }
 
+TEST(Supervisor, ASilentSidebandIsPingedThenDroppedAndRejoined) {
+    test::FakeSidebandServer server(nullptr, [&](Conn& c, int index) -> asio::awaitable<void> {
+        auto update = co_await c.read();
+        if (!update) {
+            co_return;
+        }
+        co_await c.send(updated_from(*update));
+        if (index == 0) {
+            // Reads nothing more, so answers no ping: the client gives up at its idle timeout.
+            co_await c.wait_for([] { return false; }, 3s);
+            co_return;
+        }
+        co_await c.close(1001, "Your session hit the maximum duration of 60 minutes.");
+    });
+    upstream::SidebandOptions sideband;
+    sideband.idle_timeout = 400ms;
+    Harness harness(server, {}, Harness::fast_options(), sideband);
+    const auto start = std::chrono::steady_clock::now();
+    harness.supervise(Harness::call());
+    ASSERT_TRUE(harness.ended());
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 2500ms);
+    EXPECT_EQ(server.connections(), 2);
+    EXPECT_EQ(harness.metrics.rejoins(), 1u);
+    EXPECT_EQ(harness.end().reason, CallEnd::upstream_expired);
+}
+
 TEST(Supervisor, GoneWhenTheJoinIsAnswered404) {
     test::FakeSidebandServer server([](int) { return 404; },
                                     [](Conn&, int) -> asio::awaitable<void> { co_return; });
@@ -539,8 +566,8 @@ TEST(Supervisor, ALostLeaseStopsSupervisingWithoutWriting) {
         }
         co_await c.send(updated_from(*update));
         h->store.with([&] { return h->store.lost.insert("sess_test_1"); });
-        if (!co_await c.read(10s)) {
-            client_went = true;
+        if (!co_await c.read(10s) && !c.closed_by_client()) {
+            client_went = true;  // dropped at once: the call is another instance's now
         }
     });
     Harness harness(server);
@@ -571,7 +598,8 @@ TEST(Supervisor, ACallClaimedAgainIsNotSupervisedTwice) {
     EXPECT_EQ(harness.metrics.supervised(), 1);
 }
 
-TEST(Supervisor, ShutdownCheckpointsAndReleasesTheLease) {
+TEST(Supervisor, ShutdownCheckpointsReleasesTheLeaseAndClosesPolitely) {
+    std::atomic<bool> closed_politely{false};
     test::FakeSidebandServer server(nullptr, [&](Conn& c, int) -> asio::awaitable<void> {
         auto update = co_await c.read();
         if (!update) {
@@ -579,7 +607,9 @@ TEST(Supervisor, ShutdownCheckpointsAndReleasesTheLease) {
         }
         co_await c.send(updated_from(*update));
         co_await c.send(response_done("resp_s", 7, 0, 0, 3, 0));
-        (void)co_await c.read(10s);
+        if (!co_await c.read(10s) && c.closed_by_client()) {
+            closed_politely = true;
+        }
     });
     auto options = Harness::fast_options();
     options.checkpoint_interval = 60s;  // only the shutdown writes
@@ -598,6 +628,7 @@ TEST(Supervisor, ShutdownCheckpointsAndReleasesTheLease) {
         return 0;
     });
     EXPECT_TRUE(harness.hangup_calls().empty());
+    EXPECT_TRUE(test::eventually([&] { return closed_politely.load(); }));
 }
 
 }  // namespace
