@@ -63,7 +63,7 @@ std::shared_ptr<const CallLock> make_call_lock(const CallProtocol& protocol,
     return lock;
 }
 
-CallRun::CallRun(asio::any_io_executor executor, const SupervisorDeps& deps,
+CallRun::CallRun(const asio::any_io_executor& executor, const SupervisorDeps& deps,
                  const SupervisorOptions& options, store::SupervisedCall call,
                  const Provider& provider, std::shared_ptr<const CallLock> lock)
     : executor_(executor),

@@ -38,7 +38,7 @@ public:
     enum class Stop { none, lease_lost, shutdown };
 
     /// `deps` and `options` are borrowed from the supervisor and outlive the run.
-    CallRun(boost::asio::any_io_executor executor, const SupervisorDeps& deps,
+    CallRun(const boost::asio::any_io_executor& executor, const SupervisorDeps& deps,
             const SupervisorOptions& options, store::SupervisedCall call, const Provider& provider,
             std::shared_ptr<const CallLock> lock);
 
@@ -88,7 +88,6 @@ private:
     std::int64_t ended_at_ms_ = 0;
     Stop stop_ = Stop::none;
     std::optional<store::CallEnd> pending_hangup_;  // asked of the tick loop
-    bool hanging_up_ = false;
     std::int64_t drain_until_ms_ = 0;
     bool connection_done_ = false;
 

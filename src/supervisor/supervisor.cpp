@@ -72,7 +72,7 @@ struct Supervisor::State : std::enable_shared_from_this<Supervisor::State> {
             if (stopping) {
                 return false;
             }
-            if (calls.count(call.session_id) != 0) {
+            if (calls.contains(call.session_id)) {
                 return true;
             }
             auto& loop = *loops[next_loop++ % loops.size()];
@@ -183,7 +183,7 @@ asio::awaitable<void> Supervisor::State::renew_round() {
         last_renewed_ms = claim.now_ms;
         const std::set<std::string> kept(held->begin(), held->end());
         for (const auto& r : runs) {
-            if (kept.count(r->session_id()) == 0) {
+            if (!kept.contains(r->session_id())) {
                 spdlog::info("supervisor: session {}: lease lost", r->session_id());
                 stop_call(r, CallRun::Stop::lease_lost);
             }

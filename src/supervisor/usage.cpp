@@ -16,7 +16,7 @@ void add_tokens(TokenUsage& a, const TokenUsage& b) {
 }
 
 UsageAccumulator::UsageAccumulator(store::TrueUsage so_far, const ModelPrice* price)
-    : total_(std::move(so_far)), price_(price) {
+    : total_(so_far), price_(price) {
     this->price();
 }
 
