@@ -535,6 +535,29 @@ TEST(Supervisor, ASilentSidebandIsPingedThenDroppedAndRejoined) {
     EXPECT_EQ(harness.end().reason, CallEnd::upstream_expired);
 }
 
+TEST(Supervisor, ATakenOverCallContinuesFromItsLastCheckpoint) {
+    test::FakeSidebandServer server(nullptr, [&](Conn& c, int) -> asio::awaitable<void> {
+        auto update = co_await c.read();
+        if (!update) {
+            co_return;
+        }
+        co_await c.send(updated_from(*update));
+        co_await c.send(response_done("resp_new", 100, 0, 0, 10, 0));
+        co_await c.close(1001, "Your session hit the maximum duration of 60 minutes.");
+    });
+    Harness harness(server);
+    auto call = Harness::call();
+    call.usage.tokens.input_text = 1000;  // written by the instance that died
+    call.usage.responses = 3;
+    harness.supervise(call);
+    ASSERT_TRUE(harness.ended());
+    const auto u = harness.end().usage;
+    EXPECT_EQ(u.responses, 4);
+    EXPECT_EQ(u.tokens.input_text, 1100);
+    EXPECT_EQ(u.tokens.output_text, 10);
+    EXPECT_DOUBLE_EQ(u.cost_usd, (1100 * 4.0 + 10 * 16.0) / 1e6);
+}
+
 TEST(Supervisor, GoneWhenTheJoinIsAnswered404) {
     test::FakeSidebandServer server([](int) { return 404; },
                                     [](Conn&, int) -> asio::awaitable<void> { co_return; });
