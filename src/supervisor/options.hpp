@@ -36,7 +36,9 @@ struct CallPolicy {
 };
 
 /// Hangs up a call upstream (`POST {base}/realtime/calls/{call_id}/hangup`): success also when
-/// the call was already over (404). `request_id` is for logs.
+/// the call was already over (404). `request_id` is for logs. Wrap a function taking references
+/// in a coroutine lambda (`-> awaitable<Result<void>> { co_return co_await api.hangup(c, r); }`)
+/// so that its arguments live until it completes.
 using Hangup = std::function<boost::asio::awaitable<Result<void>>(std::string call_id,
                                                                   std::string request_id)>;
 
