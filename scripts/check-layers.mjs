@@ -30,12 +30,13 @@ export const ALLOWED = {
   config: ['core', 'net', 'ratelimit', 'emulator'],
   store: ['core', 'metrics'],
   upstream: ['core', 'metrics', 'http'],
+  supervisor: ['core', 'metrics', 'store', 'upstream'],
   alerts: ['core', 'metrics', 'config', 'store', 'upstream'],
   api: ['core', 'metrics', 'net', 'ratelimit', 'auth', 'http', 'web', 'config', 'store', 'upstream'],
   app: ['core', 'metrics', 'net', 'ratelimit', 'auth', 'http', 'web', 'emulator', 'config', 'store',
-        'upstream', 'alerts', 'api'],
+        'upstream', 'supervisor', 'alerts', 'api'],
   cli: ['core', 'metrics', 'net', 'ratelimit', 'auth', 'http', 'web', 'emulator', 'config', 'store',
-        'upstream', 'alerts', 'api', 'app'],
+        'upstream', 'supervisor', 'alerts', 'api', 'app'],
   main: ['core', 'config', 'cli', 'app'],
 };
 

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "core/text.hpp"
+#include "upstream/realtime_session.hpp"
 
 namespace voicegate::api {
 namespace json = boost::json;
@@ -253,43 +254,21 @@ Result<TokenParams> parse_token_request(const json::object& body,
 }
 
 json::object build_upstream_session(const TokenParams& p) {
-    json::object s;
-    s["type"] = "realtime";
-    s["model"] = p.model;
+    json::object fields;
+    fields["model"] = p.model;
     if (p.instructions) {
-        s["instructions"] = *p.instructions;
+        fields["instructions"] = *p.instructions;
     }
-    json::object input;
-    json::object output;
     if (p.voice) {
-        output["voice"] = *p.voice;
-    }
-    for (const auto& [k, v] : p.profile_extras) {
-        if (k == "turn_detection" || k == "transcription" || k == "noise_reduction") {
-            input[k] = v;
-        } else if (k == "speed") {
-            output[k] = v;
-        }
-    }
-    if (!input.empty() || !output.empty()) {
-        json::object audio;
-        if (!input.empty()) {
-            audio["input"] = std::move(input);
-        }
-        if (!output.empty()) {
-            audio["output"] = std::move(output);
-        }
-        s["audio"] = std::move(audio);
+        fields["voice"] = *p.voice;
     }
     if (p.max_output_tokens) {
-        s["max_output_tokens"] = *p.max_output_tokens;
+        fields["max_output_tokens"] = *p.max_output_tokens;
     }
-    for (const char* k : {"tools", "tool_choice"}) {
-        if (const auto* v = p.profile_extras.if_contains(k)) {
-            s[k] = *v;
-        }
+    for (const auto& [k, v] : p.profile_extras) {
+        fields[k] = v;
     }
-    return s;
+    return upstream::realtime_session_from_fields(fields);
 }
 
 json::object token_response_body(const upstream::ClientSecret& secret,

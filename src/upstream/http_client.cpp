@@ -1,5 +1,7 @@
 #include "upstream/http_client.hpp"
+
 #include "core/text.hpp"
+#include "upstream/connection.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -194,47 +196,36 @@ void throw_exception_from_error(const TransportError& e, const boost::source_loc
     throw std::logic_error("value() called on a failed HttpResult: " + e.detail);
 }
 
+// ---- Connection -----------------------------------------------------------------------------
+
+void Connection::close() {
+    boost::system::error_code ig;
+    auto& s = lowest().socket();
+    s.shutdown(tcp::socket::shutdown_both, ig);
+    s.close(ig);
+}
+
+bool Connection::looks_alive() {
+    auto& s = lowest().socket();
+    if (!s.is_open()) {
+        return false;
+    }
+    char byte = 0;
+    const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) {
+        return false;
+    }
+    if (n < 0) {
+        return errno == EAGAIN || errno == EWOULDBLOCK;
+    }
+    return tls != nullptr;
+}
+
 // ---- Connections and pools ------------------------------------------------------------------
 
 namespace {
 
-using TlsStream = beast::ssl_stream<beast::tcp_stream>;
-
-// One upstream connection: a plain TCP stream or a TLS stream over one, plus its read buffer.
-struct Connection {
-    std::unique_ptr<beast::tcp_stream> plain;
-    std::unique_ptr<TlsStream> tls;
-    beast::flat_buffer buffer;
-    Clock::time_point idle_since{};
-
-    beast::tcp_stream& lowest() { return tls ? beast::get_lowest_layer(*tls) : *plain; }
-
-    void close() {
-        boost::system::error_code ig;
-        auto& s = lowest().socket();
-        s.shutdown(tcp::socket::shutdown_both, ig);
-        s.close(ig);
-    }
-
-    // Checks an idle connection without blocking: the peer closing it (EOF) or a socket error
-    // means it is dead. Unsolicited bytes on a plain connection mean it is out of sync; on TLS
-    // they may be a post-handshake message (session ticket), so those are let through.
-    bool looks_alive() {
-        auto& s = lowest().socket();
-        if (!s.is_open()) {
-            return false;
-        }
-        char byte = 0;
-        const auto n = ::recv(s.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0) {
-            return false;
-        }
-        if (n < 0) {
-            return errno == EAGAIN || errno == EWOULDBLOCK;
-        }
-        return tls != nullptr;
-    }
-};
+using TlsStream = Connection::TlsStream;
 
 using ConnectionPtr = std::unique_ptr<Connection>;
 
@@ -607,6 +598,13 @@ std::size_t HttpClient::idle_connections(asio::io_context& loop, const Origin& o
     }
     auto it = pool->origins.find(origin.key);
     return it == pool->origins.end() ? 0 : it->second.idle.size();
+}
+
+asio::awaitable<ConnectResult> HttpClient::connect(const Origin& origin,
+                                                   Clock::time_point deadline) {
+    auto impl = impl_;  // keeps the TLS context alive while connecting
+    auto ex = co_await asio::this_coro::executor;
+    co_return co_await impl->connect(origin, deadline, ex);
 }
 
 asio::awaitable<HttpResult> HttpClient::request(const Origin& origin, const HttpRequest& request,

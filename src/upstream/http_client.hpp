@@ -108,6 +108,11 @@ struct TransportError {
 /// A response or a transport failure.
 using HttpResult = boost::system::result<HttpResponse, TransportError>;
 
+struct Connection;  // upstream/connection.hpp
+
+/// A connection handed over by HttpClient::connect(), or why there is none.
+using ConnectResult = boost::system::result<std::unique_ptr<Connection>, TransportError>;
+
 /// Options of an HttpClient.
 struct HttpClientOptions {
     std::chrono::milliseconds connect_timeout{5'000};  // TCP connect + TLS handshake
@@ -148,6 +153,16 @@ public:
     /// failures: they are TransportError values. Any HTTP status is a response, not an error.
     boost::asio::awaitable<HttpResult> request(const Origin& origin, const HttpRequest& request,
                                                std::chrono::steady_clock::time_point deadline);
+
+    /// Opens a connection of its own to `origin`, never pooled, for a protocol that takes the
+    /// connection over (the sideband WebSocket): TCP connect, and for https the TLS handshake
+    /// with this client's context (verification, SNI, host-name check), all before `deadline`
+    /// and within connect_timeout. Must be co_awaited from a coroutine on the executor the
+    /// connection will be used on; `origin` must stay valid until it completes. Network
+    /// failures are TransportError values (resolve, connect, connect_timeout, timeout,
+    /// tls_handshake, tls_verify).
+    boost::asio::awaitable<ConnectResult> connect(const Origin& origin,
+                                                  std::chrono::steady_clock::time_point deadline);
 
     /// TCP connections successfully opened since construction. Thread-safe.
     std::uint64_t connections_opened() const;
