@@ -252,7 +252,9 @@ Result<store::EventQuery> events_query(const std::string& query, std::int64_t no
                         event_type_name(EventType::token_denied),
                         event_type_name(EventType::session_ended),
                         event_type_name(EventType::call_hung_up),
-                        event_type_name(EventType::admin_action), event_type_name(EventType::alert)});
+                        event_type_name(EventType::admin_action), event_type_name(EventType::alert),
+                        event_type_name(EventType::call_relayed),
+                        event_type_name(EventType::call_attached)});
     auto range = admin_day_range(*p, now_ms);
     auto limit = parse_limit(*p, 100, 1'000);
     if (auto f = first_failure(type, range, limit)) {
