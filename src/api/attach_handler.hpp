@@ -16,7 +16,7 @@ namespace voicegate::api {
 
 /// What the attach handler is configured with.
 struct AttachSettings {
-    config::TokenPolicy tokens;      // the profiles (their call caps)
+    config::TokenPolicy tokens;       // the profiles (their call caps)
     std::int64_t default_cap_ms = 0;  // VOICEGATE_SESSION_MAX_MINUTES, for sessions without one
     bool dev = false;                 // VOICEGATE_DEV: error bodies carry details
 };

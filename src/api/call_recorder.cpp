@@ -16,8 +16,8 @@ Result<bool> MemoryCallRecorder::remember(const store::AttachRequest& request) {
     return false;
 }
 
-boost::asio::awaitable<Result<void>> MemoryCallRecorder::audit(
-    const store::AttachRequest& request, const char* type) {
+boost::asio::awaitable<Result<void>> MemoryCallRecorder::audit(const store::AttachRequest& request,
+                                                               const char* type) {
     store::Event e;
     e.at_ms = request.at_ms;
     e.type = type;
@@ -33,8 +33,7 @@ boost::asio::awaitable<Result<void>> MemoryCallRecorder::record_call(store::Atta
     if (!recorded) {
         co_return recorded.error();
     }
-    auto written =
-        co_await audit(request, store::event_type_name(store::EventType::call_relayed));
+    auto written = co_await audit(request, store::event_type_name(store::EventType::call_relayed));
     if (!written && *recorded) {
         forget(request.session_id);
     }
@@ -63,8 +62,7 @@ boost::asio::awaitable<Result<store::AttachOutcome>> MemoryCallRecorder::attach(
     if (!*recorded) {
         co_return store::AttachOutcome{false};  // the same call again: nothing to do
     }
-    auto written =
-        co_await audit(request, store::event_type_name(store::EventType::call_attached));
+    auto written = co_await audit(request, store::event_type_name(store::EventType::call_attached));
     if (!written) {
         forget(request.session_id);
         co_return written.error();

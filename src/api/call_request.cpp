@@ -118,8 +118,7 @@ Result<void> check_sdp_offer(std::string_view sdp, bool allow_other_media) {
     return {};
 }
 
-Result<CallParams> parse_call_request(const http::Request& req,
-                                      const config::TokenPolicy& policy) {
+Result<CallParams> parse_call_request(const http::Request& req, const config::TokenPolicy& policy) {
     const auto type = http::media_type(req.header("content-type").value_or(""));
     if (type == "application/sdp") {
         return parse_sdp_form(req, policy);

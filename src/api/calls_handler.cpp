@@ -34,8 +34,8 @@ CallsHandler::CallsHandler(CallsSettings settings, const auth::TokenVerifier* ve
       verifier_(verifier),
       realtime_(realtime),
       recorder_(recorder),
-      issuer_(IssuerSettings{settings_.quota, settings_.dev}, rates, quota_denials, sessions,
-              clock, observer) {}
+      issuer_(IssuerSettings{settings_.quota, settings_.dev}, rates, quota_denials, sessions, clock,
+              observer) {}
 
 boost::asio::awaitable<http::Response> CallsHandler::handle(http::Request& req) const {
     auto claims = co_await authenticate(verifier_, req);
@@ -64,8 +64,8 @@ boost::asio::awaitable<http::Response> CallsHandler::handle(http::Request& req) 
     auto record = issuer_.new_session(req, params, random_id("sess_", kSessionIdChars));
     record.quota.reserve_ms = cap_ms;
     record.token_expires_at = (record.issued_at_ms + cap_ms) / 1000;
-    const store::AttachRequest at{record.session_id, user, {}, record.issued_at_ms, cap_ms,
-                                  req.client_ip};
+    const store::AttachRequest at{record.session_id,   user,   {},
+                                  record.issued_at_ms, cap_ms, req.client_ip};
     if (auto refused = co_await issuer_.record(req, std::move(record), admission.limits)) {
         co_return std::move(*refused);
     }
@@ -105,8 +105,8 @@ boost::asio::awaitable<Result<upstream::CallAnswer>> CallsHandler::connect(
     recorded.call_id = answer->call_id;
     if (auto saved = co_await recorder_.record_call(std::move(recorded)); !saved) {
         // An unsupervised call must not run: end it, and answer as the store failed.
-        spdlog::error("call {}: the call of session {} could not be recorded: {}",
-                      req.request_id, at.session_id, saved.error().details);
+        spdlog::error("call {}: the call of session {} could not be recorded: {}", req.request_id,
+                      at.session_id, saved.error().details);
         co_await abandon(at.session_id, user, answer->call_id,
                          "call " + req.request_id + ": not recorded");
         co_return saved.error();
@@ -136,9 +136,9 @@ http::Response CallsHandler::relayed(const http::Request& req, const upstream::C
                   at.session_id, user, call.session.model);
     http::Response res;
     if (call.json_form) {
-        res = http::json_response(201, call_response_body(answer, at.session_id,
-                                                          (at.at_ms + at.cap_ms) / 1000,
-                                                          call.session));
+        res = http::json_response(
+            201,
+            call_response_body(answer, at.session_id, (at.at_ms + at.cap_ms) / 1000, call.session));
     } else {
         res.status = 201;
         res.content_type = "application/sdp";

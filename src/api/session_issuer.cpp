@@ -43,8 +43,7 @@ boost::asio::awaitable<Admission> SessionIssuer::admit(const http::Request& req,
     co_return out;
 }
 
-store::SessionRecord SessionIssuer::new_session(const http::Request& req,
-                                                const TokenParams& params,
+store::SessionRecord SessionIssuer::new_session(const http::Request& req, const TokenParams& params,
                                                 std::string session_id) const {
     store::SessionRecord rec;
     rec.session_id = std::move(session_id);
@@ -112,8 +111,7 @@ bool SessionIssuer::store_recently_down() const {
 }
 
 http::Response SessionIssuer::not_recorded(const http::Request& req, const Failure& failure,
-                                           const std::string& session_id,
-                                           const std::string& user,
+                                           const std::string& session_id, const std::string& user,
                                            const RateVerdict& limits) const {
     if (failure.code == Error::quota_exhausted) {
         // The store decided, atomically with every other instance. Whatever was obtained

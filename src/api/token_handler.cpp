@@ -43,8 +43,8 @@ TokenHandler::TokenHandler(TokenSettings settings, const auth::TokenVerifier* ve
     : settings_(std::move(settings)),
       verifier_(verifier),
       realtime_(realtime),
-      issuer_(IssuerSettings{settings_.quota, settings_.dev}, rates, quota_denials, sessions,
-              clock, observer) {}
+      issuer_(IssuerSettings{settings_.quota, settings_.dev}, rates, quota_denials, sessions, clock,
+              observer) {}
 
 boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) const {
     auto in = co_await read_request(verifier_, req, [this](const boost::json::object& body) {
@@ -98,7 +98,8 @@ http::Response TokenHandler::issued(const http::Request& req, const upstream::Cl
     res.on_undelivered = [this, session_id = secret.session_id, user,
                           request_id = req.request_id]() -> boost::asio::awaitable<void> {
         co_await issuer_.release_undelivered(
-            session_id, user, "token " + request_id + ": client closed before its token was delivered");
+            session_id, user,
+            "token " + request_id + ": client closed before its token was delivered");
     };
     return res;
 }

@@ -200,15 +200,15 @@ void App::Impl::build_gate_and_handlers() {
         }
         jwks_text = std::move(*text);
     }
-    verifier = api::token_verifier_from(cfg.auth, std::move(jwks_text), *clock,
-                                        std::move(fetch_jwks));
+    verifier =
+        api::token_verifier_from(cfg.auth, std::move(jwks_text), *clock, std::move(fetch_jwks));
     admin_auth = std::make_unique<api::AdminAuth>(cfg.auth.admin_token, verifier.get(), *clock);
     quota_denials = std::make_unique<api::QuotaDenials>(*clock);
     token = std::make_unique<api::TokenHandler>(
         api::TokenSettings{cfg.tokens, api::quota_limits(cfg.quota), cfg.server.dev},
         verifier.get(), *rates, *quota_denials, *realtime, *store, *clock, telemetry.get());
-    end = std::make_unique<api::EndHandler>(cfg.server.dev, verifier.get(), *quota_denials,
-                                            *store, *clock, telemetry.get());
+    end = std::make_unique<api::EndHandler>(cfg.server.dev, verifier.get(), *quota_denials, *store,
+                                            *clock, telemetry.get());
     call_recorder = std::make_unique<api::MemoryCallRecorder>(*store);
     calls = std::make_unique<api::CallsHandler>(
         api::CallsSettings{cfg.tokens, api::quota_limits(cfg.quota), cfg.server.dev,

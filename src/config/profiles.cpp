@@ -31,10 +31,9 @@ std::vector<std::string> catalog_voices() {
 
 const std::vector<std::string>& profile_fields() {
     static const std::vector<std::string> kProfileFields = {
-        "model",          "voice",         "instructions",    "max_output_tokens",
-        "turn_detection", "transcription", "noise_reduction", "tools",
-        "tool_choice",    "speed",         "description",     "allow_override",
-        "data_channel",   "max_minutes",   "on_violation"};
+        "model",         "voice",           "instructions", "max_output_tokens", "turn_detection",
+        "transcription", "noise_reduction", "tools",        "tool_choice",       "speed",
+        "description",   "allow_override",  "data_channel", "max_minutes",       "on_violation"};
     return kProfileFields;
 }
 

@@ -81,7 +81,8 @@ void read_attribute(std::string_view value, SdpDescription& d) {
 std::variant<SdpDescription, SdpSyntaxError> parse_sdp(std::string_view text) {
     const auto lines = split_lines(text);
     if (lines.empty() || lines.front() != "v=0") {
-        return SdpSyntaxError{"the body is not an SDP session description (it must start with v=0)"};
+        return SdpSyntaxError{
+            "the body is not an SDP session description (it must start with v=0)"};
     }
     SdpDescription d;
     for (const auto line : lines) {
