@@ -66,7 +66,8 @@ boost::asio::awaitable<http::Response> CallsHandler::handle(http::Request& req) 
     record.token_expires_at = (record.issued_at_ms + cap_ms) / 1000;
     const store::AttachRequest at{record.session_id,   user,   {},
                                   record.issued_at_ms, cap_ms, req.client_ip};
-    if (auto refused = co_await issuer_.record(req, std::move(record), admission.limits)) {
+    auto refused = co_await issuer_.record(req, std::move(record), admission.limits);
+    if (refused) {
         co_return std::move(*refused);
     }
     auto answer = co_await connect(req, call, at);
@@ -76,8 +77,8 @@ boost::asio::awaitable<http::Response> CallsHandler::handle(http::Request& req) 
         co_return res;
     }
     if (http::client_gone(req)) {
-        co_await abandon(at.session_id, user, answer->call_id,
-                         "call " + req.request_id + ": client closed before its answer was ready");
+        auto why = "call " + req.request_id + ": client closed before its answer was ready";
+        co_await abandon(at.session_id, user, answer->call_id, std::move(why));
         http::Response gone;
         gone.action = http::Action::drop;
         gone.log_user = user;
@@ -97,18 +98,19 @@ boost::asio::awaitable<Result<upstream::CallAnswer>> CallsHandler::connect(
     auto answer = co_await realtime_.create_call(up);
     if (!answer) {
         // The upstream client logged it. The app gets no call: release what was reserved.
-        co_await issuer_.release_undelivered(at.session_id, user,
-                                             "call " + req.request_id + ": the upstream failed");
+        auto why = "call " + req.request_id + ": the upstream failed";
+        co_await issuer_.release_undelivered(at.session_id, user, std::move(why));
         co_return answer.error();
     }
     auto recorded = at;
     recorded.call_id = answer->call_id;
-    if (auto saved = co_await recorder_.record_call(std::move(recorded)); !saved) {
+    auto saved = co_await recorder_.record_call(std::move(recorded));
+    if (!saved) {
         // An unsupervised call must not run: end it, and answer as the store failed.
         spdlog::error("call {}: the call of session {} could not be recorded: {}", req.request_id,
                       at.session_id, saved.error().details);
-        co_await abandon(at.session_id, user, answer->call_id,
-                         "call " + req.request_id + ": not recorded");
+        auto why = "call " + req.request_id + ": not recorded";
+        co_await abandon(at.session_id, user, answer->call_id, std::move(why));
         co_return saved.error();
     }
     co_return answer;
@@ -116,7 +118,7 @@ boost::asio::awaitable<Result<upstream::CallAnswer>> CallsHandler::connect(
 
 boost::asio::awaitable<void> CallsHandler::abandon(std::string session_id, std::string user,
                                                    std::string call_id, std::string why) const {
-    auto hung_up = co_await realtime_.hangup(std::move(call_id), {});
+    auto hung_up = co_await realtime_.hangup(std::move(call_id), std::string());
     if (!hung_up && hung_up.error().code != Error::call_gone) {
         spdlog::warn("{}: the upstream call of session {} could not be hung up: {}", why,
                      session_id, hung_up.error().details);
@@ -152,8 +154,8 @@ http::Response CallsHandler::relayed(const http::Request& req, const upstream::C
     // The app never got its answer, so it will never connect: end the call and the session.
     res.on_undelivered = [this, session_id = at.session_id, user, call_id = answer.call_id,
                           request_id = req.request_id]() -> boost::asio::awaitable<void> {
-        co_await abandon(session_id, user, call_id,
-                         "call " + request_id + ": client closed before its answer was delivered");
+        auto why = "call " + request_id + ": client closed before its answer was delivered";
+        co_await abandon(session_id, user, call_id, std::move(why));
     };
     return res;
 }

@@ -22,7 +22,10 @@ boost::asio::awaitable<Admission> SessionIssuer::admit(const http::Request& req,
     if (observer_ != nullptr) {
         observer_->token_requested(user);
     }
-    Admission out{co_await rates_.limit_token(user, req.client_ip), std::nullopt};
+    // Two statements: GCC 12 miscompiles co_await inside a braced initializer.
+    auto limits = co_await rates_.limit_token(user, req.client_ip);
+    Admission out;
+    out.limits = std::move(limits);
     if (!out.limits.allowed) {
         out.refused = deny(req, out.limits.allowed.error(), user, out.limits);
     } else if (auto refused = quota_denials_.recent(user)) {

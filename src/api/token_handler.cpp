@@ -77,7 +77,8 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
     record.token_expires_at = secret->expires_at;
     // The store decides the quotas; on a refusal the secret minted before is dropped unused
     // (never logged or returned) and expires upstream on its own.
-    if (auto refused = co_await issuer_.record(req, std::move(record), admission.limits)) {
+    auto refused = co_await issuer_.record(req, std::move(record), admission.limits);
+    if (refused) {
         co_return std::move(*refused);
     }
     co_return issued(req, *secret, user, params.warnings, admission.limits);
@@ -97,9 +98,8 @@ http::Response TokenHandler::issued(const http::Request& req, const upstream::Cl
     // The token never reached the client, which therefore cannot end the session: end it now.
     res.on_undelivered = [this, session_id = secret.session_id, user,
                           request_id = req.request_id]() -> boost::asio::awaitable<void> {
-        co_await issuer_.release_undelivered(
-            session_id, user,
-            "token " + request_id + ": client closed before its token was delivered");
+        auto why = "token " + request_id + ": client closed before its token was delivered";
+        co_await issuer_.release_undelivered(session_id, user, std::move(why));
     };
     return res;
 }

@@ -808,7 +808,7 @@ TEST_F(OpenAiClientTest, CreateCallRetriesAnsweredRefusalsButNeverALostAnswer) {
     {
         std::atomic<int> n{0};
         FakeUpstreamServer server([&](const http::Request&) {
-            return n++ == 0 ? openai_error_response(503, "server_error", "", "overloaded")
+            return n++ == 0 ? test::openai_error_response(503, "server_error", "", "overloaded")
                             : call_created();
         });
         auto client = make_client(options_for(server));
@@ -852,8 +852,8 @@ TEST_F(OpenAiClientTest, CreateCallRetriesAnsweredRefusalsButNeverALostAnswer) {
 TEST_F(OpenAiClientTest, HangupIsOkOr404CallGone) {
     FakeUpstreamServer server([](const http::Request& req) {
         if (req.path.find("rtc_gone") != std::string::npos) {
-            return openai_error_response(404, "invalid_request_error", "call_id_not_found",
-                                         "No session found for the provided call_id");
+            return test::openai_error_response(404, "invalid_request_error", "call_id_not_found",
+                                               "No session found for the provided call_id");
         }
         http::Response r;
         r.content_type.clear();
