@@ -48,7 +48,7 @@ boost::asio::awaitable<http::Response> CallsHandler::handle(http::Request& req) 
     }
     CallParams& call = *in;
     TokenParams& params = call.session;
-    params.user_id = acting_user(*claims, std::move(params.user_id));
+    params.user_id = acting_user(*claims, params.user_id);
     const std::string& user = params.user_id;
     const bool other_media = allows_other_media(settings_.tokens, params.profile);
     if (auto offer = check_sdp_offer(call.sdp, other_media); !offer) {

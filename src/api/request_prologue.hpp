@@ -23,8 +23,9 @@ boost::asio::awaitable<Result<std::optional<auth::Claims>>> authenticate(
 
 /// The user a request acts for (SPEC §3.1): with auth on, the verified token's subject (a
 /// userId the client gave is ignored); with auth off, the userId it gave (`given`). Pure.
-inline std::string acting_user(const std::optional<auth::Claims>& claims, std::string given) {
-    return claims ? claims->sub : std::move(given);
+inline std::string acting_user(const std::optional<auth::Claims>& claims,
+                               const std::string& given) {
+    return claims ? claims->sub : given;
 }
 
 /// A request that passed the prologue: who sent it and what it asks for.

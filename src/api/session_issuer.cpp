@@ -10,7 +10,7 @@ namespace voicegate::api {
 SessionIssuer::SessionIssuer(IssuerSettings settings, const RatePolicy& rates,
                              const QuotaDenials& quota_denials, store::SessionStore& sessions,
                              const Clock& clock, Observer* observer)
-    : settings_(std::move(settings)),
+    : settings_(settings),
       rates_(rates),
       quota_denials_(quota_denials),
       sessions_(sessions),

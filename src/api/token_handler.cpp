@@ -54,7 +54,7 @@ boost::asio::awaitable<http::Response> TokenHandler::handle(http::Request& req) 
         co_return http::error_response(in.error(), settings_.dev);
     }
     TokenParams& params = in->params;
-    params.user_id = acting_user(in->claims, std::move(params.user_id));
+    params.user_id = acting_user(in->claims, params.user_id);
     const std::string& user = params.user_id;
     auto admission = co_await issuer_.admit(req, user);
     if (admission.refused) {

@@ -18,7 +18,7 @@ constexpr std::array<ErrorInfo, 23> kTable{{
     {404, "not_found", "No such route."},
     {404, "session_not_found", "No such session."},
     {405, "method_not_allowed", "Method not allowed on this route."},
-    {409, "conflict", "The session cannot take this request in its current state."},
+    {409, "conflict", "The request conflicts with the current state."},
     {413, "payload_too_large", "The request body is too large."},
     {415, "unsupported_media_type", "The request body must be application/json."},
     {429, "rate_limited", "Too many requests; slow down."},

@@ -81,6 +81,9 @@ TEST(Relay, SdpFormRoundTripAgainstTheEmulator) {
 
     auto stats = upstream.stats();
     EXPECT_EQ(stats.calls_created, 1U);
+    const auto metrics = app.get("/metrics");
+    EXPECT_NE(metrics.body.find("voicegate_calls_total{how=\"relayed\"} 1"), std::string::npos)
+        << metrics.body.substr(0, 2000);
     EXPECT_EQ(stats.requests["client_secrets"], 0U) << "no ek_ was minted on the way";
 
     // The session is an issued session like /token's: /end works as SPEC §3.3 says.
@@ -326,6 +329,9 @@ TEST(Attach, OwnerChecksAndIdempotence) {
     auto again = app.post("/api/realtime/attach", body, as("alice"));
     EXPECT_EQ(again.status, 200);
     EXPECT_EQ(again.body, ok.body);
+    // One supervision: the repeat attached nothing.
+    EXPECT_NE(app.get("/metrics").body.find("voicegate_calls_total{how=\"attached\"} 1\n"),
+              std::string::npos);
 
     auto other_call =
         app.post("/api/realtime/attach",
