@@ -273,6 +273,28 @@ TEST(Relay, RateLimitsAndQuotasApplyAsForTokens) {
     EXPECT_EQ(upstream.stats().calls_created, 1U);
 }
 
+// An upstream refusal after the session was recorded releases it at once: the user's only
+// concurrent slot is free for the next try.
+TEST(Relay, UpstreamFailureReleasesTheSession) {
+    ExternalEmulator upstream;
+    RunningApp app(test_config({{"OPENAI_API_KEY", upstream.key()},
+                                {"OPENAI_BASE_URL", upstream.base_url()},
+                                {"VOICEGATE_QUOTA_CONCURRENT", "1"}}));
+    const auto url = upstream.base_url();  // http://127.0.0.1:PORT/v1
+    const auto port = static_cast<std::uint16_t>(
+        std::stoi(url.substr(url.rfind(':') + 1, url.rfind('/') - url.rfind(':') - 1)));
+    auto faults = http_request("127.0.0.1", port, "POST", "/_emulator/faults",
+                               R"({"quota_rate":1})", {{"Content-Type", "application/json"}});
+    ASSERT_EQ(faults.status, 200) << faults.body;
+    auto failed = post_sdp(app, "userId=f", audio_only_offer());
+    EXPECT_EQ(failed.status, 502) << failed.body;
+    EXPECT_EQ(code_of(failed), "upstream_error");
+    EXPECT_TRUE(failed.header("x-session-id").empty());
+    ASSERT_EQ(http_request("127.0.0.1", port, "DELETE", "/_emulator/faults").status, 200);
+    auto retried = post_sdp(app, "userId=f", audio_only_offer());
+    EXPECT_EQ(retried.status, 201) << retried.body;
+}
+
 TEST(Relay, IdentityIsTheJwtSubjectWithAuthOn) {
     ExternalEmulator upstream;
     RunningApp app(test_config({{"OPENAI_API_KEY", upstream.key()},
