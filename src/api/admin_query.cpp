@@ -247,12 +247,12 @@ Result<store::EventQuery> events_query(const std::string& query, std::int64_t no
     }
     using store::EventType;
     using store::event_type_name;
-    auto type = one_of(*p, "type",
-                       {event_type_name(EventType::token_issued),
-                        event_type_name(EventType::token_denied),
-                        event_type_name(EventType::session_ended),
-                        event_type_name(EventType::call_hung_up),
-                        event_type_name(EventType::admin_action), event_type_name(EventType::alert)});
+    auto type = one_of(
+        *p, "type",
+        {event_type_name(EventType::token_issued), event_type_name(EventType::token_denied),
+         event_type_name(EventType::session_ended), event_type_name(EventType::call_hung_up),
+         event_type_name(EventType::admin_action), event_type_name(EventType::alert),
+         event_type_name(EventType::call_relayed), event_type_name(EventType::call_attached)});
     auto range = admin_day_range(*p, now_ms);
     auto limit = parse_limit(*p, 100, 1'000);
     if (auto f = first_failure(type, range, limit)) {

@@ -24,6 +24,9 @@ public:
     virtual void quota_decision(metrics::DecisionMetrics::Quota result) = 0;
     /// A session of `user` ended (first end only), with `billable_ms` billable time.
     virtual void session_ended(const std::string& user, std::int64_t billable_ms) = 0;
+    /// A call was put under server-side control: `relayed` by the SDP relay, else attached
+    /// by the app (first attach only).
+    virtual void call_recorded(bool relayed) { (void)relayed; }
 };
 
 }  // namespace voicegate::api

@@ -10,7 +10,8 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr std::string_view kExposeOverloaded = "X-Request-Id, Retry-After";
-constexpr std::string_view kExpose = "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy";
+constexpr std::string_view kExpose =
+    "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy, X-Session-Id, Location";
 
 // Gives back the in-flight slot however the request ends.
 struct InFlight {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <type_traits>
 #include <utility>
 
@@ -19,6 +20,13 @@ namespace voicegate::api {
 /// co_await at once (`req` must outlive the call).
 boost::asio::awaitable<Result<std::optional<auth::Claims>>> authenticate(
     const auth::TokenVerifier* verifier, const http::Request& req);
+
+/// The user a request acts for (SPEC §3.1): with auth on, the verified token's subject (a
+/// userId the client gave is ignored); with auth off, the userId it gave (`given`). Pure.
+inline std::string acting_user(const std::optional<auth::Claims>& claims,
+                               const std::string& given) {
+    return claims ? claims->sub : given;
+}
 
 /// A request that passed the prologue: who sent it and what it asks for.
 template <class Params>

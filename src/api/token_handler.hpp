@@ -1,19 +1,17 @@
 #pragma once
 
-#include <atomic>
-#include <chrono>
-#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
 #include "api/observer.hpp"
 #include "api/quota_denials.hpp"
 #include "api/rate_policy.hpp"
+#include "api/session_issuer.hpp"
 #include "auth/token_verifier.hpp"
-#include "core/clock.hpp"
 #include "config/config.hpp"
-#include "core/log_throttle.hpp"
+#include "core/clock.hpp"
 #include "http/message.hpp"
 #include "store/session_store.hpp"
 #include "upstream/realtime_api.hpp"
@@ -46,31 +44,14 @@ public:
     boost::asio::awaitable<http::Response> handle(http::Request& req) const;
 
 private:
-    boost::asio::awaitable<void> release_undelivered(std::string session_id, std::string user,
-                                                     std::string request_id) const;
-    http::Response deny(const http::Request& req, const Failure& failure, const std::string& user,
-                        const RateVerdict& limits) const;
-    http::Response fail_for(const Failure& failure, const std::string& user) const;
-    bool store_recently_down() const;
-    http::Response not_recorded(const http::Request& req, const Failure& failure,
-                                const std::string& session_id, const std::string& user,
-                                const RateVerdict& limits) const;
     http::Response issued(const http::Request& req, const upstream::ClientSecret& secret,
                           const std::string& user, const std::vector<std::string>& warnings,
                           const RateVerdict& limits) const;
 
     TokenSettings settings_;
     const auth::TokenVerifier* verifier_;
-    const RatePolicy& rates_;
-    const QuotaDenials& quota_denials_;
     upstream::RealtimeApi& realtime_;
-    store::SessionStore& sessions_;
-    const Clock& clock_;
-    Observer* observer_;
-    // After the store failed to record a session, token requests are refused with 503 for a
-    // second without minting upstream secrets that could not be accounted for.
-    mutable std::atomic<std::int64_t> store_down_until_ms_{0};
-    mutable LogThrottle store_errors_{std::chrono::seconds(1)};
+    SessionIssuer issuer_;  // the steps shared with the SDP relay
 };
 
 }  // namespace voicegate::api

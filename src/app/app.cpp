@@ -60,6 +60,11 @@ struct App::Impl {
     std::unique_ptr<api::QuotaDenials> quota_denials;
     std::unique_ptr<api::TokenHandler> token;
     std::unique_ptr<api::EndHandler> end;
+    // Where relayed and attached calls are recorded for supervision. TODO(lead): an adapter
+    // over the store's CallSupervisionStore::attach_call once the engines implement it.
+    std::unique_ptr<api::CallRecorder> call_recorder;
+    std::unique_ptr<api::CallsHandler> calls;
+    std::unique_ptr<api::AttachHandler> attach;
     std::unique_ptr<api::AdminHandler> admin;
     http::Router router;
     std::unique_ptr<api::Pipeline> pipeline;
@@ -108,7 +113,7 @@ void App::Impl::build() {
     build_upstream();
     build_limiter();
     build_gate_and_handlers();
-    add_routes(router, {cfg, *token, *end, *admin, *store, emu.get(),
+    add_routes(router, {cfg, *token, *end, *calls, *attach, *admin, *store, emu.get(),
                         [this](const http::Request& r) { return serve_metrics(r); }});
     telemetry->routes(router.routes());
     build_server();
@@ -195,15 +200,24 @@ void App::Impl::build_gate_and_handlers() {
         }
         jwks_text = std::move(*text);
     }
-    verifier = api::token_verifier_from(cfg.auth, std::move(jwks_text), *clock,
-                                        std::move(fetch_jwks));
+    verifier =
+        api::token_verifier_from(cfg.auth, std::move(jwks_text), *clock, std::move(fetch_jwks));
     admin_auth = std::make_unique<api::AdminAuth>(cfg.auth.admin_token, verifier.get(), *clock);
     quota_denials = std::make_unique<api::QuotaDenials>(*clock);
     token = std::make_unique<api::TokenHandler>(
         api::TokenSettings{cfg.tokens, api::quota_limits(cfg.quota), cfg.server.dev},
         verifier.get(), *rates, *quota_denials, *realtime, *store, *clock, telemetry.get());
-    end = std::make_unique<api::EndHandler>(cfg.server.dev, verifier.get(), *quota_denials,
-                                            *store, *clock, telemetry.get());
+    end = std::make_unique<api::EndHandler>(cfg.server.dev, verifier.get(), *quota_denials, *store,
+                                            *clock, telemetry.get());
+    call_recorder = std::make_unique<api::MemoryCallRecorder>(*store);
+    calls = std::make_unique<api::CallsHandler>(
+        api::CallsSettings{cfg.tokens, api::quota_limits(cfg.quota), cfg.server.dev,
+                           api::safety_key_from(cfg.upstream)},
+        verifier.get(), *rates, *quota_denials, *realtime, *store, *call_recorder, *clock,
+        telemetry.get());
+    attach = std::make_unique<api::AttachHandler>(
+        api::AttachSettings{cfg.tokens, api::quota_limits(cfg.quota).reserve_ms, cfg.server.dev},
+        verifier.get(), *store, *call_recorder, *clock, telemetry.get());
     admin = std::make_unique<api::AdminHandler>(
         api::AdminSettings{cfg.server.dev,
                            static_cast<std::int64_t>(cfg.quota.session_max_minutes) * 60'000},

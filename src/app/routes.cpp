@@ -12,12 +12,18 @@ void add_routes(http::Router& router, const RouteTargets& t) {
     // Pointers, not references, in the captures: the targets outlive the router.
     auto* token = &t.token;
     auto* end = &t.end;
+    auto* calls = &t.calls;
+    auto* attach = &t.attach;
     auto* admin = &t.admin;
     const auto* cfg = &t.config;
     const auto* store = &t.store;
     router.add("POST", "/api/realtime/token",
                [token](http::Request& r) { return token->handle(r); });
     router.add("POST", "/api/realtime/end", [end](http::Request& r) { return end->handle(r); });
+    router.add("POST", "/api/realtime/calls",
+               [calls](http::Request& r) { return calls->handle(r); });
+    router.add("POST", "/api/realtime/attach",
+               [attach](http::Request& r) { return attach->handle(r); });
     router.add("GET", "/api/realtime/options",
                [cfg](http::Request&) -> asio::awaitable<http::Response> {
                    co_return api::options_response(*cfg);

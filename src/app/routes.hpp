@@ -20,6 +20,8 @@ struct RouteTargets {
     const config::Config& config;
     api::TokenHandler& token;
     api::EndHandler& end;
+    api::CallsHandler& calls;
+    api::AttachHandler& attach;
     api::AdminHandler& admin;
     const store::SessionStore& store;
     emulator::Emulator* emulator = nullptr;  // the in-process emulator, when it runs

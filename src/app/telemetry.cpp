@@ -3,6 +3,13 @@
 namespace voicegate::app {
 
 Telemetry::Telemetry(const config::Config& config, const Clock& clock) {
+    auto& calls = registry.counter(
+        "voicegate_calls_total",
+        "Calls put under server-side control, by how: relayed (POST /api/realtime/calls) or "
+        "attached (POST /api/realtime/attach, first attach only).",
+        {"how"});
+    calls_relayed_ = &calls.with({"relayed"});
+    calls_attached_ = &calls.with({"attached"});
     if (config.alerts.enabled) {
         detector = std::make_unique<alerts::Detector>(config.alerts, clock);
         registry.callback("voicegate_alerts_suppressed_total",
@@ -40,6 +47,10 @@ void Telemetry::session_ended(const std::string& user, std::int64_t billable_ms)
     if (detector) {
         detector->session_ended(user, billable_ms);
     }
+}
+
+void Telemetry::call_recorded(bool relayed) {
+    (relayed ? calls_relayed_ : calls_attached_)->inc();
 }
 
 }  // namespace voicegate::app

@@ -35,6 +35,11 @@ public:
     void token_denied(const std::string& user, Error reason) override;
     void quota_decision(metrics::DecisionMetrics::Quota result) override;
     void session_ended(const std::string& user, std::int64_t billable_ms) override;
+    void call_recorded(bool relayed) override;
+
+private:
+    metrics::Counter* calls_relayed_ = nullptr;
+    metrics::Counter* calls_attached_ = nullptr;
 };
 
 }  // namespace voicegate::app

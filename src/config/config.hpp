@@ -29,6 +29,13 @@ struct Profile {
     /// speed.
     boost::json::object fields;
     std::vector<std::string> allow_override;  // client field names: voice, instructions, ...
+    /// Server-side call control (SPEC §7): "allow" lets a relayed offer carry a data channel
+    /// (or other media) beside its audio; "deny" refuses such offers (400 sdp_policy).
+    std::string data_channel = "allow";
+    /// Cap of a supervised call of this profile in minutes; 0: VOICEGATE_SESSION_MAX_MINUTES.
+    int max_minutes = 0;
+    /// What the supervisor does when a locked field changes: "reapply" or "hangup".
+    std::string on_violation = "reapply";
     /// True if the client may set `client_field` (model, voice, instructions, maxOutputTokens).
     bool allows(const std::string& client_field) const;
     bool operator==(const Profile&) const = default;
@@ -63,6 +70,9 @@ struct UpstreamConfig {
     int pool_size = 64;  // idle keep-alive connections kept per event loop
     std::string ca_file;
     bool allow_insecure = false;  // plain http to a non-loopback host
+    // VOICEGATE_SAFETY_ID_KEY (secret): the key of the OpenAI-Safety-Identifier hash of user
+    // ids; empty: derived from api_key (api::safety_key_from).
+    std::string safety_id_key;
     bool operator==(const UpstreamConfig&) const = default;
 };
 

@@ -31,9 +31,9 @@ std::vector<std::string> catalog_voices() {
 
 const std::vector<std::string>& profile_fields() {
     static const std::vector<std::string> kProfileFields = {
-        "model",          "voice",         "instructions",    "max_output_tokens",
-        "turn_detection", "transcription", "noise_reduction", "tools",
-        "tool_choice",    "speed",         "description",     "allow_override"};
+        "model",         "voice",           "instructions", "max_output_tokens", "turn_detection",
+        "transcription", "noise_reduction", "tools",        "tool_choice",       "speed",
+        "description",   "allow_override",  "data_channel", "max_minutes",       "on_violation"};
     return kProfileFields;
 }
 
@@ -115,6 +115,16 @@ void validate_profiles(Config& cfg, LoadResult& out) {
         }
         if (auto* t = f.if_contains("tools"); t && !t->is_array()) {
             out.errors.push_back(where + ".tools: must be an array of tables");
+        }
+        if (p.data_channel != "allow" && p.data_channel != "deny") {
+            out.errors.push_back(where + ".data_channel: must be \"allow\" or \"deny\"");
+        }
+        if (p.on_violation != "reapply" && p.on_violation != "hangup") {
+            out.errors.push_back(where + ".on_violation: must be \"reapply\" or \"hangup\"");
+        }
+        if (p.max_minutes < 0 || p.max_minutes > 1440) {
+            out.errors.push_back(where + ".max_minutes: must be 1..1440 (0 or unset: " +
+                                 "VOICEGATE_SESSION_MAX_MINUTES)");
         }
         if (auto* sp = f.if_contains("speed");
             sp && !((sp->is_double() && sp->get_double() >= 0.25 && sp->get_double() <= 1.5) ||

@@ -22,7 +22,10 @@ const SectionDoc& section_doc(const std::string& section) {
         {"server", "HTTP server", ""},
         {"tokens", "Token policy",
          "The file also takes session profiles that clients select with "
-         "`sessionConfig.profile`: one `[profiles.NAME]` table each, with the keys "},
+         "`sessionConfig.profile`: one `[profiles.NAME]` table each (for relayed and supervised "
+         "calls, docs/api.md: `data_channel` `\"allow\"` (default) or `\"deny\"`, "
+         "`max_minutes` the call's cap (default VOICEGATE_SESSION_MAX_MINUTES), `on_violation` "
+         "`\"reapply\"` (default) or `\"hangup\"`), with the keys "},
         {"store", "Storage", ""},
         {"log", "Logging", ""},
         {"auth", "Identity and admin access", ""},

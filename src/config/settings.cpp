@@ -153,6 +153,17 @@ const std::vector<Setting>& settings() {
         {"VOICEGATE_UPSTREAM_ALLOW_INSECURE", "upstream", "allow_insecure", "0", false,
          "allow plain http to a non-loopback upstream",
          bool_setting(&Config::upstream, &UpstreamConfig::allow_insecure)},
+        {"VOICEGATE_SAFETY_ID_KEY", "upstream", "", "", true,
+         "key of the OpenAI-Safety-Identifier sent with relayed calls (HMAC-SHA256 of the user "
+         "id, 64 hex characters; never the raw id), at least 16 bytes; unset: derived from "
+         "OPENAI_API_KEY, so it changes when the key does",
+         [](Config& c, const std::string& v) {
+             if (v.size() < 16) {
+                 return std::string("must be at least 16 bytes");
+             }
+             c.upstream.safety_id_key = v;
+             return std::string();
+         }},
         {"VOICEGATE_TOKEN_TTL", "tokens", "ttl_seconds", "1800", false,
          "client-secret lifetime, 10..7200 s",
          int_setting(&Config::tokens, &TokenPolicy::ttl_s, 10, 7200)},

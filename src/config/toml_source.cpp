@@ -113,6 +113,13 @@ void apply_profiles(Config& cfg, const toml::table& profiles, const std::string&
             }
             if (k == "description") {
                 p.description = value.value_or(std::string());
+            } else if (k == "data_channel" || k == "on_violation") {
+                // A non-string is kept as an invalid value for validate_profiles to name.
+                (k == "data_channel" ? p.data_channel : p.on_violation) =
+                    value.value_or(std::string("(not a string)"));
+            } else if (k == "max_minutes") {
+                const auto minutes = value.value_or(std::int64_t{-1});
+                p.max_minutes = minutes < 0 || minutes > 1440 ? -1 : static_cast<int>(minutes);
             } else if (k == "allow_override") {
                 if (auto t = toml_to_text(value)) {
                     p.allow_override = split_list(*t);

@@ -6,9 +6,11 @@
 namespace voicegate {
 namespace {
 
-constexpr std::array<ErrorInfo, 19> kTable{{
+constexpr std::array<ErrorInfo, 23> kTable{{
     {400, "bad_request", "The request is invalid."},
     {400, "invalid_json", "The request body is not valid JSON."},
+    {400, "invalid_sdp", "The SDP offer is invalid."},
+    {400, "sdp_policy", "The SDP offer is not allowed by the session profile."},
     {401, "unauthorized", "Authentication is required."},
     {403, "forbidden", "You are not allowed to do this."},
     {403, "ip_denied", "Requests from this address are not allowed."},
@@ -16,6 +18,7 @@ constexpr std::array<ErrorInfo, 19> kTable{{
     {404, "not_found", "No such route."},
     {404, "session_not_found", "No such session."},
     {405, "method_not_allowed", "Method not allowed on this route."},
+    {409, "conflict", "The request conflicts with the current state."},
     {413, "payload_too_large", "The request body is too large."},
     {415, "unsupported_media_type", "The request body must be application/json."},
     {429, "rate_limited", "Too many requests; slow down."},
@@ -26,6 +29,7 @@ constexpr std::array<ErrorInfo, 19> kTable{{
     {503, "overloaded", "The service is overloaded; try again later."},
     {503, "store_unavailable", "Storage is unavailable; try again later."},
     {504, "upstream_timeout", "The voice provider did not answer in time."},
+    {404, "call_gone", "The call has already ended."},
 }};
 
 }  // namespace

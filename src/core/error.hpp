@@ -13,6 +13,8 @@ namespace voicegate {
 enum class Error {
     bad_request,             // 400
     invalid_json,            // 400
+    invalid_sdp,             // 400 the SDP offer is empty, not SDP, or not one active audio line
+    sdp_policy,              // 400 the offer breaks the profile's media policy (data_channel)
     unauthorized,            // 401
     forbidden,               // 403
     ip_denied,               // 403
@@ -20,6 +22,7 @@ enum class Error {
     not_found,               // 404
     session_not_found,       // 404
     method_not_allowed,      // 405
+    conflict,                // 409 the resource's state forbids it (e.g. a call already ended)
     payload_too_large,       // 413
     unsupported_media_type,  // 415
     rate_limited,            // 429
@@ -30,6 +33,7 @@ enum class Error {
     overloaded,              // 503
     store_unavailable,       // 503
     upstream_timeout,        // 504
+    call_gone,               // 404 the upstream call has already ended (hang-up of an ended call)
 };
 
 /// Static description of an Error: what the client sees.

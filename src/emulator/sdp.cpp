@@ -9,43 +9,6 @@
 namespace voicegate::emulator {
 namespace {
 
-std::vector<std::string_view> split_lines(std::string_view text) {
-    std::vector<std::string_view> lines;
-    while (!text.empty()) {
-        const auto nl = text.find('\n');
-        std::string_view line = text.substr(0, nl);
-        if (!line.empty() && line.back() == '\r') {
-            line.remove_suffix(1);
-        }
-        if (!line.empty()) {
-            lines.push_back(line);
-        }
-        if (nl == std::string_view::npos) {
-            break;
-        }
-        text.remove_prefix(nl + 1);
-    }
-    return lines;
-}
-
-std::vector<std::string> split_words(std::string_view s) {
-    std::vector<std::string> words;
-    std::size_t i = 0;
-    while (i < s.size()) {
-        while (i < s.size() && s[i] == ' ') {
-            ++i;
-        }
-        const std::size_t start = i;
-        while (i < s.size() && s[i] != ' ') {
-            ++i;
-        }
-        if (i > start) {
-            words.emplace_back(s.substr(start, i - start));
-        }
-    }
-    return words;
-}
-
 ApiError bad_offer(std::string_view why) {
     // Upstream's exact status text for a bad offer is UNCONFIRMED; the shape is OpenAI's.
     ApiError e;
@@ -53,10 +16,6 @@ ApiError bad_offer(std::string_view why) {
     e.message = "Invalid SDP offer: " + std::string(why) + ".";
     e.code = "invalid_offer";
     return e;
-}
-
-bool is_direction(std::string_view a) {
-    return a == "sendrecv" || a == "sendonly" || a == "recvonly" || a == "inactive";
 }
 
 std::string answer_direction(std::string_view offered) {
@@ -82,82 +41,22 @@ std::uint64_t random_u64() {
 }  // namespace
 
 ApiResult<SdpOffer> parse_sdp_offer(std::string_view text) {
-    const auto lines = split_lines(text);
-    if (lines.empty() || lines.front() != "v=0") {
-        return bad_offer("the body is not an SDP session description (it must start with v=0)");
+    auto parsed = parse_sdp(text);
+    if (const auto* bad = std::get_if<SdpSyntaxError>(&parsed)) {
+        return bad_offer(bad->why);
     }
-    SdpOffer offer;
-    bool has_origin = false;
-    bool has_ufrag = false;
-    bool has_pwd = false;
-    bool has_fingerprint = false;
-    for (const auto line : lines) {
-        if (line.size() < 2 || line[1] != '=') {
-            return bad_offer("malformed line '" + std::string(utf8_prefix(line, 40)) + "'");
-        }
-        const std::string_view value = line.substr(2);
-        switch (line[0]) {
-            case 'o':
-                has_origin = true;
-                break;
-            case 'm': {
-                auto words = split_words(value);
-                if (words.size() < 4) {
-                    return bad_offer("malformed m= line");
-                }
-                SdpMedia m;
-                m.kind = words[0];
-                m.port = words[1];
-                m.proto = words[2];
-                m.formats.assign(words.begin() + 3, words.end());
-                m.direction = "sendrecv";
-                offer.media.push_back(std::move(m));
-                break;
-            }
-            case 'a': {
-                if (value.starts_with("ice-ufrag:")) {
-                    has_ufrag = true;
-                } else if (value.starts_with("ice-pwd:")) {
-                    has_pwd = true;
-                } else if (value.starts_with("fingerprint:")) {
-                    has_fingerprint = true;
-                } else if (value.starts_with("group:BUNDLE")) {
-                    auto words = split_words(value.substr(std::string_view("group:BUNDLE").size()));
-                    offer.bundle = std::move(words);
-                }
-                if (offer.media.empty()) {
-                    break;  // session-level attribute
-                }
-                SdpMedia& m = offer.media.back();
-                if (value.starts_with("mid:")) {
-                    m.mid = std::string(value.substr(4));
-                } else if (is_direction(value)) {
-                    m.direction = std::string(value);
-                } else if (value.starts_with("rtpmap:") && m.opus_payload_type.empty()) {
-                    // a=rtpmap:111 opus/48000/2
-                    const auto words = split_words(value.substr(7));
-                    if (words.size() == 2 && iequals(words[1], "opus/48000/2")) {
-                        m.opus_payload_type = words[0];
-                    }
-                } else if (value.starts_with("sctpmap:")) {
-                    m.sctpmap = std::string(value.substr(8));
-                }
-                break;
-            }
-            default:
-                break;
-        }
-    }
-    if (!has_origin) {
+    auto& d = std::get<SdpDescription>(parsed);
+    SdpOffer offer{std::move(d.media), std::move(d.bundle)};
+    if (!d.has_origin) {
         return bad_offer("the o= line is missing");
     }
     if (offer.media.empty()) {
         return bad_offer("it has no m= lines");
     }
-    if (!has_ufrag || !has_pwd) {
+    if (!d.has_ice_ufrag || !d.has_ice_pwd) {
         return bad_offer("ICE credentials (a=ice-ufrag, a=ice-pwd) are missing");
     }
-    if (!has_fingerprint) {
+    if (!d.has_fingerprint) {
         return bad_offer("the DTLS fingerprint (a=fingerprint) is missing");
     }
     bool has_opus = false;

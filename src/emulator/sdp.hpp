@@ -5,6 +5,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/sdp.hpp"
 #include "emulator/validate.hpp"
 
 // The WebRTC side of `POST /v1/realtime/calls`: read a browser's SDP offer and write an answer
@@ -14,17 +15,8 @@
 
 namespace voicegate::emulator {
 
-/// One m= section of an offer, reduced to what an answer needs.
-struct SdpMedia {
-    std::string kind;                  // "audio", "video", "application", ...
-    std::string port;                  // as offered; "0" means the offerer disabled it
-    std::string proto;                 // "UDP/TLS/RTP/SAVPF", "UDP/DTLS/SCTP", ...
-    std::vector<std::string> formats;  // payload types, or "webrtc-datachannel"
-    std::string mid;                   // a=mid, empty if absent
-    std::string direction;             // sendrecv (default), sendonly, recvonly, inactive
-    std::string opus_payload_type;     // audio: the PT of opus/48000/2, empty if not offered
-    std::string sctpmap;               // legacy data channel: the a=sctpmap value
-};
+/// One m= section of an offer (the shared reader's, core/sdp.hpp).
+using SdpMedia = voicegate::SdpMedia;
 
 /// A parsed SDP offer.
 struct SdpOffer {

@@ -15,10 +15,12 @@ enum class EventType {
     call_hung_up,   // the server hung up a call
     admin_action,   // an administrator changed something
     alert,          // an alert rule fired
+    call_relayed,   // the SDP relay created a call for a session (SPEC §7.1)
+    call_attached,  // an app attached its token-flow call to a session (SPEC §7.2)
 };
 
 /// Every EventType, in declaration order. Pure.
-const std::array<EventType, 6>& event_types();
+const std::array<EventType, 8>& event_types();
 
 /// The stored text of `type` ("token_issued", ...), a string literal. Pure; thread-safe.
 const char* event_type_name(EventType type);

@@ -258,6 +258,7 @@ using LeaseResult = boost::system::result<Lease, TransportError>;
 
 struct Exchange {
     boost::system::error_code ec;
+    bool written = false;    // the whole request was written
     bool got_bytes = false;  // some response bytes arrived
     bhttp::response<bhttp::string_body> response;
 };
@@ -504,6 +505,7 @@ asio::awaitable<Exchange> exchange(Stream& stream, beast::tcp_stream& lowest,
         out.ec = wec;
         co_return out;
     }
+    out.written = true;
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(body_limit);
     parser.header_limit(64 * 1024);
@@ -657,9 +659,12 @@ asio::awaitable<HttpResult> HttpClient::request(const Origin& origin, const Http
             co_return out;
         }
         auto err = classify(ex_result, deadline, origin);
+        err.sent = ex_result.written;
         impl->release(pool, origin, std::move(conn), false);
-        // A pooled connection the server had already closed: retry once on a fresh one.
-        if (lease->reused && allow_reuse && err.kind == TransportErrorKind::connection_lost) {
+        // A pooled connection the server had already closed: retry once on a fresh one, unless
+        // the request must not be sent twice and may have arrived whole.
+        if (lease->reused && allow_reuse && err.kind == TransportErrorKind::connection_lost &&
+            (request.idempotent || !err.sent)) {
             allow_reuse = false;
             continue;
         }

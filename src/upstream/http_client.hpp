@@ -51,6 +51,10 @@ struct HttpRequest {
     std::string target;  // origin-form: "/v1/realtime/client_secrets"
     std::vector<std::pair<std::string, std::string>> headers;
     std::string body;
+    /// False for a request that must not be sent twice (a POST that creates something): a
+    /// reused connection that fails after the whole request was written is then not retried
+    /// on a fresh one, since the server may have acted on it.
+    bool idempotent = true;
 };
 
 /// A complete HTTP response. Header names are lowercase.
@@ -93,6 +97,9 @@ struct TransportError {
     TransportErrorKind kind = TransportErrorKind::connection_lost;
     boost::system::error_code ec;
     std::string detail;
+    /// True when the whole request had been written before the failure: the server may have
+    /// received and acted on it (a non-idempotent request must then not be retried blindly).
+    bool sent = false;
 
     /// Whether a retry may help (connect errors, resets, truncation). Pure.
     bool retryable() const;

@@ -167,6 +167,7 @@ asio::awaitable<Result<HttpResponse>> OpenAiClient::request(ApiRequest call) {
         req.headers.push_back(std::move(h));
     }
     req.body = std::move(call.body);
+    req.idempotent = call.idempotent;
     const std::string& op = call.operation.empty() ? req.target : call.operation;
 
     auto ex = co_await asio::this_coro::executor;
@@ -183,7 +184,11 @@ asio::awaitable<Result<HttpResponse>> OpenAiClient::request(ApiRequest call) {
             if (const auto id = result->header("x-request-id")) {
                 upstream_id = std::string(*id);
             }
-            if (status >= 200 && status < 300) {
+            const bool answered =
+                (status >= 200 && status < 300) ||
+                std::find(call.answer_statuses.begin(), call.answer_statuses.end(), status) !=
+                    call.answer_statuses.end();
+            if (answered) {
                 observe_call(opts_.metrics, status, started);
                 if (attempt > 0) {
                     spdlog::info(
@@ -206,7 +211,8 @@ asio::awaitable<Result<HttpResponse>> OpenAiClient::request(ApiRequest call) {
             if (opts_.metrics != nullptr) {
                 opts_.metrics->attempt_failed(kind_name(result.error().kind));
             }
-            retry = result.error().retryable();
+            // A request that creates something is retried only if it cannot have arrived whole.
+            retry = result.error().retryable() && (call.idempotent || !result.error().sent);
         }
         failure = scrub(std::move(failure));
         if (failure.code == Error::upstream_unavailable) {
@@ -293,6 +299,84 @@ asio::awaitable<Result<ClientSecret>> OpenAiClient::create_client_secret(
     spdlog::debug("upstream client_secrets ok: request_id={} session_id={} token={}",
                   request.request_id, secret->session_id, redact_secret(secret->value));
     co_return secret;
+}
+
+namespace {
+
+// A boundary that occurs in neither part (with 24 random base62 characters it never does).
+std::string form_boundary(std::string_view sdp, std::string_view session) {
+    for (;;) {
+        auto b = random_id("voicegate-", 24);
+        if (sdp.find(b) == std::string_view::npos && session.find(b) == std::string_view::npos) {
+            return b;
+        }
+    }
+}
+
+}  // namespace
+
+asio::awaitable<Result<CallAnswer>> OpenAiClient::create_call(const CallRequest& request) {
+    const auto session = json::serialize(request.session);
+    const auto boundary = form_boundary(request.sdp, session);
+    ApiRequest call;
+    call.method = "POST";
+    call.path = "/realtime/calls";
+    call.content_type = "multipart/form-data; boundary=" + boundary;
+    call.body = call_form_body(boundary, request.sdp, session);
+    call.request_id = request.request_id;
+    call.operation = "calls";
+    call.idempotent = false;
+    call.headers.emplace_back("Accept", "application/sdp");
+    if (!request.safety_identifier.empty() && valid_header_value(request.safety_identifier)) {
+        call.headers.emplace_back("OpenAI-Safety-Identifier", request.safety_identifier);
+    }
+    auto response = co_await this->request(std::move(call));
+    if (!response) {
+        co_return response.error();
+    }
+    auto answer = parse_call_answer(*response);
+    if (!answer) {
+        if (opts_.metrics != nullptr) {
+            opts_.metrics->attempt_failed("bad_response");
+        }
+        const auto id = response->header("x-request-id");
+        spdlog::warn(
+            "upstream calls answered garbage: status={} request_id={} upstream_request_id={} "
+            "details={}",
+            response->status, request.request_id, id ? *id : "-", answer.error().details);
+        if (const auto location = response->header("location")) {
+            // The upstream did create a call that nobody will use: end it rather than leave it
+            // waiting for a peer.
+            if (auto call_id = call_id_from_location(*location)) {
+                (void)co_await hangup(std::move(*call_id), request.request_id);
+            }
+        }
+        co_return scrub(answer.error());
+    }
+    spdlog::debug("upstream calls ok: request_id={} answer_bytes={}", request.request_id,
+                  answer->sdp.size());
+    co_return answer;
+}
+
+asio::awaitable<Result<void>> OpenAiClient::hangup(std::string call_id, std::string request_id) {
+    if (!valid_call_id(call_id)) {
+        co_return fail(Error::call_gone, {}, "not a valid call id");
+    }
+    ApiRequest call;
+    call.method = "POST";
+    call.path = "/realtime/calls/" + call_id + "/hangup";
+    call.content_type.clear();
+    call.request_id = std::move(request_id);
+    call.operation = "hangup";
+    call.answer_statuses = {404};
+    auto response = co_await this->request(std::move(call));
+    if (!response) {
+        co_return response.error();
+    }
+    if (response->status == 404) {
+        co_return fail(Error::call_gone, {}, "upstream: no such call (already ended)");
+    }
+    co_return Result<void>{};
 }
 
 }  // namespace voicegate::upstream

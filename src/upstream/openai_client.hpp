@@ -45,6 +45,12 @@ struct ApiRequest {
     std::string body;
     std::string request_id;  // our inbound request id, for logs only
     std::string operation;   // short name for logs, e.g. "client_secrets"
+    /// False for a call that creates something upstream (a call): after the request may have
+    /// reached the upstream whole, a lost answer is not retried (TransportError::sent).
+    bool idempotent = true;
+    /// Non-2xx statuses answered as values rather than mapped to a Failure (the caller maps
+    /// them, e.g. 404 of a hang-up).
+    std::vector<int> answer_statuses;
 };
 
 /// The OpenAI Realtime API over HTTPS (or plain HTTP to a loopback emulator): the GA
@@ -76,6 +82,20 @@ public:
     /// `session.id`) and takes `session.model` and `session.audio.output.voice`.
     boost::asio::awaitable<Result<ClientSecret>> create_client_secret(
         const ClientSecretRequest& request) override;
+
+    /// `POST {base}/realtime/calls`, `multipart/form-data` with parts `sdp` and `session`,
+    /// `OpenAI-Safety-Identifier` when given; answers the SDP answer and the call id (the last
+    /// segment of `Location`, see parse_call_answer). Not idempotent (ApiRequest::idempotent):
+    /// answered 429/5xx and failures before the request was written whole are retried as for
+    /// client secrets; a connection lost after it was written is not (a second call could be
+    /// created; the first, if any, never gets a peer and ends upstream on its own). A 201 that
+    /// fails validation but names a call is hung up at once.
+    boost::asio::awaitable<Result<CallAnswer>> create_call(const CallRequest& request) override;
+
+    /// `POST {base}/realtime/calls/{call_id}/hangup` with no body; 2xx is success, 404 is
+    /// Error::call_gone; retried as other calls (a repeated hang-up is harmless).
+    boost::asio::awaitable<Result<void>> hangup(std::string call_id,
+                                                std::string request_id) override;
 
     /// Sends one API call with `Authorization: Bearer KEY`, retrying as described above. A 2xx
     /// answer is a value (any body); anything else is a mapped Failure: 429 -> upstream_unavailable

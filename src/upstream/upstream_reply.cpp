@@ -227,6 +227,69 @@ Result<ClientSecret> parse_client_secret(std::string_view body, std::string_view
     return out;
 }
 
+bool valid_call_id(std::string_view id) {
+    return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '_' || c == '-';
+    });
+}
+
+Result<CallAnswer> parse_call_answer(const HttpResponse& r) {
+    const auto bad = [](const std::string& what) {
+        return fail(Error::upstream_bad_response, {}, "upstream call answer: " + what);
+    };
+    if (r.status != 201) {
+        return bad("HTTP " + std::to_string(r.status) + " instead of 201 Created");
+    }
+    if (const auto type = r.header("content-type")) {
+        const auto t = to_lower(trim_view(type->substr(0, type->find(';'))));
+        if (!t.starts_with("text/") && t != "application/sdp") {
+            return bad("Content-Type " + std::string(utf8_prefix(t, 64)) + " is not text");
+        }
+    }
+    if (!r.body.starts_with("v=0")) {
+        return bad("the body is not an SDP answer");
+    }
+    const auto location = r.header("location");
+    if (!location) {
+        return bad("no Location header");
+    }
+    auto id = call_id_from_location(*location);
+    if (!id) {
+        return bad("Location does not end in a valid call id");
+    }
+    return CallAnswer{r.body, std::move(*id)};
+}
+
+std::optional<std::string> call_id_from_location(std::string_view location) {
+    // The last path segment of a relative or absolute URL, without query or fragment.
+    std::string_view path = location.substr(0, location.find_first_of("?#"));
+    while (!path.empty() && path.back() == '/') {
+        path.remove_suffix(1);
+    }
+    const auto slash = path.rfind('/');
+    if (slash == std::string_view::npos || !valid_call_id(path.substr(slash + 1))) {
+        return std::nullopt;
+    }
+    return std::string(path.substr(slash + 1));
+}
+
+std::string call_form_body(std::string_view boundary, std::string_view sdp,
+                           std::string_view session_json) {
+    std::string body;
+    body.reserve(sdp.size() + session_json.size() + 4 * boundary.size() + 256);
+    const auto part = [&](std::string_view name, std::string_view type, std::string_view content) {
+        body.append("--").append(boundary).append("\r\n");
+        body.append("Content-Disposition: form-data; name=\"").append(name).append("\"\r\n");
+        body.append("Content-Type: ").append(type).append("\r\n\r\n");
+        body.append(content).append("\r\n");
+    };
+    part("sdp", "application/sdp", sdp);
+    part("session", "application/json", session_json);
+    body.append("--").append(boundary).append("--\r\n");
+    return body;
+}
+
 Failure upstream_http_failure(const HttpResponse& r, std::int64_t now_unix_s) {
     auto details = describe_http_error(r);
     if (is_insufficient_quota(r)) {

@@ -32,6 +32,28 @@ bool is_insufficient_quota(const HttpResponse& response);
 /// details that never include the body. Pure.
 Result<ClientSecret> parse_client_secret(std::string_view body, std::string_view requested_model);
 
+/// True for a call id voicegate accepts from the upstream: 1..128 characters of [A-Za-z0-9_-]
+/// (OpenAI's `rtc_...`, Azure's `rtc_<hex>`, UUIDs): safe in a URL path and a log-free store
+/// column. Pure.
+bool valid_call_id(std::string_view call_id);
+
+/// The call id a `Location` names: its last path segment (query and fragment dropped), if that
+/// is a valid call id; nullopt otherwise. Pure.
+std::optional<std::string> call_id_from_location(std::string_view location);
+
+/// Validates a `POST /realtime/calls` success: status 201, a text body (any `text/*`,
+/// `application/sdp`, or no Content-Type: the real API answers `text/plain`) starting with
+/// `v=0`, and a `Location` whose last path segment is a valid call id. upstream_bad_response
+/// otherwise, with details that never include the body or the Location. Pure.
+Result<CallAnswer> parse_call_answer(const HttpResponse& response);
+
+/// The `multipart/form-data` body of `POST /realtime/calls` (RFC 7578): part `sdp`
+/// (Content-Type application/sdp) holding `sdp` byte for byte, then part `session`
+/// (application/json) holding `session_json`, separated by `boundary`, which must occur in
+/// neither. Pure.
+std::string call_form_body(std::string_view boundary, std::string_view sdp,
+                           std::string_view session_json);
+
 /// The Failure for an upstream answer that is not a success (SPEC §3.2): insufficient_quota ->
 /// upstream_rejected; 429 -> upstream_unavailable with retry_after_s from the hint (relative to
 /// `now_unix_s`); other 4xx/5xx -> upstream_rejected; anything else -> upstream_bad_response.

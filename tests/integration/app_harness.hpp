@@ -11,11 +11,14 @@
 
 namespace voicegate::test {
 
-/// Loads the embedded defaults plus `env`-style overrides, with storage in a fresh temp dir and
-/// an ephemeral port.
-inline config::Config test_config(std::map<std::string, std::string> env = {}) {
+/// Loads the embedded defaults plus `env`-style overrides (and a config file's `toml` text,
+/// e.g. profiles), with storage in a fresh temp dir and an ephemeral port.
+inline config::Config test_config(std::map<std::string, std::string> env = {},
+                                  std::string toml = {}) {
     config::Sources s;
     s.env = std::move(env);
+    s.toml_text = std::move(toml);
+    s.toml_path = "test.toml";
     if (s.env.count("VOICEGATE_LISTEN") == 0) {
         s.env["VOICEGATE_LISTEN"] = "127.0.0.1:0";
     }
@@ -102,6 +105,8 @@ public:
         return it == s.requests.end() ? 0 : it->second;
     }
     std::uint64_t connections() const { return server_->connections_accepted(); }
+    /// The emulator's counters (what reached "OpenAI").
+    emulator::EmulatorStats stats() const { return emu_->stats(); }
 
 private:
     boost::asio::io_context ioc_{1};

@@ -89,7 +89,7 @@ TEST_F(PipelineTest, DispatchesAndAddsTheCorsHeadersOfAnAllowedOrigin) {
     EXPECT_EQ(res.body, "ok");
     EXPECT_EQ(header_of(res, "Access-Control-Allow-Origin"), "https://app.example");
     EXPECT_EQ(header_of(res, "Access-Control-Expose-Headers"),
-              "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy");
+              "X-Request-Id, Retry-After, RateLimit, RateLimit-Policy, X-Session-Id, Location");
     EXPECT_EQ(header_of(res, "Vary"), "Origin");
     auto refused = handle(request("GET", "/healthz", "https://evil.example"));
     EXPECT_EQ(header_of(refused, "Access-Control-Allow-Origin"), "<none>");

@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include "emulator/sdp.hpp"
 #include "support/fake_upstream_server.hpp"
 #include "support/log_capture.hpp"
 #include "support/run_coro.hpp"
@@ -287,10 +288,9 @@ std::vector<FaultCase> fault_cases() {
     {
         FaultCase c;
         c.name = "HonoursRetryAfterSeconds";
-        c.answers = {
-            with_header(openai_error_response(503, "server_error", "", "Slow Down"), "retry-after",
-                        "1"),
-            ok()};
+        c.answers = {with_header(openai_error_response(503, "server_error", "", "Slow Down"),
+                                 "retry-after", "1"),
+                     ok()};
         c.ok = true;
         c.min_ms = 1000;
         cases.push_back(c);
@@ -346,10 +346,10 @@ std::vector<FaultCase> fault_cases() {
     {
         FaultCase c;
         c.name = "ShouldRetryTrueOverridesA400";
-        c.answers = {with_header(openai_error_response(400, "invalid_request_error", "",
-                                                       "try again"),
-                                 "x-should-retry", "true"),
-                     ok()};
+        c.answers = {
+            with_header(openai_error_response(400, "invalid_request_error", "", "try again"),
+                        "x-should-retry", "true"),
+            ok()};
         c.ok = true;
         cases.push_back(c);
     }
@@ -379,7 +379,8 @@ std::vector<FaultCase> fault_cases() {
     }
     const std::vector<std::pair<std::string, std::string>> bad_bodies = {
         {"NoValue", R"({"expires_at":1,"session":{"id":"sess_1","model":"m"}})"},
-        {"ValueNotEk", R"({"value":"sk-nope","expires_at":1,"session":{"id":"sess_1","model":"m"}})"},
+        {"ValueNotEk",
+         R"({"value":"sk-nope","expires_at":1,"session":{"id":"sess_1","model":"m"}})"},
         {"ValueNotAString", R"({"value":7,"expires_at":1,"session":{"id":"sess_1","model":"m"}})"},
         {"ExpiresAtAString",
          R"({"value":"ek_x","expires_at":"1","session":{"id":"sess_1","model":"m"}})"},
@@ -691,6 +692,187 @@ HttpResponse with_headers(int status, std::vector<std::pair<std::string, std::st
     r.headers = std::move(h);
     r.body = std::move(body);
     return r;
+}
+
+// ---- create_call / hangup (SPEC §7.1, §7.3) ------------------------------------------------
+
+constexpr const char* kOffer =
+    "v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\ns=-\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n";
+constexpr const char* kAnswer = "v=0\r\no=- 7 2 IN IP4 127.0.0.1\r\ns=-\r\na=ice-lite\r\n";
+
+http::Response call_created(
+    std::string location = "/v1/realtime/calls/rtc_u0_E4TeWIkEAnw5DOa1vyO18",
+    std::string type = "text/plain; charset=utf-8") {
+    http::Response r;
+    r.status = 201;
+    r.content_type = std::move(type);
+    r.body = kAnswer;
+    if (!location.empty()) {
+        r.set("location", std::move(location));
+    }
+    return r;
+}
+
+Result<CallAnswer> open_call(asio::io_context& ioc, OpenAiClient& client) {
+    CallRequest req;
+    req.sdp = kOffer;
+    req.session = diary_session();
+    req.safety_identifier = std::string(64, 'a');
+    req.request_id = "req_call_1";
+    return run_coro(ioc, client.create_call(req));
+}
+
+TEST_F(OpenAiClientTest, CreateCallSendsTheMultipartFormAndReadsTheAnswer) {
+    FakeUpstreamServer server([](const http::Request&) { return call_created(); });
+    auto client = make_client(options_for(server));
+    auto r = open_call(ioc_, *client);
+    ASSERT_TRUE(r.has_value()) << r.error().details;
+    EXPECT_EQ(r->sdp, kAnswer);  // byte for byte
+    EXPECT_EQ(r->call_id, "rtc_u0_E4TeWIkEAnw5DOa1vyO18");
+
+    ASSERT_EQ(server.request_count(), 1U);
+    const auto req = server.requests().front();
+    EXPECT_EQ(req.method, "POST");
+    EXPECT_EQ(req.path, "/v1/realtime/calls");
+    EXPECT_EQ(req.header("authorization").value_or(""), std::string("Bearer ") + kKey);
+    EXPECT_EQ(req.header("openai-safety-identifier").value_or(""), std::string(64, 'a'));
+    EXPECT_FALSE(req.header("openai-beta").has_value());
+    // The emulator's own multipart reader takes the form apart as OpenAI would.
+    const auto boundary = emulator::multipart_boundary(req.header("content-type").value_or(""));
+    ASSERT_FALSE(boundary.empty()) << req.header("content-type").value_or("");
+    auto parts = emulator::parse_multipart(req.body, boundary);
+    ASSERT_TRUE(parts.has_value());
+    ASSERT_EQ(parts->size(), 2U);
+    EXPECT_EQ((*parts)[0].name, "sdp");
+    EXPECT_EQ((*parts)[0].content_type, "application/sdp");
+    EXPECT_EQ((*parts)[0].body, kOffer);
+    EXPECT_EQ((*parts)[1].name, "session");
+    EXPECT_EQ((*parts)[1].content_type, "application/json");
+    EXPECT_EQ(json::parse((*parts)[1].body), json::value(diary_session()));
+}
+
+TEST_F(OpenAiClientTest, CreateCallAcceptsTextAnswersAndAnyLocationForm) {
+    const std::vector<std::pair<http::Response, std::string>> ok = {
+        {call_created("/v1/realtime/calls/rtc_123", "application/sdp"), "rtc_123"},
+        {call_created("https://api.openai.com/v1/realtime/calls/rtc_abc-DEF_9?x=1", "text/plain"),
+         "rtc_abc-DEF_9"},
+        {call_created("/v1/realtime/calls/0b2d6c1e-1111-2222-3333-444455556666/", ""),
+         "0b2d6c1e-1111-2222-3333-444455556666"},
+    };
+    for (const auto& [answer, id] : ok) {
+        FakeUpstreamServer server([answer = answer](const http::Request&) { return answer; });
+        auto client = make_client(options_for(server));
+        auto r = open_call(ioc_, *client);
+        ASSERT_TRUE(r.has_value()) << id << ": " << r.error().details;
+        EXPECT_EQ(r->call_id, id);
+    }
+}
+
+TEST_F(OpenAiClientTest, CreateCallGarbageIs502AndACallItNamedIsHungUp) {
+    const std::vector<std::pair<http::Response, bool>> bad = {
+        {call_created(""), false},                                             // no Location
+        {call_created("/v1/realtime/calls/rtc%20x"), false},                   // unsafe id
+        {call_created("/v1/realtime/calls/rtc_1", "application/json"), true},  // not text
+        {[] {
+             auto r = call_created("/v1/realtime/calls/rtc_2");
+             r.body = "<html>";
+             return r;
+         }(),
+         true},
+        {[] {
+             auto r = call_created("/v1/realtime/calls/rtc_3");
+             r.status = 200;
+             return r;
+         }(),
+         true},
+    };
+    for (const auto& [answer, names_a_call] : bad) {
+        FakeUpstreamServer server([answer = answer](const http::Request& req) {
+            return req.path.ends_with("/hangup") ? http::Response{} : answer;
+        });
+        auto client = make_client(options_for(server));
+        auto r = open_call(ioc_, *client);
+        ASSERT_FALSE(r.has_value());
+        EXPECT_EQ(r.error().code, Error::upstream_bad_response);
+        EXPECT_EQ(r.error().details.find("rtc_"), std::string::npos) << r.error().details;
+        const auto requests = server.requests();
+        ASSERT_EQ(requests.size(), names_a_call ? 2U : 1U);
+        if (names_a_call) {
+            EXPECT_TRUE(requests[1].path.starts_with("/v1/realtime/calls/rtc_"));
+            EXPECT_TRUE(requests[1].path.ends_with("/hangup"));
+        }
+    }
+}
+
+TEST_F(OpenAiClientTest, CreateCallRetriesAnsweredRefusalsButNeverALostAnswer) {
+    {
+        std::atomic<int> n{0};
+        FakeUpstreamServer server([&](const http::Request&) {
+            return n++ == 0 ? test::openai_error_response(503, "server_error", "", "overloaded")
+                            : call_created();
+        });
+        auto client = make_client(options_for(server));
+        auto r = open_call(ioc_, *client);
+        ASSERT_TRUE(r.has_value()) << r.error().details;
+        EXPECT_EQ(server.request_count(), 2U) << "the upstream said no: safe to ask again";
+    }
+    {
+        // The request arrived whole and the connection died: the upstream may have created a
+        // call, so it is not sent again (a client secret would be).
+        FakeUpstreamServer server([](const http::Request&) {
+            auto r = call_created();
+            r.action = http::Action::reset;
+            return r;
+        });
+        auto client = make_client(options_for(server));
+        auto r = open_call(ioc_, *client);
+        ASSERT_FALSE(r.has_value());
+        EXPECT_EQ(r.error().code, Error::upstream_unavailable);
+        EXPECT_EQ(server.request_count(), 1U);
+    }
+    {
+        // Nor on a reused keep-alive connection (where a secret gets one fresh retry).
+        std::atomic<int> n{0};
+        FakeUpstreamServer server([&](const http::Request&) {
+            auto r = call_created();
+            if (n++ == 1) {
+                r.action = http::Action::reset;
+            }
+            return r;
+        });
+        auto o = options_for(server);
+        o.max_retries = 0;
+        auto client = make_client(o);
+        ASSERT_TRUE(open_call(ioc_, *client).has_value());
+        EXPECT_FALSE(open_call(ioc_, *client).has_value());
+        EXPECT_EQ(server.request_count(), 2U);
+    }
+}
+
+TEST_F(OpenAiClientTest, HangupIsOkOr404CallGone) {
+    FakeUpstreamServer server([](const http::Request& req) {
+        if (req.path.find("rtc_gone") != std::string::npos) {
+            return test::openai_error_response(404, "invalid_request_error", "call_id_not_found",
+                                               "No session found for the provided call_id");
+        }
+        http::Response r;
+        r.content_type.clear();
+        return r;
+    });
+    auto client = make_client(options_for(server));
+    auto ok = run_coro(ioc_, client->hangup("rtc_live", "req_h"));
+    ASSERT_TRUE(ok.has_value()) << ok.error().details;
+    auto gone = run_coro(ioc_, client->hangup("rtc_gone", "req_h"));
+    ASSERT_FALSE(gone.has_value());
+    EXPECT_EQ(gone.error().code, Error::call_gone);
+    auto bad = run_coro(ioc_, client->hangup("../../files", "req_h"));
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_EQ(bad.error().code, Error::call_gone);
+    const auto requests = server.requests();
+    ASSERT_EQ(requests.size(), 2U) << "an unsafe id is never sent";
+    EXPECT_EQ(requests[0].path, "/v1/realtime/calls/rtc_live/hangup");
+    EXPECT_EQ(requests[0].body, "");
+    EXPECT_EQ(requests[0].header("authorization").value_or(""), std::string("Bearer ") + kKey);
 }
 
 TEST(RetryPolicy, RetryAfterHints) {
