@@ -27,7 +27,9 @@ ApiError update_error(std::string message, std::string param, std::string code) 
 
 // Merges `from` into `into`: objects key by key (unless their `type` differs), the rest replaced.
 void merge_into(json::object& into, const json::object& from) {
-    for (const auto& [key, value] : from) {
+    for (const auto& kv : from) {
+        const auto key = kv.key();
+        const json::value& value = kv.value();
         auto* current = into.if_contains(key);
         if (current != nullptr && current->is_object() && value.is_object()) {
             const auto& now = current->get_object();
@@ -110,7 +112,8 @@ ApiResult<json::object> merge_session_update(const json::object& current,
                             "invalid_type");
     }
     json::object given = update.get_object();
-    const json::value current_type = current.contains("type") ? current.at("type") : "realtime";
+    const json::value current_type =
+        current.contains("type") ? current.at("type") : json::value("realtime");
     if (const auto* t = given.if_contains("type"); t != nullptr && *t != current_type) {
         return update_error("Cannot update a session's type.", "session.type",
                             "cannot_update_type");
@@ -118,7 +121,7 @@ ApiResult<json::object> merge_session_update(const json::object& current,
     if (const auto* m = given.if_contains("model"); m != nullptr && !m->is_null()) {
         const auto* now = current.if_contains("model");
         const json::value current_model =
-            now != nullptr && !now->is_null() ? *now : json::value(kDefaultModel);
+            now != nullptr && !now->is_null() ? *now : json::value(json::string(kDefaultModel));
         if (*m != current_model) {
             return update_error("Cannot update a session's model.", "session.model",
                                 "cannot_update_model");
@@ -140,13 +143,15 @@ json::object session_event(std::string_view type, const json::object& session) {
 }
 
 json::object error_event(const ApiError& e, std::string_view client_event_id) {
-    json::object err{
-        {"type", e.type},
-        {"code", e.code.empty() ? json::value(nullptr) : json::value(e.code)},
-        {"message", e.message},
-        {"param", e.param.empty() ? json::value(nullptr) : json::value(e.param)},
-        {"event_id", client_event_id.empty() ? json::value(nullptr) : json::value(client_event_id)},
+    auto or_null = [](std::string_view s) {
+        return s.empty() ? json::value(nullptr) : json::value(json::string(s));
     };
+    json::object err;
+    err["type"] = json::string(e.type);
+    err["code"] = or_null(e.code);
+    err["message"] = json::string(e.message);
+    err["param"] = or_null(e.param);
+    err["event_id"] = or_null(client_event_id);
     json::object out = event("error");
     out["error"] = std::move(err);
     return out;

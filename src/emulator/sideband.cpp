@@ -51,12 +51,12 @@ public:
         if (type != nullptr && *type == "response.done") {
             hub_.responses_sent_.fetch_add(1);
         }
-        push(Item{json::serialize(event), false, 0});
+        push(Item{json::serialize(event), false, 0, {}});
     }
 
     // Any thread: a close frame after what was sent before.
     void close(std::uint16_t code, std::string reason) {
-        push(Item{std::move(reason), true, code});
+        push(Item{std::move(reason), true, code, {}});
     }
 
     void drop() { ws_->drop(); }

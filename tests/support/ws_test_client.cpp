@@ -1,5 +1,6 @@
 #include "support/ws_test_client.hpp"
 
+#include <cctype>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -68,7 +69,7 @@ struct WsTestClient::Impl {
                 end.ended = true;
                 if (ec == websocket::error::closed) {
                     end.close_frame = true;
-                    end.code = ws->reason().code;
+                    end.code = static_cast<int>(ws->reason().code);
                     end.reason = std::string(ws->reason().reason.c_str());
                 } else {
                     end.error = ec.message();
@@ -138,12 +139,13 @@ bool WsTestClient::send(const std::string& text) {
     if (!impl_->open) {
         return false;
     }
-    auto write = [this, text]() -> asio::awaitable<bool> {
-        impl_->ws->text(true);
-        auto [ec, n] = co_await impl_->ws->async_write(asio::buffer(text), kUseTuple);
+    // Arguments, not captures: they live in the coroutine frame however long it runs.
+    auto write = [](Impl* impl, std::string message) -> asio::awaitable<bool> {
+        impl->ws->text(true);
+        auto [ec, n] = co_await impl->ws->async_write(asio::buffer(message), kUseTuple);
         co_return !ec;
     };
-    auto f = asio::co_spawn(impl_->ioc, write(), asio::use_future);
+    auto f = asio::co_spawn(impl_->ioc, write(impl_.get(), text), asio::use_future);
     if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
         return false;
     }
@@ -226,11 +228,11 @@ void WsTestClient::close(int code) {
     if (!impl_->open) {
         return;
     }
-    auto run = [this, code]() -> asio::awaitable<void> {
-        co_await impl_->ws->async_close(websocket::close_reason(static_cast<std::uint16_t>(code)),
-                                        kUseTuple);
+    auto run = [](Impl* impl, int close_code) -> asio::awaitable<void> {
+        co_await impl->ws->async_close(
+            websocket::close_reason(static_cast<websocket::close_code>(close_code)), kUseTuple);
     };
-    auto f = asio::co_spawn(impl_->ioc, run(), asio::use_future);
+    auto f = asio::co_spawn(impl_->ioc, run(impl_.get(), code), asio::use_future);
     f.wait_for(std::chrono::seconds(5));
 }
 

@@ -169,7 +169,7 @@ TEST_F(SidebandWs, SessionUpdateIsAnsweredWithTheFullSessionAndNothingComesBefor
     EXPECT_EQ(updated->at("type"), "session.updated");
     EXPECT_NE(updated->at("event_id"), "evt_client_1");  // no echo of the client's id
     const auto& session = updated->at("session").as_object();
-    EXPECT_EQ(session.at("id"), "sess_" + call_id.substr(4));
+    EXPECT_EQ(session.at("id").as_string(), "sess_" + call_id.substr(4));
     EXPECT_EQ(session.at("object"), "realtime.session");
     EXPECT_EQ(session.at("model"), "gpt-realtime");
     EXPECT_EQ(session.at("instructions"), "Speak like a pirate.");
@@ -432,7 +432,7 @@ TEST_F(SidebandWs, SessionCreatedFirstWhenSwitchedOn) {
     const auto first = ws.receive_json();
     ASSERT_TRUE(first);
     EXPECT_EQ(first->at("type"), "session.created");
-    EXPECT_EQ(first->at("session").at("id"), "sess_" + call_id.substr(4));
+    EXPECT_EQ(first->at("session").at("id").as_string(), "sess_" + call_id.substr(4));
     EXPECT_EQ(first->at("session").at("instructions"), "x");
 }
 
