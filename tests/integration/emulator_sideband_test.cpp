@@ -17,11 +17,11 @@
 #include <gtest/gtest.h>
 
 #include "emulator/emulator.hpp"
-#include "emulator_fixtures.hpp"
 #include "http/server.hpp"
 #include "support/eventually.hpp"
 #include "support/http_test_client.hpp"
 #include "support/ws_test_client.hpp"
+#include "unit/emulator/emulator_fixtures.hpp"
 
 namespace voicegate::emulator {
 namespace {
