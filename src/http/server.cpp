@@ -570,8 +570,8 @@ asio::awaitable<void> Server::Impl::session(Loop& loop, tcp::socket socket) {
             me.phase = Conn::Phase::websocket;
             const detail::WebSocketLimits limits{std::max<std::size_t>(opts.body_limit, 1 << 20),
                                                  opts.write_timeout, opts.idle_timeout, opts.name};
-            const int status =
-                co_await detail::serve_websocket(stream, msg, req, res, limits, me.ws_stop);
+            const int status = co_await detail::serve_websocket(stream, msg, req, res, limits,
+                                                                me.ws_stop, draining);
             complete(req, res, status, started);
             break;
         }

@@ -212,7 +212,8 @@ namespace detail {
 asio::awaitable<int> serve_websocket(beast::tcp_stream& stream,
                                      const bhttp::request<bhttp::string_body>& msg,
                                      const Request& req, Response& res,
-                                     const WebSocketLimits& limits, WebSocketStop& stop) {
+                                     const WebSocketLimits& limits, WebSocketStop& stop,
+                                     const std::atomic<bool>& draining) {
     if (!websocket::is_upgrade(msg) || !res.websocket) {
         res.log_error = "upgrade_required";
         co_await write_upgrade_required(stream, req, limits);
@@ -244,6 +245,9 @@ asio::awaitable<int> serve_websocket(beast::tcp_stream& stream,
             abort ? s->drop_now() : s->queue_close(1001, "server shutting down");
         }
     };
+    if (draining) {
+        stop(false);  // the drain began during the handshake, before `stop` could be called
+    }
     try {
         co_await res.websocket(sock);
     } catch (const std::exception& e) {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -33,11 +34,13 @@ struct WebSocketLimits {
 /// Answers `msg` (whose route asked for Action::upgrade) on `stream`: 426 `upgrade_required`
 /// unless it is a WebSocket upgrade, else the 101 handshake (with `res.headers` and
 /// X-Request-Id), then runs `res.websocket` until it returns and the connection is closed.
-/// `stop` is set while the WebSocket runs and cleared before returning. Returns the status to
+/// `stop` is set while the WebSocket runs and cleared before returning; a `draining` server
+/// closes a WebSocket accepted meanwhile at once (1001). Returns the status to
 /// log: 101, 426, or 400 when the handshake failed; sets `res.log_error` on failures.
 boost::asio::awaitable<int> serve_websocket(
     boost::beast::tcp_stream& stream,
     const boost::beast::http::request<boost::beast::http::string_body>& msg, const Request& req,
-    Response& res, const WebSocketLimits& limits, WebSocketStop& stop);
+    Response& res, const WebSocketLimits& limits, WebSocketStop& stop,
+    const std::atomic<bool>& draining);
 
 }  // namespace voicegate::http::detail
