@@ -36,6 +36,7 @@
 //   GET /_emulator/faults                     current FaultSettings as JSON
 //   POST /_emulator/faults                    merge a JSON object of settings, answer the result
 //   DELETE /_emulator/faults                  clear every fault and latency
+//   GET /_emulator/calls/{call_id}            the call's state (live, ended_by, sidebands, ...)
 //   POST /_emulator/calls/{call_id}/session.update  the phone's session.update (JSON session)
 //   POST /_emulator/calls/{call_id}/leave     the phone leaves: the call ends
 //   POST /_emulator/calls/{call_id}/turn      one scripted conversation turn now

@@ -83,6 +83,7 @@ struct CallRecord {
     std::string session_request;
     std::int64_t expires_at = 0;  // unix seconds: created_at + the call cap
     std::int64_t ends_at_ms = 0;  // the cap in unix milliseconds (0: none)
+    std::string ended_by;         // "hangup", "left", "expired" once ended by the hub
 };
 
 /// Created calls, bounded: the oldest is forgotten first. Thread-safe.

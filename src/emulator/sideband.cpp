@@ -362,7 +362,15 @@ bool SidebandHub::end_call(std::string_view call_id, CallEnd how) {
     std::shared_ptr<asio::steady_timer> driver;
     {
         std::lock_guard lock(mutex_);
-        if (!calls_.hang_up(call_id)) {
+        const bool known = calls_.modify(call_id, [how](CallRecord& call) {
+            if (!call.hung_up) {
+                call.hung_up = true;
+                call.ended_by = how == CallEnd::hangup ? "hangup"
+                                : how == CallEnd::left ? "left"
+                                                       : "expired";
+            }
+        });
+        if (!known) {
             return false;
         }
         if (const auto it = live_.find(std::string(call_id)); it != live_.end()) {
@@ -430,6 +438,10 @@ ApiResult<json::object> SidebandHub::update_session(std::string_view call_id,
 http::Response SidebandHub::control(const http::Request& req) {
     const std::string_view rest = std::string_view(req.path).substr(kControlPrefix.size());
     const auto slash = rest.find('/');
+    if (slash == std::string_view::npos && !rest.empty()) {
+        return req.method == "GET" ? call_state(std::string(rest))
+                                   : error_answer(invalid_method(req));
+    }
     if (slash == std::string_view::npos || slash == 0) {
         return error_answer(invalid_url(req));
     }
@@ -469,6 +481,32 @@ http::Response SidebandHub::control(const http::Request& req) {
     }
     return play_turn(call_id) ? json_answer(200, json::object{{"played", true}})
                               : error_answer(call_not_found());
+}
+
+http::Response SidebandHub::call_state(const std::string& call_id) const {
+    std::lock_guard lock(mutex_);
+    const auto call = calls_.find(call_id);
+    if (!call) {
+        return error_answer(call_not_found());
+    }
+    const bool live = live_locked(call_id);
+    std::string ended_by = call->ended_by;
+    if (!live && ended_by.empty()) {
+        ended_by = "expired";  // the cap passed with nobody listening
+    }
+    const auto it = live_.find(call_id);
+    const bool listening = it != live_.end();
+    return json_answer(
+        200, json::object{
+                 {"call_id", call_id},
+                 {"live", live},
+                 {"ended_by", ended_by.empty() ? json::value(nullptr) : json::value(ended_by)},
+                 {"created_at", call->created_at},
+                 {"expires_at", call->expires_at},
+                 {"sidebands", listening ? it->second->sidebands.size() : 0},
+                 {"turns", listening ? it->second->turns : 0},
+                 {"session", effective(call_id, *call)},
+             });
 }
 
 SidebandStats SidebandHub::stats() const {

@@ -61,9 +61,10 @@ public:
     /// else Action::upgrade running the sideband with `faults`' delay and drop.
     http::Response join(const std::string& call_id, const FaultSettings& faults, bool refuse);
 
-    /// The control routes under /_emulator/calls/{call_id}/: POST session.update (a JSON
-    /// session object, merged as the phone's data channel would), POST leave (the phone
-    /// leaves), POST turn (one scripted turn now). 404 unknown or ended call.
+    /// The control routes under /_emulator/calls/{call_id}: GET (the call's state: live,
+    /// ended_by, sidebands, turns, session), POST .../session.update (a JSON session object,
+    /// merged as the phone's data channel would), POST .../leave (the phone leaves), POST
+    /// .../turn (one scripted turn now). 404 for an unknown call, and for an ended one but GET.
     http::Response control(const http::Request& req);
 
     /// Ends the call: it is marked hung up and its sidebands are closed as `how` says. False if
@@ -92,6 +93,7 @@ private:
                                      FaultSettings faults);
     void on_client_event(const std::string& call_id, Sideband& from, const std::string& text);
     bool live_locked(std::string_view call_id) const;
+    http::Response call_state(const std::string& call_id) const;
     bool attach(const std::string& call_id, const std::shared_ptr<Sideband>& sideband);
     void detach(const std::string& call_id, const Sideband* sideband);
     void ensure_driver(const std::string& call_id, const boost::asio::any_io_executor& ex);

@@ -117,6 +117,13 @@ protected:
         return ws.connect(server_->port(), "/v1/realtime?call_id=" + call_id, headers);
     }
 
+    // GET /_emulator/calls/{id}: the call's state.
+    json::object state(const std::string& call_id) {
+        const auto res = request("GET", "/_emulator/calls/" + call_id);
+        EXPECT_EQ(res.status, 200) << res.body;
+        return res.status == 200 ? json::parse(res.body).as_object() : json::object{};
+    }
+
     json::object stats() {
         return json::parse(request("GET", "/_emulator/stats").body).as_object();
     }
@@ -301,6 +308,13 @@ TEST_F(SidebandWs, ScriptedTurnsCarryTheConfiguredUsage) {
     }
     EXPECT_TRUE(
         test::eventually([&] { return stats().at("sideband_responses_sent").as_int64() >= 2; }));
+    const auto s = state(call_id);
+    EXPECT_EQ(s.at("live"), true);
+    EXPECT_TRUE(s.at("ended_by").is_null());
+    EXPECT_EQ(s.at("sidebands"), 1);
+    EXPECT_GE(s.at("turns").as_int64(), 2);
+    EXPECT_EQ(s.at("session").at("instructions"), "hi");
+    EXPECT_EQ(request("GET", "/_emulator/calls/rtc_u0_unknown").status, 404);
 }
 
 TEST_F(SidebandWs, HangupClosesTheSidebandAndEndsTheCall) {
@@ -314,6 +328,9 @@ TEST_F(SidebandWs, HangupClosesTheSidebandAndEndsTheCall) {
     ASSERT_TRUE(closed.ended);
     EXPECT_TRUE(closed.close_frame) << closed.error;
     EXPECT_EQ(closed.code, 1000);
+    const auto s = state(call_id);
+    EXPECT_EQ(s.at("live"), false);
+    EXPECT_EQ(s.at("ended_by"), "hangup");
     WsTestClient again;
     const auto hs = join(again, call_id);
     EXPECT_EQ(hs.status, 404);
@@ -349,6 +366,7 @@ TEST_F(SidebandWs, ThePhonesSessionUpdateReachesEverySidebandAndLeavingEndsTheCa
         EXPECT_TRUE(closed.close_frame);
         EXPECT_EQ(closed.code, 1000);
     }
+    EXPECT_EQ(state(call_id).at("ended_by"), "left");
     WsTestClient again;
     EXPECT_EQ(join(again, call_id).status, 404);
     EXPECT_EQ(request("POST", "/_emulator/calls/" + call_id + "/leave").status, 404);
@@ -376,6 +394,7 @@ TEST_F(SidebandWs, TheCapSendsSessionExpiredThenCloses1001) {
     EXPECT_TRUE(closed.close_frame);
     EXPECT_EQ(closed.code, 1001);
     EXPECT_EQ(closed.reason, "Your session hit the maximum duration of 60 minutes.");
+    EXPECT_EQ(state(call_id).at("ended_by"), "expired");
     WsTestClient again;
     EXPECT_EQ(join(again, call_id).status, 404);
 }
