@@ -37,8 +37,9 @@ const SectionDoc& section_doc(const std::string& section) {
         {"metrics", "Metrics (`GET /metrics`)", ""},
         {"alerts", "Anomaly alerts", ""},
         {"emulator", "Built-in emulator",
-         "In the file, `[emulator]` holds the emulator's fault options (`voicegate emulate "
-         "--help` lists them)."},
+         "In the file, `[emulator]` holds the emulator's options: faults, the sideband's "
+         "scripted conversation and usage, the call cap (`voicegate emulate --help` lists "
+         "them; [emulator.md](emulator.md) describes its routes)."},
     };
     for (const auto& d : kSections) {
         if (d.section == section) {

@@ -16,8 +16,10 @@
 #include "core/json_text.hpp"
 #include "core/text.hpp"
 #include "emulator/answers.hpp"
+#include "emulator/realtime_events.hpp"
 #include "emulator/registry.hpp"
 #include "emulator/sdp.hpp"
+#include "emulator/sideband.hpp"
 #include "emulator/validate.hpp"
 
 namespace voicegate::emulator {
@@ -40,9 +42,9 @@ namespace {
 
 // ---- routes ----
 
-enum class Route : std::size_t { client_secrets, calls, hangup, beta, control, other };
-constexpr std::array<std::string_view, 6> kRouteNames = {"client_secrets", "calls",   "hangup",
-                                                         "beta",           "control", "other"};
+enum class Route : std::size_t { client_secrets, calls, hangup, sideband, beta, control, other };
+constexpr std::array<std::string_view, 7> kRouteNames = {
+    "client_secrets", "calls", "hangup", "sideband", "beta", "control", "other"};
 
 enum class Fault : std::size_t { latency, error, rate_limit, quota, malformed, reset, hang, none };
 constexpr std::array<std::string_view, 7> kFaultNames = {
@@ -56,7 +58,10 @@ struct RouteMatch {
     std::string call_id;  // for hangup
 };
 
-RouteMatch classify(std::string_view path) {
+RouteMatch classify(std::string_view path, std::string_view method) {
+    if (path == "/v1/realtime" && method == "GET") {
+        return {Route::sideband, {}};
+    }
     if (path == "/v1/realtime/client_secrets") {
         return {Route::client_secrets, {}};
     }
@@ -113,8 +118,30 @@ std::string media_type(const http::Request& req) {
 
 void add_cors(http::Response& r) {
     r.set("access-control-allow-origin", "*");
+    for (const auto& [name, value] : r.headers) {
+        if (name == "access-control-expose-headers") {
+            return;  // the route chose its own (calls: "Location, X-Request-Id", as OpenAI's)
+        }
+    }
     r.set("access-control-expose-headers",
           "location, x-request-id, openai-processing-ms, retry-after, retry-after-ms");
+}
+
+// The value of `name` in a query string (no percent-decoding: the ids asked for never need it).
+std::string query_param(std::string_view query, std::string_view name) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        const auto eq = pair.find('=');
+        if (pair.substr(0, eq) == name && eq != std::string_view::npos) {
+            return std::string(pair.substr(eq + 1));
+        }
+        if (amp == std::string_view::npos) {
+            break;
+        }
+        query.remove_prefix(amp + 1);
+    }
+    return {};
 }
 
 http::Response preflight(const http::Request& req) {
@@ -142,7 +169,8 @@ struct Emulator::Impl {
           faults(options.faults),
           rng(options.seed != 0 ? options.seed : std::random_device{}()),
           secrets(options.max_secrets),
-          calls(options.max_calls) {}
+          calls(options.max_calls),
+          hub(calls, options.sideband, clock) {}
 
     struct Plan {
         std::chrono::milliseconds delay{0};
@@ -159,6 +187,7 @@ struct Emulator::Impl {
     http::Response client_secrets(const http::Request& req);
     http::Response create_call(const http::Request& req);
     http::Response hangup(const http::Request& req, std::string_view call_id);
+    http::Response sideband(const http::Request& req);
     http::Response control(const http::Request& req);
     EmulatorStats stats() const;
     json::object stats_json() const;
@@ -171,6 +200,7 @@ struct Emulator::Impl {
     std::function<std::uint64_t()> connections;
     SecretRegistry secrets;
     CallRegistry calls;
+    SidebandHub hub;
     std::array<std::atomic<std::uint64_t>, kRouteNames.size()> requests{};
     std::array<std::atomic<std::uint64_t>, kFaultNames.size()> faults_injected{};
     std::atomic<std::uint64_t> secrets_issued{0};
@@ -273,18 +303,11 @@ http::Response Emulator::Impl::dispatch(http::Request& req, const RouteMatch& m)
         case Route::hangup:
             return req.method == "POST" ? hangup(req, m.call_id)
                                         : error_answer(invalid_method(req));
+        case Route::sideband:
+            return sideband(req);
         case Route::beta:
-            if (req.method == "POST") {
-                return error_answer(beta_disabled());
-            }
-            if (req.method != "GET" || req.path != "/v1/realtime") {
-                return error_answer(invalid_method(req));
-            }
-            // GET /v1/realtime is the WebSocket endpoint (sideband), which this emulator does
-            // not serve yet: say so plainly rather than pretend.
-            return error_answer(api_error(
-                400, "The voicegate emulator does not serve the Realtime WebSocket endpoint.",
-                "invalid_request_error", "emulator_unsupported"));
+            return req.method == "POST" ? error_answer(beta_disabled())
+                                        : error_answer(invalid_method(req));
         case Route::control:
         case Route::other:
             break;
@@ -310,6 +333,9 @@ http::Response Emulator::Impl::client_secrets(const http::Request& req) {
     IssuedSecret secret;
     secret.expires_at = now + params->ttl_seconds;
     secret.session_id = random_id("sess_", 21);
+    if (!params->session.empty()) {
+        secret.session_request = json::serialize(params->session);
+    }
     json::object session = effective_session(params->session, secret.session_id);
     if (const auto* model = session.if_contains("model")) {
         secret.model = std::string(model->get_string());
@@ -415,32 +441,35 @@ http::Response Emulator::Impl::create_call(const http::Request& req) {
     if (!offer) {
         return error_answer(offer.error());
     }
+    std::string call_id = random_id("rtc_u0_", 22);  // as OpenAI's (2026): rtc_u0_ + 22 base62
     CallRecord call;
+    call.session_id = call_session_id(call_id);
     call.created_at = now;
+    call.expires_at = now + options.sideband.call_cap_seconds;
+    call.ends_at_ms = clock.now_ms() + options.sideband.call_cap_seconds * 1000;
     if (session_request) {
-        call.session_id = random_id("sess_", 21);
         const json::object session = effective_session(*session_request, call.session_id);
         if (const auto* model = session.if_contains("model")) {
             call.model = std::string(model->get_string());
         }
+        call.session_request = json::serialize(*session_request);
     } else if (secret) {
-        call.session_id = secret->session_id;
         call.model = secret->model;
+        call.session_request = secret->session_request;
     } else {
-        call.session_id = random_id("sess_", 21);  // API key, default session
-        call.model = std::string(kDefaultModel);
+        call.model = std::string(kDefaultModel);  // API key, default session
     }
     if (ephemeral && !secrets.mark_used(token, options.single_use_secrets)) {
         return error_answer(
             api_error(401, "The client secret " + redact_secret(token) + " has already been used.",
                       "invalid_request_error", "invalid_api_key"));
     }
-    std::string call_id = random_hex("rtc_", 32);
     http::Response r;
     r.status = 201;
-    r.content_type = "application/sdp";
+    r.content_type = "text/plain; charset=utf-8";  // what the API sends (not application/sdp)
     r.body = build_sdp_answer(*offer, random_answer_params(options.media_address));
     r.set("location", std::string(kCallsPrefix) + call_id);
+    r.set("access-control-expose-headers", "Location, X-Request-Id");
     calls.add(std::move(call_id), std::move(call));
     calls_created.fetch_add(1);
     return r;
@@ -450,7 +479,7 @@ http::Response Emulator::Impl::hangup(const http::Request& req, std::string_view
     if (auto denied = require_api_key(req)) {
         return *denied;
     }
-    if (!calls.hang_up(call_id)) {
+    if (!hub.end_call(call_id, CallEnd::hangup)) {  // closes its sidebands (1000)
         return error_answer(api_error(404, "No session found for the provided call_id",
                                       "invalid_request_error", "call_id_not_found"));
     }
@@ -461,7 +490,45 @@ http::Response Emulator::Impl::hangup(const http::Request& req, std::string_view
     return r;
 }
 
+http::Response Emulator::Impl::sideband(const http::Request& req) {
+    const std::string token = bearer(req);
+    if (token.empty()) {
+        return error_answer(missing_key());
+    }
+    const ApiError not_found = api_error(404, "No session found for the provided call_id",
+                                         "invalid_request_error", "call_id_not_found");
+    if (token.starts_with("ek_")) {
+        if (options.sideband.refuse_ephemeral) {
+            return error_answer(not_found);  // as reported of the API since 2026-09
+        }
+        if (secrets.check(token, clock.now_s(), false).first != SecretCheck::ok) {
+            return error_answer(incorrect_key(token));
+        }
+    } else if (!api_key_ok(token)) {
+        return error_answer(incorrect_key(token));
+    }
+    const std::string call_id = query_param(req.query, "call_id");
+    if (call_id.empty()) {
+        return error_answer(api_error(400, "Missing required parameter: 'call_id'.",
+                                      "invalid_request_error", "missing_required_parameter",
+                                      "call_id"));
+    }
+    FaultSettings f;
+    bool refuse = false;
+    {
+        std::lock_guard lock(mutex);
+        f = faults;
+        refuse = f.sideband_refuse_rate > 0 &&
+                 (f.sideband_refuse_rate >= 1.0 ||
+                  std::uniform_real_distribution<double>(0.0, 1.0)(rng) < f.sideband_refuse_rate);
+    }
+    return hub.join(call_id, f, refuse);
+}
+
 http::Response Emulator::Impl::control(const http::Request& req) {
+    if (req.path.starts_with("/_emulator/calls/")) {
+        return hub.control(req);
+    }
     if (req.path == "/_emulator/stats") {
         if (req.method != "GET") {
             return error_answer(invalid_method(req));
@@ -511,6 +578,13 @@ EmulatorStats Emulator::Impl::stats() const {
     s.calls_hung_up = calls_hung_up.load();
     s.secrets_active = secrets.size();
     s.calls_active = calls.size();
+    const SidebandStats sb = hub.stats();
+    s.sidebands_open = sb.open;
+    s.sidebands_opened = sb.opened;
+    s.sideband_events_sent = sb.events_sent;
+    s.sideband_responses_sent = sb.responses_sent;
+    s.faults_injected["sideband_refused"] = sb.refused;
+    s.faults_injected["sideband_dropped"] = sb.dropped;
     return s;
 }
 
@@ -532,6 +606,10 @@ json::object Emulator::Impl::stats_json() const {
         {"calls_created", s.calls_created},
         {"calls_active", s.calls_active},
         {"calls_hung_up", s.calls_hung_up},
+        {"sidebands_open", s.sidebands_open},
+        {"sidebands_opened", s.sidebands_opened},
+        {"sideband_events_sent", s.sideband_events_sent},
+        {"sideband_responses_sent", s.sideband_responses_sent},
         {"faults_injected", std::move(by_fault)},
     };
 }
@@ -547,7 +625,7 @@ Emulator::~Emulator() = default;
 
 asio::awaitable<http::Response> Emulator::handle(http::Request& req) {
     const auto started = std::chrono::steady_clock::now();
-    const RouteMatch match = classify(req.path);
+    const RouteMatch match = classify(req.path, req.method);
     impl_->requests[static_cast<std::size_t>(match.route)].fetch_add(1);
     http::Response res;
     if (req.method == "OPTIONS") {

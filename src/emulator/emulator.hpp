@@ -23,7 +23,11 @@
 //   POST /v1/realtime/calls                   SDP offer in, 201 + SDP answer + Location out
 //                                             (Bearer ek_ + application/sdp, or API key +
 //                                             multipart/form-data sdp[+session])
-//   POST /v1/realtime/calls/{call_id}/hangup  200 for known calls, 404 call_id_not_found
+//   POST /v1/realtime/calls/{call_id}/hangup  200 for known calls (ends the call, closes its
+//                                             sidebands 1000), 404 call_id_not_found
+//   GET  /v1/realtime?call_id=                the sideband WebSocket (sideband.hpp): API key;
+//                                             404 call_id_not_found for unknown/ended calls
+//                                             (and ek_ keys, switchable)
 //   POST /v1/realtime, /v1/realtime/sessions, /v1/realtime/transcription_sessions
 //                                             400 beta_api_shape_disabled (retired beta)
 //   anything else under any path              404 "Invalid URL (METHOD /path)"
@@ -32,6 +36,10 @@
 //   GET /_emulator/faults                     current FaultSettings as JSON
 //   POST /_emulator/faults                    merge a JSON object of settings, answer the result
 //   DELETE /_emulator/faults                  clear every fault and latency
+//   GET /_emulator/calls/{call_id}            the call's state (live, ended_by, sidebands, ...)
+//   POST /_emulator/calls/{call_id}/session.update  the phone's session.update (JSON session)
+//   POST /_emulator/calls/{call_id}/leave     the phone leaves: the call ends
+//   POST /_emulator/calls/{call_id}/turn      one scripted conversation turn now
 
 namespace voicegate::emulator {
 
@@ -45,7 +53,12 @@ struct EmulatorStats {
     std::uint64_t calls_created = 0;
     std::uint64_t calls_active = 0;  // created calls still remembered
     std::uint64_t calls_hung_up = 0;
-    /// Injected faults per kind: latency, error, rate_limit, quota, malformed, reset, hang.
+    std::uint64_t sidebands_open = 0;           // sideband WebSockets connected now
+    std::uint64_t sidebands_opened = 0;         // accepted since start
+    std::uint64_t sideband_events_sent = 0;     // server events handed to sidebands
+    std::uint64_t sideband_responses_sent = 0;  // of which response.done
+    /// Injected faults per kind: latency, error, rate_limit, quota, malformed, reset, hang,
+    /// sideband_refused, sideband_dropped.
     std::map<std::string, std::uint64_t> faults_injected;
 };
 

@@ -77,6 +77,62 @@ std::string set_fault_rate(EmulatorOptions& o, std::string_view t) {
     return parse_rate(t, o.faults.*Field) ? "" : "a rate between 0 and 1";
 }
 
+template <std::int64_t FaultSettings::*Field>
+std::string set_fault_long_ms(EmulatorOptions& o, std::string_view t) {
+    return parse_i64(t, 0, 86'400'000, o.faults.*Field) ? ""
+                                                        : "a number of milliseconds 0..86400000";
+}
+
+constexpr std::int64_t kMaxTokens = 10'000'000;
+
+template <std::int64_t ResponseUsage::*Field>
+std::string set_response_tokens(EmulatorOptions& o, std::string_view t) {
+    return parse_i64(t, 0, kMaxTokens, o.sideband.response_usage.*Field)
+               ? ""
+               : "a token count 0..10000000";
+}
+
+template <std::int64_t TranscriptionUsage::*Field>
+std::string set_transcription_tokens(EmulatorOptions& o, std::string_view t) {
+    return parse_i64(t, 0, kMaxTokens, o.sideband.transcription_usage.*Field)
+               ? ""
+               : "a token count 0..10000000";
+}
+
+template <bool SidebandSettings::*Field>
+std::string set_sideband_bool(EmulatorOptions& o, std::string_view t) {
+    return parse_bool(t, o.sideband.*Field) ? "" : "a boolean (true/false)";
+}
+
+std::string set_turn_interval(EmulatorOptions& o, std::string_view t) {
+    return parse_i64(t, 0, kMaxMs, o.sideband.turn_interval_ms)
+               ? ""
+               : "a number of milliseconds 0..3600000";
+}
+
+std::string set_call_cap(EmulatorOptions& o, std::string_view t) {
+    return parse_i64(t, 1, 86'400, o.sideband.call_cap_seconds) ? ""
+                                                                : "a number of seconds 1..86400";
+}
+
+std::string set_transcription_kind(EmulatorOptions& o, std::string_view t) {
+    if (t != "tokens" && t != "duration") {
+        return "tokens or duration";
+    }
+    o.sideband.transcription_usage.duration = t == "duration";
+    return "";
+}
+
+std::string set_transcription_seconds(EmulatorOptions& o, std::string_view t) {
+    double v = 0;
+    const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+    if (ec != std::errc() || end != t.data() + t.size() || !(v >= 0.0 && v <= 86'400.0)) {
+        return "a number of seconds 0..86400";
+    }
+    o.sideband.transcription_usage.seconds = v;
+    return "";
+}
+
 std::string set_api_key(EmulatorOptions& o, std::string_view t) {
     if (t.empty()) {
         return "a non-empty key";
@@ -148,6 +204,51 @@ constexpr OptionSpec kSpecs[] = {
      set_fault_rate<&FaultSettings::hang_rate>},
     {"retry-after-ms", "MS", "retry-after-ms of injected 429s (retry-after: rounded up to s)", true,
      set_fault_ms<&FaultSettings::retry_after_ms>},
+    {"sideband-refuse-rate", "RATE", "share of sideband joins answered 503 before the upgrade",
+     true, set_fault_rate<&FaultSettings::sideband_refuse_rate>},
+    {"sideband-drop-after-ms", "MS",
+     "cut each sideband's TCP connection MS after it joined, no close frame (0: never)", true,
+     set_fault_long_ms<&FaultSettings::sideband_drop_after_ms>},
+    {"sideband-delay-ms", "MS", "hold every event to a sideband this long (a slow sideband)", true,
+     set_fault_ms<&FaultSettings::sideband_delay_ms>},
+    {"turn-interval-ms", "MS",
+     "a scripted conversation turn every MS while a sideband listens (0: none)", false,
+     set_turn_interval},
+    {"response-input-text-tokens", "N", "response.done usage: input text tokens", false,
+     set_response_tokens<&ResponseUsage::input_text>},
+    {"response-input-audio-tokens", "N", "response.done usage: input audio tokens", false,
+     set_response_tokens<&ResponseUsage::input_audio>},
+    {"response-input-image-tokens", "N", "response.done usage: input image tokens", false,
+     set_response_tokens<&ResponseUsage::input_image>},
+    {"response-cached-text-tokens", "N", "response.done usage: cached text tokens (of input)",
+     false, set_response_tokens<&ResponseUsage::cached_text>},
+    {"response-cached-audio-tokens", "N", "response.done usage: cached audio tokens (of input)",
+     false, set_response_tokens<&ResponseUsage::cached_audio>},
+    {"response-cached-image-tokens", "N", "response.done usage: cached image tokens (of input)",
+     false, set_response_tokens<&ResponseUsage::cached_image>},
+    {"response-output-text-tokens", "N", "response.done usage: output text tokens", false,
+     set_response_tokens<&ResponseUsage::output_text>},
+    {"response-output-audio-tokens", "N", "response.done usage: output audio tokens", false,
+     set_response_tokens<&ResponseUsage::output_audio>},
+    {"transcription-usage", "KIND",
+     "usage of input transcriptions: tokens or duration (default tokens)", false,
+     set_transcription_kind},
+    {"transcription-input-text-tokens", "N", "transcription usage (tokens): input text tokens",
+     false, set_transcription_tokens<&TranscriptionUsage::input_text>},
+    {"transcription-input-audio-tokens", "N", "transcription usage (tokens): input audio tokens",
+     false, set_transcription_tokens<&TranscriptionUsage::input_audio>},
+    {"transcription-output-tokens", "N", "transcription usage (tokens): output tokens", false,
+     set_transcription_tokens<&TranscriptionUsage::output>},
+    {"transcription-seconds", "S", "transcription usage (duration): seconds per transcription",
+     false, set_transcription_seconds},
+    {"call-cap-seconds", "S",
+     "a call's maximum duration: session_expired and close 1001 at it (default 3600)", false,
+     set_call_cap},
+    {"session-created", "BOOL", "send session.created first on each sideband (real API: no)", false,
+     set_sideband_bool<&SidebandSettings::emit_session_created>},
+    {"sideband-refuse-ek", "BOOL",
+     "answer a sideband join with an ek_ key 404 call_id_not_found (default true)", false,
+     set_sideband_bool<&SidebandSettings::refuse_ephemeral>},
 };
 
 std::string json_scalar_text(const boost::json::value& v) {
@@ -180,7 +281,8 @@ std::string json_scalar_text(const boost::json::value& v) {
 
 bool FaultSettings::none() const {
     return latency_ms == 0 && latency_jitter_ms == 0 && error_rate == 0 && rate_limit_rate == 0 &&
-           quota_rate == 0 && malformed_rate == 0 && reset_rate == 0 && hang_rate == 0;
+           quota_rate == 0 && malformed_rate == 0 && reset_rate == 0 && hang_rate == 0 &&
+           sideband_refuse_rate == 0 && sideband_drop_after_ms == 0 && sideband_delay_ms == 0;
 }
 
 std::span<const OptionSpec> emulator_option_specs() {
@@ -262,11 +364,18 @@ std::vector<std::string> apply_emulator_options(const std::map<std::string, std:
 
 boost::json::object faults_to_json(const FaultSettings& f) {
     return boost::json::object{
-        {"latency_ms", f.latency_ms},         {"latency_jitter_ms", f.latency_jitter_ms},
-        {"error_rate", f.error_rate},         {"rate_limit_rate", f.rate_limit_rate},
-        {"quota_rate", f.quota_rate},         {"malformed_rate", f.malformed_rate},
-        {"reset_rate", f.reset_rate},         {"hang_rate", f.hang_rate},
+        {"latency_ms", f.latency_ms},
+        {"latency_jitter_ms", f.latency_jitter_ms},
+        {"error_rate", f.error_rate},
+        {"rate_limit_rate", f.rate_limit_rate},
+        {"quota_rate", f.quota_rate},
+        {"malformed_rate", f.malformed_rate},
+        {"reset_rate", f.reset_rate},
+        {"hang_rate", f.hang_rate},
         {"retry_after_ms", f.retry_after_ms},
+        {"sideband_refuse_rate", f.sideband_refuse_rate},
+        {"sideband_drop_after_ms", f.sideband_drop_after_ms},
+        {"sideband_delay_ms", f.sideband_delay_ms},
     };
 }
 

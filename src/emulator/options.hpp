@@ -14,7 +14,8 @@
 
 namespace voicegate::emulator {
 
-/// Fault injection on the OpenAI routes (client_secrets, calls, hangup). Each request first
+/// Fault injection on the OpenAI routes (client_secrets, calls, hangup; the sideband has its
+/// own three faults, below). Each request first
 /// waits `latency_ms` plus a uniform 0..`latency_jitter_ms`, then suffers at most one fault,
 /// drawn in this order, each with its own probability: reset, hang, error, rate limit, quota,
 /// malformed. A rate of 1.0 makes that fault happen every time (unless an earlier one did).
@@ -28,10 +29,58 @@ struct FaultSettings {
     double reset_rate = 0;               // connection reset, no answer (http::Action::reset)
     double hang_rate = 0;                // no answer at all (http::Action::hang)
     std::int64_t retry_after_ms = 1000;  // what injected 429s advertise
+    // The sideband WebSocket (GET /v1/realtime?call_id=):
+    double sideband_refuse_rate = 0;          // share of joins answered 503 before the upgrade
+    std::int64_t sideband_drop_after_ms = 0;  // > 0: each sideband's TCP connection is cut this
+                                              // long after it joined (no close frame; the call
+                                              // lives on, so a re-join works)
+    std::int64_t sideband_delay_ms = 0;       // every event to a sideband is held this long
 
     /// True if no fault and no latency is configured.
     bool none() const;
     bool operator==(const FaultSettings&) const = default;
+};
+
+/// Token counts of each scripted response (`response.done.response.usage`); cached counts are
+/// subsets of the input ones.
+struct ResponseUsage {
+    std::int64_t input_text = 12;
+    std::int64_t input_audio = 40;
+    std::int64_t input_image = 0;
+    std::int64_t cached_text = 0;
+    std::int64_t cached_audio = 0;
+    std::int64_t cached_image = 0;
+    std::int64_t output_text = 9;
+    std::int64_t output_audio = 61;
+    bool operator==(const ResponseUsage&) const = default;
+};
+
+/// The `usage` of each scripted `conversation.item.input_audio_transcription.completed`.
+struct TranscriptionUsage {
+    bool duration = false;  // true: {type:"duration", seconds}; false: {type:"tokens", ...}
+    std::int64_t input_text = 0;
+    std::int64_t input_audio = 17;
+    std::int64_t output = 9;
+    double seconds = 2.0;
+    bool operator==(const TranscriptionUsage&) const = default;
+};
+
+/// The sideband WebSocket and the calls' conversation (SPEC §8).
+struct SidebandSettings {
+    /// Milliseconds between scripted conversation turns while a sideband listens; 0: none.
+    std::int64_t turn_interval_ms = 0;
+    ResponseUsage response_usage;
+    TranscriptionUsage transcription_usage;
+    /// A call's maximum duration: `session.expires_at` = start + this; at it the sidebands get
+    /// `session_expired` and close 1001, and the call ends.
+    std::int64_t call_cap_seconds = 3600;
+    /// Send `session.created` as a sideband's first event (the real API sends nothing until
+    /// the client speaks).
+    bool emit_session_created = false;
+    /// Answer a sideband join with an `ek_` key 404 call_id_not_found (as reported of the real
+    /// API since 2026-09); false: a live ek_ of the emulator is accepted.
+    bool refuse_ephemeral = true;
+    bool operator==(const SidebandSettings&) const = default;
 };
 
 /// Everything `voicegate emulate` (or the in-process emulator) can be told.
@@ -52,6 +101,7 @@ struct EmulatorOptions {
     bool single_use_secrets = false;
     /// The address of the ICE host candidate put in SDP answers.
     std::string media_address = "127.0.0.1";
+    SidebandSettings sideband;
     bool operator==(const EmulatorOptions&) const = default;
 };
 

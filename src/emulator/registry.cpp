@@ -76,13 +76,27 @@ void CallRegistry::add(std::string call_id, CallRecord call) {
     }
 }
 
-bool CallRegistry::hang_up(std::string_view call_id) {
+bool CallRegistry::hang_up(std::string_view call_id, bool* was_live) {
     std::lock_guard lock(mutex_);
     const auto it = calls_.find(std::string(call_id));
     if (it == calls_.end()) {
         return false;
     }
+    if (was_live != nullptr) {
+        *was_live = !it->second.hung_up;
+    }
     it->second.hung_up = true;
+    return true;
+}
+
+bool CallRegistry::modify(std::string_view call_id,
+                          const std::function<void(CallRecord&)>& change) {
+    std::lock_guard lock(mutex_);
+    const auto it = calls_.find(std::string(call_id));
+    if (it == calls_.end()) {
+        return false;
+    }
+    change(it->second);
     return true;
 }
 

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -20,6 +21,7 @@ struct IssuedSecret {
     std::string session_id;       // sess_...
     std::string model;            // session.model ("" for transcription sessions)
     bool used = false;            // has started a call
+    std::string session_request;  // the minted session as JSON text ("" for the defaults)
 };
 
 /// How a secret presented at /v1/realtime/calls fared.
@@ -75,7 +77,13 @@ struct CallRecord {
     std::string session_id;
     std::string model;            // "" for transcription sessions
     std::int64_t created_at = 0;  // unix seconds
-    bool hung_up = false;
+    bool hung_up = false;         // the call has ended (hang-up, the phone left, the cap)
+    /// The session as a validated request object (JSON text; merged by each session.update);
+    /// its effective form is effective_session() of it. Kept small on purpose.
+    std::string session_request;
+    std::int64_t expires_at = 0;  // unix seconds: created_at + the call cap
+    std::int64_t ends_at_ms = 0;  // the cap in unix milliseconds (0: none)
+    std::string ended_by;         // "hangup", "left", "expired" once ended by the hub
 };
 
 /// Created calls, bounded: the oldest is forgotten first. Thread-safe.
@@ -87,8 +95,13 @@ public:
     /// Remembers call `call_id` (rtc_...).
     void add(std::string call_id, CallRecord call);
 
-    /// Marks the call hung up; false if the id is unknown. Hanging up twice is fine.
-    bool hang_up(std::string_view call_id);
+    /// Marks the call hung up; false if the id is unknown. Hanging up twice is fine; `was_live`
+    /// (if given) tells whether this call ended it.
+    bool hang_up(std::string_view call_id, bool* was_live = nullptr);
+
+    /// Runs `change` on the call under the registry's lock (it must not block or call back
+    /// into the registry); false if the id is unknown.
+    bool modify(std::string_view call_id, const std::function<void(CallRecord&)>& change);
 
     /// A copy of the call, if known.
     std::optional<CallRecord> find(std::string_view call_id) const;

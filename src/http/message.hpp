@@ -11,6 +11,8 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include "http/websocket.hpp"
+
 namespace voicegate::http {
 
 /// Header fields in order, as (name, value) pairs.
@@ -49,6 +51,7 @@ enum class Action {
     reset,    // abort the connection with a TCP RST, no response
     hang,     // never answer; keep the connection open until the client gives up
     drop,     // the client has gone: close without an answer (logged as 499)
+    upgrade,  // accept a WebSocket upgrade and run Response::websocket (426 if not asked for)
 };
 
 /// An HTTP response produced by a handler.
@@ -66,6 +69,8 @@ struct Response {
     /// had closed its connection before it was written, or the write failed. The token handler
     /// uses it to release what it reserved for a client that never got its answer.
     std::function<boost::asio::awaitable<void>()> on_undelivered;
+    /// Action::upgrade: runs on the accepted WebSocket; `headers` go into the 101 answer.
+    WebSocketHandler websocket;
 
     /// Appends a header.
     void set(std::string name, std::string value) {
@@ -77,5 +82,9 @@ struct Response {
 /// request bytes are pending). False when unknown (no socket). Non-blocking; defined in
 /// server.cpp. A client that half-closes after sending its request counts as gone.
 bool client_gone(const Request& req);
+
+/// Whether `req` asks for a WebSocket upgrade: GET, `Connection: upgrade` (a token of it),
+/// `Upgrade: websocket`. Pure; defined in websocket_session.cpp.
+bool is_websocket_upgrade(const Request& req);
 
 }  // namespace voicegate::http

@@ -35,7 +35,7 @@ using RequestParser = boost::beast::http::request_parser<boost::beast::http::str
 /// The handlers' Request from a parsed message (its body moved out): the target split into path
 /// and query (absolute form reduced to its path), header names lowercased, a request id (the
 /// client's X-Request-Id if `trust_request_id` and it is sane, else a new one). Defined in
-/// server.cpp.
+/// to_request.cpp.
 Request to_request(boost::beast::http::request<boost::beast::http::string_body>& msg,
                    const std::string& peer, bool trust_request_id);
 

@@ -35,6 +35,7 @@
 #include "core/log_throttle.hpp"
 #include "http/access_log.hpp"
 #include "http/request_reader.hpp"
+#include "http/websocket_session.hpp"
 
 namespace voicegate::http {
 namespace asio = boost::asio;
@@ -46,34 +47,14 @@ namespace {
 
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
 
-std::int64_t now_ms() {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-bool sane_request_id(std::string_view id) {
-    if (id.empty() || id.size() > 64) {
-        return false;
-    }
-    for (const char c : id) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                        (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == ':';
-        if (!ok) {
-            return false;
-        }
-    }
-    return true;
-}
-
-
 // A connection registered with its loop so a drain can close it while it is idle, and answer
 // it with a 503 if its request is still in flight at the drain deadline.
 struct Conn {
-    enum class Phase { idle, reading, handling, writing };
+    enum class Phase { idle, reading, handling, writing, websocket };
     beast::tcp_stream* stream = nullptr;
     Phase phase = Phase::idle;
-    bool answered = false;  // a 503 was sent for it at the drain deadline
+    bool answered = false;          // a 503 was sent for it at the drain deadline
+    detail::WebSocketStop ws_stop;  // Phase::websocket: close 1001 (drain) or drop (deadline)
 };
 
 struct Loop {
@@ -134,6 +115,8 @@ struct Server::Impl : std::enable_shared_from_this<Server::Impl> {
     asio::awaitable<void> accept_loop(Loop& loop);
     asio::awaitable<void> session(Loop& loop, tcp::socket socket);
     asio::awaitable<Response> call_handler(Request& req);
+    void complete(const Request& req, Response& res, int status,
+                  std::chrono::steady_clock::time_point started) const;
 };
 
 namespace {
@@ -222,6 +205,8 @@ void Server::begin_drain() {
                 if (c.phase == Conn::Phase::idle) {
                     c.stream->socket().shutdown(tcp::socket::shutdown_both, ec);
                     c.stream->cancel();
+                } else if (c.phase == Conn::Phase::websocket && c.ws_stop) {
+                    c.ws_stop(false);
                 }
             }
         });
@@ -246,6 +231,10 @@ std::size_t Server::abort_in_flight() {
     for (auto& loop : impl_->loops) {
         auto task = std::make_shared<std::packaged_task<void()>>([l = loop.get(), &answered] {
             for (auto& c : l->conns) {
+                if (c.phase == Conn::Phase::websocket && c.ws_stop) {
+                    c.ws_stop(true);  // its close 1001 went unanswered: cut it
+                    continue;
+                }
                 if ((c.phase == Conn::Phase::reading || c.phase == Conn::Phase::handling) &&
                     !c.answered) {
                     c.answered = true;
@@ -310,40 +299,20 @@ asio::awaitable<void> Server::Impl::accept_loop(Loop& loop) {
     }
 }
 
-Request to_request(bhttp::request<bhttp::string_body>& msg, const std::string& peer,
-                   bool trust_request_id) {
-    Request req;
-    req.method = std::string(msg.method_string());
-    req.target = std::string(msg.target());
-    // Absolute form (RFC 9112 §3.2.2: "http://host/path"), which servers must accept: the
-    // path and query are what route; the authority is ignored as Host is.
-    const std::string_view t = req.target;
-    for (const std::string_view scheme : {"http://", "https://"}) {
-        if (t.size() > scheme.size() && iequals(t.substr(0, scheme.size()), scheme)) {
-            const auto slash = t.find('/', scheme.size());
-            req.target = slash == std::string_view::npos ? "/" : std::string(t.substr(slash));
-            break;
+// The end of one exchange (a WebSocket's included): metrics and the access-log line.
+void Server::Impl::complete(const Request& req, Response& res, int status,
+                            std::chrono::steady_clock::time_point started) const {
+    if (opts.access_log || opts.on_complete) {
+        const double seconds =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+        res.status = status;
+        if (opts.on_complete) {
+            opts.on_complete(req, res.status, seconds);
+        }
+        if (opts.access_log) {
+            log_access(opts.name, req, res, seconds * 1000.0);
         }
     }
-    const auto q = req.target.find('?');
-    req.path = req.target.substr(0, q);
-    if (q != std::string::npos) {
-        req.query = req.target.substr(q + 1);
-    }
-    req.headers.reserve(16);
-    for (const auto& f : msg) {
-        req.headers.emplace_back(to_lower(f.name_string()), std::string(f.value()));
-    }
-    req.body = std::move(msg.body());
-    req.client_ip = peer;
-    req.received_at_ms = now_ms();
-    const auto incoming = req.header("x-request-id");
-    if (trust_request_id && incoming && sane_request_id(*incoming)) {
-        req.request_id = std::string(*incoming);
-    } else {
-        req.request_id = random_hex("req_", 20);
-    }
-    return req;
 }
 
 asio::awaitable<Response> Server::Impl::call_handler(Request& req) {
@@ -391,7 +360,7 @@ struct ConnRegistration {
     std::atomic<std::size_t>& active;
     ConnRegistration(Loop& l, beast::tcp_stream& stream, std::atomic<std::size_t>& a)
         : loop(l), active(a) {
-        loop.conns.push_back(Conn{&stream});
+        loop.conns.push_back(Conn{&stream, Conn::Phase::idle, false, {}});
         it = std::prev(loop.conns.end());
         ++active;
     }
@@ -590,6 +559,22 @@ asio::awaitable<void> Server::Impl::session(Loop& loop, tcp::socket socket) {
             break;
         }
         me.phase = Conn::Phase::writing;
+        if (res.action == Action::upgrade && draining) {
+            res = Response{};
+            res.status = 503;
+            res.body = R"({"success":false,"error":"The service is shutting down; retry.",)"
+                       R"("code":"shutting_down"})";
+            res.close = true;
+        }
+        if (res.action == Action::upgrade) {
+            me.phase = Conn::Phase::websocket;
+            const detail::WebSocketLimits limits{std::max<std::size_t>(opts.body_limit, 1 << 20),
+                                                 opts.write_timeout, opts.idle_timeout, opts.name};
+            const int status = co_await detail::serve_websocket(stream, msg, req, res, limits,
+                                                                me.ws_stop, draining);
+            complete(req, res, status, started);
+            break;
+        }
 
         if (res.action == Action::reset) {
             boost::system::error_code ig;
@@ -651,17 +636,7 @@ asio::awaitable<void> Server::Impl::session(Loop& loop, tcp::socket socket) {
                 co_await res.on_undelivered();
             }
         }
-        if (opts.access_log || opts.on_complete) {
-            const double seconds =
-                std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-            res.status = status;
-            if (opts.on_complete) {
-                opts.on_complete(req, res.status, seconds);
-            }
-            if (opts.access_log) {
-                log_access(opts.name, req, res, seconds * 1000.0);
-            }
-        }
+        complete(req, res, status, started);
         if (!keep) {
             break;
         }

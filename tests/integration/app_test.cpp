@@ -15,11 +15,11 @@
 #include <spdlog/spdlog.h>
 #include <sqlite3.h>
 
+#include "emulator/options.hpp"
 #include "integration/app_harness.hpp"
 #include "support/eventually.hpp"
 #include "support/log_capture.hpp"
 #include "support/mapped_rss.hpp"
-#include "emulator/options.hpp"
 #include "unit/emulator/emulator_fixtures.hpp"
 
 namespace voicegate::test {
@@ -402,7 +402,7 @@ TEST(AppIntegration, EmulatorCallsEndpointOnTheServiceOrigin) {
     ASSERT_EQ(call.status, 201) << call.body;
     EXPECT_EQ(call.header("location").rfind("/v1/realtime/calls/rtc_", 0), 0U);
     EXPECT_EQ(call.body.rfind("v=0\r\n", 0), 0U);
-    EXPECT_EQ(call.header("content-type").rfind("application/sdp", 0), 0U);
+    EXPECT_EQ(call.header("content-type"), "text/plain; charset=utf-8");  // as OpenAI answers
 
     auto refused = http_request(
         "127.0.0.1", app.port(), "POST", "/v1/realtime/calls", emulator::fixtures::chrome_offer(),

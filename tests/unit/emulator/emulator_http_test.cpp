@@ -242,15 +242,15 @@ TEST_F(EmulatorHttp, IssuedTokenStartsACallThatCanBeHungUp) {
     const std::string token = issue_token();
     const auto res = call(token);
     ASSERT_EQ(res.status, 201) << res.body;
-    EXPECT_EQ(res.header("content-type"), "application/sdp");
+    EXPECT_EQ(res.header("content-type"), "text/plain; charset=utf-8");  // as the API sends
     const std::string location = res.header("location");
-    EXPECT_TRUE(std::regex_match(location, std::regex("/v1/realtime/calls/rtc_[0-9a-f]{32}")))
+    EXPECT_TRUE(std::regex_match(location, std::regex("/v1/realtime/calls/rtc_u0_[A-Za-z0-9]{22}")))
         << location;
     EXPECT_EQ(res.body.rfind("v=0\r\n", 0), 0U);
     EXPECT_NE(res.body.find("a=mid:0\r\n"), std::string::npos);
     EXPECT_NE(res.body.find("a=mid:1\r\n"), std::string::npos);
     EXPECT_NE(res.body.find("a=setup:active\r\n"), std::string::npos);
-    EXPECT_NE(res.header("access-control-expose-headers").find("location"), std::string::npos);
+    EXPECT_EQ(res.header("access-control-expose-headers"), "Location, X-Request-Id");
 
     // A secret may start several sessions until it expires (the documented behaviour).
     EXPECT_EQ(call(token).status, 201);
@@ -378,9 +378,12 @@ TEST_F(EmulatorHttp, UnknownRoutesAndMethodsAreOpenAiShaped) {
     EXPECT_EQ(error_of(res).at("message"),
               "Invalid method for URL (GET /v1/realtime/client_secrets)");
     EXPECT_EQ(request("GET", "/v1/realtime/sessions").status, 405);
-    res = request("GET", "/v1/realtime?call_id=rtc_1");
-    EXPECT_EQ(res.status, 400);
-    EXPECT_EQ(error_of(res).at("code"), "emulator_unsupported");
+    res = request("GET", "/v1/realtime?call_id=rtc_1");  // the sideband: a key first
+    EXPECT_EQ(res.status, 401);
+    res = request("GET", "/v1/realtime?call_id=rtc_1", "",
+                  {{"Authorization", std::string("Bearer ") + kKey}});
+    EXPECT_EQ(res.status, 404);
+    EXPECT_EQ(error_of(res).at("code"), "call_id_not_found");
     EXPECT_EQ(request("GET", "/_emulator/nothing").status, 404);
     EXPECT_EQ(request("PUT", "/_emulator/stats").status, 405);
 }

@@ -81,10 +81,11 @@ TEST(EmulatorOptions, EveryOptionHasHelpAndAWorkingSetter) {
         EXPECT_LE(spec.help.size(), 80U) << spec.name;  // one line in --help
         EXPECT_FALSE(spec.value_name.empty()) << spec.name;
         EmulatorOptions o;
-        const std::string good = spec.value_name == "BOOL"  ? "true"
-                                 : spec.value_name == "KEY" ? "sk-x"
-                                 : spec.value_name == "IP"  ? "127.0.0.1"
-                                                            : "1";
+        const std::string good = spec.value_name == "BOOL"   ? "true"
+                                 : spec.value_name == "KEY"  ? "sk-x"
+                                 : spec.value_name == "IP"   ? "127.0.0.1"
+                                 : spec.value_name == "KIND" ? "duration"
+                                                             : "1";
         EXPECT_EQ(set_emulator_option(o, spec.name, good), "") << spec.name;
     }
     for (const auto* fault :
@@ -125,7 +126,7 @@ TEST(EmulatorOptions, FaultsJsonRoundTripAndMerge) {
     const auto json = faults_to_json(*merged);
     EXPECT_EQ(json.at("hang_rate").to_number<double>(), 1.0);
     EXPECT_EQ(json.at("latency_ms").as_int64(), 25);
-    EXPECT_EQ(json.size(), 9U);
+    EXPECT_EQ(json.size(), 12U);
     // The JSON of the settings is accepted back as is.
     const auto again = apply_faults_json(FaultSettings{}, boost::json::serialize(json));
     ASSERT_TRUE(again);

@@ -77,13 +77,13 @@ TEST(EmulatorSecretRegistry, ConcurrentUseIsSafe) {
 
 TEST(EmulatorCallRegistry, HangUpKnownCallsAndEvictOldest) {
     CallRegistry c(2);
-    c.add("rtc_1", CallRecord{"sess_1", "gpt-realtime", 10, false});
-    c.add("rtc_2", CallRecord{"sess_2", "gpt-realtime", 11, false});
+    c.add("rtc_1", CallRecord{"sess_1", "gpt-realtime", 10, false, {}, 0, 0, {}});
+    c.add("rtc_2", CallRecord{"sess_2", "gpt-realtime", 11, false, {}, 0, 0, {}});
     EXPECT_TRUE(c.hang_up("rtc_1"));
     EXPECT_TRUE(c.hang_up("rtc_1"));  // idempotent
     EXPECT_TRUE(c.find("rtc_1")->hung_up);
     EXPECT_FALSE(c.hang_up("rtc_x"));
-    c.add("rtc_3", CallRecord{"sess_3", "gpt-realtime", 12, false});
+    c.add("rtc_3", CallRecord{"sess_3", "gpt-realtime", 12, false, {}, 0, 0, {}});
     EXPECT_EQ(c.size(), 2U);
     EXPECT_FALSE(c.find("rtc_1"));
     EXPECT_EQ(c.find("rtc_3")->session_id, "sess_3");
