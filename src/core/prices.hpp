@@ -24,6 +24,7 @@ struct TokenUsage {
         return input_text != 0 || input_audio != 0 || input_image != 0 || output_text != 0 ||
                output_audio != 0;
     }
+    bool operator==(const TokenUsage&) const = default;
 };
 
 /// The rule of thumb of the reference (§6, OpenAI community, unconfirmed) behind the per-minute

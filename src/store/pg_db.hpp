@@ -185,8 +185,13 @@ public:
         : conn_(conn), pipeline_(pipeline), timeout_(timeout) {}
     Dialect dialect() const override { return Dialect::postgres; }
     [[nodiscard]] Result<SqlTable> query(const SqlQuery& q) override;
+    /// Runs the statement prepared on the connection as `name` (pipeline mode only).
+    [[nodiscard]] Result<SqlTable> prepared(const char* name, const PgParams& params);
 
 private:
+    /// Reads the answer of the statement `sent` queued (pipeline mode), after a sync.
+    Result<SqlTable> round_trip(Result<void> sent);
+
     PgConnection& conn_;
     bool pipeline_;
     std::chrono::milliseconds timeout_;

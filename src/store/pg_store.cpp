@@ -172,15 +172,27 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
     if (!reader) {
         return reader.error();
     }
-    return std::unique_ptr<PgStore>(
-        new PgStore(std::move(options), std::move(writers), std::move(*reader)));
+    // Supervised calls (pg_calls.cpp) on a connection of their own, off the admin reads; its
+    // shard is past every writer's.
+    const std::int64_t calls_shard =
+        16 * static_cast<std::int64_t>(options.writers) + instance_shard;
+    auto calls = make("calls", false, calls_shard);
+    if (!calls) {
+        return calls.error();
+    }
+    return std::unique_ptr<PgStore>(new PgStore(std::move(options), std::move(writers),
+                                                std::move(*reader), std::move(*calls),
+                                                calls_shard));
 }
 
 PgStore::PgStore(PgOptions options, std::vector<std::unique_ptr<detail::PgWorker>> writers,
-                 std::unique_ptr<detail::PgWorker> reader)
+                 std::unique_ptr<detail::PgWorker> reader, std::unique_ptr<detail::PgWorker> calls,
+                 std::int64_t calls_shard)
     : options_(std::move(options)),
       writers_(std::move(writers)),
       reader_(std::move(reader)),
+      calls_(std::move(calls)),
+      calls_shard_(calls_shard),
       denials_(options_.common.denial_sampling, options_.common.metrics) {}
 
 PgStore::~PgStore() {
@@ -301,6 +313,12 @@ boost::asio::awaitable<Result<EndOutcome>> PgStore::end_session(EndRequest reque
         if (check_owner && out.row.issued.user_id != caller) {
             return fail(Error::forbidden, "This session belongs to another user.");
         }
+        if (rows.boolean(0, detail::kEndLate)) {
+            // The client's first /end after the server recorded the call's end (end_call).
+            out.row.reported_duration_s = reported;
+            out.row.message_count = messages;
+            return out;
+        }
         if (out.row.status == "ended") {
             out.already_ended = true;
             return out;
@@ -364,7 +382,10 @@ boost::asio::awaitable<Result<std::optional<SessionRow>>> PgStore::get_session(
         if (rows.size() == 0) {
             return std::optional<SessionRow>();
         }
-        return std::optional<SessionRow>(read_session(rows, 0));
+        // get_session.sql: the session, its cost (15), its call (16-33).
+        SessionRow row = decode_session_row(PgCells{rows, 0}, 15);
+        row.call = decode_call_info(PgCells{rows, 0}, 16);
+        return std::optional<SessionRow>(std::move(row));
     };
     std::string no_user;
     co_return co_await submit<std::optional<SessionRow>>(*reader_, PgStatement::get_session,
@@ -428,7 +449,7 @@ boost::asio::awaitable<Result<RebuildReport>> PgStore::rebuild_rollups() {
 }
 
 bool PgStore::ready() const {
-    if (!open_.load(std::memory_order_acquire) || !reader_->connected()) {
+    if (!open_.load(std::memory_order_acquire) || !reader_->connected() || !calls_->connected()) {
         return false;
     }
     return std::all_of(writers_.begin(), writers_.end(),
@@ -444,11 +465,13 @@ void PgStore::close() {
     for (auto& w : writers_) {
         w->stop();
     }
+    calls_->stop();
     reader_->stop();
 }
 
 StoreStats PgStore::stats() const {
     StoreStats s = reader_->stats();
+    s += calls_->stats();
     for (const auto& w : writers_) {
         s += w->stats();
     }
