@@ -228,17 +228,19 @@ Result<std::vector<SupervisedCall>> claim_calls_in(CallOpEnv& env, const LeaseCl
         "call_state = 'live' AND (lease_owner IS NULL OR lease_owner = $1 OR "
         "lease_expires_at_ms <= $3)";
     // PostgreSQL: the selection locks its rows and skips rows another claim holds, and the
-    // UPDATE re-checks the lease on the newest row version; SQLite: the writer's transaction
-    // holds the database's write lock, so no other process claims in between.
+    // UPDATE re-checks the lease on the newest row version; the selection is materialized, so
+    // it runs once (a re-scan would skip the rows this UPDATE just changed and pick more).
+    // SQLite: the writer's transaction holds the database's write lock, so no other process
+    // claims in between.
     auto t = env.db.query(SqlQuery{
-        "UPDATE sessions SET lease_owner = $1, lease_expires_at_ms = $2 WHERE session_id IN "
-        "(SELECT session_id FROM sessions WHERE " +
-            free_lease +
+        "WITH picked AS MATERIALIZED (SELECT session_id FROM sessions WHERE " + free_lease +
             // Calls nobody holds first: a full claim must not stop at this instance's own.
             " ORDER BY CASE WHEN lease_owner = $1 THEN 1 ELSE 0 END, call_started_at_ms, "
             "session_id LIMIT $4" +
-            (pg ? " FOR UPDATE SKIP LOCKED" : "") + ") AND " + free_lease + " RETURNING " +
-            claimed_columns(),
+            (pg ? " FOR UPDATE SKIP LOCKED" : "") +
+            ") UPDATE sessions SET lease_owner = $1, lease_expires_at_ms = $2 WHERE session_id "
+            "IN (SELECT session_id FROM picked) AND " +
+            free_lease + " RETURNING " + claimed_columns(),
         {claim.instance_id, now + claim.lease_ms, now, static_cast<std::int64_t>(claim.limit)}});
     if (!t) {
         return t.error();

@@ -540,7 +540,7 @@ TEST_P(CallSupervision, ServerEndSettlesTheQuotaWithTheObservedDurationOnce) {
 }
 
 TEST_P(CallSupervision, UserMinutesCountLiveCallsApartFromTheirReservations) {
-    const auto q = minutes_quota(60, 30 * kMin);
+    const auto q = minutes_quota(600, 30 * kMin);
     live_call("sess_a", "u1", kT0, q);
     live_call("sess_b", "u1", kT0 + kMin, q);
     live_call("sess_c", "u1", kT0 + 2 * kMin, q);

@@ -136,7 +136,9 @@ TEST(Migrations, VersionFiveGivesOldSessionsAndRollupsTheCallColumns) {
             "INSERT INTO sessions (session_id, user_id, model, issued_at_ms) VALUES "
             "('sess_open', 'u', 'm', 2000); "
             "INSERT INTO usage_daily (day, user_id, model, sessions, ended, billable_ms) "
-            "VALUES (0, 'u', 'm', 2, 1, 60000)"));
+            "VALUES (0, 'u', 'm', 2, 1, 60000); "
+            "INSERT INTO usage_daily_model (day, model, shard, sessions, ended, billable_ms) "
+            "VALUES (0, 'm', 0, 2, 1, 60000)"));
         test::ManualClock clock{kNowMs};
         auto report = migrate(*c, clock);
         ASSERT_TRUE(report) << report.error().details;
@@ -146,6 +148,10 @@ TEST(Migrations, VersionFiveGivesOldSessionsAndRollupsTheCallColumns) {
                          "flow = 'token' AND true_cost_usd = 0 AND responses = 0"),
                   2);
         EXPECT_EQ(scalar(*c, "SELECT billable_ms + true_output_audio_tokens FROM usage_daily"),
+                  60000);
+        EXPECT_EQ(scalar(*c,
+                         "SELECT billable_ms + true_input_text_tokens + true_cost_usd "
+                         "FROM usage_daily_model"),
                   60000);
         EXPECT_EQ(scalar(*c,
                          "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND "
