@@ -70,12 +70,13 @@ struct SupervisedCall {
 struct AttachRequest {
     std::string session_id;
     std::string caller_user_id;
-    bool check_owner = true;  // as EndRequest: false when auth is off (no verified caller)
     std::string call_id;
     std::int64_t at_ms = 0;   // when the call started (0: the store's clock)
     std::int64_t cap_ms = 0;  // hang up at at_ms + cap_ms
     std::string client_ip;
-    bool relayed = false;  // the relay created the call: flow "relay", event call_relayed
+    // Added after the fields above so that positional initialization keeps working.
+    bool relayed = false;     // the relay created the call: flow "relay", event call_relayed
+    bool check_owner = true;  // as EndRequest: false when auth is off (no verified caller)
 };
 
 /// What attach_call did. Errors: session_not_found (404), forbidden (403, another user's
