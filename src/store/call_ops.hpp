@@ -11,10 +11,10 @@
 
 // The CallSupervisionStore operations (store/supervision.hpp), written once for SQLite and
 // PostgreSQL over SqlExec. Each runs inside a write transaction the engine opened (SQLite: the
-// writer's group commit, one SAVEPOINT per op; PostgreSQL: run_in_transaction below), so a
-// failure writes nothing. Statements are portable SQL with `$N` parameters; the one dialect
-// difference is PostgreSQL's row locking (FOR UPDATE, SKIP LOCKED, the per-user advisory lock
-// that the quota writes take).
+// writer's group commit; PostgreSQL: the calls connection's, PgWorkerOptions::group_calls), one
+// SAVEPOINT per op, so a failure writes nothing. Statements are portable SQL with `$N` parameters;
+// the one dialect difference is PostgreSQL's row locking (FOR UPDATE, SKIP LOCKED, the per-user
+// advisory lock that the quota writes take).
 namespace voicegate::store {
 
 /// What a call op runs on and with.
@@ -43,37 +43,5 @@ struct CallOpEnv {
 /// CallSupervisionStore::user_minutes (a read).
 [[nodiscard]] Result<UserMinutes> user_minutes_in(CallOpEnv& env, const std::string& user_id,
                                                   std::int64_t now_ms);
-
-/// PostgreSQL: runs `op` (a `Result<T>()` over `db`) in a transaction of its own (BEGIN ...
-/// COMMIT, ROLLBACK on failure), retrying a deadlock or serialization failure up to 3 times;
-/// `before_commit` (a `Result<void>()`) runs last inside it when the op succeeded.
-template <class T, class Op, class BeforeCommit>
-Result<T> run_in_transaction(SqlExec& db, Op op, BeforeCommit before_commit) {
-    const auto conflict = [](const Failure& f) {
-        return f.details.ends_with("(40P01)") || f.details.ends_with("(40001)");
-    };
-    for (int attempt = 0;; ++attempt) {
-        if (auto begun = db.query(SqlQuery{"BEGIN", {}}); !begun) {
-            return begun.error();
-        }
-        Result<T> out = op();
-        Result<void> done;
-        if (out) {
-            done = before_commit();
-        }
-        if (out && done) {
-            if (auto c = db.query(SqlQuery{"COMMIT", {}}); !c) {
-                return c.error();
-            }
-            return out;
-        }
-        (void)db.query(SqlQuery{"ROLLBACK", {}});
-        const Failure f = out ? done.error() : out.error();
-        if (attempt < 3 && conflict(f)) {
-            continue;
-        }
-        return f;
-    }
-}
 
 }  // namespace voicegate::store

@@ -221,6 +221,10 @@ bool pg_pipeline_sync(const pg_result* result) {
     return PQresultStatus(result) == PGRES_PIPELINE_SYNC;
 }
 
+bool pg_conflict(const Failure& f) {
+    return f.details.ends_with("(40P01)") || f.details.ends_with("(40001)");
+}
+
 PgError pg_error(const pg_conn* conn, const pg_result* result, std::string_view what) {
     PgError e;
     const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;

@@ -170,6 +170,10 @@ bool pg_pipeline_sync(const pg_result* result);
 /// Classifies the error of `result` (on `conn`); `what` names the step in the details.
 PgError pg_error(const pg_conn* conn, const pg_result* result, std::string_view what);
 
+/// True when `f` is pg_error()'s failure of a deadlock (40P01) or serialization failure
+/// (40001): the transaction may be retried. Pure.
+bool pg_conflict(const Failure& f);
+
 /// Appends `item` to `out` as one element of a text[] literal: quoted, `"` and `\` escaped,
 /// after a comma unless `first`. Pure.
 void append_pg_array_element(std::string& out, std::string_view item, bool first);

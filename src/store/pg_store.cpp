@@ -136,8 +136,8 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
         return m.error();
     }
     detail::PgWorker::Connector connector = connector_for(*target, common.prices);
-    const auto make = [&](std::string name, bool transactional,
-                          std::int64_t shard) -> Result<std::unique_ptr<detail::PgWorker>> {
+    const auto make = [&](std::string name, bool transactional, std::int64_t shard,
+                          bool group_calls = false) -> Result<std::unique_ptr<detail::PgWorker>> {
         auto conn = connector();
         if (!conn) {
             return conn.error();
@@ -152,6 +152,7 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
         wo.metrics = transactional ? common.metrics : nullptr;
         wo.shard = shard;
         wo.prices = common.prices;
+        wo.group_calls = group_calls;
         return std::make_unique<detail::PgWorker>(std::move(wo), connector, std::move(*conn));
     };
     // Each writer upserts its own row of a day x model (usage_daily_model.shard), so writers,
@@ -176,23 +177,20 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
     // shard is past every writer's.
     const std::int64_t calls_shard =
         16 * static_cast<std::int64_t>(options.writers) + instance_shard;
-    auto calls = make("calls", false, calls_shard);
+    auto calls = make("calls", false, calls_shard, true);
     if (!calls) {
         return calls.error();
     }
-    return std::unique_ptr<PgStore>(new PgStore(std::move(options), std::move(writers),
-                                                std::move(*reader), std::move(*calls),
-                                                calls_shard));
+    return std::unique_ptr<PgStore>(
+        new PgStore(std::move(options), std::move(writers), std::move(*reader), std::move(*calls)));
 }
 
 PgStore::PgStore(PgOptions options, std::vector<std::unique_ptr<detail::PgWorker>> writers,
-                 std::unique_ptr<detail::PgWorker> reader, std::unique_ptr<detail::PgWorker> calls,
-                 std::int64_t calls_shard)
+                 std::unique_ptr<detail::PgWorker> reader, std::unique_ptr<detail::PgWorker> calls)
     : options_(std::move(options)),
       writers_(std::move(writers)),
       reader_(std::move(reader)),
       calls_(std::move(calls)),
-      calls_shard_(calls_shard),
       denials_(options_.common.denial_sampling, options_.common.metrics) {}
 
 PgStore::~PgStore() {

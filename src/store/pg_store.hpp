@@ -122,8 +122,9 @@ public:
     boost::asio::awaitable<Result<RebuildReport>> rebuild_rollups() override;
 
     // The CallSupervisionStore operations (store/supervision.hpp, written once in
-    // store/call_ops.hpp; pg_calls.cpp): each runs in a transaction of its own on the store's
-    // "calls" connection, its rollups flushed before COMMIT. A claim locks the rows it selects
+    // store/call_ops.hpp; pg_calls.cpp): run on the store's "calls" connection, each batch of
+    // them in one transaction (one SAVEPOINT per op), the rollups they add flushed before
+    // COMMIT (PgWorkerOptions::group_calls). A claim locks the rows it selects
     // and skips the rows another instance's claim holds (FOR UPDATE SKIP LOCKED), so that two
     // instances never hold one call.
 
@@ -159,14 +160,12 @@ public:
 
 private:
     PgStore(PgOptions options, std::vector<std::unique_ptr<detail::PgWorker>> writers,
-            std::unique_ptr<detail::PgWorker> reader, std::unique_ptr<detail::PgWorker> calls,
-            std::int64_t calls_shard);
+            std::unique_ptr<detail::PgWorker> reader, std::unique_ptr<detail::PgWorker> calls);
 
-    /// Runs `op` (a `Result<T>(CallOpEnv&)`, store/call_ops.hpp) on the calls connection, in a
-    /// transaction of its own when `transaction` (with the rollups it adds flushed before
-    /// COMMIT).
+    /// Runs `op` (a `Result<T>(CallOpEnv&)`, store/call_ops.hpp) on the calls connection,
+    /// within its group commit.
     template <class T, class Op>
-    boost::asio::awaitable<Result<T>> call_op(Op op, bool transaction);
+    boost::asio::awaitable<Result<T>> call_op(Op op);
 
     /// Queues an op on `worker`; the awaitable resumes on the awaiting coroutine's executor
     /// (see store::submit).
@@ -189,7 +188,6 @@ private:
     std::vector<std::unique_ptr<detail::PgWorker>> writers_;
     std::unique_ptr<detail::PgWorker> reader_;
     std::unique_ptr<detail::PgWorker> calls_;  // supervised calls (pg_calls.cpp)
-    std::int64_t calls_shard_ = 0;             // its row of usage_daily_model
     std::atomic<bool> open_{true};
     std::mutex close_mutex_;
     UserRankCache rank_cache_;  // usage(groupBy=user) between calls

@@ -669,6 +669,43 @@ TEST_F(PgStoreTest, ClientEndRacingTheServerEndCountsEachSessionOnce) {
     EXPECT_EQ(count("sessions", "call_state = 'ended'"), kCalls);
 }
 
+TEST_F(PgStoreTest, CallOpsAreGroupCommittedAndARefusedOneFailsAlone) {
+    constexpr int kCalls = 60;
+    PgStore& s = open();
+    for (int i = 0; i < kCalls; ++i) {
+        const std::string id = "sess_" + std::to_string(i);
+        ASSERT_TRUE(run_coro(io_, s.create_session(make_record(id, "u"))));
+        AttachRequest a;
+        a.session_id = id;
+        a.caller_user_id = "u";
+        a.call_id = "rtc_" + id;
+        a.at_ms = 1'700'000'000'000 + i;
+        ASSERT_TRUE(run_coro(io_, s.attach_call(a)));
+    }
+    // Half the calls held by this instance; checkpoints of all of them at once.
+    auto held =
+        run_coro(io_, s.claim_calls(LeaseClaim{"inst", 1'700'000'001'000, 60'000, kCalls / 2}));
+    ASSERT_TRUE(held);
+    ASSERT_EQ(held->size(), static_cast<std::size_t>(kCalls / 2));
+    const auto before = s.stats();
+    std::atomic<int> ok{0};
+    std::atomic<int> lost{0};
+    run_on_loops(2, kCalls / 2, [&](int t, int i) -> asio::awaitable<void> {
+        TrueUsage u;
+        u.responses = 7;
+        UsageCheckpoint c{"sess_" + std::to_string(t * (kCalls / 2) + i), "inst", u,
+                          1'700'000'002'000};
+        auto r = co_await s.checkpoint_usage(c);
+        ok += r ? 1 : 0;
+        lost += !r && r.error().code == Error::lease_lost ? 1 : 0;
+    });
+    EXPECT_EQ(ok.load(), kCalls / 2);
+    EXPECT_EQ(lost.load(), kCalls / 2);
+    EXPECT_EQ(count("sessions", "responses = 7"), kCalls / 2);
+    EXPECT_EQ(count("sessions", "responses = 7 AND lease_owner = 'inst'"), kCalls / 2);
+    EXPECT_LT(s.stats().batches - before.batches, static_cast<std::uint64_t>(kCalls));
+}
+
 TEST_F(PgStoreTest, AFailingOpFailsAloneAndTheRestOfItsBatchCommits) {
     PgOptions o;
     o.writers = 1;
