@@ -443,8 +443,8 @@ std::optional<Event> call_end_event(const CallEnded& ended, const EndingCall& ca
 
 }  // namespace
 
-Result<void> end_call_in(CallOpEnv& env, const CallEnded& in) {
-    CallEnded ended = in;
+Result<void> end_call_in(CallOpEnv& env, const CallEnded& request) {
+    CallEnded ended = request;
     if (ended.ended_at_ms == 0) {
         ended.ended_at_ms = env.now_ms;
     }

@@ -26,7 +26,7 @@ struct CallOpEnv {
 };
 
 /// CallSupervisionStore::attach_call.
-[[nodiscard]] Result<AttachOutcome> attach_call_in(CallOpEnv& env, const AttachRequest& request);
+[[nodiscard]] Result<AttachOutcome> attach_call_in(CallOpEnv& env, const AttachRequest& req);
 /// CallSupervisionStore::claim_calls (one UPDATE over a locked selection).
 [[nodiscard]] Result<std::vector<SupervisedCall>> claim_calls_in(CallOpEnv& env,
                                                                  const LeaseClaim& claim);
@@ -37,9 +37,9 @@ struct CallOpEnv {
 [[nodiscard]] Result<void> release_lease_in(CallOpEnv& env, const std::string& session_id,
                                             const std::string& instance_id);
 /// CallSupervisionStore::checkpoint_usage.
-[[nodiscard]] Result<void> checkpoint_usage_in(CallOpEnv& env, const UsageCheckpoint& checkpoint);
+[[nodiscard]] Result<void> checkpoint_usage_in(CallOpEnv& env, const UsageCheckpoint& cp);
 /// CallSupervisionStore::end_call; the rollup deltas go to env.rollups.
-[[nodiscard]] Result<void> end_call_in(CallOpEnv& env, const CallEnded& ended);
+[[nodiscard]] Result<void> end_call_in(CallOpEnv& env, const CallEnded& request);
 /// CallSupervisionStore::user_minutes (a read).
 [[nodiscard]] Result<UserMinutes> user_minutes_in(CallOpEnv& env, const std::string& user_id,
                                                   std::int64_t now_ms);

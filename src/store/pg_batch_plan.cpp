@@ -155,7 +155,7 @@ void collect_rollup(const PgOpBase& op, const PgRows& row, const PriceTable& pri
         case PgStatement::end_session:
             if (row.size() == 1 && row.boolean(0, kEndLate)) {
                 // A late report on a call the server ended first: its figures only.
-                const std::string reported(p[2]);
+                const std::string& reported = p[2];
                 out.add_usage(
                     quota_day(row.int64(0, 5)), std::string(row.text(0, 1)),
                     std::string(row.text(0, 2)),
