@@ -6,7 +6,7 @@
 namespace voicegate {
 namespace {
 
-constexpr std::array<ErrorInfo, 23> kTable{{
+constexpr std::array<ErrorInfo, 24> kTable{{
     {400, "bad_request", "The request is invalid."},
     {400, "invalid_json", "The request body is not valid JSON."},
     {400, "invalid_sdp", "The SDP offer is invalid."},
@@ -19,6 +19,7 @@ constexpr std::array<ErrorInfo, 23> kTable{{
     {404, "session_not_found", "No such session."},
     {405, "method_not_allowed", "Method not allowed on this route."},
     {409, "conflict", "The request conflicts with the current state."},
+    {409, "lease_lost", "Another instance supervises this call."},
     {413, "payload_too_large", "The request body is too large."},
     {415, "unsupported_media_type", "The request body must be application/json."},
     {429, "rate_limited", "Too many requests; slow down."},

@@ -23,6 +23,7 @@ enum class Error {
     session_not_found,       // 404
     method_not_allowed,      // 405
     conflict,                // 409 the resource's state forbids it (e.g. a call already ended)
+    lease_lost,              // 409 a supervised call's lease is held by another instance
     payload_too_large,       // 413
     unsupported_media_type,  // 415
     rate_limited,            // 429

@@ -94,10 +94,11 @@ CREATE TABLE quota_slots (
 const std::string& v3_sql() {
     static const std::string kSql = [] {
         std::string counters;
-        for (const auto c : usage_columns()) {
+        for (std::size_t i = 0; i < kV3UsageColumns; ++i) {
+            const auto c = usage_columns()[i];
             counters += std::string(",\n    ") + std::string(c) +
-                        (c == "cost_usd" ? " DOUBLE PRECISION NOT NULL DEFAULT 0"
-                                         : " BIGINT NOT NULL DEFAULT 0");
+                        (is_money_column(c) ? " DOUBLE PRECISION NOT NULL DEFAULT 0"
+                                            : " BIGINT NOT NULL DEFAULT 0");
         }
         std::string sql =
             "CREATE TABLE usage_daily (\n    day BIGINT NOT NULL,\n    user_id TEXT NOT NULL,\n"
@@ -117,7 +118,7 @@ const std::string& v3_sql() {
             "CREATE TABLE denials_daily (\n    day BIGINT NOT NULL,\n    user_id TEXT NOT NULL,\n"
             "    reason TEXT NOT NULL,\n    n BIGINT NOT NULL DEFAULT 0,\n"
             "    PRIMARY KEY (day, user_id, reason)\n)${without_rowid};\n";
-        for (const auto& st : rollup_rebuild_statements()) {
+        for (const auto& st : rollup_rebuild_statements(false)) {
             sql += st + ";\n";
         }
         // Until version 4 every refusal was an event: the daily denial counts came from them.
@@ -152,6 +153,46 @@ SELECT at_ms / 60000, COALESCE(user_id, ''), COALESCE(client_ip, ''), COALESCE(r
 FROM events WHERE type = 'token_denied'
 GROUP BY at_ms / 60000, COALESCE(user_id, ''), COALESCE(client_ip, ''), COALESCE(reason, '');
 )sql";
+
+// Version 5: server-side call control (SPEC §7). A session becomes a supervised call when the
+// relay creates it or the app attaches one: `call_id` (the upstream's, a secret kept
+// server-side; the column exists since version 1), `flow` (token | relay), `call_state` (NULL:
+// no call; live; ended: the server recorded the end), the call's start and time cap, the lease
+// of the instance supervising it (`lease_owner`, `lease_expires_at_ms`), and the true usage the
+// supervisor summed from the sideband beside the client's figures (`usage_at_ms`: its last
+// checkpoint). `sessions_live_calls` serves the lease claims (every live call, a few thousand)
+// and a user's live calls (the quota hang-up). The rollups gain the true usage of ended calls.
+const std::string& v5_sql() {
+    static const std::string kSql = [] {
+        std::string sql =
+            "ALTER TABLE sessions ADD COLUMN flow TEXT NOT NULL DEFAULT 'token';\n"
+            "ALTER TABLE sessions ADD COLUMN call_state TEXT;\n"
+            "ALTER TABLE sessions ADD COLUMN call_started_at_ms BIGINT;\n"
+            "ALTER TABLE sessions ADD COLUMN cap_ms BIGINT;\n"
+            "ALTER TABLE sessions ADD COLUMN lease_owner TEXT;\n"
+            "ALTER TABLE sessions ADD COLUMN lease_expires_at_ms BIGINT;\n"
+            "ALTER TABLE sessions ADD COLUMN usage_at_ms BIGINT;\n";
+        std::string rollups;
+        for (std::size_t i = kV3UsageColumns; i < usage_columns().size(); ++i) {
+            const std::string c(usage_columns()[i]);
+            const std::string type = is_money_column(c) ? " DOUBLE PRECISION NOT NULL DEFAULT 0"
+                                                        : " BIGINT NOT NULL DEFAULT 0";
+            sql += "ALTER TABLE sessions ADD COLUMN " + c + type + ";\n";
+            rollups += "ALTER TABLE usage_daily ADD COLUMN " + c + type + ";\n";
+            rollups += "ALTER TABLE usage_daily_model ADD COLUMN " + c + type + ";\n";
+        }
+        sql +=
+            "ALTER TABLE sessions ADD COLUMN transcription_in_tokens BIGINT NOT NULL DEFAULT 0;\n"
+            "ALTER TABLE sessions ADD COLUMN transcription_out_tokens BIGINT NOT NULL DEFAULT 0;\n"
+            "ALTER TABLE sessions ADD COLUMN transcription_seconds DOUBLE PRECISION NOT NULL "
+            "DEFAULT 0;\n"
+            "ALTER TABLE sessions ADD COLUMN responses BIGINT NOT NULL DEFAULT 0;\n"
+            "CREATE INDEX sessions_live_calls ON sessions (user_id, lease_expires_at_ms) "
+            "WHERE call_state = 'live';\n";
+        return sql + rollups;
+    }();
+    return kSql;
+}
 
 constexpr std::string_view kCreateMigrationsTable =
     "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -191,6 +232,7 @@ const std::vector<Migration>& migrations() {
         {2, "quota bookkeeping", kV2},
         {3, "daily usage rollups", v3_sql()},
         {4, "denial counts per minute", kV4},
+        {5, "supervised calls: leases and true usage", v5_sql()},
     };
     return kAll;
 }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstdlib>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -152,7 +153,14 @@ void collect_rollup(const PgOpBase& op, const PgRows& row, const PriceTable& pri
             }
             break;
         case PgStatement::end_session:
-            if (row.size() == 1 && row.boolean(0, kEndEnding)) {
+            if (row.size() == 1 && row.boolean(0, kEndLate)) {
+                // A late report on a call the server ended first: its figures only.
+                const std::string& reported = p[2];
+                out.add_usage(
+                    quota_day(row.int64(0, 5)), std::string(row.text(0, 1)),
+                    std::string(row.text(0, 2)),
+                    late_report_delta(std::strtod(reported.c_str(), nullptr), integer(p[3])));
+            } else if (row.size() == 1 && row.boolean(0, kEndEnding)) {
                 TokenUsage t;
                 const std::array<std::int64_t*, 8> fields{
                     &t.input_text,   &t.input_audio,  &t.input_image, &t.cached_text,

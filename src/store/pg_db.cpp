@@ -221,6 +221,10 @@ bool pg_pipeline_sync(const pg_result* result) {
     return PQresultStatus(result) == PGRES_PIPELINE_SYNC;
 }
 
+bool pg_conflict(const Failure& f) {
+    return f.details.ends_with("(40P01)") || f.details.ends_with("(40001)");
+}
+
 PgError pg_error(const pg_conn* conn, const pg_result* result, std::string_view what) {
     PgError e;
     const char* state = result != nullptr ? PQresultErrorField(result, PG_DIAG_SQLSTATE) : nullptr;
@@ -474,6 +478,27 @@ int PgConnection::backend_pid() const {
     return PQbackendPID(conn_);
 }
 
+namespace {
+
+SqlTable table_of(const pg_result* res) {
+    const PgRows rows(res);
+    SqlTable out;
+    out.rows.resize(static_cast<std::size_t>(rows.size()));
+    for (int r = 0; r < rows.size(); ++r) {
+        auto& row = out.rows[static_cast<std::size_t>(r)];
+        for (int c = 0; c < rows.columns(); ++c) {
+            if (rows.is_null(r, c)) {
+                row.emplace_back();
+            } else {
+                row.emplace_back(std::string(rows.text(r, c)));
+            }
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
 Result<SqlTable> PgExec::query(const SqlQuery& q) {
     PgParams params;
     params.reserve(q.params.size());
@@ -484,31 +509,25 @@ Result<SqlTable> PgExec::query(const SqlQuery& q) {
             params.push_back(std::get<std::string>(v));
         }
     }
-    const auto to_table = [](const pg_result* res) {
-        const PgRows rows(res);
-        SqlTable out;
-        out.rows.resize(static_cast<std::size_t>(rows.size()));
-        for (int r = 0; r < rows.size(); ++r) {
-            auto& row = out.rows[static_cast<std::size_t>(r)];
-            for (int c = 0; c < rows.columns(); ++c) {
-                if (rows.is_null(r, c)) {
-                    row.emplace_back();
-                } else {
-                    row.emplace_back(std::string(rows.text(r, c)));
-                }
-            }
-        }
-        return out;
-    };
     if (!pipeline_) {
         auto r = conn_.exec_params(q.sql, params);
         if (!r) {
             return r.error();
         }
-        return to_table(r->get());
+        return table_of(r->get());
     }
+    return round_trip(conn_.send_params(q.sql, params));
+}
+
+Result<SqlTable> PgExec::prepared(const char* name, const PgParams& params) {
+    if (!pipeline_) {
+        return fail(Error::internal, {}, "postgres: prepared statements need pipeline mode");
+    }
+    return round_trip(conn_.send_prepared(name, params));
+}
+
+Result<SqlTable> PgExec::round_trip(Result<void> sent) {
     const auto deadline = std::chrono::steady_clock::now() + timeout_;
-    Result<void> sent = conn_.send_params(q.sql, params);
     if (sent) {
         sent = conn_.sync();
     }
@@ -521,7 +540,7 @@ Result<SqlTable> PgExec::query(const SqlQuery& q) {
     }
     Result<SqlTable> out =
         pg_tuples_or_command_ok(res->get())
-            ? Result<SqlTable>(to_table(res->get()))
+            ? Result<SqlTable>(table_of(res->get()))
             : Result<SqlTable>(pg_error(conn_.handle(), res->get(), "read").failure);
     if (auto synced = conn_.take_sync(deadline); !synced) {
         return synced.error();

@@ -170,6 +170,10 @@ bool pg_pipeline_sync(const pg_result* result);
 /// Classifies the error of `result` (on `conn`); `what` names the step in the details.
 PgError pg_error(const pg_conn* conn, const pg_result* result, std::string_view what);
 
+/// True when `f` is pg_error()'s failure of a deadlock (40P01) or serialization failure
+/// (40001): the transaction may be retried. Pure.
+bool pg_conflict(const Failure& f);
+
 /// Appends `item` to `out` as one element of a text[] literal: quoted, `"` and `\` escaped,
 /// after a comma unless `first`. Pure.
 void append_pg_array_element(std::string& out, std::string_view item, bool first);
@@ -185,8 +189,13 @@ public:
         : conn_(conn), pipeline_(pipeline), timeout_(timeout) {}
     Dialect dialect() const override { return Dialect::postgres; }
     [[nodiscard]] Result<SqlTable> query(const SqlQuery& q) override;
+    /// Runs the statement prepared on the connection as `name` (pipeline mode only).
+    [[nodiscard]] Result<SqlTable> prepared(const char* name, const PgParams& params);
 
 private:
+    /// Reads the answer of the statement `sent` queued (pipeline mode), after a sync.
+    Result<SqlTable> round_trip(Result<void> sent);
+
     PgConnection& conn_;
     bool pipeline_;
     std::chrono::milliseconds timeout_;

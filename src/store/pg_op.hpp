@@ -62,6 +62,16 @@ public:
         (void)conn;
         (void)timeout;
     }
+    /// What call_grouped() did: succeeded (its writes are kept), failed, or met a deadlock or
+    /// serialization failure (worth re-running once its writes are undone).
+    enum class Grouped { done, failed, conflict };
+    /// For the ops of a worker that groups calls (PgWorkerOptions::group_calls): runs the op
+    /// on `db` inside the worker's transaction, its rollup deltas into `rollups`.
+    virtual Grouped call_grouped(PgExec& db, RollupBatch& rollups) {
+        (void)db;
+        (void)rollups;
+        return Grouped::failed;
+    }
 
 private:
     PgStatement statement_;
@@ -110,6 +120,32 @@ private:
     Fn fn_;
 };
 
+/// A call op of a grouping worker: `fn` (a `Result<T>(PgExec&, RollupBatch&)`) runs inside the
+/// worker's transaction, one SAVEPOINT per op.
+/// Thread safety: as QueuedOp (one thread at a time).
+template <class T, class Fn, class Handler>
+class PgGroupedCallOp final : public CompletionOp<PgOpBase, T, Handler> {
+public:
+    /// Takes the completion handler and the function.
+    PgGroupedCallOp(Handler handler, Fn fn)
+        : CompletionOp<PgOpBase, T, Handler>(std::move(handler), PgStatement::call, PgParams{},
+                                             std::string()),
+          fn_(std::move(fn)) {}
+
+    using Grouped = PgOpBase::Grouped;
+    Grouped call_grouped(PgExec& db, RollupBatch& rollups) override {
+        Result<T> r = fn_(db, rollups);
+        const Grouped out =
+            r ? Grouped::done : (pg_conflict(r.error()) ? Grouped::conflict : Grouped::failed);
+        this->set_result(std::move(r));
+        return out;
+    }
+    void decode(const PgRows&) override {}
+
+private:
+    Fn fn_;
+};
+
 /// submit()'s maker for PgOp: `submit<T, MakePgOp<T, Decode>>(worker, statement, params,
 /// session_key, user_key, decode)`.
 template <class T, class Decode>
@@ -119,9 +155,9 @@ struct MakePgOp {
     static std::unique_ptr<PgOpBase> op(Handler handler, PgStatement statement, PgParams params,
                                         std::string session_key, std::string user_key,
                                         Decode decode) {
-        return std::make_unique<PgOp<T, Decode, Handler>>(
-            std::move(handler), statement, std::move(params), std::move(session_key),
-            std::move(user_key), std::move(decode));
+        return std::make_unique<PgOp<T, Decode, Handler>>(std::move(handler), statement,
+                                                          std::move(params), std::move(session_key),
+                                                          std::move(user_key), std::move(decode));
     }
 };
 
@@ -132,6 +168,16 @@ struct MakePgCallOp {
     template <class Handler>
     static std::unique_ptr<PgOpBase> op(Handler handler, Fn fn) {
         return std::make_unique<PgCallOp<T, Fn, Handler>>(std::move(handler), std::move(fn));
+    }
+};
+
+/// submit()'s maker for PgGroupedCallOp: `submit<T, MakePgGroupedCallOp<T, Fn>>(worker, fn)`.
+template <class T, class Fn>
+struct MakePgGroupedCallOp {
+    /// The op for `handler`.
+    template <class Handler>
+    static std::unique_ptr<PgOpBase> op(Handler handler, Fn fn) {
+        return std::make_unique<PgGroupedCallOp<T, Fn, Handler>>(std::move(handler), std::move(fn));
     }
 };
 

@@ -3,6 +3,8 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "store/pg_sql.hpp"  // generated from store/sql/pg/*.sql (cmake/EmbedSql.cmake)
@@ -50,13 +52,14 @@ static_assert(kSlotGranularityMs == 60'000, "the .sql files' slot release assume
 // The batch's rollup deltas (summed by key in the writer's RollupBatch) upserted once per key,
 // in key order (the same order in every transaction: concurrent batches wait for each other's
 // rows, never deadlock). $1 is the writer's shard of usage_daily_model; $2-$4 the day, user and
-// model of each usage delta and $5-$21 its counters (usage_columns() order). (Denials are
+// model of each usage delta and $5... its counters (usage_columns() order). (Denials are
 // counted apart: store/audit.hpp.) A user's day row that gains no billable time
 // (sessions issued, none ended) is only made to exist: no update, no row lock.
-constexpr std::size_t kFlushCounters = 17;
+constexpr std::size_t kFlushCounters = 26;
+static_assert(kFlushCounters == std::tuple_size_v<std::decay_t<decltype(usage_columns())>>,
+              "one flush parameter per usage column");
 const std::string& flush_rollups_sql() {
     static const std::string kSql = [] {
-        static_assert(kFlushCounters == 17, "usage_columns() has 17 counters");
         std::string cols;
         std::string sums;
         std::string set_model;
@@ -104,7 +107,7 @@ const std::vector<unsigned>& flush_rollups_types() {
     static const std::vector<unsigned> kTypes = [] {
         std::vector<unsigned> t{kInt8, kInt8Array, kTextArray, kTextArray};
         for (const auto c : usage_columns()) {
-            t.push_back(c == "cost_usd" ? kFloat8Array : kInt8Array);
+            t.push_back(is_money_column(c) ? kFloat8Array : kInt8Array);
         }
         return t;
     }();
@@ -186,8 +189,8 @@ PgParams flush_rollups_params(const RollupBatch& rollups, std::int64_t shard) {
         users.push_back(std::get<1>(key));
         models.push_back(std::get<2>(key));
         for (std::size_t i = 0, n = 0; i < kFlushCounters; ++i) {
-            if (usage_columns()[i] == "cost_usd") {
-                counters[i].add(c.cost_usd);
+            if (is_money_column(usage_columns()[i])) {
+                counters[i].add(c.money(usage_columns()[i]));
             } else {
                 counters[i].add(c.n[n++]);
             }

@@ -31,16 +31,19 @@ const StatementDef* many_definition(PgStatement s);
 
 /// The columns of end_session's and end_sessions' answer (end_sessions.sql describes them):
 /// whether this op ended the session, the observed duration, the op's position n, the first
-/// token count, and what the end adds to billable and reported ms.
+/// token count, what the end adds to billable and reported ms, and whether the op was a late
+/// report on a call the server ended first (end_call).
 enum EndColumn : int {
     kEndEnding = 15,
     kEndObserved,
     kEndManyN,
-    kEndTokens,                  // 18-25: the TokenUsage counts, in its order
+    kEndTokens,  // 18-25: the TokenUsage counts, in its order
     kEndBillable = kEndTokens + 8,
     kEndReportedMs,
+    kEndLate,
 };
-static_assert(kEndBillable == 26 && kEndReportedMs == 27, "end_sessions.sql's answer columns");
+static_assert(kEndBillable == 26 && kEndReportedMs == 27 && kEndLate == 28,
+              "end_sessions.sql's answer columns");
 
 /// The name of the prepared rollup flush.
 constexpr const char* kFlushRollups = "vg_flush_rollups";

@@ -136,8 +136,8 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
         return m.error();
     }
     detail::PgWorker::Connector connector = connector_for(*target, common.prices);
-    const auto make = [&](std::string name, bool transactional,
-                          std::int64_t shard) -> Result<std::unique_ptr<detail::PgWorker>> {
+    const auto make = [&](std::string name, bool transactional, std::int64_t shard,
+                          bool group_calls = false) -> Result<std::unique_ptr<detail::PgWorker>> {
         auto conn = connector();
         if (!conn) {
             return conn.error();
@@ -152,6 +152,7 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
         wo.metrics = transactional ? common.metrics : nullptr;
         wo.shard = shard;
         wo.prices = common.prices;
+        wo.group_calls = group_calls;
         return std::make_unique<detail::PgWorker>(std::move(wo), connector, std::move(*conn));
     };
     // Each writer upserts its own row of a day x model (usage_daily_model.shard), so writers,
@@ -172,15 +173,24 @@ Result<std::unique_ptr<PgStore>> PgStore::open(PgOptions options) {
     if (!reader) {
         return reader.error();
     }
+    // Supervised calls (pg_calls.cpp) on a connection of their own, off the admin reads; its
+    // shard is past every writer's.
+    const std::int64_t calls_shard =
+        16 * static_cast<std::int64_t>(options.writers) + instance_shard;
+    auto calls = make("calls", false, calls_shard, true);
+    if (!calls) {
+        return calls.error();
+    }
     return std::unique_ptr<PgStore>(
-        new PgStore(std::move(options), std::move(writers), std::move(*reader)));
+        new PgStore(std::move(options), std::move(writers), std::move(*reader), std::move(*calls)));
 }
 
 PgStore::PgStore(PgOptions options, std::vector<std::unique_ptr<detail::PgWorker>> writers,
-                 std::unique_ptr<detail::PgWorker> reader)
+                 std::unique_ptr<detail::PgWorker> reader, std::unique_ptr<detail::PgWorker> calls)
     : options_(std::move(options)),
       writers_(std::move(writers)),
       reader_(std::move(reader)),
+      calls_(std::move(calls)),
       denials_(options_.common.denial_sampling, options_.common.metrics) {}
 
 PgStore::~PgStore() {
@@ -301,6 +311,12 @@ boost::asio::awaitable<Result<EndOutcome>> PgStore::end_session(EndRequest reque
         if (check_owner && out.row.issued.user_id != caller) {
             return fail(Error::forbidden, "This session belongs to another user.");
         }
+        if (rows.boolean(0, detail::kEndLate)) {
+            // The client's first /end after the server recorded the call's end (end_call).
+            out.row.reported_duration_s = reported;
+            out.row.message_count = messages;
+            return out;
+        }
         if (out.row.status == "ended") {
             out.already_ended = true;
             return out;
@@ -364,7 +380,10 @@ boost::asio::awaitable<Result<std::optional<SessionRow>>> PgStore::get_session(
         if (rows.size() == 0) {
             return std::optional<SessionRow>();
         }
-        return std::optional<SessionRow>(read_session(rows, 0));
+        // get_session.sql: the session, its cost (15), its call (16-33).
+        SessionRow row = decode_session_row(PgCells{rows, 0}, 15);
+        row.call = decode_call_info(PgCells{rows, 0}, 16);
+        return std::optional<SessionRow>(std::move(row));
     };
     std::string no_user;
     co_return co_await submit<std::optional<SessionRow>>(*reader_, PgStatement::get_session,
@@ -428,7 +447,7 @@ boost::asio::awaitable<Result<RebuildReport>> PgStore::rebuild_rollups() {
 }
 
 bool PgStore::ready() const {
-    if (!open_.load(std::memory_order_acquire) || !reader_->connected()) {
+    if (!open_.load(std::memory_order_acquire) || !reader_->connected() || !calls_->connected()) {
         return false;
     }
     return std::all_of(writers_.begin(), writers_.end(),
@@ -444,11 +463,13 @@ void PgStore::close() {
     for (auto& w : writers_) {
         w->stop();
     }
+    calls_->stop();
     reader_->stop();
 }
 
 StoreStats PgStore::stats() const {
     StoreStats s = reader_->stats();
+    s += calls_->stats();
     for (const auto& w : writers_) {
         s += w->stats();
     }

@@ -121,6 +121,32 @@ public:
     /// the rollup tables first (writers' upserts wait, then add on top).
     boost::asio::awaitable<Result<RebuildReport>> rebuild_rollups() override;
 
+    // The CallSupervisionStore operations (store/supervision.hpp, written once in
+    // store/call_ops.hpp; pg_calls.cpp): run on the store's "calls" connection, each batch of
+    // them in one transaction (one SAVEPOINT per op), the rollups they add flushed before
+    // COMMIT (PgWorkerOptions::group_calls). A claim locks the rows it selects
+    // and skips the rows another instance's claim holds (FOR UPDATE SKIP LOCKED), so that two
+    // instances never hold one call.
+
+    /// See CallSupervisionStore::attach_call.
+    boost::asio::awaitable<Result<AttachOutcome>> attach_call(AttachRequest request) override;
+    /// See CallSupervisionStore::claim_calls.
+    boost::asio::awaitable<Result<std::vector<SupervisedCall>>> claim_calls(
+        LeaseClaim claim) override;
+    /// See CallSupervisionStore::renew_leases.
+    boost::asio::awaitable<Result<std::vector<std::string>>> renew_leases(
+        LeaseClaim claim, std::vector<std::string> session_ids) override;
+    /// See CallSupervisionStore::release_lease.
+    boost::asio::awaitable<Result<void>> release_lease(std::string session_id,
+                                                       std::string instance_id) override;
+    /// See CallSupervisionStore::checkpoint_usage.
+    boost::asio::awaitable<Result<void>> checkpoint_usage(UsageCheckpoint checkpoint) override;
+    /// See CallSupervisionStore::end_call.
+    boost::asio::awaitable<Result<void>> end_call(CallEnded ended) override;
+    /// See CallSupervisionStore::user_minutes.
+    boost::asio::awaitable<Result<UserMinutes>> user_minutes(std::string user_id,
+                                                             std::int64_t now_ms) override;
+
     /// True while open and every connection is up. Thread-safe.
     bool ready() const override;
     /// Commits everything queued, stops the threads and closes the connections; later ops fail
@@ -134,7 +160,12 @@ public:
 
 private:
     PgStore(PgOptions options, std::vector<std::unique_ptr<detail::PgWorker>> writers,
-            std::unique_ptr<detail::PgWorker> reader);
+            std::unique_ptr<detail::PgWorker> reader, std::unique_ptr<detail::PgWorker> calls);
+
+    /// Runs `op` (a `Result<T>(CallOpEnv&)`, store/call_ops.hpp) on the calls connection,
+    /// within its group commit.
+    template <class T, class Op>
+    boost::asio::awaitable<Result<T>> call_op(Op op);
 
     /// Queues an op on `worker`; the awaitable resumes on the awaiting coroutine's executor
     /// (see store::submit).
@@ -156,6 +187,7 @@ private:
     PgOptions options_;
     std::vector<std::unique_ptr<detail::PgWorker>> writers_;
     std::unique_ptr<detail::PgWorker> reader_;
+    std::unique_ptr<detail::PgWorker> calls_;  // supervised calls (pg_calls.cpp)
     std::atomic<bool> open_{true};
     std::mutex close_mutex_;
     UserRankCache rank_cache_;  // usage(groupBy=user) between calls

@@ -69,6 +69,8 @@ void PgWorker::run() {
             const auto started = Clock::now();
             run_write(batch);
             write_seconds = std::chrono::duration<double>(Clock::now() - started).count();
+        } else if (options_.group_calls) {
+            run_grouped(batch);
         } else {
             run_read(batch);
         }
@@ -518,6 +520,61 @@ void PgWorker::run_read(PgBatch& batch) {
             }
             return;
         }
+    }
+}
+
+void PgWorker::run_grouped(PgBatch& batch) {
+    OpCounters::bump(queue_.counters().batches);
+    PgExec db(*conn_, true, options_.io_timeout);
+    // A failure that is not one op's own: the transaction is abandoned, every op fails.
+    const auto abandon = [&](const Failure& why) {
+        if (!conn_->ok()) {
+            connection_lost(why);
+        } else {
+            (void)db.query(SqlQuery{"ROLLBACK", {}});
+        }
+        fail_all(batch, fail(Error::store_unavailable, {}, why.details));
+    };
+    const auto exec = [&](const char* sql) { return db.query(SqlQuery{sql, {}}); };
+    if (auto r = exec("BEGIN"); !r) {
+        return abandon(r.error());
+    }
+    RollupBatch rollups;
+    for (auto& op : batch) {
+        constexpr int kConflictRetries = 3;
+        for (int attempt = 0;; ++attempt) {
+            if (auto r = exec("SAVEPOINT vg_call"); !r) {
+                return abandon(r.error());
+            }
+            RollupBatch mine;
+            const auto outcome = op->call_grouped(db, mine);
+            if (outcome == PgOpBase::Grouped::done) {
+                rollups.merge(mine);
+                break;
+            }
+            if (!conn_->ok()) {
+                return abandon(fail(Error::store_unavailable, {}, "postgres: connection lost"));
+            }
+            if (auto r = exec("ROLLBACK TO SAVEPOINT vg_call"); !r) {
+                return abandon(r.error());
+            }
+            if (outcome != PgOpBase::Grouped::conflict || attempt >= kConflictRetries) {
+                break;
+            }
+            OpCounters::bump(queue_.counters().conflict_retries);
+        }
+        if (auto r = exec("RELEASE SAVEPOINT vg_call"); !r) {
+            return abandon(r.error());
+        }
+    }
+    if (!rollups.empty()) {
+        if (auto r = db.prepared(kFlushRollups, flush_rollups_params(rollups, options_.shard));
+            !r) {
+            return abandon(r.error());
+        }
+    }
+    if (auto r = exec("COMMIT"); !r) {
+        return abandon(r.error());
     }
 }
 

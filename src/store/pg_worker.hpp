@@ -30,8 +30,9 @@ struct PgWorkerOptions {
     std::chrono::milliseconds reconnect_min{100};
     std::chrono::milliseconds reconnect_max{5'000};
     metrics::StoreMetrics* metrics = nullptr;  // write batches (writers only); may be null
-    std::int64_t shard = 0;  // the writer's row of usage_daily_model (no hot row between writers)
-    PriceTable prices;       // for the cost in the rollups of a first end (as the statement's)
+    std::int64_t shard = 0;    // the writer's row of usage_daily_model (no hot row between writers)
+    PriceTable prices;         // for the cost in the rollups of a first end (as the statement's)
+    bool group_calls = false;  // run each batch of (grouped) call ops in one transaction
 };
 
 /// One thread owning one PostgreSQL connection in pipeline mode, draining a queue of ops.
@@ -43,7 +44,10 @@ struct PgWorkerOptions {
 /// (create, event, end) is one statement over arrays, so a batch of a thousand ends costs a few
 /// statements, not a thousand. If a statement fails the batch is rolled back and re-run op by
 /// op, each in a SAVEPOINT, so only the failing op fails; a deadlock or serialization failure
-/// retries the batch. A reader pipelines its ops with a sync after each (no transaction). On a
+/// retries the batch. A reader pipelines its ops with a sync after each (no transaction); a
+/// worker that groups calls (the supervised calls' connection) runs each batch of call ops in
+/// one transaction, one SAVEPOINT per op (a failing op is undone alone, and one that met a
+/// deadlock is re-run), then the rollups the ops added, then COMMIT: a group commit. On a
 /// lost connection every op in flight fails with store_unavailable and the worker reconnects
 /// with exponential backoff, failing new ops at once meanwhile.
 /// Thread safety: enqueue(), connected() and stats() may be called from any thread; stop() from
@@ -80,6 +84,7 @@ private:
     Outcome write_pipelined(PgBatch& batch);
     Outcome write_careful(PgBatch& batch);
     void run_read(PgBatch& batch);
+    void run_grouped(PgBatch& batch);
     void fail_all(PgBatch& batch, const Failure& failure);
     /// The connection is gone: every op of `batch` fails with `why`; Outcome::lost.
     Outcome lose(PgBatch& batch, const Failure& why);

@@ -12,9 +12,17 @@ namespace voicegate::store {
 namespace {
 
 constexpr std::size_t kCostColumn = 13;
+constexpr std::size_t kTrueTokensColumn = 17;  // the 8 true_* token counts, then true_cost_usd
 
+// The index in UsageCounters::n of usage column `column` (not a money column).
 std::size_t counter_index(std::size_t column) {
     return column < kCostColumn ? column : column - 1;
+}
+
+// The 8 token counts in column order.
+std::array<std::int64_t, 8> token_array(const TokenUsage& t) {
+    return {t.input_text,   t.input_audio,  t.input_image, t.cached_text,
+            t.cached_audio, t.cached_image, t.output_text, t.output_audio};
 }
 
 // `SUM(CASE WHEN status = 'ended' THEN X ELSE 0 END)`: portable SQL.
@@ -34,10 +42,11 @@ const std::string kBillable =
     "WHEN reported_duration_s < observed_duration_s THEN reported_duration_s "
     "ELSE observed_duration_s END";
 
-std::string joined_columns(std::string_view prefix = {}) {
+// The first `count` usage columns, joined with ", ".
+std::string joined_columns(std::size_t count = usage_columns().size()) {
     std::string out;
-    for (const auto c : usage_columns()) {
-        out.append(out.empty() ? "" : ", ").append(prefix).append(c);
+    for (std::size_t i = 0; i < count; ++i) {
+        out.append(out.empty() ? "" : ", ").append(usage_columns()[i]);
     }
     return out;
 }
@@ -68,16 +77,23 @@ std::string upsert(std::string_view table, std::string_view keys, int nkeys,
 
 }  // namespace
 
-const std::array<std::string_view, 17>& usage_columns() {
+const std::array<std::string_view, 26>& usage_columns() {
     // clang-format off
-    static const std::array<std::string_view, 17> kColumns{
+    static const std::array<std::string_view, 26> kColumns{
         "sessions",           "ended",               "reported_ms",         "billable_ms",
         "messages",           "input_text_tokens",   "input_audio_tokens",  "input_image_tokens",
         "cached_text_tokens", "cached_audio_tokens", "cached_image_tokens", "output_text_tokens",
         "output_audio_tokens", "cost_usd",           "ended_user",          "ended_timeout",
-        "ended_error"};
+        "ended_error",
+        "true_input_text_tokens", "true_input_audio_tokens", "true_input_image_tokens",
+        "true_cached_text_tokens", "true_cached_audio_tokens", "true_cached_image_tokens",
+        "true_output_text_tokens", "true_output_audio_tokens", "true_cost_usd"};
     // clang-format on
     return kColumns;
+}
+
+bool is_money_column(std::string_view column) {
+    return column == "cost_usd" || column == "true_cost_usd";
 }
 
 void UsageCounters::add(const UsageCounters& o) {
@@ -85,6 +101,7 @@ void UsageCounters::add(const UsageCounters& o) {
         n[i] += o.n[i];
     }
     cost_usd += o.cost_usd;
+    true_cost_usd += o.true_cost_usd;
 }
 
 UsageCounters issue_delta() {
@@ -100,9 +117,7 @@ UsageCounters end_delta(double reported_s, std::int64_t billable, std::int64_t m
     d.n[2] = std::llround((std::isfinite(reported_s) ? std::max(0.0, reported_s) : 0.0) * 1000.0);
     d.n[3] = billable;
     d.n[4] = messages;
-    const std::array<std::int64_t, 8> tokens{t.input_text,  t.input_audio,  t.input_image,
-                                             t.cached_text, t.cached_audio, t.cached_image,
-                                             t.output_text, t.output_audio};
+    const auto tokens = token_array(t);
     for (std::size_t i = 0; i < tokens.size(); ++i) {
         d.n[5 + i] = tokens[i];
     }
@@ -110,6 +125,23 @@ UsageCounters end_delta(double reported_s, std::int64_t billable, std::int64_t m
     d.n[counter_index(14)] = ended_by == "user" ? 1 : 0;
     d.n[counter_index(15)] = ended_by == "timeout" ? 1 : 0;
     d.n[counter_index(16)] = ended_by == "error" ? 1 : 0;
+    return d;
+}
+
+UsageCounters true_usage_delta(const TrueUsage& usage) {
+    UsageCounters d;
+    const auto tokens = token_array(usage.tokens);
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+        d.n[counter_index(kTrueTokensColumn + i)] = tokens[i];
+    }
+    d.true_cost_usd = std::isfinite(usage.cost_usd) ? usage.cost_usd : 0.0;
+    return d;
+}
+
+UsageCounters late_report_delta(double reported_s, std::int64_t messages) {
+    UsageCounters d;
+    d.n[2] = std::llround((std::isfinite(reported_s) ? std::max(0.0, reported_s) : 0.0) * 1000.0);
+    d.n[4] = messages;
     return d;
 }
 
@@ -160,9 +192,22 @@ std::string usage_user_upsert_sql() {
            "excluded.billable_ms";
 }
 
-std::vector<std::string> rollup_rebuild_statements() {
+std::vector<std::string> rollup_rebuild_statements(bool with_calls) {
+    // A supervised call whose end the server recorded first is billed what the server observed
+    // (end_call); the client's report, if it came later, does not change that.
+    std::string server_ends;
+    for (int e = 0; e <= static_cast<int>(CallEnd::gone); ++e) {
+        server_ends.append(server_ends.empty() ? "'" : ", '")
+            .append(call_end_name(static_cast<CallEnd>(e)))
+            .append("'");
+    }
+    const std::string billable = with_calls
+                                     ? "CASE WHEN ended_by IN (" + server_ends +
+                                           ") THEN observed_duration_s ELSE " + kBillable + " END"
+                                     : kBillable;
+    const std::size_t ncolumns = with_calls ? usage_columns().size() : kV3UsageColumns;
     std::string sums = "COUNT(*), " + ended_sum("1") + ", " + ended_sum(ms_of(kReported)) + ", " +
-                       ended_sum(ms_of(kBillable)) + ", " + ended_sum("message_count");
+                       ended_sum(ms_of(billable)) + ", " + ended_sum("message_count");
     for (std::size_t i = 5; i < kCostColumn; ++i) {
         sums += ", " + ended_sum(std::string(usage_columns()[i]));
     }
@@ -171,18 +216,26 @@ std::vector<std::string> rollup_rebuild_statements() {
         sums += ", SUM(CASE WHEN status = 'ended' AND ended_by = '" + std::string(by) +
                 "' THEN 1 ELSE 0 END)";
     }
+    // The true usage counts once the server recorded the call's end (end_call).
+    for (std::size_t i = kTrueTokensColumn; with_calls && i < ncolumns; ++i) {
+        sums += ", SUM(CASE WHEN call_state = 'ended' THEN " + std::string(usage_columns()[i]) +
+                " ELSE 0 END)";
+    }
     std::string model_sums;
-    for (const auto c : usage_columns()) {
-        model_sums.append(model_sums.empty() ? "" : ", ").append("SUM(").append(c).append(")");
+    for (std::size_t i = 0; i < ncolumns; ++i) {
+        model_sums.append(model_sums.empty() ? "" : ", ")
+            .append("SUM(")
+            .append(usage_columns()[i])
+            .append(")");
     }
     return {
         "DELETE FROM usage_daily",
         "DELETE FROM usage_daily_model",
         "DELETE FROM usage_daily_user",
-        "INSERT INTO usage_daily (day, user_id, model, " + joined_columns() +
+        "INSERT INTO usage_daily (day, user_id, model, " + joined_columns(ncolumns) +
             ") SELECT issued_at_ms / 86400000, user_id, model, " + sums +
             " FROM sessions GROUP BY issued_at_ms / 86400000, user_id, model",
-        "INSERT INTO usage_daily_model (day, model, shard, " + joined_columns() +
+        "INSERT INTO usage_daily_model (day, model, shard, " + joined_columns(ncolumns) +
             ") SELECT day, model, 0, " + model_sums + " FROM usage_daily GROUP BY day, model",
         "INSERT INTO usage_daily_user (day, user_id, billable_ms) SELECT day, user_id, "
         "SUM(billable_ms) FROM usage_daily GROUP BY day, user_id",

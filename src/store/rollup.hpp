@@ -17,15 +17,27 @@
 
 namespace voicegate::store {
 
-/// The counter columns of the usage rollup tables (migration 3), in UsageCounters order.
-const std::array<std::string_view, 17>& usage_columns();
+/// The counter columns of the usage rollup tables, in UsageCounters order: the first
+/// kV3UsageColumns made by migration 3, then the true usage of supervised calls (migration 5:
+/// the 8 token counts as true_*, then true_cost_usd).
+const std::array<std::string_view, 26>& usage_columns();
+constexpr std::size_t kV3UsageColumns = 17;
+
+/// True for the usage columns that hold USD (cost_usd, true_cost_usd): doubles, not counts.
+/// Pure.
+bool is_money_column(std::string_view column);
 
 /// Counters of one rollup row (day x user x model), as deltas or sums.
 struct UsageCounters {
-    std::array<std::int64_t, 16> n{};  // usage_columns() 0..12 and 14..16 (cost excluded)
+    std::array<std::int64_t, 24> n{};  // usage_columns() in order, the money columns excluded
     double cost_usd = 0;
+    double true_cost_usd = 0;
     /// Adds `o` field by field.
     void add(const UsageCounters& o);
+    /// The value of money column `column` (is_money_column). Pure.
+    double money(std::string_view column) const {
+        return column == "cost_usd" ? cost_usd : true_cost_usd;
+    }
 };
 
 /// The delta of issuing one session.
@@ -34,6 +46,14 @@ UsageCounters issue_delta();
 /// The delta of a session's first end. Pure.
 UsageCounters end_delta(double reported_s, std::int64_t billable, std::int64_t messages,
                         const std::string& ended_by, const TokenUsage& tokens, double cost_usd);
+
+/// The delta of a supervised call's final true usage (end_call): the true tokens and cost.
+/// Pure.
+UsageCounters true_usage_delta(const TrueUsage& usage);
+
+/// The delta of a client's late report on a session whose end the server recorded first: the
+/// reported ms and the messages. Pure.
+UsageCounters late_report_delta(double reported_s, std::int64_t messages);
 
 /// The rollup deltas of one write batch, summed by key, so that a batch writes one upsert per
 /// distinct key. (Denials are counted apart, store/audit.hpp.) Not thread-safe (one writer owns
@@ -105,8 +125,9 @@ public:
 };
 
 /// The statements that recompute the usage rollup tables from `sessions` (DELETE, then
-/// INSERT ... SELECT), in portable SQL; also part of migration 3's backfill. Pure.
-std::vector<std::string> rollup_rebuild_statements();
+/// INSERT ... SELECT), in portable SQL; also part of migration 3's backfill, which passes
+/// `with_calls` false (the schema of version 3: no true usage, no calls). Pure.
+std::vector<std::string> rollup_rebuild_statements(bool with_calls = true);
 
 /// Recomputes the usage rollup tables from `sessions`; the denial counts (denials_daily,
 /// denials_by_minute) are kept: they are not derivable from the sampled audit. With

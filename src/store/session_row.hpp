@@ -1,6 +1,8 @@
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "store/session_store.hpp"
 
@@ -44,6 +46,42 @@ SessionRow decode_session_row(const Cells& cells, int cost_column = -1) {
         row.estimated_cost_usd = cells.float8(cost_column);
     }
     return row;
+}
+
+/// The columns of a session's call (migration 5) that decode_call_info() reads, in order.
+inline constexpr std::string_view kCallColumns =
+    "call_state, flow, call_id, call_started_at_ms, cap_ms, true_input_text_tokens, "
+    "true_input_audio_tokens, true_input_image_tokens, true_cached_text_tokens, "
+    "true_cached_audio_tokens, true_cached_image_tokens, true_output_text_tokens, "
+    "true_output_audio_tokens, transcription_in_tokens, transcription_out_tokens, "
+    "transcription_seconds, responses, true_cost_usd";
+
+/// The call of a session from the kCallColumns starting at column `first`; nullopt when the
+/// session is no call (call_state NULL). `Cells` as decode_session_row's.
+template <class Cells>
+std::optional<CallInfo> decode_call_info(const Cells& cells, int first) {
+    if (cells.is_null(first)) {
+        return std::nullopt;
+    }
+    CallInfo call;
+    call.state = std::string(cells.text(first));
+    call.flow = std::string(cells.text(first + 1));
+    call.call_id = std::string(cells.text(first + 2));
+    call.started_at_ms = cells.int64(first + 3);
+    call.cap_ms = cells.int64(first + 4);
+    TokenUsage& t = call.usage.tokens;
+    std::int64_t* const fields[] = {&t.input_text,  &t.input_audio,  &t.input_image,
+                                    &t.cached_text, &t.cached_audio, &t.cached_image,
+                                    &t.output_text, &t.output_audio};
+    for (int i = 0; i < 8; ++i) {
+        *fields[i] = cells.int64(first + 5 + i);
+    }
+    call.usage.transcription_in_tokens = cells.int64(first + 13);
+    call.usage.transcription_out_tokens = cells.int64(first + 14);
+    call.usage.transcription_seconds = cells.float8(first + 15);
+    call.usage.responses = cells.int64(first + 16);
+    call.usage.cost_usd = cells.float8(first + 17);
+    return call;
 }
 
 }  // namespace voicegate::store

@@ -12,6 +12,7 @@
 #include "core/error.hpp"
 #include "core/prices.hpp"
 #include "store/quota.hpp"
+#include "store/supervision.hpp"
 
 namespace voicegate::store {
 
@@ -42,6 +43,18 @@ struct EndRequest {
     std::string client_ip;
 };
 
+/// What a session knows of its supervised call (SPEC §7), as read back.
+struct CallInfo {
+    std::string flow;   // "token" (attached) | "relay"
+    std::string state;  // "live" | "ended" (the server saw the end)
+    std::int64_t started_at_ms = 0;
+    std::int64_t cap_ms = 0;
+    TrueUsage usage;  // as last checkpointed, or final once state is "ended"
+    /// The upstream call id: a secret of the server side. Kept for the operators' views to
+    /// come; never render it (admin API, CSV, logs) nor hand it to an app.
+    std::string call_id;
+};
+
 /// A stored session, as read back.
 struct SessionRow {
     SessionRecord issued;
@@ -52,6 +65,9 @@ struct SessionRow {
     std::optional<std::int64_t> message_count;
     std::optional<std::string> ended_by;
     std::optional<double> estimated_cost_usd;  // set at end; filled by list_sessions()
+    /// Set when the session is (or was) a supervised call; filled by get_session() and
+    /// list_sessions(), not in end_session()'s answer.
+    std::optional<CallInfo> call;
 };
 
 /// The outcome of ending a session.
@@ -80,7 +96,9 @@ struct UsageTotals {
     std::int64_t billable_ms = 0;     // per session min(reported, observed)
     std::int64_t messages = 0;
     TokenUsage tokens;
-    double cost_usd = 0;  // estimate
+    double cost_usd = 0;       // estimate
+    TokenUsage true_tokens;    // supervised calls: the usage the server saw (SPEC §7.3)
+    double true_cost_usd = 0;  // and its price
     std::int64_t ended_user = 0;
     std::int64_t ended_timeout = 0;
     std::int64_t ended_error = 0;
@@ -202,13 +220,13 @@ struct PruneReport {
     std::int64_t denial_rows = 0;
 };
 
-/// Durable storage of sessions and events.
+/// Durable storage of sessions and events, and of supervised calls (CallSupervisionStore).
 /// Every completed write is committed (group-committed with others) before its awaitable
 /// returns success: a success means it survives a crash of the process.
 /// Thread-safe: may be called concurrently from every event loop; never blocks a loop.
-class SessionStore {
+class SessionStore : public CallSupervisionStore {
 public:
-    virtual ~SessionStore() = default;
+    ~SessionStore() override = default;
 
     /// Records a newly issued session and its `token_issued` event atomically.
     /// When record.quota is enabled, first checks the user's quotas in the same transaction,
@@ -225,6 +243,10 @@ public:
     /// and the caller is not the owner; if already ended, returns the stored row with
     /// already_ended=true and changes nothing. Otherwise stores the reported duration, the
     /// observed duration (ended_at - issued_at) and the rest, plus a `session_ended` event.
+    /// A supervised call whose end the server recorded first (end_call) and that no client
+    /// reported yet answers as a first end (already_ended=false) and only gains the reported
+    /// duration and message count (and the event); its end, observed duration and quota charge
+    /// stay as end_call wrote them.
     virtual boost::asio::awaitable<Result<EndOutcome>> end_session(EndRequest request) = 0;
 
     /// Appends an audit event. A `token_denied` event appended here is audit text only: refusals

@@ -23,8 +23,13 @@ const std::string kSelectSession =
     "client_ip, user_agent, status, ended_at_ms, reported_duration_s, observed_duration_s, "
     "message_count, ended_by, quota_reserved_ms, input_text_tokens, input_audio_tokens, "
     "input_image_tokens, cached_text_tokens, cached_audio_tokens, cached_image_tokens, "
-    "output_text_tokens, output_audio_tokens, estimated_cost_usd FROM sessions WHERE session_id = "
-    "?1";
+    "output_text_tokens, output_audio_tokens, estimated_cost_usd, " +
+    std::string(kCallColumns) + " FROM sessions WHERE session_id = ?1";
+
+// A client's report on a session whose end the server recorded first (end_call).
+const std::string kLateReport =
+    "UPDATE sessions SET reported_duration_s = ?2, message_count = ?3 "
+    "WHERE session_id = ?1 AND status = 'ended' AND reported_duration_s IS NULL";
 
 const std::string kInsertSession =
     "INSERT INTO sessions (session_id, user_id, model, voice, profile, issued_at_ms, "
@@ -76,9 +81,12 @@ struct StatementCells {
     bool is_null(int c) const { return s.column_is_null(c); }
 };
 
-// A row of kSelectSession: the session, its quota reservation (15), tokens (16-23), cost (24).
+// A row of kSelectSession: the session, its quota reservation (15), tokens (16-23), cost (24),
+// call (25-42).
 SessionRow read_row(const StatementUse& s) {
-    return decode_session_row(StatementCells{s}, 24);
+    SessionRow row = decode_session_row(StatementCells{s}, 24);
+    row.call = decode_call_info(StatementCells{s}, 25);
+    return row;
 }
 
 /// Reads one session; `reserved_ms`, when given, receives what it reserved against the quotas
@@ -310,6 +318,34 @@ Event ended_event(const EndRequest& req, const SessionRow& row) {
     return e;
 }
 
+/// The client's first /end of a session whose end the server recorded first (end_call): it
+/// adds the reported duration and messages (and their rollups), nothing else.
+Result<EndOutcome> late_report(OpContext& ctx, const EndRequest& req, EndOutcome out) {
+    SessionRow& row = out.row;
+    if (auto r = run(ctx, kLateReport,
+                     [&](StatementUse& s) {
+                         s.bind(1, req.session_id)
+                             .bind(2, req.reported_duration_s)
+                             .bind(3, req.message_count);
+                     });
+        !r) {
+        return r.error();
+    }
+    row.reported_duration_s = req.reported_duration_s;
+    row.message_count = req.message_count;
+    if (ctx.rollups != nullptr) {
+        ctx.rollups->add_usage(quota_day(row.issued.issued_at_ms), row.issued.user_id,
+                               row.issued.model,
+                               late_report_delta(req.reported_duration_s, req.message_count));
+    }
+    Event e = ended_event(req, row);
+    e.at_ms = req.ended_at_ms != 0 ? req.ended_at_ms : ctx.clock.now_ms();
+    if (auto r = insert_event(ctx, e); !r) {
+        return r.error();
+    }
+    return out;
+}
+
 Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
     std::optional<std::int64_t> reserved;
     TokenUsage tokens;
@@ -326,6 +362,9 @@ Result<EndOutcome> do_end(OpContext& ctx, const EndRequest& req) {
         return fail(Error::forbidden, "This session belongs to another user.");
     }
     if (row.status == "ended") {
+        if (!row.reported_duration_s && row.ended_by && parse_call_end(*row.ended_by)) {
+            return late_report(ctx, req, std::move(out));
+        }
         out.already_ended = true;
         return out;
     }
@@ -456,7 +495,8 @@ Result<std::unique_ptr<SqliteStore>> SqliteStore::open(SqliteOptions options) {
     std::unique_ptr<detail::Worker> reader_worker;
     if (reader_conn) {
         reader_worker = std::make_unique<detail::Worker>(
-            std::move(reader_conn), clock, detail::SqliteWorkerOptions{common.batch_max, false, nullptr, {}});
+            std::move(reader_conn), clock,
+            detail::SqliteWorkerOptions{common.batch_max, false, nullptr, {}});
     }
     return std::unique_ptr<SqliteStore>(
         new SqliteStore(std::move(options), std::move(writer_worker), std::move(reader_worker)));
@@ -479,8 +519,9 @@ boost::asio::awaitable<Result<T>> SqliteStore::submit(detail::Worker& worker, Fn
 }
 
 template <class T, class Query>
-boost::asio::awaitable<Result<T>> SqliteStore::shared_read(
-    Result<T> (*read)(SqlExec&, const Query&), Query query) {
+boost::asio::awaitable<Result<T>> SqliteStore::shared_read(Result<T> (*read)(SqlExec&,
+                                                                             const Query&),
+                                                           Query query) {
     auto op = [read, q = std::move(query)](OpContext& ctx) {
         SqliteExec db(ctx.conn);
         return read(db, q);

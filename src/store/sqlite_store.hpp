@@ -91,6 +91,30 @@ public:
     /// See SessionStore::rebuild_rollups; runs on the writer, within one group commit.
     boost::asio::awaitable<Result<RebuildReport>> rebuild_rollups() override;
 
+    // The CallSupervisionStore operations (store/supervision.hpp, written once in
+    // store/call_ops.hpp; sqlite_calls.cpp): each write is one op of a group commit on the
+    // writer, whose transaction holds the file's write lock, so that two processes on one file
+    // never claim the same call; user_minutes reads through the reader connection.
+
+    /// See CallSupervisionStore::attach_call.
+    boost::asio::awaitable<Result<AttachOutcome>> attach_call(AttachRequest request) override;
+    /// See CallSupervisionStore::claim_calls.
+    boost::asio::awaitable<Result<std::vector<SupervisedCall>>> claim_calls(
+        LeaseClaim claim) override;
+    /// See CallSupervisionStore::renew_leases.
+    boost::asio::awaitable<Result<std::vector<std::string>>> renew_leases(
+        LeaseClaim claim, std::vector<std::string> session_ids) override;
+    /// See CallSupervisionStore::release_lease.
+    boost::asio::awaitable<Result<void>> release_lease(std::string session_id,
+                                                       std::string instance_id) override;
+    /// See CallSupervisionStore::checkpoint_usage.
+    boost::asio::awaitable<Result<void>> checkpoint_usage(UsageCheckpoint checkpoint) override;
+    /// See CallSupervisionStore::end_call.
+    boost::asio::awaitable<Result<void>> end_call(CallEnded ended) override;
+    /// See CallSupervisionStore::user_minutes.
+    boost::asio::awaitable<Result<UserMinutes>> user_minutes(std::string user_id,
+                                                             std::int64_t now_ms) override;
+
     /// False after close(), and while writes fail (see the writer's writes_ok()); each call
     /// in that state queues one probe write, so readiness comes back once the lock is free or
     /// the disk has room again. Thread-safe.
@@ -118,6 +142,10 @@ private:
 
     /// Writes the buffered denials first when there are any (usage, live, list_events).
     boost::asio::awaitable<void> flush_before_read();
+
+    /// Queues `op` (a `Result<T>(CallOpEnv&)`, store/call_ops.hpp) on `worker`.
+    template <class T, class Op>
+    static boost::asio::awaitable<Result<T>> call_op(detail::Worker& worker, Op op);
 
     /// Queues `read` (one of store/usage_reads.hpp's shared reads) with `query` on the reader.
     template <class T, class Query>

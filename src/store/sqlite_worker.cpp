@@ -188,8 +188,8 @@ Result<void> Worker::write_rollups(const RollupBatch& rollups) {
     static const std::string kUsageModel = sqlite_sql(usage_model_upsert_sql());
     const auto bind_counters = [](StatementUse& s, const UsageCounters& c) {
         for (std::size_t i = 0, n = 0; i < usage_columns().size(); ++i) {
-            if (usage_columns()[i] == "cost_usd") {
-                s.bind(static_cast<int>(4 + i), c.cost_usd);
+            if (is_money_column(usage_columns()[i])) {
+                s.bind(static_cast<int>(4 + i), c.money(usage_columns()[i]));
             } else {
                 s.bind(static_cast<int>(4 + i), c.n[n++]);
             }

@@ -29,7 +29,7 @@ std::string sums() {
     return out;
 }
 
-// Reads the 17 sums starting at column `c` of row `r`.
+// Reads the usage_columns() sums starting at column `c` of row `r`.
 UsageTotals totals_of(const SqlTable& t, std::size_t r, std::size_t c) {
     UsageTotals u;
     u.sessions = t.i64(r, c + 0);
@@ -49,13 +49,23 @@ UsageTotals totals_of(const SqlTable& t, std::size_t r, std::size_t c) {
     u.ended_user = t.i64(r, c + 14);
     u.ended_timeout = t.i64(r, c + 15);
     u.ended_error = t.i64(r, c + 16);
+    TokenUsage& tt = u.true_tokens;
+    std::int64_t* const fields[] = {&tt.input_text,  &tt.input_audio,  &tt.input_image,
+                                    &tt.cached_text, &tt.cached_audio, &tt.cached_image,
+                                    &tt.output_text, &tt.output_audio};
+    for (std::size_t i = 0; i < 8; ++i) {
+        *fields[i] = t.i64(r, c + 17 + i);
+    }
+    u.true_cost_usd = t.f64(r, c + 25);
     return u;
 }
 
+// The session (0-14), its cost (15), its reservation (16), its call (17-34, kCallColumns).
 const std::string kSessionColumns =
     "session_id, user_id, model, voice, profile, issued_at_ms, token_expires_at, client_ip, "
     "user_agent, status, ended_at_ms, reported_duration_s, observed_duration_s, message_count, "
-    "ended_by, estimated_cost_usd, quota_reserved_ms";
+    "ended_by, estimated_cost_usd, quota_reserved_ms, " +
+    std::string(kCallColumns);
 
 // Row `r` of `t` as decode_session_row() reads it.
 struct TableCells {
@@ -70,7 +80,9 @@ struct TableCells {
 
 // A row of kSessionColumns.
 SessionRow session_of(const SqlTable& t, std::size_t r) {
-    return decode_session_row(TableCells{t, r}, 15);
+    SessionRow row = decode_session_row(TableCells{t, r}, 15);
+    row.call = decode_call_info(TableCells{t, r}, 17);
+    return row;
 }
 
 // Billable ms per user over [from_day, to_day] from the cache, reading again only the days

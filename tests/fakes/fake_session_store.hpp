@@ -106,6 +106,34 @@ public:
     bool ready() const override { return !fail_writes; }
     void close() override {}
 
+    // Supervised calls are not faked here: the real stores have their suite
+    // (tests/unit/store/call_supervision_test.cpp); these answer "not supported".
+    boost::asio::awaitable<Result<store::AttachOutcome>> attach_call(
+        store::AttachRequest) override {
+        co_return unsupported();
+    }
+    boost::asio::awaitable<Result<std::vector<store::SupervisedCall>>> claim_calls(
+        store::LeaseClaim) override {
+        co_return std::vector<store::SupervisedCall>{};
+    }
+    boost::asio::awaitable<Result<std::vector<std::string>>> renew_leases(
+        store::LeaseClaim, std::vector<std::string>) override {
+        co_return std::vector<std::string>{};
+    }
+    boost::asio::awaitable<Result<void>> release_lease(std::string, std::string) override {
+        co_return Result<void>{};
+    }
+    boost::asio::awaitable<Result<void>> checkpoint_usage(store::UsageCheckpoint) override {
+        co_return unsupported();
+    }
+    boost::asio::awaitable<Result<void>> end_call(store::CallEnded) override {
+        co_return unsupported();
+    }
+    boost::asio::awaitable<Result<store::UserMinutes>> user_minutes(std::string,
+                                                                    std::int64_t) override {
+        co_return store::UserMinutes{};
+    }
+
     std::map<std::string, store::SessionRow> rows;
     std::vector<store::Event> events;
     std::vector<store::UsageQuery> usage_queries;
@@ -116,6 +144,9 @@ public:
     std::optional<Failure> refuse_creates;  // e.g. a quota refusal, as the real stores decide
 
 private:
+    static Failure unsupported() {
+        return fail(Error::internal, {}, "fake: supervised calls are not faked");
+    }
     std::mutex mu_;
 };
 

@@ -3,11 +3,15 @@
 #include <string>
 #include <vector>
 
+#include <boost/asio/io_context.hpp>
+
 #include <gtest/gtest.h>
 
 #include "core/clock.hpp"
 #include "fakes/manual_clock.hpp"
 #include "store/sqlite_db.hpp"
+#include "store/sqlite_store.hpp"
+#include "support/run_coro.hpp"
 #include "support/temp_dir.hpp"
 
 namespace voicegate::store {
@@ -53,18 +57,18 @@ TEST(Migrations, MigrateAppliesEverythingOnceAndRecordsIt) {
     EXPECT_EQ(first->from_version, 0);
     EXPECT_EQ(first->to_version, latest_schema_version());
     EXPECT_EQ(first->applied.size(), migrations().size());
-    EXPECT_EQ(describe(*first), "schema at version 4 (applied 4 migrations: 1 2 3 4)");
+    EXPECT_EQ(describe(*first), "schema at version 5 (applied 5 migrations: 1 2 3 4 5)");
     EXPECT_EQ(scalar(*c, "SELECT applied_at_ms FROM schema_migrations WHERE version = 1"), kNowMs);
 
     auto second = migrate(*c, clock);
     ASSERT_TRUE(second);
     EXPECT_EQ(second->from_version, latest_schema_version());
     EXPECT_TRUE(second->applied.empty());
-    EXPECT_EQ(describe(*second), "schema at version 4 (up to date)");
-    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM schema_migrations"), 4);
+    EXPECT_EQ(describe(*second), "schema at version 5 (up to date)");
+    EXPECT_EQ(scalar(*c, "SELECT COUNT(*) FROM schema_migrations"), 5);
     auto v = current_schema_version(*c);
     ASSERT_TRUE(v);
-    EXPECT_EQ(*v, 4);
+    EXPECT_EQ(*v, 5);
 }
 
 TEST(Migrations, VersionFourCountsTheRefusalsLoggedAsEventsBefore) {
@@ -93,7 +97,7 @@ TEST(Migrations, VersionFourCountsTheRefusalsLoggedAsEventsBefore) {
     test::ManualClock clock{kNowMs};
     auto report = migrate(*c, clock);
     ASSERT_TRUE(report) << report.error().details;
-    EXPECT_EQ(report->applied, std::vector<int>{4});
+    EXPECT_EQ(report->applied, (std::vector<int>{4, 5}));
     EXPECT_EQ(
         scalar(*c, "SELECT n FROM denials_by_minute WHERE minute = " + std::to_string(minute) +
                        " AND user_id = 'u' AND client_ip = '192.0.2.1' AND reason = "
@@ -107,6 +111,77 @@ TEST(Migrations, VersionFourCountsTheRefusalsLoggedAsEventsBefore) {
                      "AND client_ip = '' AND reason = ''"),
               1);
     EXPECT_EQ(scalar(*c, "SELECT SUM(n) FROM denials_by_minute"), 6);
+}
+
+TEST(Migrations, VersionFiveGivesOldSessionsAndRollupsTheCallColumns) {
+    // A database at version 4 with an ended session and its rollup row.
+    test::TempDir dir;
+    const auto path = dir.file("v4.db");
+    {
+        auto c = connect(path);
+        ASSERT_TRUE(c->exec_script(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at_ms BIGINT "
+            "NOT NULL)"));
+        for (const auto& m : migrations()) {
+            if (m.version <= 4) {
+                ASSERT_TRUE(c->exec_script(render_migration(m, Dialect::sqlite)));
+                ASSERT_TRUE(c->exec_script("INSERT INTO schema_migrations VALUES (" +
+                                           std::to_string(m.version) + ", 1)"));
+            }
+        }
+        ASSERT_TRUE(c->exec_script(
+            "INSERT INTO sessions (session_id, user_id, model, issued_at_ms, status, "
+            "ended_at_ms, reported_duration_s, observed_duration_s, message_count, ended_by) "
+            "VALUES ('sess_old', 'u', 'm', 1000, 'ended', 61000, 60, 60, 3, 'user'); "
+            "INSERT INTO sessions (session_id, user_id, model, issued_at_ms) VALUES "
+            "('sess_open', 'u', 'm', 2000); "
+            "INSERT INTO usage_daily (day, user_id, model, sessions, ended, billable_ms) "
+            "VALUES (0, 'u', 'm', 2, 1, 60000); "
+            "INSERT INTO usage_daily_model (day, model, shard, sessions, ended, billable_ms) "
+            "VALUES (0, 'm', 0, 2, 1, 60000)"));
+        test::ManualClock clock{kNowMs};
+        auto report = migrate(*c, clock);
+        ASSERT_TRUE(report) << report.error().details;
+        EXPECT_EQ(report->applied, std::vector<int>{5});
+        EXPECT_EQ(scalar(*c,
+                         "SELECT COUNT(*) FROM sessions WHERE call_state IS NULL AND "
+                         "flow = 'token' AND true_cost_usd = 0 AND responses = 0"),
+                  2);
+        EXPECT_EQ(scalar(*c, "SELECT billable_ms + true_output_audio_tokens FROM usage_daily"),
+                  60000);
+        EXPECT_EQ(scalar(*c,
+                         "SELECT billable_ms + true_input_text_tokens + true_cost_usd "
+                         "FROM usage_daily_model"),
+                  60000);
+        EXPECT_EQ(scalar(*c,
+                         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND "
+                         "name = 'sessions_live_calls'"),
+                  1);
+    }
+    // The migrated database works with the store: the old open session can become a call.
+    SqliteOptions o;
+    o.path = path;
+    auto store = SqliteStore::open(std::move(o));
+    ASSERT_TRUE(store) << store.error().details;
+    boost::asio::io_context io;
+    AttachRequest a;
+    a.session_id = "sess_open";
+    a.caller_user_id = "u";
+    a.call_id = "rtc_1";
+    a.at_ms = 3000;
+    auto attached = test::run_coro(io, (*store)->attach_call(a));
+    ASSERT_TRUE(attached) << attached.error().details;
+    auto old = test::run_coro(io, (*store)->get_session("sess_old"));
+    ASSERT_TRUE(old && *old);
+    EXPECT_FALSE((*old)->call);
+    EXPECT_EQ((*old)->ended_by, "user");
+    UsageQuery q;
+    q.from_day = q.to_day = 0;
+    auto usage = test::run_coro(io, (*store)->usage(q));
+    ASSERT_TRUE(usage);
+    EXPECT_EQ(usage->totals.billable_ms, 60000);
+    EXPECT_EQ(usage->totals.true_tokens, TokenUsage{});
+    (*store)->close();
 }
 
 TEST(Migrations, SchemaHasTheSpecTablesColumnsAndIndexes) {

@@ -76,10 +76,10 @@ TEST(OpenStore, OpensAndMigratesPostgres) {
     test::PgTestSchema schema;
     auto first = migrate_database(schema.url());
     ASSERT_TRUE(first) << first.error().details;
-    EXPECT_EQ(*first, "schema at version 4 (applied 4 migrations: 1 2 3 4)");
+    EXPECT_EQ(*first, "schema at version 5 (applied 5 migrations: 1 2 3 4 5)");
     auto second = migrate_database(schema.url());
     ASSERT_TRUE(second) << second.error().details;
-    EXPECT_EQ(*second, "schema at version 4 (up to date)");
+    EXPECT_EQ(*second, "schema at version 5 (up to date)");
 
     auto s = open_store(schema.url(), {});
     ASSERT_TRUE(s) << s.error().details;
@@ -141,10 +141,10 @@ TEST(MigrateDatabase, ReportsWhatItApplied) {
     const std::string url = "sqlite:" + dir.file("m.db");
     auto first = migrate_database(url);
     ASSERT_TRUE(first) << first.error().details;
-    EXPECT_EQ(*first, "schema at version 4 (applied 4 migrations: 1 2 3 4)");
+    EXPECT_EQ(*first, "schema at version 5 (applied 5 migrations: 1 2 3 4 5)");
     auto second = migrate_database(url);
     ASSERT_TRUE(second);
-    EXPECT_EQ(*second, "schema at version 4 (up to date)");
+    EXPECT_EQ(*second, "schema at version 5 (up to date)");
     // A store opened afterwards finds the schema ready.
     auto s = open_store(url, {});
     ASSERT_TRUE(s) << s.error().details;

@@ -524,6 +524,188 @@ TEST_F(PgStoreTest, InstancesStartingTogetherMigrateOnce) {
     }
 }
 
+TEST_F(PgStoreTest, ADatabaseAtVersionFourMigratesToSupervisedCalls) {
+    {
+        test::PgAdmin admin(schema_->base_url());
+        ASSERT_TRUE(admin.ok()) << admin.error();
+        std::string sql = "CREATE SCHEMA \"" + schema_->name() + "\"; SET search_path TO \"" +
+                          schema_->name() +
+                          "\"; CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, "
+                          "applied_at_ms BIGINT NOT NULL);";
+        for (const auto& m : migrations()) {
+            if (m.version <= 4) {
+                sql += render_migration(m, Dialect::postgres) +
+                       ";\nINSERT INTO schema_migrations VALUES (" + std::to_string(m.version) +
+                       ", 1);";
+            }
+        }
+        sql +=
+            "INSERT INTO sessions (session_id, user_id, model, issued_at_ms) VALUES "
+            "('sess_old', 'u', 'gpt-realtime', 1700000000000);";
+        ASSERT_TRUE(admin.query(sql)) << admin.last_error();
+    }
+    PgStore& store = open();
+    EXPECT_EQ(count("schema_migrations"), latest_schema_version());
+    EXPECT_EQ(count("sessions", "call_state IS NULL AND flow = 'token' AND true_cost_usd = 0"), 1);
+    AttachRequest a;
+    a.session_id = "sess_old";
+    a.caller_user_id = "u";
+    a.call_id = "rtc_old";
+    a.at_ms = 1'700'000'001'000;
+    auto attached = run_coro(io_, store.attach_call(a));
+    ASSERT_TRUE(attached) << attached.error().details;
+    TrueUsage usage;
+    usage.tokens.output_audio = 1200;
+    usage.cost_usd = 0.0768;
+    ASSERT_TRUE(run_coro(io_, store.end_call(CallEnded{"sess_old", "i", CallEnd::upstream_expired,
+                                                       usage, 1'700'000'061'000})));
+    EXPECT_EQ(count("sessions",
+                    "ended_by = 'upstream_expired' AND observed_duration_s = 60 AND "
+                    "true_output_audio_tokens = 1200"),
+              1);
+    EXPECT_EQ(count("usage_daily", "true_output_audio_tokens = 1200 AND billable_ms = 60000"), 1);
+}
+
+TEST_F(PgStoreTest, LateClientEndsAfterServerEndsAreExactInBatches) {
+    // Client ends of calls the server ended first, many at once from two instances, so that
+    // writers batch them (end_sessions.sql): each answers as a first end once, the rest
+    // alreadyEnded, and the rollups gain each report once.
+    constexpr int kCalls = 40;
+    PgStore& a = open();
+    PgStore& b = open();
+    for (int i = 0; i < kCalls; ++i) {
+        const std::string id = "sess_" + std::to_string(i);
+        ASSERT_TRUE(run_coro(io_, a.create_session(make_record(id, "u"))));
+        AttachRequest at;
+        at.session_id = id;
+        at.caller_user_id = "u";
+        at.call_id = "rtc_" + id;
+        at.at_ms = 1'700'000'000'000;
+        ASSERT_TRUE(run_coro(io_, a.attach_call(at)));
+        ASSERT_TRUE(
+            run_coro(io_, a.end_call(CallEnded{id, "i", CallEnd::cap, {}, 1'700'000'020'000})));
+    }
+    std::atomic<int> first{0};
+    std::atomic<int> repeat{0};
+    std::atomic<int> errors{0};
+    test::run_on_loops(4, kCalls, [&](int t, int i) -> asio::awaitable<void> {
+        PgStore& s = t % 2 == 0 ? a : b;
+        auto out = co_await s.end_session(make_end("sess_" + std::to_string(i), "u", 2));
+        if (!out) {
+            ++errors;
+        } else if (out->already_ended) {
+            ++repeat;
+        } else {
+            ++first;
+        }
+    });
+    EXPECT_EQ(errors.load(), 0);
+    EXPECT_EQ(first.load(), kCalls);
+    EXPECT_EQ(repeat.load(), 3 * kCalls);
+    UsageQuery q;
+    q.from_day = q.to_day = quota_day(1'700'000'000'000);
+    auto usage = run_coro(io_, a.usage(q));
+    ASSERT_TRUE(usage);
+    EXPECT_EQ(usage->totals.ended_sessions, kCalls);
+    EXPECT_EQ(usage->totals.billable_ms, kCalls * 20'000);  // observed by the server
+    EXPECT_EQ(usage->totals.reported_ms, kCalls * 30'000);  // each report once
+    EXPECT_EQ(usage->totals.messages, kCalls * 2);
+    EXPECT_EQ(count("events", "type = 'session_ended'"), kCalls);
+    EXPECT_EQ(count("sessions", "ended_by = 'cap' AND reported_duration_s = 30"), kCalls);
+}
+
+TEST_F(PgStoreTest, ClientEndRacingTheServerEndCountsEachSessionOnce) {
+    constexpr int kCalls = 30;
+    PgStore& a = open();
+    PgStore& b = open();
+    QuotaLimits q;
+    q.minutes_per_day = 10'000;
+    q.reserve_ms = 30 * 60'000;
+    for (int i = 0; i < kCalls; ++i) {
+        auto r = make_record("sess_" + std::to_string(i), "u" + std::to_string(i % 3));
+        r.quota = q;
+        ASSERT_TRUE(run_coro(io_, a.create_session(r)));
+        AttachRequest at;
+        at.session_id = r.session_id;
+        at.caller_user_id = r.user_id;
+        at.call_id = "rtc_" + r.session_id;
+        at.at_ms = r.issued_at_ms;
+        ASSERT_TRUE(run_coro(io_, a.attach_call(at)));
+    }
+    TrueUsage usage;
+    usage.tokens.input_audio = 10;
+    usage.cost_usd = 0.5;
+    std::atomic<int> errors{0};
+    std::atomic<int> already{0};
+    test::run_on_loops(2, kCalls, [&](int t, int i) -> asio::awaitable<void> {
+        const std::string id = "sess_" + std::to_string(i);
+        if (t == 0) {
+            auto out = co_await a.end_session(make_end(id, "u" + std::to_string(i % 3)));
+            errors += out ? 0 : 1;
+            already += out && out->already_ended ? 1 : 0;
+        } else {
+            CallEnded e{id, "i", CallEnd::closed, usage, 1'700'000'020'000};
+            auto out = co_await b.end_call(e);
+            errors += out ? 0 : 1;
+        }
+    });
+    EXPECT_EQ(errors.load(), 0);
+    EXPECT_EQ(already.load(), 0);  // the client's end is a first end whichever came first
+    UsageQuery uq;
+    uq.from_day = uq.to_day = quota_day(1'700'000'000'000);
+    auto report = run_coro(io_, a.usage(uq));
+    ASSERT_TRUE(report);
+    EXPECT_EQ(report->totals.ended_sessions, kCalls);
+    EXPECT_EQ(report->totals.true_tokens.input_audio, 10 * kCalls);
+    EXPECT_DOUBLE_EQ(report->totals.true_cost_usd, 0.5 * kCalls);
+    EXPECT_EQ(report->totals.messages, 3 * kCalls);
+    // Every reservation was settled exactly once, to what the end that came first used: 20 s
+    // observed by the server, or min(30 s reported, 30 s observed) by the client.
+    EXPECT_GE(report->totals.billable_ms, kCalls * 20'000);
+    EXPECT_LE(report->totals.billable_ms, kCalls * 30'000);
+    test::PgAdmin admin(schema_->base_url());
+    EXPECT_EQ(admin.scalar("SELECT SUM(charged_ms) FROM " + schema_->table("quota_usage")),
+              report->totals.billable_ms);
+    EXPECT_EQ(count("sessions", "call_state = 'ended'"), kCalls);
+}
+
+TEST_F(PgStoreTest, CallOpsAreGroupCommittedAndARefusedOneFailsAlone) {
+    constexpr int kCalls = 60;
+    PgStore& s = open();
+    for (int i = 0; i < kCalls; ++i) {
+        const std::string id = "sess_" + std::to_string(i);
+        ASSERT_TRUE(run_coro(io_, s.create_session(make_record(id, "u"))));
+        AttachRequest a;
+        a.session_id = id;
+        a.caller_user_id = "u";
+        a.call_id = "rtc_" + id;
+        a.at_ms = 1'700'000'000'000 + i;
+        ASSERT_TRUE(run_coro(io_, s.attach_call(a)));
+    }
+    // Half the calls held by this instance; checkpoints of all of them at once.
+    auto held =
+        run_coro(io_, s.claim_calls(LeaseClaim{"inst", 1'700'000'001'000, 60'000, kCalls / 2}));
+    ASSERT_TRUE(held);
+    ASSERT_EQ(held->size(), static_cast<std::size_t>(kCalls / 2));
+    const auto before = s.stats();
+    std::atomic<int> ok{0};
+    std::atomic<int> lost{0};
+    run_on_loops(2, kCalls / 2, [&](int t, int i) -> asio::awaitable<void> {
+        TrueUsage u;
+        u.responses = 7;
+        UsageCheckpoint c{"sess_" + std::to_string(t * (kCalls / 2) + i), "inst", u,
+                          1'700'000'002'000};
+        auto r = co_await s.checkpoint_usage(c);
+        ok += r ? 1 : 0;
+        lost += !r && r.error().code == Error::lease_lost ? 1 : 0;
+    });
+    EXPECT_EQ(ok.load(), kCalls / 2);
+    EXPECT_EQ(lost.load(), kCalls / 2);
+    EXPECT_EQ(count("sessions", "responses = 7"), kCalls / 2);
+    EXPECT_EQ(count("sessions", "responses = 7 AND lease_owner = 'inst'"), kCalls / 2);
+    EXPECT_LT(s.stats().batches - before.batches, static_cast<std::uint64_t>(kCalls));
+}
+
 TEST_F(PgStoreTest, AFailingOpFailsAloneAndTheRestOfItsBatchCommits) {
     PgOptions o;
     o.writers = 1;

@@ -10,6 +10,9 @@
 -- rounded half away from zero as billable_ms() does (numeric ROUND; float8's rounds half to
 -- even). The cost comes from the session's tokens when it has any, else per minute, from the
 -- connection's pg_temp.vg_prices (0 for a model without prices), as estimate_cost_usd().
+-- A supervised call whose end the server recorded first (end_call: ended_by one of
+-- call_end_name()'s names, no reported duration yet) takes the client's first /end as a late
+-- report (`late`): the reported duration and message count only, and the event.
 -- The answer has end_sessions.sql's columns, n being 0.
 WITH cur AS (SELECT session_id, user_id, model, voice, profile, issued_at_ms, token_expires_at,
 client_ip, user_agent, status, ended_at_ms, reported_duration_s, observed_duration_s,
@@ -28,7 +31,15 @@ s.output_audio_tokens * p.audio_out) / 1e6 ELSE (ROUND((LEAST(GREATEST($3, 0), (
 s.issued_at_ms)::float8 / 1000)) * 1000)::numeric)::bigint)::float8 / 60000 * p.per_minute END
 FROM pg_temp.vg_prices AS p WHERE p.model = s.model), 0) FROM cur WHERE s.session_id =
 cur.session_id AND s.status = 'issued' AND cur.status = 'issued' AND (NOT $6 OR cur.user_id =
-$7) RETURNING s.*), rel AS (UPDATE quota_slots AS o SET n = o.n - 1 FROM upd WHERE
+$7) RETURNING s.*), late AS (UPDATE sessions AS s SET reported_duration_s = $3, message_count = $4
+FROM cur WHERE s.session_id = cur.session_id AND cur.status = 'ended' AND
+cur.reported_duration_s IS NULL AND cur.ended_by IN ('cap', 'quota', 'lock_violation', 'hangup',
+'upstream_expired', 'closed', 'gone') AND (NOT $6 OR cur.user_id = $7) RETURNING s.session_id,
+s.observed_duration_s), lev AS (INSERT INTO events (at_ms, type, session_id, user_id, client_ip,
+reason, detail) SELECT $2, 'session_ended', $1, cur.user_id, NULLIF($8, ''), NULLIF($5, ''),
+'{"reported_duration_s":' || $3::text || ',"observed_duration_s":' ||
+late.observed_duration_s::text || ',"message_count":' || $4::text || '}' FROM cur JOIN late ON
+late.session_id = cur.session_id), rel AS (UPDATE quota_slots AS o SET n = o.n - 1 FROM upd WHERE
 upd.quota_reserved_ms IS NOT NULL AND o.user_id = upd.user_id AND o.release_at_ms =
 (((upd.issued_at_ms + upd.quota_reserved_ms) + 59999) / 60000 * 60000) AND o.n > 0), qu AS
 (UPDATE quota_usage AS q SET charged_ms = q.charged_ms + ROUND((LEAST(GREATEST($3, 0),
@@ -45,5 +56,5 @@ IS NOT NULL, upd.observed_duration_s, 0, cur.input_text_tokens, cur.input_audio_
 cur.input_image_tokens, cur.cached_text_tokens, cur.cached_audio_tokens,
 cur.cached_image_tokens, cur.output_text_tokens, cur.output_audio_tokens,
 ROUND((LEAST(GREATEST(upd.reported_duration_s, 0), upd.observed_duration_s) *
-1000)::numeric)::bigint, ROUND((GREATEST(upd.reported_duration_s, 0) * 1000)::numeric)::bigint
-FROM cur LEFT JOIN upd ON TRUE
+1000)::numeric)::bigint, ROUND((GREATEST(upd.reported_duration_s, 0) * 1000)::numeric)::bigint, late.session_id IS NOT
+NULL FROM cur LEFT JOIN upd ON TRUE LEFT JOIN late ON TRUE
