@@ -524,30 +524,48 @@ void PgWorker::run_read(PgBatch& batch) {
 }
 
 void PgWorker::run_grouped(PgBatch& batch) {
+    constexpr int kConflictRetries = 3;
     OpCounters::bump(queue_.counters().batches);
     PgExec db(*conn_, true, options_.io_timeout);
-    // A failure that is not one op's own: the transaction is abandoned, every op fails.
+    const auto exec = [&](const char* sql) { return db.query(SqlQuery{sql, {}}); };
+    std::size_t first = 0;  // the open transaction's first op (those before it are committed)
+    RollupBatch rollups;    // what the open transaction's ops added
+    // A failure that is not one op's own: the open transaction is abandoned; its ops and those
+    // not run yet fail.
     const auto abandon = [&](const Failure& why) {
         if (!conn_->ok()) {
             connection_lost(why);
         } else {
-            (void)db.query(SqlQuery{"ROLLBACK", {}});
+            (void)exec("ROLLBACK");
         }
-        fail_all(batch, fail(Error::store_unavailable, {}, why.details));
+        for (std::size_t i = first; i < batch.size(); ++i) {
+            batch[i]->fail(fail(Error::store_unavailable, {}, why.details));
+        }
     };
-    const auto exec = [&](const char* sql) { return db.query(SqlQuery{sql, {}}); };
+    const auto commit = [&]() -> Result<void> {
+        if (!rollups.empty()) {
+            auto r = db.prepared(kFlushRollups, flush_rollups_params(rollups, options_.shard));
+            if (!r) {
+                return r.error();
+            }
+        }
+        auto r = exec("COMMIT");
+        if (!r) {
+            return r.error();
+        }
+        rollups.clear();
+        return {};
+    };
     if (auto r = exec("BEGIN"); !r) {
         return abandon(r.error());
     }
-    RollupBatch rollups;
-    for (auto& op : batch) {
-        constexpr int kConflictRetries = 3;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
         for (int attempt = 0;; ++attempt) {
             if (auto r = exec("SAVEPOINT vg_call"); !r) {
                 return abandon(r.error());
             }
             RollupBatch mine;
-            const auto outcome = op->call_grouped(db, mine);
+            const auto outcome = batch[i]->call_grouped(db, mine);
             if (outcome == PgOpBase::Grouped::done) {
                 rollups.merge(mine);
                 break;
@@ -561,19 +579,25 @@ void PgWorker::run_grouped(PgBatch& batch) {
             if (outcome != PgOpBase::Grouped::conflict || attempt >= kConflictRetries) {
                 break;
             }
+            // A deadlock: what the batch did so far is committed, so its locks go and the
+            // other transaction can finish; the op is re-run in a fresh transaction.
             OpCounters::bump(queue_.counters().conflict_retries);
+            if (auto r = exec("RELEASE SAVEPOINT vg_call"); !r) {
+                return abandon(r.error());
+            }
+            if (auto r = commit(); !r) {
+                return abandon(r.error());
+            }
+            first = i;
+            if (auto r = exec("BEGIN"); !r) {
+                return abandon(r.error());
+            }
         }
         if (auto r = exec("RELEASE SAVEPOINT vg_call"); !r) {
             return abandon(r.error());
         }
     }
-    if (!rollups.empty()) {
-        if (auto r = db.prepared(kFlushRollups, flush_rollups_params(rollups, options_.shard));
-            !r) {
-            return abandon(r.error());
-        }
-    }
-    if (auto r = exec("COMMIT"); !r) {
+    if (auto r = commit(); !r) {
         return abandon(r.error());
     }
 }

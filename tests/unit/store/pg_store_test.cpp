@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -637,19 +638,30 @@ TEST_F(PgStoreTest, ClientEndRacingTheServerEndCountsEachSessionOnce) {
     usage.cost_usd = 0.5;
     std::atomic<int> errors{0};
     std::atomic<int> already{0};
+    std::mutex mu;
+    std::string first_error;
+    const auto error = [&](const Failure& f) {
+        ++errors;
+        std::lock_guard lock(mu);
+        first_error = first_error.empty() ? f.details : first_error;
+    };
     test::run_on_loops(2, kCalls, [&](int t, int i) -> asio::awaitable<void> {
         const std::string id = "sess_" + std::to_string(i);
         if (t == 0) {
             auto out = co_await a.end_session(make_end(id, "u" + std::to_string(i % 3)));
-            errors += out ? 0 : 1;
+            if (!out) {
+                error(out.error());
+            }
             already += out && out->already_ended ? 1 : 0;
         } else {
             CallEnded e{id, "i", CallEnd::closed, usage, 1'700'000'020'000};
             auto out = co_await b.end_call(e);
-            errors += out ? 0 : 1;
+            if (!out) {
+                error(out.error());
+            }
         }
     });
-    EXPECT_EQ(errors.load(), 0);
+    EXPECT_EQ(errors.load(), 0) << first_error;
     EXPECT_EQ(already.load(), 0);  // the client's end is a first end whichever came first
     UsageQuery uq;
     uq.from_day = uq.to_day = quota_day(1'700'000'000'000);
