@@ -1,7 +1,6 @@
 #pragma once
 
-#include <map>
-#include <mutex>
+#include <functional>
 #include <string>
 
 #include <boost/asio/awaitable.hpp>
@@ -15,8 +14,8 @@ namespace voicegate::api {
 /// Where the relay and attach record that a session has an upstream call to supervise
 /// (SPEC §7.1, §7.2). The store's CallSupervisionStore::attach_call is the durable
 /// implementation; each method maps onto it one to one.
-/// Implementations are thread-safe; every success is durable (or, for MemoryCallRecorder, as
-/// durable as its store's events). The call id is a server-side secret: never logged.
+/// Implementations are thread-safe; every success is durable. The call id is a server-side secret:
+/// never logged.
 class CallRecorder {
 public:
     virtual ~CallRecorder() = default;
@@ -32,34 +31,27 @@ public:
         store::AttachRequest request) = 0;
 };
 
-/// A CallRecorder that keeps the calls in memory and writes their audit events to a
-/// SessionStore, checking sessions against it: the stand-in until the store engines implement
-/// CallSupervisionStore (then an adapter over attach_call replaces it). Calls are lost on
-/// restart. Thread safety: every method is thread-safe (a mutex never held across co_await).
-class MemoryCallRecorder final : public CallRecorder {
+/// The CallRecorder of the service: CallSupervisionStore::attach_call, durable before it
+/// answers (the store writes call_relayed / call_attached itself). `on_recorded` runs after a
+/// call was newly recorded (the supervisor's wake(), so the call is claimed at once rather than
+/// at its next lease round). Thread safety: as the store; `on_recorded` must be thread-safe.
+class StoreCallRecorder final : public CallRecorder {
 public:
-    /// `sessions` is borrowed and must outlive the recorder.
-    explicit MemoryCallRecorder(store::SessionStore& sessions) : sessions_(sessions) {}
+    /// `store` is borrowed and must outlive the recorder.
+    explicit StoreCallRecorder(store::CallSupervisionStore& store,
+                               std::function<void()> on_recorded = {})
+        : store_(store), on_recorded_(std::move(on_recorded)) {}
 
     boost::asio::awaitable<Result<void>> record_call(store::AttachRequest request) override;
     boost::asio::awaitable<Result<store::AttachOutcome>> attach(
         store::AttachRequest request) override;
 
-    /// The call recorded for `session_id`, or "" (tests).
-    std::string call_of(const std::string& session_id) const;
-    /// Calls recorded (tests).
-    std::size_t size() const;
+    /// Sets what runs after a call is newly recorded (before the first request).
+    void on_recorded(std::function<void()> fn) { on_recorded_ = std::move(fn); }
 
 private:
-    // Records `request` unless the session holds another call; true if newly recorded.
-    Result<bool> remember(const store::AttachRequest& request);
-    void forget(const std::string& session_id);
-    boost::asio::awaitable<Result<void>> audit(const store::AttachRequest& request,
-                                               const char* type);
-
-    store::SessionStore& sessions_;
-    mutable std::mutex mu_;
-    std::map<std::string, store::AttachRequest> calls_;  // by session id
+    store::CallSupervisionStore& store_;
+    std::function<void()> on_recorded_;
 };
 
 }  // namespace voicegate::api

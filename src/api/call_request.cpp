@@ -1,5 +1,6 @@
 #include "api/call_request.hpp"
 
+#include <cmath>
 #include <variant>
 
 #include <boost/json.hpp>
@@ -138,8 +139,9 @@ bool allows_other_media(const config::TokenPolicy& policy, const std::string& pr
 std::int64_t call_cap_ms(const config::TokenPolicy& policy, const std::string& profile,
                          std::int64_t default_ms) {
     const auto* p = profile.empty() ? nullptr : policy.find_profile(profile);
-    return p != nullptr && p->max_minutes > 0 ? static_cast<std::int64_t>(p->max_minutes) * 60'000
-                                              : default_ms;
+    return p != nullptr && p->max_minutes > 0
+               ? static_cast<std::int64_t>(std::llround(p->max_minutes * 60'000))
+               : default_ms;
 }
 
 json::object call_response_body(const upstream::CallAnswer& answer, const std::string& session_id,

@@ -12,14 +12,16 @@ namespace voicegate::api {
 namespace {
 namespace json = boost::json;
 
-/// The body of a 200 answer to an end request. Pure.
-json::object end_body(const store::EndOutcome& outcome) {
+/// The body of a 200 answer to an end request: a first end echoes the client's `endedBy` (when
+/// the supervisor saw the call end first, the record keeps its reason, e.g. "cap", and the
+/// client still gets the four fields it sent); a repeat shows the stored record. Pure.
+json::object end_body(const store::EndOutcome& outcome, const std::string& reported_by) {
     const auto& row = outcome.row;
     json::object data;
     data["sessionId"] = row.issued.session_id;
     data["duration"] = duration_json(row.reported_duration_s.value_or(0));
     data["messageCount"] = row.message_count.value_or(0);
-    data["endedBy"] = row.ended_by.value_or("user");
+    data["endedBy"] = outcome.already_ended ? row.ended_by.value_or("user") : reported_by;
     json::object out;
     out["success"] = true;
     out["message"] = outcome.already_ended ? "Session was already ended; nothing changed"
@@ -53,6 +55,7 @@ boost::asio::awaitable<http::Response> EndHandler::handle(http::Request& req) co
     end.reported_duration_s = in->params.duration_s;
     end.message_count = in->params.message_count;
     end.ended_by = in->params.ended_by;
+    const std::string reported_by = end.ended_by;
     end.ended_at_ms = clock_.now_ms();
     end.client_ip = req.client_ip;
     if (in->claims) {
@@ -74,7 +77,7 @@ boost::asio::awaitable<http::Response> EndHandler::handle(http::Request& req) co
                                                         row.observed_duration_s.value_or(0)));
         }
     }
-    auto res = http::json_response(200, end_body(*outcome));
+    auto res = http::json_response(200, end_body(*outcome, reported_by));
     res.log_user = row.issued.user_id;
     co_return res;
 }

@@ -19,8 +19,10 @@
 #include "app/embedded_emulator.hpp"
 #include "app/loops.hpp"
 #include "app/routes.hpp"
+#include "app/supervision.hpp"
 #include "app/telemetry.hpp"
 #include "core/file.hpp"
+#include "core/ids.hpp"
 #include "core/text.hpp"
 #include "emulator/emulator.hpp"
 #include "http/response.hpp"
@@ -60,9 +62,8 @@ struct App::Impl {
     std::unique_ptr<api::QuotaDenials> quota_denials;
     std::unique_ptr<api::TokenHandler> token;
     std::unique_ptr<api::EndHandler> end;
-    // Where relayed and attached calls are recorded for supervision. TODO(lead): an adapter
-    // over the store's CallSupervisionStore::attach_call once the engines implement it.
-    std::unique_ptr<api::CallRecorder> call_recorder;
+    // Where relayed and attached calls are recorded for supervision (the store's attach_call).
+    std::unique_ptr<api::StoreCallRecorder> call_recorder;
     std::unique_ptr<api::CallsHandler> calls;
     std::unique_ptr<api::AttachHandler> attach;
     std::unique_ptr<api::AdminHandler> admin;
@@ -73,6 +74,11 @@ struct App::Impl {
     std::unique_ptr<alerts::Notifier> notifier;            // with telemetry->detector
     // The periodic work (usage gauges, memory release, store upkeep, alerts), on the first loop.
     std::unique_ptr<BackgroundTasks> background;
+    // Server-side call control (SPEC §7.3): one sideband per relayed or attached call.
+    std::string upstream_base;  // what the OpenAI client talks to (the embedded emulator's URL
+    std::string upstream_key;   // and key without an OPENAI_API_KEY); a secret
+    std::unique_ptr<metrics::SupervisionMetrics> supervision_metrics;
+    std::unique_ptr<Supervision> supervision;
 
     std::mutex mu;
     std::condition_variable cv;
@@ -93,6 +99,7 @@ struct App::Impl {
     void build_gate_and_handlers();
     void build_server();
     void build_telemetry();
+    void build_supervision();
     asio::awaitable<http::Response> serve_metrics(const http::Request& req) const;
     void drain();
 };
@@ -118,6 +125,7 @@ void App::Impl::build() {
     telemetry->routes(router.routes());
     build_server();
     build_telemetry();
+    build_supervision();
     background = std::make_unique<BackgroundTasks>(
         loops.pointers().front()->get_executor(),
         BackgroundTasks::Deps{cfg, *clock, *store, *telemetry, notifier.get()});
@@ -156,6 +164,8 @@ void App::Impl::build_upstream() {
     up.pool_size = static_cast<std::size_t>(cfg.upstream.pool_size);
     up.ca_file = cfg.upstream.ca_file;
     up.metrics = &telemetry->upstream;
+    upstream_base = up.base_url;
+    upstream_key = up.api_key;
     auto client = std::make_unique<upstream::OpenAiClient>(up, loops.pointers());
     openai = client.get();
     realtime = std::move(client);
@@ -209,7 +219,7 @@ void App::Impl::build_gate_and_handlers() {
         verifier.get(), *rates, *quota_denials, *realtime, *store, *clock, telemetry.get());
     end = std::make_unique<api::EndHandler>(cfg.server.dev, verifier.get(), *quota_denials, *store,
                                             *clock, telemetry.get());
-    call_recorder = std::make_unique<api::MemoryCallRecorder>(*store);
+    call_recorder = std::make_unique<api::StoreCallRecorder>(*store);
     calls = std::make_unique<api::CallsHandler>(
         api::CallsSettings{cfg.tokens, api::quota_limits(cfg.quota), cfg.server.dev,
                            api::safety_key_from(cfg.upstream)},
@@ -308,6 +318,46 @@ asio::awaitable<http::Response> App::Impl::serve_metrics(const http::Request& re
     co_return res;
 }
 
+namespace {
+
+// The supervisor's hang-up: the upstream's, where a call already gone (404) is done.
+asio::awaitable<Result<void>> hang_up(upstream::RealtimeApi* api, std::string call_id,
+                                      std::string request_id) {
+    auto r = co_await api->hangup(std::move(call_id), std::move(request_id));
+    if (!r && r.error().code == Error::call_gone) {
+        co_return Result<void>{};
+    }
+    co_return r;
+}
+
+asio::awaitable<Result<void>> append_event(store::SessionStore* store, store::Event event) {
+    co_return co_await store->append_event(std::move(event));
+}
+
+}  // namespace
+
+// The supervisor over the OpenAI client's HTTP client (one TLS context), the store's leases and
+// the upstream's hang-up; a newly recorded call wakes it, so it is joined at once.
+void App::Impl::build_supervision() {
+    supervision_metrics = std::make_unique<metrics::SupervisionMetrics>(telemetry->registry);
+    SupervisionDeps deps{
+        cfg,
+        *clock,
+        loops.pointers(),
+        openai->shared_http(),
+        upstream_base,
+        upstream_key,
+        *store,
+        [api = realtime.get()](std::string call_id, std::string request_id) {
+            return hang_up(api, std::move(call_id), std::move(request_id));
+        },
+        [s = store.get()](store::Event event) { return append_event(s, std::move(event)); },
+        supervision_metrics.get(),
+        random_id("vg_", 16)};
+    supervision = std::make_unique<Supervision>(std::move(deps));
+    call_recorder->on_recorded([s = supervision.get()] { s->wake(); });
+}
+
 App::App(config::Config config, std::shared_ptr<const Clock> clock)
     : impl_(std::make_unique<Impl>(std::move(config),
                                    clock ? std::move(clock) : std::make_shared<SystemClock>())) {
@@ -331,6 +381,7 @@ void App::start() {
     }
     impl_->server->start();
     impl_->background->start();
+    impl_->supervision->start();
     impl_->started = true;
     if (impl_->cfg.uses_emulator()) {
         spdlog::warn(
@@ -366,6 +417,9 @@ void App::wait() {
     }
     impl_->drain();
     auto& d = *impl_;
+    // Before the store closes and the loops stop: each call writes its usage and lets go of its
+    // lease, so another instance takes it over at once.
+    d.supervision->stop();
     if (d.redis != nullptr) {
         d.redis->shutdown();  // its connections would keep the loops from running out of work
     }

@@ -10,6 +10,8 @@ supervisor::CallPolicy call_policy_for(const config::TokenPolicy& tokens,
     if (const auto* p = profile.empty() ? nullptr : tokens.find_profile(profile)) {
         policy.profile_fields = p->fields;
         policy.allow_override = p->allow_override;
+        policy.on_violation = p->on_violation == "hangup" ? supervisor::OnViolation::hangup
+                                                          : supervisor::OnViolation::reapply;
     }
     return policy;
 }

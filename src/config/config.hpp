@@ -32,8 +32,9 @@ struct Profile {
     /// Server-side call control (SPEC §7): "allow" lets a relayed offer carry a data channel
     /// (or other media) beside its audio; "deny" refuses such offers (400 sdp_policy).
     std::string data_channel = "allow";
-    /// Cap of a supervised call of this profile in minutes; 0: VOICEGATE_SESSION_MAX_MINUTES.
-    int max_minutes = 0;
+    /// Cap of a supervised call of this profile in minutes (fractions allowed: 0.05 is 3 s);
+    /// 0: VOICEGATE_SESSION_MAX_MINUTES.
+    double max_minutes = 0;
     /// What the supervisor does when a locked field changes: "reapply" or "hangup".
     std::string on_violation = "reapply";
     /// True if the client may set `client_field` (model, voice, instructions, maxOutputTokens).

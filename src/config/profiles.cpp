@@ -122,9 +122,10 @@ void validate_profiles(Config& cfg, LoadResult& out) {
         if (p.on_violation != "reapply" && p.on_violation != "hangup") {
             out.errors.push_back(where + ".on_violation: must be \"reapply\" or \"hangup\"");
         }
-        if (p.max_minutes < 0 || p.max_minutes > 1440) {
-            out.errors.push_back(where + ".max_minutes: must be 1..1440 (0 or unset: " +
-                                 "VOICEGATE_SESSION_MAX_MINUTES)");
+        if (!(p.max_minutes >= 0 && p.max_minutes <= 1440) ||
+            (p.max_minutes > 0 && p.max_minutes < 1.0 / 60)) {
+            out.errors.push_back(where + ".max_minutes: must be from 1/60 (one second) to 1440, " +
+                                 "fractions allowed (0 or unset: VOICEGATE_SESSION_MAX_MINUTES)");
         }
         if (auto* sp = f.if_contains("speed");
             sp && !((sp->is_double() && sp->get_double() >= 0.25 && sp->get_double() <= 1.5) ||

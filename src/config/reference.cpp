@@ -24,7 +24,8 @@ const SectionDoc& section_doc(const std::string& section) {
          "The file also takes session profiles that clients select with "
          "`sessionConfig.profile`: one `[profiles.NAME]` table each (for relayed and supervised "
          "calls, docs/api.md: `data_channel` `\"allow\"` (default) or `\"deny\"`, "
-         "`max_minutes` the call's cap (default VOICEGATE_SESSION_MAX_MINUTES), `on_violation` "
+         "`max_minutes` the call's cap, fractions allowed (default VOICEGATE_SESSION_MAX_MINUTES), "
+         "`on_violation` "
          "`\"reapply\"` (default) or `\"hangup\"`), with the keys "},
         {"store", "Storage", ""},
         {"log", "Logging", ""},

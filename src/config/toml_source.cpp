@@ -118,8 +118,9 @@ void apply_profiles(Config& cfg, const toml::table& profiles, const std::string&
                 (k == "data_channel" ? p.data_channel : p.on_violation) =
                     value.value_or(std::string("(not a string)"));
             } else if (k == "max_minutes") {
-                const auto minutes = value.value_or(std::int64_t{-1});
-                p.max_minutes = minutes < 0 || minutes > 1440 ? -1 : static_cast<int>(minutes);
+                // An integer or a float (toml++ converts integers); anything else is -1 for
+                // validate_profiles to name.
+                p.max_minutes = value.value_or(-1.0);
             } else if (k == "allow_override") {
                 if (auto t = toml_to_text(value)) {
                     p.allow_override = split_list(*t);

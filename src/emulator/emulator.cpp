@@ -526,7 +526,7 @@ http::Response Emulator::Impl::sideband(const http::Request& req) {
 }
 
 http::Response Emulator::Impl::control(const http::Request& req) {
-    if (req.path.starts_with("/_emulator/calls/")) {
+    if (req.path.starts_with("/_emulator/calls/") || req.path == "/_emulator/calls") {
         return hub.control(req);
     }
     if (req.path == "/_emulator/stats") {

@@ -114,4 +114,16 @@ std::size_t CallRegistry::size() const {
     return calls_.size();
 }
 
+std::vector<std::string> CallRegistry::ids() const {
+    std::lock_guard lock(mutex_);
+    std::vector<std::string> out;
+    out.reserve(order_.size());
+    for (const auto& id : order_) {
+        if (calls_.contains(id)) {
+            out.push_back(id);
+        }
+    }
+    return out;
+}
+
 }  // namespace voicegate::emulator

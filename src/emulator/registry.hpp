@@ -11,6 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 namespace voicegate::emulator {
 
@@ -108,6 +109,9 @@ public:
 
     /// Calls currently remembered.
     std::size_t size() const;
+
+    /// The ids of the calls remembered, oldest first.
+    std::vector<std::string> ids() const;
 
 private:
     const std::size_t capacity_;

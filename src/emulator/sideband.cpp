@@ -436,6 +436,9 @@ ApiResult<json::object> SidebandHub::update_session(std::string_view call_id,
 }
 
 http::Response SidebandHub::control(const http::Request& req) {
+    if (req.path.size() + 1 == kControlPrefix.size()) {  // "/_emulator/calls"
+        return req.method == "GET" ? list_calls() : error_answer(invalid_method(req));
+    }
     const std::string_view rest = std::string_view(req.path).substr(kControlPrefix.size());
     const auto slash = rest.find('/');
     if (slash == std::string_view::npos && !rest.empty()) {
@@ -481,6 +484,20 @@ http::Response SidebandHub::control(const http::Request& req) {
     }
     return play_turn(call_id) ? json_answer(200, json::object{{"played", true}})
                               : error_answer(call_not_found());
+}
+
+http::Response SidebandHub::list_calls() const {
+    std::lock_guard lock(mutex_);
+    json::array calls;
+    for (const auto& id : calls_.ids()) {
+        const auto it = live_.find(id);
+        calls.push_back(json::object{
+            {"call_id", id},
+            {"live", live_locked(id)},
+            {"sidebands", it != live_.end() ? it->second->sidebands.size() : 0},
+        });
+    }
+    return json_answer(200, json::object{{"calls", std::move(calls)}});
 }
 
 http::Response SidebandHub::call_state(const std::string& call_id) const {

@@ -94,6 +94,8 @@ private:
     void on_client_event(const std::string& call_id, Sideband& from, const std::string& text);
     bool live_locked(std::string_view call_id) const;
     http::Response call_state(const std::string& call_id) const;
+    // GET /_emulator/calls: every remembered call, oldest first.
+    http::Response list_calls() const;
     bool attach(const std::string& call_id, const std::shared_ptr<Sideband>& sideband);
     void detach(const std::string& call_id, const Sideband* sideband);
     void ensure_driver(const std::string& call_id, const boost::asio::any_io_executor& ex);

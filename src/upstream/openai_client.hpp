@@ -106,6 +106,8 @@ public:
 
     /// The HTTP client (connection counters for benchmarks and tests).
     HttpClient& http() { return *http_; }
+    /// The HTTP client, to share its pools and TLS context (the sideband connector).
+    std::shared_ptr<HttpClient> shared_http() const { return http_; }
     /// The parsed base URL.
     const BaseUrl& base() const { return base_; }
 

@@ -5,11 +5,6 @@
 // the upstream, no token anywhere in the page), the answer is applied, the session id comes
 // from X-Session-Id, and the end is recorded under it.
 //
-// GATE (issue 14): the server side of /api/realtime/calls and /api/realtime/attach is built in
-// another branch (wt-relay) and the emulator's multipart /v1/realtime/calls and sideband in
-// another (wt-sideband). Until both are merged this file is skipped unless
-// VOICEGATE_E2E_RELAY=1. THE LEAD REMOVES THIS GATE AT MERGE (the `RELAY_GATE` lines below).
-//
 // Artifacts (gitignored): test-artifacts/live-relay.png and the server log.
 
 import { after, before, describe, test } from 'node:test';
@@ -19,9 +14,6 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, newPage, startServer, stopServer } from './support.mjs';
 
-const RELAY_GATE = process.env.VOICEGATE_E2E_RELAY === '1' ? false // RELAY_GATE: remove at merge
-  : 'needs /api/realtime/calls and /attach (issue 14, wt-relay + wt-sideband): set VOICEGATE_E2E_RELAY=1'; // RELAY_GATE
-
 const MEDIA_ARGS = ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
 
 async function postJson(url, body) {
@@ -29,7 +21,7 @@ async function postJson(url, body) {
   return { status: res.status, body: await res.json() };
 }
 
-describe('console: live voice session through the relay', { timeout: 120_000, skip: RELAY_GATE }, () => {
+describe('console: live voice session through the relay', { timeout: 120_000 }, () => {
   let server;
   let browser;
   let page;

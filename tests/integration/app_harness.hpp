@@ -78,8 +78,8 @@ namespace voicegate::test {
 /// read its counters (what reached "OpenAI").
 class ExternalEmulator {
 public:
-    ExternalEmulator() {
-        emulator::EmulatorOptions eo;
+    /// `eo`'s key is always the one key() answers.
+    explicit ExternalEmulator(emulator::EmulatorOptions eo = {}) {
         eo.api_key = "sk-test-external-emulator-0123456789";
         emu_ = std::make_unique<emulator::Emulator>(eo);
         http::ServerOptions so;
@@ -99,6 +99,7 @@ public:
         return "http://127.0.0.1:" + std::to_string(server_->port()) + "/v1";
     }
     std::string key() const { return "sk-test-external-emulator-0123456789"; }
+    std::uint16_t port() const { return server_->port(); }
     std::uint64_t client_secret_requests() const {
         auto s = emu_->stats();
         auto it = s.requests.find("client_secrets");

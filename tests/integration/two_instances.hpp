@@ -89,6 +89,22 @@ public:
         return exit_code_;
     }
 
+    /// SIGKILL, a crash: no drain, nothing released; waits for the exit and answers its
+    /// code (128 + 9).
+    std::optional<int> kill() {
+        if (stopping_.exchange(true)) {
+            return exit_code_;
+        }
+        reader_.join();
+        killed_ = true;
+        proc_->signal(SIGKILL);
+        exit_code_ = proc_->wait_exit(std::chrono::seconds(5));
+        return exit_code_;
+    }
+
+    /// True after kill().
+    bool killed() const { return killed_; }
+
     /// POSTs JSON to this instance (see post_json). Thread-safe.
     HttpResult post(const std::string& path, const std::string& body,
                     const std::vector<std::pair<std::string, std::string>>& headers = {}) const {
@@ -106,6 +122,7 @@ private:
     std::atomic<bool> stopping_{false};
     std::thread reader_;
     std::optional<int> exit_code_;
+    bool killed_ = false;
 };
 
 /// The fixture: PostgreSQL schema, Redis prefix, emulator and two instances.
@@ -125,10 +142,10 @@ protected:
     }
 
     /// Both instances stop gracefully (SIGTERM, exit 0) before the schema is
-    /// dropped.
+    /// dropped; one a test killed (kill()) is already gone.
     void TearDown() override {
         for (auto& inst : instances_) {
-            if (inst) {
+            if (inst && !inst->killed()) {
                 const auto rc = inst->stop();
                 EXPECT_EQ(rc, std::optional<int>(0)) << inst->output();
             }

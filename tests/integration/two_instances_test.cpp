@@ -13,6 +13,9 @@
 
 #include <gtest/gtest.h>
 
+#include "support/eventually.hpp"
+#include "unit/api/relay_offers.hpp"
+
 namespace voicegate::test {
 namespace {
 namespace json = boost::json;
@@ -207,6 +210,87 @@ TEST_F(TwoInstancesTest, NeverEndedSessionsUseUpTheDailyMinutesOnEveryInstance) 
                          to_midnight + 5);
     // Another user is not affected.
     EXPECT_EQ(instance(1).post("/api/realtime/token", "{}", bearer("someone-else")).status, 200);
+}
+
+// SPEC §7.3 "survives its own instance": the instance that relayed a call supervises it; after
+// a kill -9 of that instance, the other takes the call over within the lease time (15 s lease,
+// claims every 3 s) and re-joins its sideband. A clean end then reaches the store once.
+TEST_F(TwoInstancesTest, KilledSupervisorsCallIsTakenOverWithinTheLease) {
+    const std::string admin_token = "takeover-admin-token-0123456789abcdef";
+    ASSERT_NO_FATAL_FAILURE(start({{"VOICEGATE_ADMIN_TOKEN", admin_token}}));
+    const auto auth = bearer("taken-over");
+    auto headers = auth;
+    headers.emplace_back("Content-Type", "application/sdp");
+    auto relayed = http_request("127.0.0.1", instance(0).port(), "POST", "/api/realtime/calls",
+                                audio_only_offer(), headers);
+    ASSERT_EQ(relayed.status, 201) << relayed.body;
+    const auto sid = relayed.headers.find("x-session-id");
+    ASSERT_NE(sid, relayed.headers.end());
+    const std::string session = sid->second;
+
+    auto emulator_json = [&](const std::string& path) {
+        boost::system::error_code ec;
+        auto v = json::parse(emulator().get(path).body, ec);
+        return !ec && v.is_object() ? v.as_object() : json::object{};
+    };
+    const auto calls = emulator_json("/_emulator/calls");
+    ASSERT_TRUE(calls.contains("calls") && !calls.at("calls").as_array().empty());
+    const std::string call(calls.at("calls").as_array().back().at("call_id").as_string());
+    auto sidebands = [&] {
+        auto s = emulator_json("/_emulator/calls/" + call);
+        return s.contains("sidebands") ? s.at("sidebands").to_number<std::int64_t>() : -1;
+    };
+    auto opened = [&] {
+        return emulator_json("/_emulator/stats").at("sidebands_opened").to_number<std::int64_t>();
+    };
+    ASSERT_TRUE(eventually([&] { return sidebands() == 1; }, std::chrono::seconds(10)));
+    ASSERT_EQ(opened(), 1);
+
+    EXPECT_EQ(instance(0).kill(), 128 + SIGKILL);
+    const auto killed = std::chrono::steady_clock::now();
+    // The killed instance's sideband closes with its process; the other joins within the lease.
+    ASSERT_TRUE(
+        eventually([&] { return opened() == 2 && sidebands() == 1; }, std::chrono::seconds(25)))
+        << "no other instance took the call over";
+    const double took =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - killed).count();
+    EXPECT_LE(took, 15.0 + 3.0 + 1.0) << "lease 15 s, claims every 3 s";
+    // Supervised once: no third join while it lives.
+    std::this_thread::sleep_for(std::chrono::seconds(4));
+    EXPECT_EQ(opened(), 2);
+    EXPECT_EQ(sidebands(), 1);
+
+    // The phone leaves: the surviving instance records the end; the phone's /end is a first end.
+    ASSERT_EQ(emulator().post("/_emulator/calls/" + call + "/leave", "{}").status, 200);
+    ASSERT_TRUE(eventually([&] { return sidebands() == 0; }, std::chrono::seconds(10)));
+    std::string ended_by;
+    ASSERT_TRUE(eventually(
+        [&] {
+            auto r = http_request("127.0.0.1", instance(1).port(), "GET",
+                                  "/api/admin/sessions?userId=taken-over", {},
+                                  {{"Authorization", "Bearer " + admin_token}});
+            boost::system::error_code ec;
+            auto v = json::parse(r.body, ec);
+            if (ec || !v.is_object() || !v.as_object().contains("sessions") ||
+                v.at("sessions").as_array().empty()) {
+                return false;
+            }
+            const auto& e = v.at("sessions").as_array().front().at("endedBy");
+            ended_by = e.is_string() ? std::string(e.as_string()) : "";
+            return !ended_by.empty();
+        },
+        std::chrono::seconds(10)));
+    EXPECT_EQ(ended_by, "closed");
+    auto end = HttpResult{};
+    ASSERT_TRUE(eventually(
+        [&] {
+            end = instance(1).post("/api/realtime/end",
+                                   R"({"sessionId":")" + session + R"(","duration":5})", auth);
+            return end.status == 200;
+        },
+        std::chrono::seconds(10)))
+        << end.body;
+    EXPECT_EQ(end.body.find("alreadyEnded"), std::string::npos) << end.body;
 }
 
 }  // namespace

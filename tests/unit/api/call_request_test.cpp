@@ -186,6 +186,8 @@ max_minutes = 5
 on_violation = "hangup"
 [profiles.open]
 voice = "marin"
+[profiles.short]
+max_minutes = 0.05
 )";
     auto loaded = config::load_config(s);
     ASSERT_TRUE(loaded.config) << loaded.errors.at(0);
@@ -195,6 +197,7 @@ voice = "marin"
     EXPECT_TRUE(allows_other_media(policy, ""));
     EXPECT_EQ(call_cap_ms(policy, "locked", 1'800'000), 300'000);
     EXPECT_EQ(call_cap_ms(policy, "open", 1'800'000), 1'800'000);
+    EXPECT_EQ(call_cap_ms(policy, "short", 1'800'000), 3'000);  // fractions of a minute
     EXPECT_EQ(policy.find_profile("locked")->on_violation, "hangup");
     EXPECT_EQ(policy.find_profile("open")->on_violation, "reapply");
     EXPECT_EQ(policy.find_profile("open")->data_channel, "allow");
@@ -202,7 +205,8 @@ voice = "marin"
 
 TEST(CallRequest, ProfileCallSettingsAreValidated) {
     for (const char* bad : {R"(data_channel = "maybe")", R"(on_violation = "ignore")",
-                            "max_minutes = -3", "max_minutes = 100000", "data_channel = 1"}) {
+                            "max_minutes = -3", "max_minutes = 100000", "max_minutes = 0.001",
+                            R"(max_minutes = "5")", "data_channel = 1"}) {
         config::Sources s;
         s.toml_text = std::string("[profiles.p]\n") + bad + "\n";
         auto loaded = config::load_config(s);

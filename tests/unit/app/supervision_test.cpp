@@ -20,6 +20,8 @@ TEST(SupervisionWiring, CallPolicyFromTheProfile) {
     EXPECT_EQ(p.profile_fields, diary.fields);
     EXPECT_EQ(p.allow_override, diary.allow_override);
     EXPECT_EQ(p.on_violation, supervisor::OnViolation::reapply);
+    tokens.profiles.front().on_violation = "hangup";
+    EXPECT_EQ(call_policy_for(tokens, "diary").on_violation, supervisor::OnViolation::hangup);
     // No profile, or one no longer configured: the model alone is locked.
     EXPECT_TRUE(call_policy_for(tokens, "").profile_fields.empty());
     EXPECT_TRUE(call_policy_for(tokens, "gone").profile_fields.empty());
