@@ -128,6 +128,36 @@ json::object call_state(const ExternalEmulator& upstream, const std::string& cal
     return get_json(upstream.port(), "/_emulator/calls/" + call_id);
 }
 
+// The token flow (SPEC §7.2): /token, the phone's own call upstream with its ek_, then
+// /attach with the call id from the upstream's Location. The session id.
+std::string token_call(const Service& vg, const ExternalEmulator& upstream, const std::string& user,
+                       const std::string& profile) {
+    auto tok = vg.app->post(
+        "/api/realtime/token",
+        R"({"userId":")" + user + R"(","sessionConfig":{"profile":")" + profile + R"("}})");
+    EXPECT_EQ(tok.status, 200) << tok.body;
+    if (tok.status != 200) {
+        return {};
+    }
+    const auto body = json::parse(tok.body).as_object();
+    const std::string session(body.at("sessionId").as_string());
+    const std::string ek(body.at("token").as_string());
+    auto call =
+        http_request("127.0.0.1", upstream.port(), "POST", "/v1/realtime/calls", audio_only_offer(),
+                     {{"Content-Type", "application/sdp"}, {"Authorization", "Bearer " + ek}});
+    EXPECT_EQ(call.status, 201) << call.body;
+    const auto loc = call.headers.find("location");
+    if (loc == call.headers.end()) {
+        ADD_FAILURE() << "no Location";
+        return {};
+    }
+    const std::string call_id = loc->second.substr(loc->second.rfind('/') + 1);
+    auto attached = vg.app->post("/api/realtime/attach", R"({"sessionId":")" + session +
+                                                             R"(","callId":")" + call_id + "\"}");
+    EXPECT_EQ(attached.status, 200) << attached.body;
+    return session;
+}
+
 // True once the supervisor has had the upstream's answer to its locked session.update (the
 // `session_updated` sideband events in /metrics), so a later change is the phone's.
 bool locks_acknowledged(const Service& vg) {
@@ -283,17 +313,17 @@ TEST(Supervision, DroppedSidebandIsRejoinedAndNothingIsLost) {
               static_cast<std::int64_t>(upstream.stats().sideband_responses_sent));
 }
 
-// The user's daily minute quota (2 minutes here) is spent live by two concurrent calls: both
-// are hung up when their time together reaches it (60 s of wall time), within a second.
+// The user's daily minute quota (2 minutes here) is spent live by two concurrent token-flow
+// calls (each reserved 1 minute at issue, each capped at 5 by its profile): both are hung up
+// when their time together reaches it (60 s of wall time), within a second.
 TEST(Supervision, HangsUpBothCallsAtTheUsersMinuteQuota) {
     ExternalEmulator upstream(talking(0));
     Service vg(upstream, {{"VOICEGATE_QUOTA_MINUTES_PER_DAY", "2"},
                           {"VOICEGATE_SESSION_MAX_MINUTES", "1"},
                           {"VOICEGATE_QUOTA_CONCURRENT", "2"}});
     const auto started = std::chrono::steady_clock::now();
-    // Each call's cap is 5 minutes (profile "long"); each reserves 1 minute at issue.
-    const auto first = vg.relay("frank", "long");
-    const auto second = vg.relay("frank", "long");
+    const auto first = token_call(vg, upstream, "frank", "long");
+    const auto second = token_call(vg, upstream, "frank", "long");
     ASSERT_FALSE(first.empty());
     ASSERT_FALSE(second.empty());
 
