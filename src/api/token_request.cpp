@@ -4,6 +4,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/json_text.hpp"
 #include "core/text.hpp"
 #include "upstream/realtime_session.hpp"
 
@@ -16,19 +17,6 @@ Failure bad(const std::string& field, const std::string& what) {
     return fail(Error::bad_request, field + ": " + what);
 }
 
-// A JSON number as double (ints included); nullopt if not a number.
-std::optional<double> as_number(const json::value& v) {
-    if (v.is_int64()) {
-        return static_cast<double>(v.get_int64());
-    }
-    if (v.is_uint64()) {
-        return static_cast<double>(v.get_uint64());
-    }
-    if (v.is_double()) {
-        return v.get_double();
-    }
-    return std::nullopt;
-}
 
 // A JSON integer (a double with an integral value counts); nullopt otherwise.
 std::optional<std::int64_t> as_integer(const json::value& v) {
@@ -92,7 +80,7 @@ Result<void> parse_instructions(const json::value& value, const config::TokenPol
 }
 
 Result<void> parse_temperature(const json::value& value, TokenParams& p) {
-    auto t = as_number(value);
+    auto t = json_number(value);
     if (!t || !std::isfinite(*t)) {
         return bad("sessionConfig.temperature", "must be a number");
     }
@@ -305,7 +293,7 @@ Result<EndParams> parse_end_request(const json::object& body) {
             p.session_id = std::string(value.get_string());
             have_session = true;
         } else if (key == "duration") {
-            auto d = as_number(value);
+            auto d = json_number(value);
             if (!d || !std::isfinite(*d) || *d < 0 || *d > 7 * 24 * 3600.0) {
                 return bad("duration", "must be a number of seconds >= 0");
             }

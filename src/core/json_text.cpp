@@ -82,4 +82,17 @@ std::string to_json_text(const boost::json::value& v) {
     return out;
 }
 
+std::optional<double> json_number(const boost::json::value& v) {
+    if (v.is_int64()) {
+        return static_cast<double>(v.get_int64());
+    }
+    if (v.is_uint64()) {
+        return static_cast<double>(v.get_uint64());
+    }
+    if (v.is_double()) {
+        return v.get_double();
+    }
+    return std::nullopt;
+}
+
 }  // namespace voicegate

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <boost/json/fwd.hpp>
@@ -12,5 +13,8 @@ namespace voicegate {
 /// `4.315E2`. Clients that parse `speed` or `threshold` as doubles therefore see doubles, and
 /// people reading minutes and costs see plain numbers. Pure; thread-safe.
 std::string to_json_text(const boost::json::value& v);
+
+/// A JSON number as a double (integers included); nullopt if `v` is not a number. Pure.
+std::optional<double> json_number(const boost::json::value& v);
 
 }  // namespace voicegate

@@ -7,6 +7,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include "core/json_text.hpp"
 #include "upstream/realtime_session.hpp"
 
 namespace voicegate::supervisor {
@@ -22,22 +23,10 @@ std::string bounded(std::string_view s) {
     return std::string(s.substr(0, kMaxNameBytes));
 }
 
-std::optional<double> number_of(const json::value& v) {
-    if (v.is_int64()) {
-        return static_cast<double>(v.get_int64());
-    }
-    if (v.is_uint64()) {
-        return static_cast<double>(v.get_uint64());
-    }
-    if (v.is_double()) {
-        return v.get_double();
-    }
-    return std::nullopt;
-}
 
 bool same_value(const json::value& locked, const json::value& actual) {
-    const auto a = number_of(locked);
-    const auto b = number_of(actual);
+    const auto a = json_number(locked);
+    const auto b = json_number(actual);
     if (a && b) {
         return *a == *b;
     }
@@ -223,7 +212,7 @@ SidebandEvent parse_transcription(const json::object& ev, SidebandEvent e) {
         }
     } else if (type != nullptr && type->is_string() && type->get_string() == "duration") {
         const auto* s = usage->if_contains("seconds");
-        const auto secs = s != nullptr ? number_of(*s) : std::nullopt;
+        const auto secs = s != nullptr ? json_number(*s) : std::nullopt;
         if (!secs || !std::isfinite(*secs) || *secs < 0 || *secs > 1e7) {
             return malformed(std::move(e), "transcription.usage.seconds is not a duration");
         }
