@@ -218,29 +218,49 @@ Result<AttachOutcome> attach_call_in(CallOpEnv& env, const AttachRequest& req) {
     return fail(Error::conflict, "This session is attached to another call.");
 }
 
+namespace {
+
+// The calls a claim may take: live, and unheld, held by the claimant (parameter `instance`),
+// or expired (parameter `now`).
+std::string free_lease(const std::string& instance, const std::string& now) {
+    return "call_state = 'live' AND (lease_owner IS NULL OR lease_owner = " + instance +
+           " OR lease_expires_at_ms <= " + now + ")";
+}
+
+}  // namespace
+
+Result<bool> claimable_in(CallOpEnv& env, const LeaseClaim& claim) {
+    const std::int64_t now = claim.now_ms != 0 ? claim.now_ms : env.now_ms;
+    auto t =
+        env.db.query(SqlQuery{"SELECT 1 FROM sessions WHERE " + free_lease("$1", "$2") + " LIMIT 1",
+                              {claim.instance_id, now}});
+    if (!t) {
+        return t.error();
+    }
+    return !t->rows.empty();
+}
+
 Result<std::vector<SupervisedCall>> claim_calls_in(CallOpEnv& env, const LeaseClaim& claim) {
     if (claim.instance_id.empty() || claim.lease_ms <= 0) {
         return fail(Error::bad_request, "A claim needs an instance id and a positive lease.");
     }
     const bool pg = postgres(env);
     const std::int64_t now = claim.now_ms != 0 ? claim.now_ms : env.now_ms;
-    const std::string free_lease =
-        "call_state = 'live' AND (lease_owner IS NULL OR lease_owner = $1 OR "
-        "lease_expires_at_ms <= $3)";
+    const std::string free = free_lease("$1", "$3");
     // PostgreSQL: the selection locks its rows and skips rows another claim holds, and the
     // UPDATE re-checks the lease on the newest row version; the selection is materialized, so
     // it runs once (a re-scan would skip the rows this UPDATE just changed and pick more).
     // SQLite: the writer's transaction holds the database's write lock, so no other process
     // claims in between.
     auto t = env.db.query(SqlQuery{
-        "WITH picked AS MATERIALIZED (SELECT session_id FROM sessions WHERE " + free_lease +
+        "WITH picked AS MATERIALIZED (SELECT session_id FROM sessions WHERE " + free +
             // Calls nobody holds first: a full claim must not stop at this instance's own.
             " ORDER BY CASE WHEN lease_owner = $1 THEN 1 ELSE 0 END, call_started_at_ms, "
             "session_id LIMIT $4" +
             (pg ? " FOR UPDATE SKIP LOCKED" : "") +
             ") UPDATE sessions SET lease_owner = $1, lease_expires_at_ms = $2 WHERE session_id "
             "IN (SELECT session_id FROM picked) AND " +
-            free_lease + " RETURNING " + claimed_columns(),
+            free + " RETURNING " + claimed_columns(),
         {claim.instance_id, now + claim.lease_ms, now, static_cast<std::int64_t>(claim.limit)}});
     if (!t) {
         return t.error();

@@ -28,6 +28,9 @@ struct CallOpEnv {
 /// CallSupervisionStore::attach_call.
 [[nodiscard]] Result<AttachOutcome> attach_call_in(CallOpEnv& env, const AttachRequest& req);
 /// CallSupervisionStore::claim_calls (one UPDATE over a locked selection).
+/// True when claim_calls_in would take at least one call (a read: SQLite runs it on the reader
+/// first, so an instance without calls never queues a write on the single writer).
+[[nodiscard]] Result<bool> claimable_in(CallOpEnv& env, const LeaseClaim& claim);
 [[nodiscard]] Result<std::vector<SupervisedCall>> claim_calls_in(CallOpEnv& env,
                                                                  const LeaseClaim& claim);
 /// CallSupervisionStore::renew_leases.

@@ -26,6 +26,12 @@ boost::asio::awaitable<Result<AttachOutcome>> SqliteStore::attach_call(AttachReq
 
 boost::asio::awaitable<Result<std::vector<SupervisedCall>>> SqliteStore::claim_calls(
     LeaseClaim claim) {
+    // A read first: an instance with nothing to claim (most of the time, for most instances)
+    // never queues behind, or holds, the single writer. A failed read falls through.
+    auto check = [c = claim](CallOpEnv& env) { return claimable_in(env, c); };
+    if (auto any = co_await call_op<bool>(reads(), std::move(check)); any && !*any) {
+        co_return std::vector<SupervisedCall>{};
+    }
     auto op = [c = std::move(claim)](CallOpEnv& env) { return claim_calls_in(env, c); };
     co_return co_await call_op<std::vector<SupervisedCall>>(*writer_, std::move(op));
 }

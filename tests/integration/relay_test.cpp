@@ -155,7 +155,7 @@ TEST(Relay, BytesGoThroughUnchangedAndTheCallIdStaysHidden) {
         session = res.header("x-session-id");
         EXPECT_EQ(everything(res).find("SECRETCALLID"), std::string::npos);
 
-        ASSERT_EQ(upstream.request_count(), 1U);
+        ASSERT_GE(upstream.request_count(), 1U);
         const auto sent = upstream.requests().front();
         EXPECT_EQ(sent.path, "/v1/realtime/calls");
         EXPECT_EQ(sent.header("authorization").value_or(""),
@@ -176,7 +176,13 @@ TEST(Relay, BytesGoThroughUnchangedAndTheCallIdStaysHidden) {
         // The same user gets the same identifier; another user another one.
         ASSERT_EQ(post_sdp(app, "userId=diary-user", audio_only_offer()).status, 201);
         ASSERT_EQ(post_sdp(app, "userId=someone-else", audio_only_offer()).status, 201);
-        const auto all = upstream.requests();
+        // The calls created (the supervisor's sideband joins reach this upstream too).
+        std::vector<http::Request> all;
+        for (const auto& r : upstream.requests()) {
+            if (r.path == "/v1/realtime/calls") {
+                all.push_back(r);
+            }
+        }
         ASSERT_EQ(all.size(), 3U);
         EXPECT_EQ(all[1].header("openai-safety-identifier").value_or(""), safety);
         EXPECT_NE(all[2].header("openai-safety-identifier").value_or(""), safety);
