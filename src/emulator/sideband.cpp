@@ -121,7 +121,7 @@ struct SidebandHub::Live {
 };
 
 SidebandHub::SidebandHub(CallRegistry& calls, SidebandSettings settings, const Clock& clock)
-    : calls_(calls), settings_(std::move(settings)), clock_(clock) {}
+    : calls_(calls), settings_(settings), clock_(clock) {}
 
 SidebandHub::~SidebandHub() = default;
 
