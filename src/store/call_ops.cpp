@@ -11,6 +11,7 @@
 
 #include "store/event_type.hpp"
 #include "store/quota.hpp"
+#include "store/session_row.hpp"
 
 namespace voicegate::store {
 namespace {
@@ -83,6 +84,14 @@ std::string claimed_columns() {
     return out;
 }
 
+// Row r of a SqlTable as decode_true_usage's Cells.
+struct TableRow {
+    const SqlTable& t;
+    std::size_t r;
+    std::int64_t int64(int c) const { return t.i64(r, static_cast<std::size_t>(c)); }
+    double float8(int c) const { return t.f64(r, static_cast<std::size_t>(c)); }
+};
+
 SupervisedCall read_supervised(const SqlTable& t, std::size_t r) {
     SupervisedCall c;
     c.session_id = t.text(r, 0);
@@ -92,18 +101,7 @@ SupervisedCall read_supervised(const SqlTable& t, std::size_t r) {
     c.profile = t.text(r, 4);
     c.started_at_ms = t.i64(r, 5);
     c.cap_ms = t.i64(r, 6);
-    TokenUsage& k = c.usage.tokens;
-    std::int64_t* const tokens[] = {&k.input_text,  &k.input_audio,  &k.input_image,
-                                    &k.cached_text, &k.cached_audio, &k.cached_image,
-                                    &k.output_text, &k.output_audio};
-    for (std::size_t i = 0; i < 8; ++i) {
-        *tokens[i] = t.i64(r, 7 + i);
-    }
-    c.usage.transcription_in_tokens = t.i64(r, 15);
-    c.usage.transcription_out_tokens = t.i64(r, 16);
-    c.usage.transcription_seconds = t.f64(r, 17);
-    c.usage.responses = t.i64(r, 18);
-    c.usage.cost_usd = t.f64(r, 19);
+    c.usage = decode_true_usage(TableRow{t, r}, 7);
     return c;
 }
 

@@ -56,6 +56,27 @@ inline constexpr std::string_view kCallColumns =
     "true_output_audio_tokens, transcription_in_tokens, transcription_out_tokens, "
     "transcription_seconds, responses, true_cost_usd";
 
+/// True usage from 13 columns starting at `first`: the 8 true_* token columns in TokenUsage
+/// order, transcription in/out tokens and seconds, responses, true_cost_usd (the tail of
+/// kCallColumns, and the columns a claim returns). `Cells` as decode_session_row's.
+template <class Cells>
+TrueUsage decode_true_usage(const Cells& cells, int first) {
+    TrueUsage u;
+    TokenUsage& t = u.tokens;
+    std::int64_t* const fields[] = {&t.input_text,  &t.input_audio,  &t.input_image,
+                                    &t.cached_text, &t.cached_audio, &t.cached_image,
+                                    &t.output_text, &t.output_audio};
+    for (int i = 0; i < 8; ++i) {
+        *fields[i] = cells.int64(first + i);
+    }
+    u.transcription_in_tokens = cells.int64(first + 8);
+    u.transcription_out_tokens = cells.int64(first + 9);
+    u.transcription_seconds = cells.float8(first + 10);
+    u.responses = cells.int64(first + 11);
+    u.cost_usd = cells.float8(first + 12);
+    return u;
+}
+
 /// The call of a session from the kCallColumns starting at column `first`; nullopt when the
 /// session is no call (call_state NULL). `Cells` as decode_session_row's.
 template <class Cells>
@@ -69,18 +90,7 @@ std::optional<CallInfo> decode_call_info(const Cells& cells, int first) {
     call.call_id = std::string(cells.text(first + 2));
     call.started_at_ms = cells.int64(first + 3);
     call.cap_ms = cells.int64(first + 4);
-    TokenUsage& t = call.usage.tokens;
-    std::int64_t* const fields[] = {&t.input_text,  &t.input_audio,  &t.input_image,
-                                    &t.cached_text, &t.cached_audio, &t.cached_image,
-                                    &t.output_text, &t.output_audio};
-    for (int i = 0; i < 8; ++i) {
-        *fields[i] = cells.int64(first + 5 + i);
-    }
-    call.usage.transcription_in_tokens = cells.int64(first + 13);
-    call.usage.transcription_out_tokens = cells.int64(first + 14);
-    call.usage.transcription_seconds = cells.float8(first + 15);
-    call.usage.responses = cells.int64(first + 16);
-    call.usage.cost_usd = cells.float8(first + 17);
+    call.usage = decode_true_usage(cells, first + 5);
     return call;
 }
 
